@@ -1,0 +1,87 @@
+/**
+ * What the platform-agnostic core needs from the outside world, as small interfaces. The
+ * DynamoDB implementations live in lambda/store/; tests and the local runtime pass real ones.
+ */
+import type { TenantLimits, TierName } from './config.ts';
+
+/** A tenant as the request path sees it. */
+export interface Tenant {
+  readonly id: string;
+  /** Tiers this tenant may be served at. */
+  readonly tiers: readonly TierName[];
+  /** Per-tier limits; a tier without an entry is unlimited. */
+  readonly limits: Partial<Record<TierName, TenantLimits>>;
+  readonly disabled: boolean;
+}
+
+/** Who is calling: the tenant behind an API key. */
+export interface Principal {
+  readonly tenant: Tenant;
+  /** Public identifier of the key (never the key, never its hash). */
+  readonly keyId: string;
+  readonly keyDisabled: boolean;
+}
+
+/** Resolves the SHA-256 (hex) of an API key to its principal, through a short cache. */
+export interface KeyResolver {
+  resolve(keyHash: string): Promise<Principal | undefined>;
+}
+
+/** Rate-limit figures for the `x-ratelimit-*` response headers; absent fields are not sent. */
+export interface RateLimitState {
+  readonly limitRequests?: number;
+  readonly remainingRequests?: number;
+  readonly resetRequestsMs?: number;
+  readonly limitTokens?: number;
+  readonly remainingTokens?: number;
+  readonly resetTokensMs?: number;
+}
+
+/** What admission needs to decide. */
+export interface AdmissionRequest {
+  readonly requestId: string;
+  readonly tenant: Tenant;
+  readonly tier: TierName;
+  /** Tokens reserved: prompt estimate + max tokens. */
+  readonly reserveTokens: number;
+}
+
+/** An admitted request; `settle` reconciles the reservation with what was really used. */
+export interface AdmissionTicket {
+  readonly rateLimit: RateLimitState;
+  /** Called exactly once when the request ends (success, abort, failure, fallback). */
+  settle(usedTokens: number): void;
+}
+
+/**
+ * Admits a request against the tenant's windows, or throws RateLimitError /
+ * InsufficientQuotaError. At most one DynamoDB round trip.
+ */
+export interface Admission {
+  admit(request: AdmissionRequest): Promise<AdmissionTicket>;
+}
+
+/** One metered request (the Usage table's record). */
+export interface UsageRecord {
+  readonly requestId: string;
+  readonly tenantId: string;
+  readonly tierAsked: string;
+  readonly tierServed: string;
+  readonly route: string;
+  readonly pools: readonly string[];
+  readonly model: string;
+  readonly promptTokens: number;
+  readonly completionTokens: number;
+  readonly ttftMs: number | null;
+  readonly totalMs: number;
+  /** `ok`, `aborted` (client went away), or `error`. */
+  readonly outcome: 'ok' | 'aborted' | 'error';
+  readonly startedAt: number;
+}
+
+/** Records usage off the request path; never drops a record (buffer, retry, flush). */
+export interface UsageMeter {
+  record(usage: UsageRecord): void;
+  /** Resolves when every record so far is durably written. */
+  flush(): Promise<void>;
+}
