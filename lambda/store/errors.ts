@@ -1,0 +1,52 @@
+/**
+ * Errors of the store module (admin operations). Request-path refusals use the core's
+ * RateLimitError / InsufficientQuotaError instead.
+ */
+
+/** Stable codes of store errors. */
+export const STORE_ERROR_CODES = {
+  notFound: 'not_found',
+  alreadyExists: 'already_exists',
+  notDurable: 'not_durable',
+} as const;
+export type StoreErrorCode = (typeof STORE_ERROR_CODES)[keyof typeof STORE_ERROR_CODES];
+
+/** Base class of store errors, with a stable `code`. */
+export class StoreError extends Error {
+  constructor(
+    message: string,
+    public readonly code: StoreErrorCode,
+  ) {
+    super(message);
+    this.name = new.target.name;
+  }
+
+  /** A plain shape for `--json` output. */
+  toJSON(): { error: { message: string; code: StoreErrorCode } } {
+    return { error: { message: this.message, code: this.code } };
+  }
+}
+
+/** A tenant or key does not exist. */
+export class NotFoundInStoreError extends StoreError {
+  constructor(message: string) {
+    super(message, STORE_ERROR_CODES.notFound);
+  }
+}
+
+/** A tenant or key already exists. */
+export class AlreadyExistsError extends StoreError {
+  constructor(message: string) {
+    super(message, STORE_ERROR_CODES.alreadyExists);
+  }
+}
+
+/** Some writes are not yet durable; they are kept and retried (never dropped). */
+export class NotDurableError extends StoreError {
+  constructor(
+    message: string,
+    public readonly pending: number,
+  ) {
+    super(message, STORE_ERROR_CODES.notDurable);
+  }
+}
