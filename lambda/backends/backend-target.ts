@@ -1,0 +1,52 @@
+/**
+ * What a backend protocol needs to know about the endpoint it calls and the request it carries.
+ */
+import type { ApiKind } from '../core/request-schema.ts';
+import { API_PATHS } from '../core/request-schema.ts';
+import type { UpstreamClient } from './upstream-client.ts';
+
+/** One chosen endpoint of a pool. */
+export interface BackendTarget {
+  readonly pool: string;
+  readonly endpoint: string;
+  readonly timeoutMs: number;
+  /** Public model name → upstream model name, when they differ. */
+  readonly upstreamModels?: Readonly<Record<string, string>> | undefined;
+}
+
+/** A call of one generation request to one backend. */
+export interface BackendCall {
+  readonly client: UpstreamClient;
+  readonly target: BackendTarget;
+  readonly api: ApiKind;
+  readonly requestId: string;
+  readonly signal: AbortSignal;
+}
+
+/** Fields the gateway consumes and never forwards. */
+const GATEWAY_FIELDS = ['service_tier'] as const;
+
+/**
+ * The client's body as a backend should see it: gateway-only fields removed, the model renamed
+ * when the pool serves it under another name; every other field untouched.
+ */
+export function upstreamBody(body: Record<string, unknown>, target: BackendTarget): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...body };
+  for (const field of GATEWAY_FIELDS) delete out[field];
+  const model = typeof body.model === 'string' ? target.upstreamModels?.[body.model] : undefined;
+  if (model) out.model = model;
+  return out;
+}
+
+/** Sends a body to the target's endpoint for the call's API. */
+export function postTo(call: BackendCall, body: unknown) {
+  return call.client.post({
+    endpoint: call.target.endpoint,
+    path: API_PATHS[call.api],
+    body,
+    requestId: call.requestId,
+    signal: call.signal,
+    timeoutMs: call.target.timeoutMs,
+    pool: call.target.pool,
+  });
+}

@@ -1,0 +1,15 @@
+/**
+ * Any OpenAI-compatible server (vLLM, SGLang, TGI, llama.cpp, a hosted API) serving both phases:
+ * the body passes through; upstream errors are mapped by the upstream client.
+ */
+import type { BackendCall } from './backend-target.ts';
+import { postTo, upstreamBody } from './backend-target.ts';
+import type { UpstreamCompletion } from './upstream-completion.ts';
+import { toCompletion } from './upstream-completion.ts';
+
+/** Runs one aggregated completion, streamed or not as the body asks. */
+export async function runAggregated(call: BackendCall, body: Record<string, unknown>): Promise<UpstreamCompletion> {
+  const out = upstreamBody(body, call.target);
+  const reply = await postTo(call, out);
+  return toCompletion(reply, out.stream === true, call.target.pool, call.signal);
+}

@@ -1,0 +1,22 @@
+/**
+ * Everything the gateway core is built from. Adapters (Lambda, local HTTP) assemble it once per
+ * process; the core holds no global state.
+ */
+import type { SplitserveConfig } from './config.ts';
+import type { PlanExecutor } from './executor.ts';
+import type { GatewayLogger } from './logger.ts';
+import type { StepDeps } from './plan-steps.ts';
+import type { Admission, KeyResolver, UsageMeter } from './ports.ts';
+
+/** Dependencies of {@link createGateway}. */
+export interface GatewayDeps {
+  readonly config: SplitserveConfig;
+  /** What the plan steps call backends with. */
+  readonly steps: StepDeps;
+  /** Runs non-streaming plans (in-process, or the Step Functions state machine). */
+  readonly executor: PlanExecutor;
+  readonly keys: KeyResolver;
+  readonly admission: Admission;
+  readonly meter: UsageMeter;
+  readonly logger: GatewayLogger;
+}

@@ -1,0 +1,161 @@
+/**
+ * A generation request (`/v1/chat/completions`, `/v1/completions`) from authenticated caller to
+ * response: validate → classify (tier asked → tier granted → route) → admit → execute the plan →
+ * shape → meter. Streaming plans run in-process; non-streaming ones on the configured executor.
+ */
+import type { TierName } from './config.ts';
+import { NotFoundError, PermissionDeniedError } from './errors.ts';
+import type { GatewayDeps } from './gateway-deps.ts';
+import type { GatewayResponse } from './http-types.ts';
+import { jsonResponse, SSE_HEADERS } from './http-types.ts';
+import type { PlanState, PlanUsage } from './plan.ts';
+import { routePools, tierRoute } from './plan.ts';
+import { openPlanStream } from './executor.ts';
+import type { AdmissionTicket, Principal, UsageRecord } from './ports.ts';
+import { rateLimitHeaders } from './rate-limit-headers.ts';
+import type { ApiKind } from './request-schema.ts';
+import { parseGenerationBody } from './request-schema.ts';
+import { StreamShaper } from './response-shape.ts';
+import { relayStream } from './stream-relay.ts';
+import { grantTier, normaliseTier } from './tiers.ts';
+import { estimatePromptTokens, maxCompletionTokens } from './token-estimate.ts';
+
+/** Per-request context the edge hands to the generation handler. */
+export interface GenerationContext {
+  readonly requestId: string;
+  readonly principal: Principal;
+  readonly signal: AbortSignal;
+  /** Response headers every answer carries (request id). */
+  readonly baseHeaders: Record<string, string>;
+  readonly startedAt: number;
+}
+
+/** Tiers the tenant may use that are configured and able to serve the model. */
+function servableTiers(deps: GatewayDeps, principal: Principal, model: string): TierName[] {
+  return principal.tenant.tiers.filter((tier) => {
+    try {
+      tierRoute(deps.config, tier, model);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** Handles one generation request. Errors are thrown typed and mapped at the edge. */
+export async function handleGeneration(deps: GatewayDeps, api: ApiKind, rawBody: string, ctx: GenerationContext): Promise<GatewayResponse> {
+  const body = parseGenerationBody(api, rawBody);
+  if (!deps.config.models[body.model]) {
+    throw new NotFoundError(`The model '${body.model}' does not exist or you do not have access to it.`, 'model_not_found', 'model');
+  }
+  const tierAsked = normaliseTier(body.service_tier);
+  const tier = grantTier(tierAsked, servableTiers(deps, ctx.principal, body.model));
+  if (!tier) throw new PermissionDeniedError(`Your account has no service tier that serves the model '${body.model}'.`);
+  const route = tierRoute(deps.config, tier, body.model);
+
+  const promptEstimate = estimatePromptTokens(api, body);
+  const ticket = await deps.admission.admit({
+    requestId: ctx.requestId,
+    tenant: ctx.principal.tenant,
+    tier,
+    reserveTokens: promptEstimate + maxCompletionTokens(body, deps.config.defaultMaxTokens),
+  });
+  const state: PlanState = {
+    requestId: ctx.requestId,
+    tenantId: ctx.principal.tenant.id,
+    api,
+    model: body.model,
+    tierAsked,
+    tierServed: tier,
+    tiersTried: [tier],
+    body,
+    route: route.mode,
+    pools: routePools(route),
+    promptEstimate,
+    startedAt: ctx.startedAt,
+  };
+  const headers = { ...ctx.baseHeaders, ...rateLimitHeaders(ticket.rateLimit) };
+  try {
+    return body.stream === true ? await streamPlan(deps, state, ticket, headers, ctx) : await jsonPlan(deps, state, ticket, headers, ctx);
+  } catch (err) {
+    finish(deps, state, ticket, { outcome: ctx.signal.aborted ? 'aborted' : 'error', usage: { promptTokens: 0, completionTokens: 0 }, ttftMs: null }, err);
+    throw err;
+  }
+}
+
+async function jsonPlan(
+  deps: GatewayDeps,
+  state: PlanState,
+  ticket: AdmissionTicket,
+  headers: Record<string, string>,
+  ctx: GenerationContext,
+): Promise<GatewayResponse> {
+  const done = await deps.executor.runJson(state, ctx.signal);
+  const usage = done.usage ?? { promptTokens: 0, completionTokens: 0 };
+  finish(deps, done, ticket, { outcome: 'ok', usage, ttftMs: null, meter: !deps.executor.meters });
+  return jsonResponse(200, done.response, { ...headers, 'openai-processing-ms': String(Date.now() - ctx.startedAt) });
+}
+
+async function streamPlan(
+  deps: GatewayDeps,
+  state: PlanState,
+  ticket: AdmissionTicket,
+  headers: Record<string, string>,
+  ctx: GenerationContext,
+): Promise<GatewayResponse> {
+  const opened = await openPlanStream(deps.steps, state, ctx.signal);
+  const streamOptions = state.body.stream_options as { include_usage?: boolean } | null | undefined;
+  const shaper = new StreamShaper({ model: state.model, tierServed: opened.state.tierServed, includeUsage: streamOptions?.include_usage === true });
+  const body = relayStream(opened, shaper, ctx.signal, (end) =>
+    finish(deps, opened.state, ticket, { outcome: end.outcome, usage: end.usage, ttftMs: opened.ttftMs }, end.error),
+  );
+  return { status: 200, headers: { ...SSE_HEADERS, ...headers, 'openai-processing-ms': String(Date.now() - ctx.startedAt) }, body };
+}
+
+interface Ending {
+  readonly outcome: UsageRecord['outcome'];
+  readonly usage: PlanUsage;
+  readonly ttftMs: number | null;
+  /** False when the executor's own Meter step already recorded the request. */
+  readonly meter?: boolean;
+}
+
+/** Settles admission, meters and logs a request exactly once, off the response path. */
+function finish(deps: GatewayDeps, state: PlanState, ticket: AdmissionTicket, end: Ending, error?: unknown): void {
+  const totalMs = Date.now() - state.startedAt;
+  ticket.settle(end.usage.promptTokens + end.usage.completionTokens);
+  if (end.meter !== false) {
+    deps.meter.record({
+      requestId: state.requestId,
+      tenantId: state.tenantId,
+      tierAsked: state.tierAsked,
+      tierServed: state.tierServed,
+      route: state.route,
+      pools: state.pools,
+      model: state.model,
+      promptTokens: end.usage.promptTokens,
+      completionTokens: end.usage.completionTokens,
+      ttftMs: end.ttftMs,
+      totalMs,
+      outcome: end.outcome,
+      startedAt: state.startedAt,
+    });
+  }
+  deps.logger.info('request', {
+    requestId: state.requestId,
+    tenant: state.tenantId,
+    tierAsked: state.tierAsked,
+    tier: state.tierServed,
+    route: state.route,
+    pools: state.pools,
+    executor: state.body.stream === true ? 'in-process' : deps.executor.name,
+    outcome: end.outcome,
+    prefillMs: state.prefillMs,
+    kvParams: state.route === 'disaggregated' ? state.kvTransferParams != null : undefined,
+    ttftMs: end.ttftMs,
+    totalMs,
+    promptTokens: end.usage.promptTokens,
+    completionTokens: end.usage.completionTokens,
+    ...(error ? { error: error instanceof Error ? error.message : String(error) } : {}),
+  });
+}

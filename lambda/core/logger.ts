@@ -1,0 +1,17 @@
+/**
+ * The structured logger the core writes to: an interface satisfied by Powertools' `Logger`, so
+ * tests can capture records and the core never depends on where logs go.
+ */
+import { Logger } from '@aws-lambda-powertools/logger';
+
+/** Structured log sink (Powertools `Logger` shape). */
+export interface GatewayLogger {
+  info(message: string, ...extra: Array<Record<string, unknown>>): void;
+  warn(message: string, ...extra: Array<Record<string, unknown>>): void;
+  error(message: string, ...extra: Array<Record<string, unknown>>): void;
+}
+
+/** The Powertools logger of the gateway (service `splitserve`, level from `POWERTOOLS_LOG_LEVEL`). */
+export function createLogger(): GatewayLogger {
+  return new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'splitserve' });
+}

@@ -1,0 +1,88 @@
+/**
+ * The route plan of one request as a JSON-serialisable state: what the Step Functions state
+ * machine passes between its tasks and what the in-process executor threads through the same
+ * step functions (lambda/core/plan-steps.ts).
+ */
+import type { RouteConfig, SplitserveConfig, TierName } from './config.ts';
+import { InvalidRequestError } from './errors.ts';
+import type { ApiKind } from './request-schema.ts';
+
+/** How a request was routed, as logged and metered. */
+export const ROUTE_KINDS = {
+  disaggregated: 'disaggregated',
+  aggregated: 'aggregated',
+  bedrock: 'bedrock',
+} as const;
+export type RouteKind = (typeof ROUTE_KINDS)[keyof typeof ROUTE_KINDS];
+
+/** Token usage reported by the backends (or counted, for a stream that ended early). */
+export interface PlanUsage {
+  readonly promptTokens: number;
+  readonly completionTokens: number;
+}
+
+/** The plan state. Every field is JSON. */
+export interface PlanState {
+  readonly requestId: string;
+  readonly tenantId: string;
+  readonly api: ApiKind;
+  readonly model: string;
+  readonly tierAsked: TierName | 'auto';
+  /** Tier whose route runs (changes on fallback). */
+  readonly tierServed: TierName;
+  /** Tiers already tried, in order (fallback never revisits one). */
+  readonly tiersTried: readonly TierName[];
+  /** The client's validated body. */
+  readonly body: Record<string, unknown>;
+  readonly route: RouteKind;
+  /** Pools used, in call order. */
+  readonly pools: readonly string[];
+  /** Prompt-token estimate made at admission. */
+  readonly promptEstimate: number;
+  readonly startedAt: number;
+  /** Set by `prefill`: what decode receives; null = decode recomputes. */
+  readonly kvTransferParams?: Record<string, unknown> | null;
+  readonly prefillMs?: number;
+  /** Prompt tokens as counted by prefill. */
+  readonly prefillPromptTokens?: number | null;
+  /** Set by `decode` (non-streaming): the completion body returned to the client. */
+  readonly response?: Record<string, unknown>;
+  readonly usage?: PlanUsage;
+  /** Set by `Catch`: the failure that sent the plan to `fallback`. */
+  readonly error?: { readonly Error: string; readonly Cause?: string };
+}
+
+/** The pools a route calls, in order. */
+export function routePools(route: RouteConfig): string[] {
+  return route.mode === 'disaggregated' ? [route.prefill, route.decode] : [route.pool];
+}
+
+/**
+ * Looks up a tier's route and checks that the model is served by every pool it uses.
+ *
+ * @throws InvalidRequestError when the tier is not configured or cannot serve the model
+ */
+export function tierRoute(config: SplitserveConfig, tier: TierName, model: string): RouteConfig {
+  const route = config.tiers[tier]?.route;
+  if (!route) throw new InvalidRequestError(`The '${tier}' service tier is not available.`, 'service_tier');
+  const served = config.models[model]?.pools ?? [];
+  const missing = routePools(route).filter((p) => !served.includes(p));
+  if (missing.length > 0) {
+    throw new InvalidRequestError(`The model '${model}' is not served at the '${tier}' service tier.`, 'service_tier');
+  }
+  return route;
+}
+
+/** A state switched to another tier (fallback), with the per-route fields reset. */
+export function switchTier(state: PlanState, tier: TierName, route: RouteConfig): PlanState {
+  return {
+    ...state,
+    tierServed: tier,
+    tiersTried: [...state.tiersTried, tier],
+    route: route.mode,
+    pools: routePools(route),
+    kvTransferParams: undefined,
+    prefillMs: undefined,
+    error: undefined,
+  };
+}

@@ -1,0 +1,88 @@
+/**
+ * Validation of what the gateway itself uses in a request body. Every other field (`tools`,
+ * `tool_choice`, `response_format`, `seed`, `logprobs`, `stop`, vendor extensions, …) passes
+ * through to the backend untouched: the schemas are `loose`.
+ */
+import { z } from 'zod';
+import { InvalidRequestError } from './errors.ts';
+
+/** Values of `service_tier` a client may send; `fast` is an alias of `priority`. */
+export const SERVICE_TIER_VALUES = ['auto', 'default', 'flex', 'priority', 'fast'] as const;
+export type ServiceTierValue = (typeof SERVICE_TIER_VALUES)[number];
+
+const contentPart = z.looseObject({ type: z.string() });
+const message = z.looseObject({
+  role: z.string().min(1),
+  content: z.union([z.string(), z.array(contentPart), z.null()]).optional(),
+});
+
+const positiveInt = z.number().int().positive();
+
+const common = {
+  model: z.string().min(1, 'model is required').max(256),
+  stream: z.boolean().optional(),
+  stream_options: z.looseObject({ include_usage: z.boolean().optional() }).nullable().optional(),
+  max_tokens: positiveInt.nullable().optional(),
+  n: z.literal(1, 'only n=1 is supported').nullable().optional(),
+  service_tier: z.enum(SERVICE_TIER_VALUES).nullable().optional(),
+  kv_transfer_params: z.never('kv_transfer_params is set by the gateway').optional(),
+};
+
+/** `POST /v1/chat/completions` body. */
+export const chatCompletionSchema = z.looseObject({
+  ...common,
+  messages: z.array(message).min(1, 'messages must contain at least one message'),
+  max_completion_tokens: positiveInt.nullable().optional(),
+});
+
+/** `POST /v1/completions` (legacy text completions) body. */
+export const completionSchema = z.looseObject({
+  ...common,
+  prompt: z.union([z.string(), z.array(z.string()).min(1)]),
+});
+
+export type ChatCompletionBody = z.infer<typeof chatCompletionSchema>;
+export type CompletionBody = z.infer<typeof completionSchema>;
+
+/** The two generation APIs; `chat` = `/v1/chat/completions`, `text` = `/v1/completions`. */
+export const API_KINDS = { chat: 'chat', text: 'text' } as const;
+export type ApiKind = (typeof API_KINDS)[keyof typeof API_KINDS];
+
+/** Upstream path of each API kind. */
+export const API_PATHS: Record<ApiKind, string> = { chat: '/v1/chat/completions', text: '/v1/completions' };
+
+/** A validated generation request body: the client's JSON with the fields the gateway reads checked. */
+export type GenerationBody = Record<string, unknown> & {
+  model: string;
+  stream?: boolean | null | undefined;
+  max_tokens?: number | null | undefined;
+  max_completion_tokens?: number | null | undefined;
+  service_tier?: ServiceTierValue | null | undefined;
+  stream_options?: { include_usage?: boolean | undefined } | null | undefined;
+};
+
+/**
+ * Parses and validates a request body, throwing a 400 {@link InvalidRequestError} whose `param`
+ * names the first bad field (as OpenAI does).
+ */
+export function parseGenerationBody(kind: ApiKind, raw: string): GenerationBody {
+  let json: unknown;
+  try {
+    json = JSON.parse(raw);
+  } catch {
+    throw new InvalidRequestError('We could not parse the JSON body of your request. The body must be a JSON object.');
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+    throw new InvalidRequestError('The body of your request must be a JSON object.');
+  }
+  const schema = kind === 'chat' ? chatCompletionSchema : completionSchema;
+  const result = schema.safeParse(json);
+  if (result.success) return result.data as GenerationBody;
+  const issue = result.error.issues[0]!;
+  const param = issue.path.length ? issue.path.map(String).join('.') : null;
+  const message =
+    param === 'service_tier'
+      ? `Invalid value for 'service_tier': expected one of ${SERVICE_TIER_VALUES.join(', ')}.`
+      : `Invalid ${param ? `'${param}'` : 'request'}: ${issue.message}`;
+  throw new InvalidRequestError(message, param);
+}
