@@ -1,0 +1,48 @@
+/**
+ * Small node:http helpers of the simulator: read a bounded body, send JSON, send an OpenAI error.
+ */
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import { errorBody } from './openai-format.ts';
+
+/** Bodies larger than this are rejected (413). */
+export const MAX_BODY_BYTES = 16 * 1024 * 1024;
+
+/** Reads the whole request body as UTF-8; undefined when it exceeds {@link MAX_BODY_BYTES}. */
+export async function readBody(req: IncomingMessage): Promise<string | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_BODY_BYTES) return undefined;
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** Sends a JSON body with a status. */
+export function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+/** Sends an OpenAI-shaped error. */
+export function sendError(res: ServerResponse, status: number, message: string): void {
+  sendJson(res, status, errorBody(status, message));
+}
+
+/** Request headers as a flat record, `authorization` redacted. */
+export function recordHeaders(headers: IncomingHttpHeaders): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined) continue;
+    out[name] = name === 'authorization' ? '<redacted>' : Array.isArray(value) ? value.join(', ') : value;
+  }
+  return out;
+}
+
+/** The first value of a header, if any. */
+export function headerValue(headers: IncomingHttpHeaders, name: string): string | undefined {
+  const v = headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}

@@ -1,0 +1,128 @@
+/**
+ * The OpenAI / vLLM wire shapes the simulator answers with: `chat.completion`,
+ * `chat.completion.chunk`, `text_completion`, SSE framing and error bodies. Pure string/object
+ * builders; the timing of when each piece is written lives in engine.ts.
+ */
+
+/** The two completion APIs served. */
+export type CompletionApi = 'chat' | 'completion';
+
+/** Why generation stopped. */
+export type FinishReason = 'stop' | 'length' | 'tool_calls';
+
+/** Token counts, as OpenAI reports them. */
+export interface Usage {
+  readonly prompt_tokens: number;
+  readonly completion_tokens: number;
+  readonly total_tokens: number;
+}
+
+/** A forced function call: its id and name (arguments are the reply's pieces). */
+export interface ToolCallSpec {
+  readonly id: string;
+  readonly name: string;
+}
+
+/** Everything needed to render one reply, streamed or not. */
+export interface ReplySpec {
+  readonly api: CompletionApi;
+  readonly id: string;
+  readonly created: number;
+  readonly model: string;
+  /** Output pieces, one per simulated token: text tokens, or tool-call argument fragments. */
+  readonly pieces: readonly string[];
+  readonly finishReason: FinishReason;
+  readonly promptTokens: number;
+  readonly includeUsage: boolean;
+  readonly tool?: ToolCallSpec;
+  /** Top-level fields added to a non-stream answer (e.g. vLLM's `kv_transfer_params`). */
+  readonly extra?: Record<string, unknown>;
+}
+
+/** Usage of a reply. */
+export function usageOf(spec: ReplySpec): Usage {
+  const completion = spec.pieces.length;
+  return { prompt_tokens: spec.promptTokens, completion_tokens: completion, total_tokens: spec.promptTokens + completion };
+}
+
+/** One SSE event line for a JSON payload. */
+export function sseData(payload: unknown): string {
+  return `data: ${JSON.stringify(payload)}\n\n`;
+}
+
+/** The SSE terminator. */
+export const SSE_DONE = 'data: [DONE]\n\n';
+
+function chunkObject(spec: ReplySpec, choices: unknown[]): Record<string, unknown> {
+  const object = spec.api === 'chat' ? 'chat.completion.chunk' : 'text_completion';
+  const base: Record<string, unknown> = { id: spec.id, object, created: spec.created, model: spec.model, choices };
+  if (spec.includeUsage) base['usage'] = null;
+  return base;
+}
+
+function chatDelta(spec: ReplySpec, index: number): Record<string, unknown> {
+  const piece = spec.pieces[index] ?? '';
+  if (!spec.tool) return { content: piece };
+  if (index === 0) {
+    return { tool_calls: [{ index: 0, id: spec.tool.id, type: 'function', function: { name: spec.tool.name, arguments: piece } }] };
+  }
+  return { tool_calls: [{ index: 0, function: { arguments: piece } }] };
+}
+
+/**
+ * SSE events for pieces [from, to). The first chat event carries `delta.role: "assistant"`; the
+ * last piece carries the finish reason.
+ */
+export function streamPieces(spec: ReplySpec, from: number, to: number): string {
+  let out = '';
+  if (from === 0 && spec.api === 'chat') {
+    out += sseData(chunkObject(spec, [{ index: 0, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }]));
+  }
+  const last = spec.pieces.length - 1;
+  for (let i = from; i < to && i <= last; i++) {
+    const finish = i === last ? spec.finishReason : null;
+    const choice =
+      spec.api === 'chat'
+        ? { index: 0, delta: chatDelta(spec, i), logprobs: null, finish_reason: finish }
+        : { index: 0, text: spec.pieces[i] ?? '', logprobs: null, finish_reason: finish, stop_reason: null };
+    out += sseData(chunkObject(spec, [choice]));
+  }
+  return out;
+}
+
+/** The end of a stream: the usage chunk when `include_usage` was asked, then `[DONE]`. */
+export function streamTail(spec: ReplySpec): string {
+  if (!spec.includeUsage) return SSE_DONE;
+  const object = spec.api === 'chat' ? 'chat.completion.chunk' : 'text_completion';
+  return sseData({ id: spec.id, object, created: spec.created, model: spec.model, choices: [], usage: usageOf(spec) }) + SSE_DONE;
+}
+
+/** The non-stream answer object. */
+export function completeBody(spec: ReplySpec): Record<string, unknown> {
+  const joined = spec.pieces.join('');
+  let choice: Record<string, unknown>;
+  if (spec.api === 'completion') {
+    choice = { index: 0, text: joined, logprobs: null, finish_reason: spec.finishReason, stop_reason: null };
+  } else if (spec.tool) {
+    const call = { id: spec.tool.id, type: 'function', function: { name: spec.tool.name, arguments: joined } };
+    choice = { index: 0, message: { role: 'assistant', content: null, tool_calls: [call] }, logprobs: null, finish_reason: spec.finishReason };
+  } else {
+    choice = { index: 0, message: { role: 'assistant', content: joined }, logprobs: null, finish_reason: spec.finishReason };
+  }
+  return {
+    id: spec.id,
+    object: spec.api === 'chat' ? 'chat.completion' : 'text_completion',
+    created: spec.created,
+    model: spec.model,
+    choices: [choice],
+    usage: usageOf(spec),
+    ...spec.extra,
+  };
+}
+
+/** An OpenAI-shaped error body for an HTTP status. */
+export function errorBody(status: number, message: string): { error: { message: string; type: string; param: null; code: string | null } } {
+  const type = status >= 500 ? 'server_error' : status === 429 ? 'rate_limit_error' : 'invalid_request_error';
+  const code = status === 429 ? 'rate_limit_exceeded' : status >= 500 ? 'internal_error' : null;
+  return { error: { message, type, param: null, code } };
+}

@@ -1,0 +1,137 @@
+/**
+ * Hardware profiles of the simulator. Each figure either comes from a seed (shared/seeds/, quoted
+ * beside it) or is an ASSUMPTION, marked as such, chosen to be plausible for an 8B-class model on
+ * that hardware. Profiles are data only; the timing rules that use them live in model.ts.
+ */
+import { SIM_PROFILES } from '../lambda/core/config.ts';
+import type { SimProfileName } from '../lambda/core/config.ts';
+
+/** Which side of a disaggregated pair a simulator plays. */
+export const SIM_ROLES = ['prefill', 'decode', 'both'] as const;
+/** `prefill`, `decode`, or `both` (aggregated). */
+export type SimRole = (typeof SIM_ROLES)[number];
+
+/** One simulated hardware profile. All rates are per replica. */
+export interface SimProfile {
+  readonly name: SimProfileName;
+  /** Role a server with this profile plays when none is given. */
+  readonly defaultRole: SimRole;
+  /** Prompt tokens processed per second (prefill is compute-bound). */
+  readonly prefillTokensPerSecond: number;
+  /** Output tokens per second of one stream when it is alone in the batch. */
+  readonly decodeTokensPerSecond: number;
+  /**
+   * Inter-token latency grows linearly with the batch: ITL(b) = ITL(1) × (1 + slope × (b − 1)).
+   */
+  readonly batchSlowdownPerSequence: number;
+  /** Sequences decoded concurrently; requests beyond it wait in a FIFO queue. */
+  readonly maxBatch: number;
+  /** KV-cache bytes per prompt token (what a remote prefill must ship). */
+  readonly kvBytesPerToken: number;
+  /** Bandwidth of the link the KV cache arrives over, in bytes per second. */
+  readonly linkBytesPerSecond: number;
+  /** Fixed set-up cost of one KV transfer (connection, descriptor exchange), ms. */
+  readonly linkSetupMs: number;
+  /** Fixed per-request overhead (tokenisation, scheduling, HTTP), ms. */
+  readonly overheadMs: number;
+  /** KV block size in tokens (vLLM's default paged-attention block). */
+  readonly kvBlockTokens: number;
+}
+
+/**
+ * ASSUMPTION (shared by all profiles; the served model is Llama-3.1-8B-class): KV bytes per token =
+ * 32 layers × 8 KV heads × 128 dims × 2 (K and V) × 2 bytes (bf16) = 131,072 B = 128 KiB.
+ */
+const KV_BYTES_PER_TOKEN_8B = 32 * 8 * 128 * 2 * 2;
+
+/**
+ * ASSUMPTION: one KV transfer gets 100 Gbit/s (12.5 GB/s) of the EFA fabric. Seeds:
+ * 002 "connected via high-speed RDMA networking through AWS Elastic Fabric Adapter";
+ * 002 "EFA networking supply the secure isolation, RDMA‑class bandwidth, and low latency";
+ * 003 "fast enough that the cross-chip handoff doesn't dominate the user-perceived response time".
+ */
+const EFA_BYTES_PER_SECOND = 12.5e9;
+
+/** vLLM's default KV block size in tokens. */
+const BLOCK_TOKENS = 16;
+
+/** The profiles, by name. */
+export const PROFILES: Readonly<Record<SimProfileName, SimProfile>> = {
+  'trainium-prefill': {
+    name: 'trainium-prefill',
+    defaultRole: 'prefill',
+    // Seeds: 000 "This phase is compute-bound ... what GPUs and custom AI accelerators like AWS
+    // Trainium are designed for"; 002 "Trainium3 UltraServer's 144 GB HBM capacity and 2.5 PFLOPS
+    // of compute throughput make it well-suited for the parallel ... prefill phase".
+    // ASSUMPTION: "thousands of prompt tok/s" per request → 8,000 prompt tok/s.
+    prefillTokensPerSecond: 8_000,
+    // ASSUMPTION: Trainium is not the decode engine in the seeds; when it must decode (aggregated
+    // fallback) it is GPU-like: 100 tok/s per stream.
+    decodeTokensPerSecond: 100,
+    batchSlowdownPerSequence: 0.05,
+    // ASSUMPTION: 8 prefills in flight (a chunked-prefill token budget); more queue.
+    maxBatch: 8,
+    kvBytesPerToken: KV_BYTES_PER_TOKEN_8B,
+    linkBytesPerSecond: EFA_BYTES_PER_SECOND,
+    linkSetupMs: 1, // ASSUMPTION
+    overheadMs: 2, // ASSUMPTION
+    kvBlockTokens: BLOCK_TOKENS,
+  },
+  'cerebras-decode': {
+    name: 'cerebras-decode',
+    defaultRole: 'decode',
+    // ASSUMPTION: the decode engine's own prefill (only used when it must recompute a prompt) is
+    // deliberately modest, 2,000 prompt tok/s, since the seeds move prefill off it: 002 "By
+    // offloading prefill entirely to Trainium Ultra servers".
+    prefillTokensPerSecond: 2_000,
+    // Seeds: 001 "Cerebras claims the WSE-3 can hit 3,000 tokens per second"; 003 "969 on Llama
+    // 3.1 405B; 2,600 on Llama 4 Scout vs 137 on leading GPU". An 8B model sits at the top:
+    // 3,000 tok/s per stream.
+    decodeTokensPerSecond: 3_000,
+    // ASSUMPTION: weights sit in SRAM (001 "44GB of on-chip SRAM"; 002 "21 PB/s memory
+    // bandwidth"), so batching costs little: +1% ITL per extra sequence.
+    batchSlowdownPerSequence: 0.01,
+    maxBatch: 16, // ASSUMPTION
+    kvBytesPerToken: KV_BYTES_PER_TOKEN_8B,
+    linkBytesPerSecond: EFA_BYTES_PER_SECOND,
+    linkSetupMs: 1, // ASSUMPTION
+    overheadMs: 2, // ASSUMPTION
+    kvBlockTokens: BLOCK_TOKENS,
+  },
+  'gpu-aggregated': {
+    name: 'gpu-aggregated',
+    defaultRole: 'both',
+    // ASSUMPTION: 4,000 prompt tok/s for one request on one GPU.
+    prefillTokensPerSecond: 4_000,
+    // Seed 003: "Llama 4 Scout at 2,600 tokens/second versus 137 on the leading GPU".
+    decodeTokensPerSecond: 137,
+    // DESIGN.md: "decode slows as the batch grows". ASSUMPTION: +5% ITL per extra sequence
+    // (memory-bandwidth-bound: 000 "the GPU sits largely idle during decode, waiting for weights").
+    batchSlowdownPerSequence: 0.05,
+    maxBatch: 32, // ASSUMPTION
+    kvBytesPerToken: KV_BYTES_PER_TOKEN_8B,
+    // ASSUMPTION: an RDMA NIC of the same class as EFA when a GPU pool receives remote KV.
+    linkBytesPerSecond: EFA_BYTES_PER_SECOND,
+    linkSetupMs: 1, // ASSUMPTION
+    overheadMs: 3, // ASSUMPTION
+    kvBlockTokens: BLOCK_TOKENS,
+  },
+};
+
+/**
+ * The profile of that name.
+ *
+ * @example
+ * const p = getProfile('cerebras-decode'); // p.decodeTokensPerSecond === 3000
+ */
+export function getProfile(name: SimProfileName): SimProfile {
+  return PROFILES[name];
+}
+
+/** True when `name` is a known profile name. */
+export function isProfileName(name: string): name is SimProfileName {
+  return (SIM_PROFILES as readonly string[]).includes(name);
+}
+
+export { SIM_PROFILES };
+export type { SimProfileName };

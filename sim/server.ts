@@ -1,0 +1,144 @@
+/**
+ * The simulator's HTTP server (plain node:http): vLLM's OpenAI routes plus simulator-only control
+ * routes.
+ *
+ * | route | |
+ * |---|---|
+ * | `POST /v1/chat/completions`, `POST /v1/completions` | completions (see completions.ts) |
+ * | `GET /v1/models` | OpenAI model list |
+ * | `GET /health` | 200 `{"status":"ok"}`, 503 under the `unhealthy` fault |
+ * | `GET /sim/stats` | simulator-only: counters and recent requests |
+ * | `POST /sim/faults` | simulator-only: replace the fault plan |
+ * | `GET /sim/bootstrap/{room}` | simulator-only: SGLang room readiness (prefill side) |
+ */
+import { createServer } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { BootstrapRooms } from './bootstrap.ts';
+import { handleCompletion } from './completions.ts';
+import { simFaultsSchema } from './faults.ts';
+import type { SimFaults } from './faults.ts';
+import { readBody, sendError, sendJson } from './http-util.ts';
+import { getProfile } from './profiles.ts';
+import { hashString, mulberry32, randomHex } from './prng.ts';
+import { BatchSlots } from './slots.ts';
+import { StatsRecorder } from './stats.ts';
+import type { SimContext, SimulatorHandle, SimulatorOptions } from './types.ts';
+
+/**
+ * Starts a simulator and resolves once it listens.
+ *
+ * @example
+ * const sim = await startSimulator({ profile: 'cerebras-decode', speedup: 1000, seed: 7 });
+ * await fetch(`${sim.url}/v1/chat/completions`, { method: 'POST', body: JSON.stringify({...}) });
+ * await sim.close();
+ */
+export async function startSimulator(options: SimulatorOptions): Promise<SimulatorHandle> {
+  const profile = getProfile(options.profile);
+  const role = options.role ?? profile.defaultRole;
+  const seed = (options.seed ?? 0) >>> 0;
+  const models = typeof options.model === 'string' ? [options.model] : [...(options.model ?? ['llama-3.1-8b'])];
+  const host = options.host ?? '127.0.0.1';
+  const ctx: SimContext = {
+    profile,
+    role,
+    speedup: options.speedup && options.speedup > 0 ? options.speedup : 1,
+    seed,
+    models: models.length > 0 ? models : ['llama-3.1-8b'],
+    defaultMaxTokens: options.defaultMaxTokens ?? 16,
+    bootstrapTimeoutMs: options.bootstrapTimeoutMs ?? 10_000,
+    host,
+    port: 0,
+    engineId: '',
+    faults: simFaultsSchema.parse(options.faults ?? {}),
+    faultRandom: mulberry32(hashString('faults', seed)),
+    idRandom: mulberry32(hashString('ids', seed)),
+    slots: new BatchSlots(profile.maxBatch),
+    stats: new StatsRecorder(profile.name, role),
+    nextBlockId: 0,
+    rooms: new BootstrapRooms(),
+    shutdown: new AbortController(),
+  };
+
+  const server = createServer((req, res) => {
+    route(ctx, req, res).catch((err: unknown) => {
+      if (!res.headersSent) sendError(res, 500, err instanceof Error ? err.message : 'simulator error');
+      else res.destroy();
+    });
+  });
+  server.keepAliveTimeout = 5_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  ctx.port = (server.address() as AddressInfo).port;
+  ctx.engineId = `sim-${profile.name}-${randomHex(mulberry32(hashString(`engine:${ctx.port}`, seed)), 12)}`;
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${ctx.port}`;
+
+  let closing: Promise<void> | undefined;
+  return {
+    url,
+    port: ctx.port,
+    stats: () => ctx.stats.snapshot(ctx.slots.active, ctx.slots.queued),
+    setFaults: (faults: SimFaults) => {
+      ctx.faults = simFaultsSchema.parse(faults);
+    },
+    close: () => {
+      closing ??= new Promise<void>((resolve) => {
+        ctx.shutdown.abort(new Error('simulator closing'));
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      return closing;
+    },
+  };
+}
+
+async function route(ctx: SimContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const path = (req.url ?? '/').split('?')[0] ?? '/';
+  const method = req.method ?? 'GET';
+  if (method === 'POST' && (path === '/v1/chat/completions' || path === '/v1/completions')) {
+    const raw = await readBody(req);
+    if (raw === undefined) return sendError(res, 413, 'request body too large');
+    return handleCompletion(ctx, req, res, path === '/v1/chat/completions' ? 'chat' : 'completion', raw);
+  }
+  if (method === 'GET' && path === '/v1/models') return sendJson(res, 200, modelList(ctx));
+  if (method === 'GET' && path === '/health') {
+    return ctx.faults.unhealthy ? sendJson(res, 503, { status: 'unhealthy' }) : sendJson(res, 200, { status: 'ok' });
+  }
+  if (method === 'GET' && path === '/sim/stats') {
+    return sendJson(res, 200, ctx.stats.snapshot(ctx.slots.active, ctx.slots.queued));
+  }
+  if (method === 'POST' && path === '/sim/faults') return setFaultsRoute(ctx, req, res);
+  const room = /^\/sim\/bootstrap\/([^/]+)$/.exec(path)?.[1];
+  if (method === 'GET' && room !== undefined) {
+    const record = ctx.rooms.get(decodeURIComponent(room));
+    return record ? sendJson(res, 200, { room: record.room, ready: true, prompt_tokens: record.promptTokens }) : sendError(res, 404, `room ${room} not ready`);
+  }
+  sendError(res, 404, `no route ${method} ${path}`);
+}
+
+async function setFaultsRoute(ctx: SimContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const raw = await readBody(req);
+  let value: unknown;
+  try {
+    value = JSON.parse(raw ?? '');
+  } catch {
+    return sendError(res, 400, 'faults must be a JSON object');
+  }
+  const parsed = simFaultsSchema.safeParse(value);
+  if (!parsed.success) return sendError(res, 400, `invalid faults: ${parsed.error.message}`);
+  ctx.faults = parsed.data;
+  sendJson(res, 200, { faults: ctx.faults });
+}
+
+function modelList(ctx: SimContext): unknown {
+  const created = Math.floor(Date.now() / 1000);
+  return {
+    object: 'list',
+    data: ctx.models.map((id) => ({ id, object: 'model', created, owned_by: 'splitserve-sim', root: id, parent: null })),
+  };
+}

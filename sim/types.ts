@@ -1,0 +1,77 @@
+/**
+ * Public option and handle types of the simulator, and the per-server state its routes share.
+ */
+import type { SimProfileName } from '../lambda/core/config.ts';
+import type { SimFaults } from './faults.ts';
+import type { SimProfile, SimRole } from './profiles.ts';
+import type { Random } from './prng.ts';
+import type { BatchSlots } from './slots.ts';
+import type { SimStats, StatsRecorder } from './stats.ts';
+import type { BootstrapRooms } from './bootstrap.ts';
+
+/** Options of {@link startSimulator}. */
+export interface SimulatorOptions {
+  /** Hardware profile (see sim/profiles.ts). */
+  readonly profile: SimProfileName;
+  /** Interface to listen on. @default '127.0.0.1' */
+  readonly host?: string;
+  /** Port; 0 picks a free one. @default 0 */
+  readonly port?: number;
+  /** Every simulated duration is divided by this factor (tests use e.g. 1000). @default 1 */
+  readonly speedup?: number;
+  /** Seed of every random choice (text, ids, error rate). @default 0 */
+  readonly seed?: number;
+  /** Model name(s) listed by `GET /v1/models`; requests may name any model. @default 'llama-3.1-8b' */
+  readonly model?: string | readonly string[];
+  /** Faults injected from the start. @default {} */
+  readonly faults?: SimFaults;
+  /** Role in a disaggregated pair. @default the profile's `defaultRole` */
+  readonly role?: SimRole;
+  /** Output tokens when a request sets no `max_tokens`. @default 16 */
+  readonly defaultMaxTokens?: number;
+  /**
+   * SGLang PD: how long a decode waits for its prefill's bootstrap room, in REAL milliseconds.
+   * @default 10000
+   */
+  readonly bootstrapTimeoutMs?: number;
+}
+
+/** A running simulator. */
+export interface SimulatorHandle {
+  /** Base URL, e.g. `http://127.0.0.1:40123` (no trailing slash). */
+  readonly url: string;
+  readonly port: number;
+  /** Stops listening, ends open connections, cancels in-flight replies. */
+  close(): Promise<void>;
+  /** A snapshot of the counters. */
+  stats(): SimStats;
+  /** Replaces the fault plan (affects calls that arrive afterwards). */
+  setFaults(faults: SimFaults): void;
+}
+
+/** State shared by one server's routes (internal). */
+export interface SimContext {
+  readonly profile: SimProfile;
+  readonly role: SimRole;
+  readonly speedup: number;
+  readonly seed: number;
+  readonly models: readonly string[];
+  readonly defaultMaxTokens: number;
+  readonly bootstrapTimeoutMs: number;
+  readonly host: string;
+  port: number;
+  /** Stable NIXL engine id of this server. */
+  engineId: string;
+  faults: SimFaults;
+  /** Drawn once per call when `errorRate > 0`. */
+  readonly faultRandom: Random;
+  /** Request ids when the caller sent no `X-Request-Id`. */
+  readonly idRandom: Random;
+  readonly slots: BatchSlots;
+  readonly stats: StatsRecorder;
+  /** Next KV block id handed out by a prefill answer. */
+  nextBlockId: number;
+  readonly rooms: BootstrapRooms;
+  /** Aborted when the server closes. */
+  readonly shutdown: AbortController;
+}
