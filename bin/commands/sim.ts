@@ -1,0 +1,94 @@
+/**
+ * `splitserve sim`: run one backend simulator until SIGINT/SIGTERM. Prints exactly one ready line
+ * on stdout, `splitserve sim <profile> listening on http://127.0.0.1:<port>`, which parent
+ * processes parse for the port.
+ */
+import { parseArgs } from 'node:util';
+import { SIM_PROFILES, SIM_ROLES, isProfileName, startSimulator } from '../../sim/index.ts';
+import type { SimRole } from '../../sim/index.ts';
+
+const USAGE = `usage: splitserve sim [options]
+
+Runs one simulated vLLM-compatible backend (OpenAI API + kv_transfer_params).
+
+options:
+  --profile <name>   ${SIM_PROFILES.join(' | ')} (default: gpu-aggregated)
+  --port <n>         port to listen on; 0 picks a free one (default: 8201)
+  --host <addr>      interface (default: 127.0.0.1)
+  --speedup <x>      divide every simulated duration by x (default: 1)
+  --seed <n>         seed of every random choice (default: 0)
+  --role <role>      ${SIM_ROLES.join(' | ')} (default: the profile's)
+  --model <name>     model name listed by /v1/models (repeatable; default: llama-3.1-8b)
+  -h, --help         show this help
+`;
+
+/**
+ * Runs the `sim` command; resolves 0 after a clean stop on SIGINT/SIGTERM, 2 on bad arguments.
+ *
+ * @example
+ * // npx tsx bin/splitserve.ts sim --profile cerebras-decode --port 8201
+ * process.exitCode = await simCommand(['--profile', 'cerebras-decode', '--port', '8201']);
+ */
+export async function simCommand(args: string[]): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args,
+      options: {
+        profile: { type: 'string', default: 'gpu-aggregated' },
+        port: { type: 'string', default: '8201' },
+        host: { type: 'string', default: '127.0.0.1' },
+        speedup: { type: 'string', default: '1' },
+        seed: { type: 'string', default: '0' },
+        role: { type: 'string' },
+        model: { type: 'string', multiple: true },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (err) {
+    return usageError(err instanceof Error ? err.message : String(err));
+  }
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const port = Number(values.port);
+  const speedup = Number(values.speedup);
+  const seed = Number(values.seed);
+  if (!isProfileName(values.profile)) return usageError(`unknown profile "${values.profile}"`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) return usageError(`invalid --port "${values.port}"`);
+  if (!Number.isFinite(speedup) || speedup <= 0) return usageError(`invalid --speedup "${values.speedup}"`);
+  if (!Number.isInteger(seed)) return usageError(`invalid --seed "${values.seed}"`);
+  const role = values.role;
+  if (role !== undefined && !(SIM_ROLES as readonly string[]).includes(role)) return usageError(`invalid --role "${role}"`);
+
+  const sim = await startSimulator({
+    profile: values.profile,
+    host: values.host,
+    port,
+    speedup,
+    seed,
+    ...(role !== undefined ? { role: role as SimRole } : {}),
+    ...(values.model && values.model.length > 0 ? { model: values.model } : {}),
+  });
+  process.stdout.write(`splitserve sim ${values.profile} listening on ${sim.url}\n`);
+
+  await new Promise<void>((resolve) => {
+    const stop = (): void => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      resolve();
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+  await sim.close();
+  return 0;
+}
+
+function usageError(message: string): number {
+  process.stderr.write(`splitserve sim: ${message}\n\n${USAGE}`);
+  return 2;
+}
