@@ -1,0 +1,151 @@
+/**
+ * Command-line options of `splitserve bench`: parsing, defaults and the usage text.
+ */
+import { parseArgs } from 'node:util';
+
+/** Routes a batch can take: one aggregated backend, or vLLM NIXL prefill → decode. */
+export const ROUTES = ['agg', 'disagg'] as const;
+export type Route = (typeof ROUTES)[number];
+
+/** The three ways a batch reaches the backends. */
+export const TARGETS = ['direct', 'relay', 'gateway'] as const;
+export type TargetName = (typeof TARGETS)[number];
+
+/** Backends: the bench's own fake vLLM (default) or the project's simulator. */
+export const BACKENDS = ['fake', 'sim'] as const;
+export type BackendKind = (typeof BACKENDS)[number];
+
+/** Everything a bench run needs to know, defaults filled in. */
+export interface BenchOptions {
+  /** Requests per measured batch; `undefined` means max(200, 4 × concurrency). */
+  readonly requests: number | undefined;
+  readonly rounds: number;
+  readonly concurrency: readonly number[];
+  readonly routes: readonly Route[];
+  /** `undefined` means direct, relay, and gateway when the gateway exists in the tree. */
+  readonly targets: readonly TargetName[] | undefined;
+  readonly backend: BackendKind;
+  /** Simulator speed-up factor (`--backend sim` only). */
+  readonly simSpeedup: number;
+  readonly quick: boolean;
+  /** Where to write the JSON figures; `undefined` means bench/results/bench-<ISO time>.json. */
+  readonly jsonOut: string | undefined;
+  readonly help: boolean;
+}
+
+/** Thrown for a bad command line; the message is meant for the user. */
+export class BenchUsageError extends Error {
+  override readonly name = 'BenchUsageError';
+}
+
+/** Usage text printed by `--help`. */
+export const BENCH_USAGE = `usage: splitserve bench [options]
+
+Streams the same requests three ways side by side, in interleaved rounds, and reports medians:
+  direct   the load generator calls the backends itself (prefill then decode, or one call)
+  relay    through bench/minimal-relay.ts: the practical limit (no auth, no checks)
+  gateway  through splitserve itself (node --import tsx bin/splitserve.ts start)
+
+options:
+  --requests N         requests per measured batch        (default: max(200, 4 x concurrency))
+  --rounds R           measured rounds                    (default: 5)
+  --concurrency LIST   comma-separated concurrencies      (default: 1,16,64,256)
+  --routes LIST        agg,disagg                         (default: both)
+  --targets LIST       direct,relay,gateway               (default: all available)
+  --backend KIND       fake | sim                         (default: fake: 8-token reply, no delays)
+  --sim-speedup S      simulator speed-up (--backend sim) (default: 10)
+  --quick              tiny run for CI smoke: 1 round, concurrency 1,8, 16 requests
+  --json-out FILE      write the figures there            (default: bench/results/bench-<time>.json)
+  --help               this text
+
+Targets at c=16 (DESIGN.md section 8): gateway TTFT p50 within 1 ms of the relay, CPU/request <= 2x.
+Exit status: 0 when every request completed, 1 when any failed, 2 on a bad command line.
+`;
+
+const MAX_CONCURRENCY = 1024;
+const MAX_REQUESTS = 1_000_000;
+const MAX_ROUNDS = 100;
+
+function positiveInt(flag: string, raw: string, max: number): number {
+  if (!/^\d+$/.test(raw)) throw new BenchUsageError(`${flag} wants a positive integer, got "${raw}"`);
+  const n = Number(raw);
+  if (n < 1 || n > max) throw new BenchUsageError(`${flag} must be within 1..${max}, got ${n}`);
+  return n;
+}
+
+function list<T extends string>(flag: string, raw: string, allowed: readonly T[]): T[] {
+  const items = raw.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+  if (items.length === 0) throw new BenchUsageError(`${flag} wants a comma-separated list of ${allowed.join(', ')}`);
+  for (const item of items) {
+    if (!(allowed as readonly string[]).includes(item)) {
+      throw new BenchUsageError(`${flag}: unknown "${item}" (expected ${allowed.join(', ')})`);
+    }
+  }
+  return [...new Set(items)] as T[];
+}
+
+/**
+ * Parses `splitserve bench` arguments.
+ *
+ * @throws BenchUsageError on an unknown flag or a bad value.
+ * @example
+ * parseBenchArgs(['--concurrency', '1,16', '--routes', 'disagg']).concurrency; // [1, 16]
+ */
+export function parseBenchArgs(args: readonly string[]): BenchOptions {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: [...args],
+      strict: true,
+      allowPositionals: false,
+      options: {
+        requests: { type: 'string' },
+        rounds: { type: 'string' },
+        concurrency: { type: 'string' },
+        routes: { type: 'string' },
+        targets: { type: 'string' },
+        backend: { type: 'string' },
+        'sim-speedup': { type: 'string' },
+        quick: { type: 'boolean' },
+        'json-out': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (err) {
+    throw new BenchUsageError((err as Error).message);
+  }
+  const str = (k: string): string | undefined => (typeof values[k] === 'string' ? (values[k] as string) : undefined);
+  const quick = values['quick'] === true;
+  const backendRaw = str('backend') ?? 'fake';
+  if (!(BACKENDS as readonly string[]).includes(backendRaw)) {
+    throw new BenchUsageError(`--backend must be one of ${BACKENDS.join(', ')}, got "${backendRaw}"`);
+  }
+  const speedupRaw = str('sim-speedup');
+  const simSpeedup = speedupRaw === undefined ? 10 : Number(speedupRaw);
+  if (!(simSpeedup > 0 && Number.isFinite(simSpeedup))) throw new BenchUsageError(`--sim-speedup wants a positive number, got "${speedupRaw}"`);
+  const concurrencyRaw = str('concurrency');
+  const concurrency = concurrencyRaw === undefined
+    ? (quick ? [1, 8] : [1, 16, 64, 256])
+    : [...new Set(concurrencyRaw.split(',').map((s) => positiveInt('--concurrency', s.trim(), MAX_CONCURRENCY)))];
+  const requestsRaw = str('requests');
+  const roundsRaw = str('rounds');
+  const routesRaw = str('routes');
+  const targetsRaw = str('targets');
+  return {
+    requests: requestsRaw !== undefined ? positiveInt('--requests', requestsRaw, MAX_REQUESTS) : quick ? 16 : undefined,
+    rounds: roundsRaw !== undefined ? positiveInt('--rounds', roundsRaw, MAX_ROUNDS) : quick ? 1 : 5,
+    concurrency,
+    routes: routesRaw !== undefined ? list('--routes', routesRaw, ROUTES) : [...ROUTES],
+    targets: targetsRaw !== undefined ? list('--targets', targetsRaw, TARGETS) : undefined,
+    backend: backendRaw as BackendKind,
+    simSpeedup,
+    quick,
+    jsonOut: str('json-out'),
+    help: values['help'] === true,
+  };
+}
+
+/** Requests in a measured batch at concurrency `c`: the explicit `--requests`, else max(200, 4c). */
+export function requestsFor(options: Pick<BenchOptions, 'requests'>, c: number): number {
+  return options.requests ?? Math.max(200, 4 * c);
+}

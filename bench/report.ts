@@ -1,0 +1,188 @@
+/**
+ * Bench figures: per-batch figures → medians over rounds → gateway-vs-relay comparisons; the
+ * printed tables, the PASS/MISS lines and the JSON file.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { BenchOptions, Route, TargetName } from './cli-options.ts';
+import type { ErrorCounts } from './load-generator.ts';
+import { median } from './stats.ts';
+
+/** Figures of one measured batch. */
+export interface BatchFigures {
+  readonly round: number;
+  readonly route: Route;
+  readonly concurrency: number;
+  readonly target: TargetName;
+  readonly requests: number;
+  readonly completed: number;
+  readonly errors: ErrorCounts;
+  readonly errorSamples: readonly string[];
+  readonly ttftP50Ms: number;
+  readonly ttftP99Ms: number;
+  readonly totalP50Ms: number;
+  readonly totalP99Ms: number;
+  readonly throughputRps: number;
+  /** CPU ms per completed request of the target's process tree; `null` for direct (no relay). */
+  readonly cpuMsPerRequest: number | null;
+  readonly wallMs: number;
+}
+
+/** Medians over rounds for one (route, concurrency, target). */
+export interface CellFigures {
+  readonly route: Route;
+  readonly concurrency: number;
+  readonly target: TargetName;
+  readonly rounds: number;
+  readonly requestsPerRound: number;
+  readonly completed: number;
+  readonly failed: number;
+  readonly ttftP50Ms: number;
+  readonly ttftP99Ms: number;
+  readonly totalP50Ms: number;
+  readonly throughputRps: number;
+  readonly cpuMsPerRequest: number | null;
+}
+
+/** The gateway against the relay for one (route, concurrency). */
+export interface Comparison {
+  readonly route: Route;
+  readonly concurrency: number;
+  /** gateway − relay, ms (median TTFT p50). */
+  readonly deltaTtftP50Ms: number;
+  /** gateway / relay CPU ms per request. */
+  readonly cpuRatio: number;
+  /** gateway / relay throughput. */
+  readonly throughputRatio: number;
+}
+
+/** The targets of DESIGN.md section 8, checked at this concurrency. */
+export const TARGET_CONCURRENCY = 16;
+export const MAX_DELTA_TTFT_P50_MS = 1;
+export const MAX_CPU_RATIO = 2;
+
+/** Everything a run produced, as written to JSON. */
+export interface BenchReport {
+  readonly startedAt: string;
+  readonly finishedAt: string;
+  readonly options: BenchOptions;
+  readonly environment: { readonly node: string; readonly platform: string; readonly cpus: number; readonly clockTicks: number; readonly backend: string };
+  readonly targets: readonly TargetName[];
+  readonly notes: readonly string[];
+  readonly warmup: readonly BatchFigures[];
+  readonly batches: readonly BatchFigures[];
+  readonly cells: readonly CellFigures[];
+  readonly comparisons: readonly Comparison[];
+  /** Failed requests over the whole run, warm-up included. */
+  readonly failedRequests: number;
+}
+
+/** Sum of every error kind. */
+export function failedCount(errors: ErrorCounts): number {
+  return errors.status + errors.errorEvent + errors.missingDone + errors.noContent + errors.network;
+}
+
+/** Medians over the rounds of each (route, concurrency, target). */
+export function cellsOf(batches: readonly BatchFigures[]): CellFigures[] {
+  const groups = new Map<string, BatchFigures[]>();
+  for (const b of batches) {
+    const key = `${b.route}|${b.concurrency}|${b.target}`;
+    const g = groups.get(key);
+    if (g) g.push(b); else groups.set(key, [b]);
+  }
+  return [...groups.values()].map((g) => {
+    const first = g[0] as BatchFigures;
+    const cpu = g.map((b) => b.cpuMsPerRequest).filter((v): v is number => v !== null);
+    return {
+      route: first.route,
+      concurrency: first.concurrency,
+      target: first.target,
+      rounds: g.length,
+      requestsPerRound: first.requests,
+      completed: g.reduce((n, b) => n + b.completed, 0),
+      failed: g.reduce((n, b) => n + failedCount(b.errors), 0),
+      ttftP50Ms: median(g.map((b) => b.ttftP50Ms)),
+      ttftP99Ms: median(g.map((b) => b.ttftP99Ms)),
+      totalP50Ms: median(g.map((b) => b.totalP50Ms)),
+      throughputRps: median(g.map((b) => b.throughputRps)),
+      cpuMsPerRequest: cpu.length > 0 ? median(cpu) : null,
+    };
+  });
+}
+
+/** Gateway-vs-relay ratios for every (route, concurrency) where both ran. */
+export function comparisonsOf(cells: readonly CellFigures[]): Comparison[] {
+  const out: Comparison[] = [];
+  for (const gw of cells) {
+    if (gw.target !== 'gateway') continue;
+    const relay = cells.find((c) => c.target === 'relay' && c.route === gw.route && c.concurrency === gw.concurrency);
+    if (!relay) continue;
+    out.push({
+      route: gw.route,
+      concurrency: gw.concurrency,
+      deltaTtftP50Ms: gw.ttftP50Ms - relay.ttftP50Ms,
+      cpuRatio: (gw.cpuMsPerRequest ?? Number.NaN) / (relay.cpuMsPerRequest ?? Number.NaN),
+      throughputRatio: gw.throughputRps / relay.throughputRps,
+    });
+  }
+  return out;
+}
+
+const ROUTE_TITLES: Record<Route, string> = { agg: 'aggregated', disagg: 'disaggregated (prefill → decode)' };
+
+function num(v: number | null, digits: number): string {
+  return v === null || Number.isNaN(v) ? '–' : v.toFixed(digits);
+}
+
+function pad(cells: readonly string[], widths: readonly number[]): string {
+  return cells.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ');
+}
+
+/** PASS/MISS verdict of one comparison against the targets. */
+export function verdict(c: Comparison): { readonly ttft: boolean; readonly cpu: boolean } {
+  return { ttft: c.deltaTtftP50Ms <= MAX_DELTA_TTFT_P50_MS, cpu: c.cpuRatio <= MAX_CPU_RATIO };
+}
+
+/** The human-readable tables: per route, per concurrency. */
+export function formatReport(report: BenchReport): string {
+  const lines: string[] = [];
+  const widths = [9, 10, 10, 9, 11, 8];
+  lines.push(`splitserve bench: ${report.environment.backend} backend, ${report.options.rounds} round(s), medians over rounds; node ${report.environment.node}, ${report.environment.cpus} CPU(s)`);
+  for (const note of report.notes) lines.push(`note: ${note}`);
+  for (const route of report.options.routes) {
+    lines.push('', `== ${ROUTE_TITLES[route]} ==`);
+    for (const c of report.options.concurrency) {
+      const row = report.cells.filter((x) => x.route === route && x.concurrency === c);
+      if (row.length === 0) continue;
+      lines.push('', `c=${c}, ${row[0]?.requestsPerRound} requests per batch`);
+      lines.push(pad(['target', 'TTFT p50', 'TTFT p99', 'req/s', 'CPU ms/req', 'failed'], widths));
+      for (const t of report.targets) {
+        const cell = row.find((x) => x.target === t);
+        if (!cell) continue;
+        lines.push(pad([t, num(cell.ttftP50Ms, 2), num(cell.ttftP99Ms, 2), num(cell.throughputRps, 0), num(cell.cpuMsPerRequest, 3), String(cell.failed)], widths));
+      }
+      const cmp = report.comparisons.find((x) => x.route === route && x.concurrency === c);
+      if (cmp) {
+        const sign = cmp.deltaTtftP50Ms >= 0 ? '+' : '';
+        lines.push(`gateway vs relay: ΔTTFT p50 ${sign}${num(cmp.deltaTtftP50Ms, 2)} ms, CPU ratio ${num(cmp.cpuRatio, 2)}x, throughput ratio ${num(cmp.throughputRatio, 2)}x`);
+        if (c === TARGET_CONCURRENCY) {
+          const v = verdict(cmp);
+          lines.push(`${v.ttft && v.cpu ? 'PASS' : 'MISS'} at c=${c}: ΔTTFT p50 ≤ ${MAX_DELTA_TTFT_P50_MS} ms ${v.ttft ? 'PASS' : 'MISS'}, CPU ratio ≤ ${MAX_CPU_RATIO} ${v.cpu ? 'PASS' : 'MISS'}`);
+        }
+      }
+    }
+  }
+  if (!report.options.concurrency.includes(TARGET_CONCURRENCY) || !report.targets.includes('gateway')) {
+    lines.push('', `(no PASS/MISS verdict: the targets are checked at c=${TARGET_CONCURRENCY} with gateway and relay both measured)`);
+  }
+  lines.push('', report.failedRequests === 0 ? 'all requests completed without error' : `FAILED REQUESTS: ${report.failedRequests} (see "errorSamples" in the JSON)`);
+  const samples = [...report.warmup, ...report.batches].flatMap((b) => b.errorSamples.map((s) => `  ${b.target} ${b.route} c=${b.concurrency}: ${s}`));
+  lines.push(...samples.slice(0, 10));
+  return lines.join('\n') + '\n';
+}
+
+/** Writes the report as JSON (creating the directory). NaN figures become `null`. */
+export function writeReportJson(report: BenchReport, file: string): void {
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(file, JSON.stringify(report, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2) + '\n');
+}

@@ -1,0 +1,235 @@
+/**
+ * Orchestration of `splitserve bench`: start the backends, the minimal relay, the gateway and the
+ * load generator (each its own process), warm up, run the interleaved rounds, and build the report.
+ * Every child is stopped at the end, on error and on Ctrl-C.
+ */
+import type { ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { requestsFor } from './cli-options.ts';
+import type { BenchOptions, Route, TargetName } from './cli-options.ts';
+import type { BatchProgress, BatchRequest, BatchResult, LoadTarget } from './load-generator.ts';
+import { ProcessGroup, REPO_ROOT, clockTicksPerSecond, treeCpuMs } from './processes.ts';
+import { cellsOf, comparisonsOf, failedCount } from './report.ts';
+import type { BatchFigures, BenchReport } from './report.ts';
+import { summarize } from './stats.ts';
+
+/** The API key of the bench tenant in the gateway config the bench writes. */
+export const BENCH_API_KEY = 'sk-ss-bench-0123456789abcdef';
+const READY = /listening on (http:\/\/127\.0\.0\.1:\d+)/;
+const CHAT_PATH = '/v1/chat/completions';
+const SERVICE_TIER: Record<Route, string> = { agg: 'default', disagg: 'priority' };
+const SIM_PROFILES = { prefill: 'trainium-prefill', decode: 'cerebras-decode', agg: 'gpu-aggregated' } as const;
+const BATCH_TIMEOUT_MS = 300_000;
+
+/** Where progress goes; the CLI writes it to stderr. */
+export interface BenchIo {
+  /** A progress line; `transient` lines may be overwritten by the next one. */
+  progress(line: string, transient: boolean): void;
+}
+
+/** True when the gateway's `start` command exists in this tree. */
+export function gatewayAvailable(): boolean {
+  return existsSync(join(REPO_ROOT, 'bin', 'commands', 'start.ts'));
+}
+
+interface Backends { readonly prefill: string; readonly decode: string; readonly agg: string }
+
+async function startBackends(procs: ProcessGroup, options: BenchOptions): Promise<Backends> {
+  const start = (role: keyof typeof SIM_PROFILES) => {
+    if (options.backend === 'fake') {
+      return procs.spawnService({ name: `fake-vllm ${role}`, args: ['--import', 'tsx', 'bench/fake-vllm.ts', '--port', '0'], ready: READY });
+    }
+    return procs.spawnService({
+      name: `sim ${SIM_PROFILES[role]}`,
+      args: ['--import', 'tsx', 'bin/splitserve.ts', 'sim', '--profile', SIM_PROFILES[role], '--port', '0', '--speedup', String(options.simSpeedup)],
+      ready: READY,
+    });
+  };
+  if (options.backend === 'sim' && !existsSync(join(REPO_ROOT, 'bin', 'commands', 'sim.ts'))) {
+    throw new Error('--backend sim: the simulator (bin/commands/sim.ts) is not in this tree yet');
+  }
+  const [prefill, decode, agg] = await Promise.all([start('prefill'), start('decode'), start('agg')]);
+  return { prefill: prefill.url, decode: decode.url, agg: agg.url };
+}
+
+/** The gateway config (DESIGN.md section 7) pointing at the bench's backends. */
+export function gatewayConfig(backends: Backends): object {
+  return {
+    pools: {
+      prefill: { protocol: 'vllm-nixl', role: 'prefill', endpoints: [backends.prefill] },
+      decode: { protocol: 'vllm-nixl', role: 'decode', endpoints: [backends.decode] },
+      agg: { protocol: 'openai', endpoints: [backends.agg] },
+    },
+    models: { 'llama-3.1-8b': { pools: ['prefill', 'decode', 'agg'] } },
+    tiers: {
+      priority: { route: { mode: 'disaggregated', prefill: 'prefill', decode: 'decode' } },
+      default: { route: { mode: 'aggregated', pool: 'agg' } },
+    },
+    tenants: [{ id: 'bench', apiKeys: [BENCH_API_KEY], tiers: ['priority', 'default'] }],
+  };
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** The load generator process, one batch at a time. */
+class LoadGenerator {
+  private pending: { id: number; resolve: (r: BatchResult) => void; reject: (e: Error) => void; onProgress: (done: number) => void } | undefined;
+  private nextId = 1;
+
+  constructor(private readonly child: ChildProcess) {
+    child.on('message', (msg: BatchResult | BatchProgress) => {
+      const p = this.pending;
+      if (!p || msg.id !== p.id) return;
+      if (msg.type === 'progress') p.onProgress(msg.done);
+      else { this.pending = undefined; p.resolve(msg); }
+    });
+    child.on('exit', (code, signal) => {
+      this.pending?.reject(new Error(`load generator exited (${signal ?? code}) during a batch`));
+      this.pending = undefined;
+    });
+  }
+
+  run(target: LoadTarget, requests: number, concurrency: number, label: string, onProgress: (done: number) => void): Promise<BatchResult> {
+    const id = this.nextId++;
+    const batch: BatchRequest = { type: 'batch', id, target, requests, concurrency, requestIdPrefix: `bench-${label}-${id}` };
+    return new Promise<BatchResult>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`batch ${id} took longer than ${BATCH_TIMEOUT_MS} ms`)), BATCH_TIMEOUT_MS);
+      this.pending = {
+        id,
+        onProgress,
+        resolve: (r) => { clearTimeout(timer); resolve(r); },
+        reject: (e) => { clearTimeout(timer); reject(e); },
+      };
+      this.child.send(batch);
+    });
+  }
+}
+
+interface TargetSetup { readonly name: TargetName; readonly pid: number | undefined; readonly load: Record<Route, LoadTarget> }
+
+/**
+ * Runs the whole benchmark and returns its report (the caller prints and writes it).
+ *
+ * @example
+ * const report = await runBench(parseBenchArgs(['--quick']), { progress: () => {} });
+ */
+export async function runBench(options: BenchOptions, io: BenchIo): Promise<BenchReport> {
+  const startedAt = new Date().toISOString();
+  const notes: string[] = [];
+  let targets: readonly TargetName[] = options.targets ?? ['direct', 'relay', 'gateway'];
+  if (!gatewayAvailable() && targets.includes('gateway')) {
+    if (options.targets) throw new Error('--targets gateway: the gateway (bin/commands/start.ts) is not in this tree yet');
+    targets = targets.filter((t) => t !== 'gateway');
+    notes.push('gateway not measured: bin/commands/start.ts is not in this tree yet');
+  }
+  const procs = new ProcessGroup();
+  const removeHandlers = procs.installSignalHandlers();
+  const scratch = mkdtempSync(join(tmpdir(), 'splitserve-bench-'));
+  try {
+    io.progress(`starting ${options.backend} backends…`, false);
+    const backends = await startBackends(procs, options);
+    const setups: TargetSetup[] = [];
+    for (const name of targets) setups.push(await startTarget(procs, name, backends, scratch, io));
+    const loadGen = new LoadGenerator(procs.forkModule(join(REPO_ROOT, 'bench', 'load-generator.ts')));
+
+    const runOne = async (label: string, setup: TargetSetup, route: Route, c: number, n: number, round: number): Promise<BatchFigures> => {
+      const prefix = `${label} c=${c} ${route} ${setup.name}`;
+      io.progress(`${prefix} 0/${n}…`, true);
+      const cpuBefore = setup.pid === undefined ? 0 : treeCpuMs(setup.pid);
+      const r = await loadGen.run(setup.load[route], n, c, `${route}-${setup.name}`, (done) => io.progress(`${prefix} ${done}/${n}…`, true));
+      const cpuAfter = setup.pid === undefined ? 0 : treeCpuMs(setup.pid);
+      const ttft = summarize(r.ttftMs);
+      const total = summarize(r.totalMs);
+      return {
+        round, route, concurrency: c, target: setup.name, requests: n, completed: r.completed,
+        errors: r.errors, errorSamples: r.errorSamples,
+        ttftP50Ms: ttft.p50, ttftP99Ms: ttft.p99, totalP50Ms: total.p50, totalP99Ms: total.p99,
+        throughputRps: r.wallMs > 0 ? (r.completed * 1000) / r.wallMs : Number.NaN,
+        cpuMsPerRequest: setup.pid === undefined ? null : r.completed > 0 ? (cpuAfter - cpuBefore) / r.completed : Number.NaN,
+        wallMs: r.wallMs,
+      };
+    };
+
+    const warmup: BatchFigures[] = [];
+    const maxC = Math.max(...options.concurrency);
+    for (const route of options.routes) {
+      for (const setup of setups) warmup.push(await runOne('[warm-up]', setup, route, maxC, requestsFor(options, maxC), 0));
+    }
+    const batches: BatchFigures[] = [];
+    for (let round = 1; round <= options.rounds; round++) {
+      for (const [ci, c] of options.concurrency.entries()) {
+        for (const [ri, route] of options.routes.entries()) {
+          const shift = (round + ci + ri) % setups.length;
+          const order = [...setups.slice(shift), ...setups.slice(0, shift)];
+          for (const setup of order) batches.push(await runOne(`[round ${round}/${options.rounds}]`, setup, route, c, requestsFor(options, c), round));
+        }
+      }
+    }
+    io.progress('done', false);
+    const cells = cellsOf(batches);
+    return {
+      startedAt,
+      finishedAt: new Date().toISOString(),
+      options,
+      environment: { node: process.version, platform: `${process.platform}-${process.arch}`, cpus: cpus().length, clockTicks: clockTicksPerSecond(), backend: options.backend },
+      targets: setups.map((s) => s.name),
+      notes,
+      warmup,
+      batches,
+      cells,
+      comparisons: comparisonsOf(cells),
+      failedRequests: [...warmup, ...batches].reduce((n, b) => n + failedCount(b.errors), 0),
+    };
+  } finally {
+    await procs.stopAll();
+    removeHandlers();
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+async function startTarget(procs: ProcessGroup, name: TargetName, backends: Backends, scratch: string, io: BenchIo): Promise<TargetSetup> {
+  const stream = (url: string, headers: Record<string, string>, route: Route): LoadTarget => ({ kind: 'stream', url: url + CHAT_PATH, headers, serviceTier: SERVICE_TIER[route] });
+  if (name === 'direct') {
+    return {
+      name, pid: undefined,
+      load: {
+        agg: stream(backends.agg, {}, 'agg'),
+        disagg: { kind: 'direct-disagg', prefillUrl: backends.prefill + CHAT_PATH, decodeUrl: backends.decode + CHAT_PATH, serviceTier: SERVICE_TIER.disagg },
+      },
+    };
+  }
+  if (name === 'relay') {
+    io.progress('starting minimal relay…', false);
+    const relay = await procs.spawnService({
+      name: 'minimal-relay',
+      args: ['--import', 'tsx', 'bench/minimal-relay.ts', '--port', '0', '--prefill', backends.prefill, '--decode', backends.decode, '--agg', backends.agg],
+      ready: READY,
+    });
+    return { name, pid: relay.pid, load: { agg: stream(relay.url, { 'x-relay-route': 'agg' }, 'agg'), disagg: stream(relay.url, { 'x-relay-route': 'disagg' }, 'disagg') } };
+  }
+  io.progress('starting gateway…', false);
+  const configFile = join(scratch, 'gateway-config.json');
+  writeFileSync(configFile, JSON.stringify(gatewayConfig(backends), null, 2));
+  const port = await freePort();
+  const gateway = await procs.spawnService({
+    name: 'gateway',
+    args: ['--import', 'tsx', 'bin/splitserve.ts', 'start', '--config', configFile, '--port', String(port)],
+    ready: READY,
+    timeoutMs: 60_000,
+  });
+  const auth = { authorization: `Bearer ${BENCH_API_KEY}` };
+  return { name, pid: gateway.pid, load: { agg: stream(gateway.url, auth, 'agg'), disagg: stream(gateway.url, auth, 'disagg') } };
+}

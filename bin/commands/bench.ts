@@ -1,0 +1,64 @@
+/**
+ * `splitserve bench`: the side-by-side benchmark of direct calls, the minimal relay and the gateway
+ * (DESIGN.md section 8). Options: `splitserve bench --help`.
+ */
+import { join } from 'node:path';
+import { BENCH_USAGE, BenchUsageError, parseBenchArgs } from '../../bench/cli-options.ts';
+import { REPO_ROOT } from '../../bench/processes.ts';
+import { formatReport, writeReportJson } from '../../bench/report.ts';
+import { runBench } from '../../bench/run.ts';
+import type { BenchIo } from '../../bench/run.ts';
+
+function stderrProgress(): BenchIo & { finish(): void } {
+  const tty = process.stderr.isTTY === true;
+  let open = false;
+  return {
+    progress(line, transient) {
+      if (tty && transient) {
+        process.stderr.write(`\r\x1b[2K${line}`);
+        open = true;
+        return;
+      }
+      if (open) process.stderr.write('\r\x1b[2K');
+      open = false;
+      if (!tty && transient && !/ 0\/\d+…$/.test(line)) return; // plain logs: one line per batch
+      process.stderr.write(`${line}\n`);
+    },
+    finish() {
+      if (open) process.stderr.write('\r\x1b[2K');
+    },
+  };
+}
+
+/**
+ * Runs the benchmark, prints the tables on stdout and writes the JSON figures.
+ * Returns 0 when every request completed, 1 when any failed or the run broke, 2 on a bad command line.
+ */
+export async function benchCommand(args: string[]): Promise<number> {
+  let options;
+  try {
+    options = parseBenchArgs(args);
+  } catch (err) {
+    if (!(err instanceof BenchUsageError)) throw err;
+    process.stderr.write(`splitserve bench: ${err.message}\n\n${BENCH_USAGE}`);
+    return 2;
+  }
+  if (options.help) {
+    process.stdout.write(BENCH_USAGE);
+    return 0;
+  }
+  const io = stderrProgress();
+  try {
+    const report = await runBench(options, io);
+    io.finish();
+    const file = options.jsonOut ?? join(REPO_ROOT, 'bench', 'results', `bench-${report.startedAt.replace(/[:.]/g, '-')}.json`);
+    writeReportJson(report, file);
+    process.stdout.write(formatReport(report));
+    process.stdout.write(`figures written to ${file}\n`);
+    return report.failedRequests === 0 ? 0 : 1;
+  } catch (err) {
+    io.finish();
+    process.stderr.write(`splitserve bench: ${(err as Error).message}\n`);
+    return 1;
+  }
+}
