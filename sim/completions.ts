@@ -37,7 +37,9 @@ export async function handleCompletion(
     return reject(ctx, res, 400, 'request body must be a JSON object');
   }
   const kind = classifyRequest(body, ctx.role);
-  ctx.stats.record({ call, path, headers, body, kind });
+  const promptTokens = estimatePromptTokens(body);
+  const timing = firstTokenMs({ profile: ctx.profile, promptTokens, kind });
+  ctx.stats.record({ call, path, headers, body, kind, timing });
   const problem = validate(body, api);
   const max = requestedMaxTokens(body, ctx.defaultMaxTokens);
   if (problem || 'error' in max) return reject(ctx, res, 400, problem ?? ('error' in max ? max.error : ''));
@@ -66,7 +68,6 @@ export async function handleCompletion(
     const release = await ctx.slots.acquire(signal, () => ctx.stats.count('queuedTotal'));
     try {
       ctx.stats.observeActive(ctx.slots.active);
-      const promptTokens = estimatePromptTokens(body);
       if (kind === 'decode-remote' && hasBootstrapRoom(body)) await awaitBootstrap(ctx, body, signal);
 
       const extra: Record<string, unknown> = {};
@@ -85,7 +86,7 @@ export async function handleCompletion(
       await paceTokens({
         count,
         signal,
-        firstTokenMs: realMs(firstTokenMs({ profile: ctx.profile, promptTokens, kind }).totalMs, ctx.speedup),
+        firstTokenMs: realMs(timing.totalMs, ctx.speedup),
         interTokenMs: () => realMs(interTokenMs(ctx.profile, ctx.slots.active), ctx.speedup),
         emit: stream ? (from, to) => void res.write(streamPieces(spec, from, to)) : () => undefined,
       });

@@ -3,7 +3,7 @@
  * what the gateway sent (`stats()` / `GET /sim/stats`).
  */
 import { REQUEST_KINDS } from './model.ts';
-import type { RequestKind } from './model.ts';
+import type { FirstTokenBreakdown, RequestKind } from './model.ts';
 import type { SimRole } from './profiles.ts';
 import type { SimProfileName } from '../lambda/core/config.ts';
 
@@ -20,6 +20,8 @@ export interface RecordedRequest {
   readonly body: unknown;
   /** The kind it was classified as (absent when the body was rejected). */
   readonly kind?: RequestKind;
+  /** Simulated time to first token from the model, before any queueing (absent when rejected). */
+  readonly timing?: FirstTokenBreakdown;
 }
 
 /** A snapshot of a simulator's counters. */
