@@ -23,7 +23,9 @@ export interface BatchFigures {
   readonly totalP50Ms: number;
   readonly totalP99Ms: number;
   readonly throughputRps: number;
-  /** CPU ms per completed request of the target's process tree; `null` for direct (no relay). */
+  /** CPU ms of the target's process tree during the batch; `null` for direct (no relay). */
+  readonly cpuMs: number | null;
+  /** {@link BatchFigures.cpuMs} per completed request. */
   readonly cpuMsPerRequest: number | null;
   readonly wallMs: number;
 }
@@ -41,7 +43,10 @@ export interface CellFigures {
   readonly ttftP99Ms: number;
   readonly totalP50Ms: number;
   readonly throughputRps: number;
+  /** Median over rounds of the per-batch CPU ms per request. */
   readonly cpuMsPerRequest: number | null;
+  /** All rounds' CPU ms over all rounds' completed requests (finer than one batch's clock ticks). */
+  readonly cpuMsPerRequestPooled: number | null;
 }
 
 /** The gateway against the relay for one (route, concurrency). */
@@ -106,6 +111,7 @@ export function cellsOf(batches: readonly BatchFigures[]): CellFigures[] {
       totalP50Ms: median(g.map((b) => b.totalP50Ms)),
       throughputRps: median(g.map((b) => b.throughputRps)),
       cpuMsPerRequest: cpu.length > 0 ? median(cpu) : null,
+      cpuMsPerRequestPooled: first.cpuMs === null ? null : g.reduce((n, b) => n + (b.cpuMs ?? 0), 0) / g.reduce((n, b) => n + b.completed, 0),
     };
   });
 }

@@ -158,23 +158,22 @@ export async function runBench(options: BenchOptions, io: BenchIo): Promise<Benc
         errors: r.errors, errorSamples: r.errorSamples,
         ttftP50Ms: ttft.p50, ttftP99Ms: ttft.p99, totalP50Ms: total.p50, totalP99Ms: total.p99,
         throughputRps: r.wallMs > 0 ? (r.completed * 1000) / r.wallMs : Number.NaN,
+        cpuMs: setup.pid === undefined ? null : cpuAfter - cpuBefore,
         cpuMsPerRequest: setup.pid === undefined ? null : r.completed > 0 ? (cpuAfter - cpuBefore) / r.completed : Number.NaN,
         wallMs: r.wallMs,
       };
     };
 
+    // Round 0 is the warm-up (JIT, connection pools, caches): every batch of a round, discarded.
     const warmup: BatchFigures[] = [];
-    const maxC = Math.max(...options.concurrency);
-    for (const route of options.routes) {
-      for (const setup of setups) warmup.push(await runOne('[warm-up]', setup, route, maxC, requestsFor(options, maxC), 0));
-    }
     const batches: BatchFigures[] = [];
-    for (let round = 1; round <= options.rounds; round++) {
+    for (let round = 0; round <= options.rounds; round++) {
+      const label = round === 0 ? '[warm-up]' : `[round ${round}/${options.rounds}]`;
       for (const [ci, c] of options.concurrency.entries()) {
         for (const [ri, route] of options.routes.entries()) {
           const shift = (round + ci + ri) % setups.length;
           const order = [...setups.slice(shift), ...setups.slice(0, shift)];
-          for (const setup of order) batches.push(await runOne(`[round ${round}/${options.rounds}]`, setup, route, c, requestsFor(options, c), round));
+          for (const setup of order) (round === 0 ? warmup : batches).push(await runOne(label, setup, route, c, requestsFor(options, c), round));
         }
       }
     }

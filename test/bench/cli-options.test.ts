@@ -1,0 +1,30 @@
+import { describe, expect, it } from 'vitest';
+import { BenchUsageError, parseBenchArgs, requestsFor } from '../../bench/cli-options.ts';
+
+describe('parseBenchArgs', () => {
+  it('has the documented defaults', () => {
+    const o = parseBenchArgs([]);
+    expect(o).toMatchObject({ requests: undefined, rounds: 5, concurrency: [1, 16, 64, 256], routes: ['agg', 'disagg'], targets: undefined, backend: 'fake', quick: false });
+    expect(requestsFor(o, 1)).toBe(400);
+    expect(requestsFor(o, 256)).toBe(1024);
+  });
+
+  it('reads lists and numbers', () => {
+    const o = parseBenchArgs(['--concurrency', '1,16', '--routes', 'disagg', '--targets', 'relay,gateway', '--requests', '50', '--rounds', '3', '--json-out', '/tmp/x.json']);
+    expect(o).toMatchObject({ concurrency: [1, 16], routes: ['disagg'], targets: ['relay', 'gateway'], requests: 50, rounds: 3, jsonOut: '/tmp/x.json' });
+    expect(requestsFor(o, 256)).toBe(50);
+  });
+
+  it('makes --quick a tiny run that explicit flags still override', () => {
+    expect(parseBenchArgs(['--quick'])).toMatchObject({ quick: true, rounds: 1, concurrency: [1, 8], requests: 16 });
+    expect(parseBenchArgs(['--quick', '--requests', '64'])).toMatchObject({ requests: 64 });
+  });
+
+  it('rejects unknown flags and bad values', () => {
+    expect(() => parseBenchArgs(['--nope'])).toThrow(BenchUsageError);
+    expect(() => parseBenchArgs(['--concurrency', '0'])).toThrow(/--concurrency/);
+    expect(() => parseBenchArgs(['--routes', 'agg,bedrock'])).toThrow(/bedrock/);
+    expect(() => parseBenchArgs(['--backend', 'real'])).toThrow(/--backend/);
+    expect(() => parseBenchArgs(['--requests', '1.5'])).toThrow(/--requests/);
+  });
+});
