@@ -17,6 +17,7 @@ import type { ApiKind } from './request-schema.ts';
 import { parseGenerationBody } from './request-schema.ts';
 import { StreamShaper } from './response-shape.ts';
 import { relayStream } from './stream-relay.ts';
+import { usageRecordOf } from './usage-record.ts';
 import { grantTier, normaliseTier } from './tiers.ts';
 import { estimatePromptTokens, maxCompletionTokens } from './token-estimate.ts';
 
@@ -78,7 +79,10 @@ export async function handleGeneration(deps: GatewayDeps, api: ApiKind, rawBody:
   try {
     return body.stream === true ? await streamPlan(deps, state, ticket, headers, ctx) : await jsonPlan(deps, state, ticket, headers, ctx);
   } catch (err) {
-    finish(deps, state, ticket, { outcome: ctx.signal.aborted ? 'aborted' : 'error', usage: { promptTokens: 0, completionTokens: 0 }, ttftMs: null }, err);
+    const usage = { promptTokens: 0, completionTokens: 0 };
+    // A failed state machine execution has metered itself (its MeterFailure step).
+    const metered = body.stream !== true && deps.executor.meters;
+    finish(deps, state, ticket, { outcome: ctx.signal.aborted ? 'aborted' : 'error', usage, ttftMs: null, meter: !metered }, err);
     throw err;
   }
 }
@@ -92,7 +96,7 @@ async function jsonPlan(
 ): Promise<GatewayResponse> {
   const done = await deps.executor.runJson(state, ctx.signal);
   const usage = done.usage ?? { promptTokens: 0, completionTokens: 0 };
-  finish(deps, done, ticket, { outcome: 'ok', usage, ttftMs: null, meter: !deps.executor.meters });
+  finish(deps, done, ticket, { outcome: 'ok', usage, ttftMs: null, meter: !deps.executor.meters || done.meterError !== undefined });
   return jsonResponse(200, done.response, { ...headers, 'openai-processing-ms': String(Date.now() - ctx.startedAt) });
 }
 
@@ -124,23 +128,7 @@ interface Ending {
 function finish(deps: GatewayDeps, state: PlanState, ticket: AdmissionTicket, end: Ending, error?: unknown): void {
   const totalMs = Date.now() - state.startedAt;
   ticket.settle(end.usage.promptTokens + end.usage.completionTokens);
-  if (end.meter !== false) {
-    deps.meter.record({
-      requestId: state.requestId,
-      tenantId: state.tenantId,
-      tierAsked: state.tierAsked,
-      tierServed: state.tierServed,
-      route: state.route,
-      pools: state.pools,
-      model: state.model,
-      promptTokens: end.usage.promptTokens,
-      completionTokens: end.usage.completionTokens,
-      ttftMs: end.ttftMs,
-      totalMs,
-      outcome: end.outcome,
-      startedAt: state.startedAt,
-    });
-  }
+  if (end.meter !== false) deps.meter.record(usageRecordOf(state, end.outcome, end.usage, end.ttftMs));
   deps.logger.info('request', {
     requestId: state.requestId,
     tenant: state.tenantId,

@@ -50,6 +50,8 @@ export interface PlanState {
   readonly usage?: PlanUsage;
   /** Set by `Catch`: the failure that sent the plan to `fallback`. */
   readonly error?: { readonly Error: string; readonly Cause?: string };
+  /** Set by the state machine when its Meter step failed: the caller meters instead. */
+  readonly meterError?: { readonly Error: string; readonly Cause?: string };
 }
 
 /** The pools a route calls, in order. */

@@ -1,0 +1,69 @@
+/**
+ * `splitserve start [--config FILE] [--port N] [--host H]`: the gateway locally.
+ */
+import { parseArgs } from 'node:util';
+import { ConfigError } from '../../lambda/core/errors.ts';
+import { DEFAULT_CONFIG_PATH, startLocal } from '../../local/start-local.ts';
+
+const HELP = `usage: splitserve start [--config FILE] [--port N] [--host HOST]
+
+Runs the gateway on http://HOST:PORT over the pools of the config file: pools with "simulate"
+get simulator replicas, pools with "endpoints" are called as they are. Tenants and keys of the
+config are seeded into an embedded DynamoDB-compatible store.
+
+  --config FILE   config file (default: the bundled splitserve.config.json)
+  --port N        port (default: $PORT or 8787)
+  --host HOST     interface (default: 127.0.0.1)
+`;
+
+/** Runs `splitserve start` until SIGINT/SIGTERM; resolves the exit code. */
+export async function startCommand(args: string[]): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args,
+      options: { config: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    }));
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n\n${HELP}`);
+    return 2;
+  }
+  if (values.help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  const portText = values.port ?? process.env.PORT ?? '8787';
+  const port = Number(portText);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    process.stderr.write(`invalid port "${portText}"\n`);
+    return 2;
+  }
+  const started = performance.now();
+  let local;
+  try {
+    local = await startLocal({ config: values.config ?? DEFAULT_CONFIG_PATH, port, host: values.host ?? '127.0.0.1' });
+  } catch (err) {
+    process.stderr.write(`splitserve: ${err instanceof ConfigError ? err.message : (err as Error).stack}\n`);
+    return err instanceof ConfigError ? 2 : 1;
+  }
+  const devKey = local.config.tenants[0]?.apiKeys[0];
+  process.stdout.write(
+    [
+      `splitserve listening on ${local.url} (ready in ${Math.round(performance.now() - started)} ms)`,
+      `  pools: ${Object.entries(local.config.pools).map(([name, p]) => `${name}=${p.endpoints?.length ?? 0}×${p.protocol}`).join(', ')}`,
+      `  tiers: ${Object.keys(local.config.tiers).join(', ')}`,
+      devKey ? `  dev key (tenant "${local.config.tenants[0]!.id}"): ${devKey}` : '  no tenants in the config: create a key with splitserve admin',
+      `  embedded DynamoDB: ${local.storeEndpoint} (splitserve admin --endpoint ${local.storeEndpoint} …)`,
+      `  try: curl ${local.url}/v1/chat/completions -H "Authorization: Bearer ${devKey ?? '<key>'}" -H 'content-type: application/json' -d '{"model":"${Object.keys(local.config.models)[0]}","service_tier":"priority","messages":[{"role":"user","content":"hi"}]}'`,
+      '',
+    ].join('\n'),
+  );
+  await new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  process.stdout.write('splitserve: stopping\n');
+  await local.close();
+  return 0;
+}

@@ -1,0 +1,96 @@
+/**
+ * Assembles the gateway core with its real dependencies: the DynamoDB-backed key resolver,
+ * admission and usage meter, the upstream HTTP client and the plan executor. Used by the Lambda
+ * handler (from environment variables) and by `splitserve start` (from a config file).
+ */
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { PoolDirectory } from '../backends/pool-directory.ts';
+import { UpstreamClient } from '../backends/upstream-client.ts';
+import type { SplitserveConfig } from '../core/config.ts';
+import { ConfigError } from '../core/errors.ts';
+import type { PlanExecutor } from '../core/executor.ts';
+import { InProcessExecutor } from '../core/executor.ts';
+import type { Gateway } from '../core/gateway.ts';
+import { createGateway } from '../core/gateway.ts';
+import type { GatewayDeps } from '../core/gateway-deps.ts';
+import type { GatewayLogger } from '../core/logger.ts';
+import { createLogger } from '../core/logger.ts';
+import type { StepDeps } from '../core/plan-steps.ts';
+import { DynamoAdmission } from '../store/admission.ts';
+import { DynamoKeyResolver } from '../store/key-resolver.ts';
+import type { TableNames } from '../store/tables.ts';
+import { DynamoUsageMeter } from '../store/usage-meter.ts';
+
+/** Protocols whose backends exist in this build. */
+const BUILT_PROTOCOLS = new Set(['vllm-nixl', 'openai']);
+
+/** Options of {@link assembleGateway}. */
+export interface GatewayRuntimeOptions {
+  /** A validated config whose pools all have `endpoints` (simulators already started). */
+  readonly config: SplitserveConfig;
+  readonly dynamo: DynamoDBClient;
+  readonly tables: TableNames;
+  /** Runs non-streaming plans. @default an in-process executor */
+  readonly executor?: (steps: StepDeps) => PlanExecutor;
+  /** @default the Powertools logger */
+  readonly logger?: GatewayLogger;
+  /** Key cache bound in milliseconds (how long a revoked key may still work). @default 5000 */
+  readonly keyCacheMs?: number;
+}
+
+/** An assembled gateway and what must be closed with it. */
+export interface GatewayRuntime {
+  readonly gateway: Gateway;
+  readonly deps: GatewayDeps;
+  /** Writes pending usage records; call after a response ends (Lambda) or at shutdown. */
+  flush(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Checks that every pool a tier routes to speaks a protocol built in this version. */
+export function assertProtocolsBuilt(config: SplitserveConfig): void {
+  for (const [name, tier] of Object.entries(config.tiers)) {
+    if (!tier) continue;
+    const route = tier.route;
+    const pools = route.mode === 'disaggregated' ? [route.prefill, route.decode] : [route.pool];
+    for (const pool of pools) {
+      const protocol = config.pools[pool]?.protocol;
+      if (protocol && !BUILT_PROTOCOLS.has(protocol)) {
+        throw new ConfigError(`tiers.${name}: pool "${pool}" speaks "${protocol}", which this version does not support yet (supported: ${[...BUILT_PROTOCOLS].join(', ')})`);
+      }
+    }
+  }
+}
+
+/**
+ * Builds the gateway.
+ *
+ * @example
+ * const runtime = assembleGateway({ config, dynamo: client, tables: { config: 'cfg', usage: 'use' } });
+ * const response = await runtime.gateway(request);
+ */
+export function assembleGateway(options: GatewayRuntimeOptions): GatewayRuntime {
+  const { config } = options;
+  assertProtocolsBuilt(config);
+  const client = new UpstreamClient({ connections: Math.max(...Object.values(config.pools).map((p) => p.maxConnections), 1) });
+  const steps: StepDeps = { config, pools: new PoolDirectory(config.pools), client };
+  const meter = new DynamoUsageMeter(options.dynamo, options.tables.usage);
+  const deps: GatewayDeps = {
+    config,
+    steps,
+    executor: options.executor?.(steps) ?? new InProcessExecutor(steps),
+    keys: new DynamoKeyResolver(options.dynamo, options.tables.config, { ttlMs: options.keyCacheMs ?? 5000 }),
+    admission: new DynamoAdmission(options.dynamo, options.tables.usage),
+    meter,
+    logger: options.logger ?? createLogger(),
+  };
+  return {
+    gateway: createGateway(deps),
+    deps,
+    flush: () => meter.flush(),
+    close: async () => {
+      await meter.flush();
+      await client.close();
+    },
+  };
+}

@@ -1,0 +1,73 @@
+/**
+ * The gateway's Lambda handler (response streaming, behind API Gateway REST with
+ * `ResponseTransferMode.STREAM`): translates the proxy event, calls the core, streams the answer
+ * through `awslambda.HttpResponseStream`, and writes usage records after the response has ended.
+ */
+import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
+import type { Writable } from 'node:stream';
+import type { GatewayResponse } from '../core/http-types.ts';
+import { fromProxyEvent } from './api-gateway-request.ts';
+import { readFunctionEnvironment } from './function-env.ts';
+import type { GatewayRuntime } from './gateway-runtime.ts';
+import { assembleGateway } from './gateway-runtime.ts';
+import { StepFunctionsExecutor } from './step-functions-executor.ts';
+
+let runtime: GatewayRuntime | undefined;
+
+/** The runtime, assembled once per execution environment (cold start). */
+function getRuntime(): GatewayRuntime {
+  if (!runtime) {
+    const env = readFunctionEnvironment();
+    const arn = env.stateMachineArn;
+    runtime = assembleGateway({
+      config: env.config,
+      dynamo: env.dynamo,
+      tables: env.tables,
+      executor: arn ? (steps) => new StepFunctionsExecutor(arn, steps) : undefined,
+    });
+  }
+  return runtime;
+}
+
+function write(stream: Writable, chunk: string): Promise<void> {
+  return new Promise((resolve) => {
+    if (stream.write(chunk)) resolve();
+    else {
+      const done = () => {
+        stream.off('drain', done);
+        stream.off('close', done);
+        resolve();
+      };
+      stream.on('drain', done);
+      stream.on('close', done);
+    }
+  });
+}
+
+/** Writes a core response to a Lambda response stream. */
+export async function writeToResponseStream(responseStream: Writable, response: GatewayResponse): Promise<void> {
+  const stream = awslambda.HttpResponseStream.from(responseStream, { statusCode: response.status, headers: response.headers });
+  if (typeof response.body === 'string') {
+    await write(stream, response.body);
+  } else {
+    for await (const chunk of response.body) {
+      if (stream.destroyed) break;
+      await write(stream, chunk);
+    }
+  }
+  await new Promise<void>((resolve) => stream.end(resolve));
+}
+
+/** Lambda entry point. */
+export const handler = awslambda.streamifyResponse(
+  async (event: APIGatewayProxyEvent, responseStream: Writable, _context: Context): Promise<void> => {
+    const current = getRuntime();
+    const controller = new AbortController();
+    responseStream.on('close', () => {
+      if (!responseStream.writableFinished) controller.abort(new Error('client disconnected'));
+    });
+    const response = await current.gateway(fromProxyEvent(event, controller.signal));
+    await writeToResponseStream(responseStream, response);
+    await current.flush();
+  },
+);

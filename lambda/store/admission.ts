@@ -1,0 +1,335 @@
+/**
+ * Admission against a tenant's per-tier windows (requests/minute, tokens/minute, tokens/month),
+ * held in window items of the Usage table (usage-items.ts), with the single-UpdateItem protocol of
+ * window-counter.ts. At most one DynamoDB round trip before the first token in the steady state;
+ * reconciliation and lease returns go through an off-path queue (adjustment-queue.ts).
+ *
+ * Guarantees and trade-offs:
+ * - Exact: never over-admits any configured limit, under any concurrency, across instances
+ *   (conditional update of one item). A refusal for one limit consumes no other.
+ * - Unlimited tiers (no limits configured for the tier) cost zero DynamoDB calls.
+ * - Reservations: a request reserves `reserveTokens` (prompt estimate + max tokens) at admission;
+ *   `settle(used)` adds `used - reserved` (usually negative) to the tokens of that minute (if it is
+ *   still current) and of the month, unconditionally, off the request path, queued until applied.
+ *   A request that used more than it reserved is counted in full (it may push a window past its
+ *   limit; later requests are then refused until the window ends).
+ * - Sharding (`shards: N`): a hot tenant's window is spread over N items (pk suffix `#0…#N-1`),
+ *   each holding its share of every limit (floor(L/N), the remainder to the first shards; the
+ *   shares sum to L). Each shard is exact, so the tenant is never over-admitted overall. The cost:
+ *   a request may be refused while another shard still has room (and a request larger than a
+ *   shard's share of tpm is never admitted); a refused request tries a second random shard.
+ * - Leases (`leaseSize`): an instance takes a block of the minute window (requests and tokens,
+ *   counted in the month too) with one conditional update, and admits locally, with no call,
+ *   until it is spent. Blocks are reserved in the shared counters, so instances together never
+ *   over-admit; a block that does not fit falls back to an exact single admission. At the minute's
+ *   end (seen on the next admission) or on `releaseLeases()` the unused tokens go back to the
+ *   month (and requests/tokens to the minute if it is still current). An instance that stops
+ *   without releasing under-admits the rest of that minute; it never over-admits.
+ * - Month and minute windows are UTC; retry-after is the time to the refusing window's end.
+ *
+ * @example
+ * const admission = new DynamoAdmission(client, process.env.USAGE_TABLE!);
+ * const ticket = await admission.admit({ requestId, tenant, tier: 'priority', reserveTokens: 1200 });
+ * // … serve; set headers from ticket.rateLimit …
+ * ticket.settle(usage.total_tokens);
+ * await admission.drain(); // after the response
+ */
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { TenantLimits, TierName } from '../core/config.ts';
+import { InsufficientQuotaError, RateLimitError } from '../core/errors.ts';
+import type { Admission, AdmissionRequest, AdmissionTicket, RateLimitState, Tenant } from '../core/ports.ts';
+import { AdjustmentQueue, type AdjustmentQueueOptions, type WindowAdjustment } from './adjustment-queue.ts';
+import { MINUTE_MS, monthEndMs, monthKey, windowItemKey, type ItemKey } from './usage-items.ts';
+import { hasLimits, tracksMinute, WindowCounter, type RefusalReason, type WindowCounts, type WindowLimits } from './window-counter.ts';
+
+/** Size of a lease block. */
+export interface LeaseSize {
+  /** Requests per block (used when the tier has an rpm limit). */
+  readonly requests: number;
+  /** Tokens per block (used when the tier has a tpm or monthly limit); at least one request's reservation is taken. */
+  readonly tokens: number;
+}
+
+/** Options of {@link DynamoAdmission}. */
+export interface DynamoAdmissionOptions {
+  /** Clock in milliseconds. @default Date.now */
+  readonly now?: () => number;
+  /** Random source in [0, 1) for shard choice. @default Math.random */
+  readonly random?: () => number;
+  /** Counter shards per (tenant, tier): a number for all, or per tenant and tier. @default 1 */
+  readonly shards?: number | ((tenant: Tenant, tier: TierName) => number);
+  /** Lease block per (tenant, tier); undefined (the default) admits every request in DynamoDB. */
+  readonly leaseSize?: (tenant: Tenant, tier: TierName) => LeaseSize | undefined;
+  /** Retry and logging of the off-path adjustment queue. */
+  readonly adjustments?: Omit<AdjustmentQueueOptions, 'now'>;
+}
+
+interface Lease {
+  /** `<tenantId>#<tier>`. */
+  readonly id: string;
+  readonly key: ItemKey;
+  readonly limits: WindowLimits;
+  readonly shards: number;
+  /** Minute (or, without minute limits, `monthKey`) the lease belongs to. */
+  readonly window: string;
+  readonly minute: number;
+  reqLeft: number;
+  tokLeft: number;
+  counts: WindowCounts;
+}
+
+type Admitted = { readonly key: ItemKey; readonly minute: number; readonly counts: WindowCounts; readonly limits: WindowLimits; readonly shards: number };
+type Refused = { readonly refused: RateLimitError | InsufficientQuotaError };
+
+const UNLIMITED: AdmissionTicket = Object.freeze({ rateLimit: Object.freeze({}), settle: () => undefined });
+
+/** Share of `limit` held by shard `k` of `n` (the shares sum to `limit`). */
+export function shardShare(limit: number, n: number, k: number): number {
+  return Math.floor(limit / n) + (k < limit % n ? 1 : 0);
+}
+
+/**
+ * {@link Admission} over DynamoDB window items. One instance per process; share it across requests.
+ */
+export class DynamoAdmission implements Admission {
+  private readonly counter: WindowCounter;
+  private readonly queue: AdjustmentQueue;
+  private readonly now: () => number;
+  private readonly random: () => number;
+  private readonly leases = new Map<string, Lease>();
+  private readonly acquiring = new Map<string, Promise<boolean>>();
+
+  constructor(
+    client: DynamoDBClient,
+    tableName: string,
+    private readonly options: DynamoAdmissionOptions = {},
+  ) {
+    this.now = options.now ?? Date.now;
+    this.random = options.random ?? Math.random;
+    this.counter = new WindowCounter(client, tableName);
+    this.queue = new AdjustmentQueue(client, tableName, { ...options.adjustments, now: this.now });
+  }
+
+  /** Admits or throws RateLimitError / InsufficientQuotaError. */
+  async admit(request: AdmissionRequest): Promise<AdmissionTicket> {
+    const full = request.tenant.limits[request.tier];
+    if (!hasLimits(full)) return UNLIMITED;
+    const reserve = Math.max(0, Math.ceil(request.reserveTokens));
+    const lease = this.options.leaseSize?.(request.tenant, request.tier);
+    if (lease) return this.admitLeased(request, full, reserve, lease);
+    const out = await this.admitExact(request, full, reserve);
+    if ('refused' in out) throw out.refused;
+    return this.ticket(full, out, reserve, undefined, out.counts);
+  }
+
+  /** Resolves when every queued reconciliation and lease return is applied. */
+  drain(): Promise<void> {
+    return this.queue.drain();
+  }
+
+  /** Returns every unused lease (e.g. before the process stops), then drains. */
+  async releaseLeases(): Promise<void> {
+    for (const [id, lease] of this.leases) {
+      this.leases.delete(id);
+      this.release(lease);
+    }
+    await this.drain();
+  }
+
+  /** Adjustments not yet applied (for metrics and tests). */
+  get pendingAdjustments(): number {
+    return this.queue.size;
+  }
+
+  private shardCount(tenant: Tenant, tier: TierName): number {
+    const s = this.options.shards;
+    const n = typeof s === 'function' ? s(tenant, tier) : (s ?? 1);
+    return Math.max(1, Math.floor(n));
+  }
+
+  private pickShard(n: number, not?: number): number {
+    if (n === 1) return 0;
+    if (not === undefined) return Math.min(n - 1, Math.floor(this.random() * n));
+    return (not + 1 + Math.min(n - 2, Math.floor(this.random() * (n - 1)))) % n;
+  }
+
+  private share(full: TenantLimits, n: number, k: number): WindowLimits {
+    const s = (l: number | undefined): number | undefined => (l === undefined ? undefined : shardShare(l, n, k));
+    return { rpm: s(full.rpm), tpm: s(full.tpm), monthlyTokens: s(full.monthlyTokens) };
+  }
+
+  /** One exact reservation of (requests, tokens) on a random shard, and on a second one if refused. */
+  private async admitExact(request: AdmissionRequest, full: TenantLimits, tokens: number, requests = 1): Promise<Admitted | Refused> {
+    const n = this.shardCount(request.tenant, request.tier);
+    let shard = this.pickShard(n);
+    let refused: Refused | undefined;
+    for (let attempt = 0; attempt < Math.min(2, n); attempt++) {
+      if (attempt > 0) shard = this.pickShard(n, shard);
+      const nowMs = this.now();
+      const key = windowItemKey(request.tenant.id, request.tier, shard, nowMs);
+      const limits = this.share(full, n, shard);
+      const res = await this.counter.reserve(key, limits, { requests, tokens }, nowMs);
+      if (res.ok) return { key, minute: res.minute, counts: res.counts, limits, shards: n };
+      refused = { refused: this.refusal(res.reason, request.tier, full, res.minute, nowMs, res.tooLarge, tokens) };
+      if (res.reason === 'contention') break;
+    }
+    return refused!;
+  }
+
+  private refusal(reason: RefusalReason, tier: TierName, full: TenantLimits, minute: number, nowMs: number, tooLarge: boolean, tokens: number): RateLimitError | InsufficientQuotaError {
+    if (reason === 'month') {
+      return new InsufficientQuotaError(
+        tooLarge
+          ? `Request too large for the monthly token budget on tier ${tier}: limit ${full.monthlyTokens}, requested ${tokens}.`
+          : `You exceeded your monthly token budget on tier ${tier}; it renews on ${new Date(monthEndMs(nowMs)).toISOString().slice(0, 10)}.`,
+      );
+    }
+    const retryAfterMs = Math.max(1, (minute + 1) * MINUTE_MS - nowMs);
+    const wait = `Please try again in ${(retryAfterMs / 1000).toFixed(1)}s.`;
+    if (reason === 'requests') return new RateLimitError(`Rate limit reached for requests per minute (RPM) on tier ${tier}: limit ${full.rpm}. ${wait}`, retryAfterMs);
+    if (reason === 'tokens') {
+      return new RateLimitError(
+        tooLarge
+          ? `Request too large for tokens per minute (TPM) on tier ${tier}: limit ${full.tpm}, requested ${tokens}.`
+          : `Rate limit reached for tokens per minute (TPM) on tier ${tier}: limit ${full.tpm}. ${wait}`,
+        retryAfterMs,
+      );
+    }
+    return new RateLimitError(`Too many concurrent requests on tier ${tier}. ${wait}`, Math.min(retryAfterMs, 1000));
+  }
+
+  private async admitLeased(request: AdmissionRequest, full: TenantLimits, reserve: number, size: LeaseSize): Promise<AdmissionTicket> {
+    const id = `${request.tenant.id}#${request.tier}`;
+    for (;;) {
+      const nowMs = this.now();
+      let lease = this.leases.get(id);
+      if (lease && lease.window !== this.windowOf(lease.limits, nowMs)) {
+        this.leases.delete(id);
+        this.release(lease);
+        lease = undefined;
+      }
+      if (lease && this.fits(lease, reserve)) {
+        if (lease.limits.rpm !== undefined) lease.reqLeft -= 1;
+        if (this.leasesTokens(lease.limits)) lease.tokLeft -= reserve;
+        return this.ticket(full, { ...lease }, reserve, lease, lease.counts);
+      }
+      const pending = this.acquiring.get(id);
+      if (pending) {
+        if (await pending) continue;
+        break;
+      }
+      const acquire = this.acquire(request, full, id, reserve, size).finally(() => this.acquiring.delete(id));
+      this.acquiring.set(id, acquire);
+      if (!(await acquire)) break;
+    }
+    // The window cannot hold another block: admit this one request exactly.
+    const out = await this.admitExact(request, full, reserve);
+    if ('refused' in out) throw out.refused;
+    return this.ticket(full, out, reserve, undefined, out.counts);
+  }
+
+  private windowOf(limits: WindowLimits, nowMs: number): string {
+    return tracksMinute(limits) ? String(Math.floor(nowMs / MINUTE_MS)) : monthKey(nowMs);
+  }
+
+  private leasesTokens(l: WindowLimits): boolean {
+    return l.tpm !== undefined || l.monthlyTokens !== undefined;
+  }
+
+  private fits(lease: Lease, reserve: number): boolean {
+    return (lease.limits.rpm === undefined || lease.reqLeft >= 1) && (!this.leasesTokens(lease.limits) || lease.tokLeft >= reserve);
+  }
+
+  /** Takes one block on a random shard; true if the lease now exists (merged with a live one). */
+  private async acquire(request: AdmissionRequest, full: TenantLimits, id: string, reserve: number, size: LeaseSize): Promise<boolean> {
+    const n = this.shardCount(request.tenant, request.tier);
+    const shard = this.pickShard(n);
+    const limits = this.share(full, n, shard);
+    const requests = limits.rpm === undefined ? 0 : Math.max(1, Math.min(size.requests, limits.rpm));
+    let tokens = 0;
+    if (this.leasesTokens(limits)) {
+      const cap = Math.min(limits.tpm ?? Infinity, limits.monthlyTokens ?? Infinity);
+      tokens = Math.max(reserve, Math.min(size.tokens, cap));
+    }
+    const nowMs = this.now();
+    const key = windowItemKey(request.tenant.id, request.tier, shard, nowMs);
+    const res = await this.counter.reserve(key, limits, { requests, tokens }, nowMs);
+    if (!res.ok) return false;
+    const window = this.windowOf(limits, nowMs);
+    const live = this.leases.get(id);
+    if (live && live.window === window && live.key.pk.S === key.pk.S && live.key.sk.S === key.sk.S) {
+      live.reqLeft += requests;
+      live.tokLeft += tokens;
+      live.counts = res.counts;
+    } else {
+      if (live) this.release(live);
+      this.leases.set(id, { id, key, limits, shards: n, window, minute: res.minute, reqLeft: requests, tokLeft: tokens, counts: res.counts });
+    }
+    return true;
+  }
+
+  private release(lease: Lease): void {
+    const tok = this.leasesTokens(lease.limits) ? -lease.tokLeft : 0;
+    const adj: WindowAdjustment = {
+      key: lease.key,
+      ...(tracksMinute(lease.limits) ? { minute: lease.minute } : {}),
+      req: lease.limits.rpm !== undefined ? -lease.reqLeft : 0,
+      tok: lease.limits.tpm !== undefined ? tok : 0,
+      mon: lease.limits.monthlyTokens !== undefined ? tok : 0,
+    };
+    lease.reqLeft = 0;
+    lease.tokLeft = 0;
+    this.queue.add(adj);
+  }
+
+  private ticket(full: TenantLimits, where: Admitted | Lease, reserve: number, lease: Lease | undefined, counts: WindowCounts): AdmissionTicket {
+    const nowMs = this.now();
+    let settled = false;
+    const localLeft = lease ? { req: lease.reqLeft, tok: lease.tokLeft } : { req: 0, tok: 0 };
+    return {
+      rateLimit: rateLimitState(full, where.limits, where.shards, counts, localLeft, nowMs),
+      settle: (usedTokens: number) => {
+        if (settled) return;
+        settled = true;
+        const delta = Math.ceil(usedTokens) - reserve;
+        if (delta === 0 || !this.leasesTokens(where.limits)) return;
+        if (lease && delta < 0 && this.leases.get(lease.id) === lease && lease.window === this.windowOf(lease.limits, this.now())) {
+          lease.tokLeft -= delta;
+          return;
+        }
+        const minute = lease ? lease.minute : (where as Admitted).minute;
+        this.queue.add({
+          key: where.key,
+          ...(tracksMinute(where.limits) ? { minute } : {}),
+          tok: where.limits.tpm !== undefined ? delta : 0,
+          mon: where.limits.monthlyTokens !== undefined ? delta : 0,
+        });
+      },
+    };
+  }
+}
+
+/** `x-ratelimit-*` figures from a window item's counters (scaled by the shard count; estimates when sharded or leased). */
+function rateLimitState(
+  full: TenantLimits,
+  share: WindowLimits,
+  shards: number,
+  counts: WindowCounts,
+  localLeft: { req: number; tok: number },
+  nowMs: number,
+): RateLimitState {
+  const reset = counts.minute === undefined ? undefined : Math.max(0, (counts.minute + 1) * MINUTE_MS - nowMs);
+  const remaining = (limit: number, shareLimit: number, used: number): number => Math.max(0, Math.min(limit, Math.floor((shareLimit - used) * shards)));
+  const out: { -readonly [K in keyof RateLimitState]: RateLimitState[K] } = {};
+  if (full.rpm !== undefined && share.rpm !== undefined) {
+    out.limitRequests = full.rpm;
+    out.remainingRequests = remaining(full.rpm, share.rpm, counts.req - localLeft.req);
+    if (reset !== undefined) out.resetRequestsMs = reset;
+  }
+  if (full.tpm !== undefined && share.tpm !== undefined) {
+    out.limitTokens = full.tpm;
+    out.remainingTokens = remaining(full.tpm, share.tpm, counts.tok - localLeft.tok);
+    if (reset !== undefined) out.resetTokensMs = reset;
+  }
+  return out;
+}

@@ -1,0 +1,79 @@
+/**
+ * Item layouts of the Usage table, and the time windows they use (all UTC). The only module that
+ * knows them.
+ *
+ * | item | pk | sk | attributes |
+ * |---|---|---|---|
+ * | admission window | `WIN#<tenantId>#<tier>#<shard>` | `<yyyy-mm>` | `m` N (current minute, epoch minutes), `req` N and `tok` N (that minute's requests and tokens), `mon` N (the month's tokens), `expiresAt` N |
+ * | usage record | `USAGE#<tenantId>#<yyyy-mm>` | `<startedAt ISO>#<requestId>` | every {@link UsageRecord} field, `expiresAt` N |
+ * | daily aggregate | `AGG#<tenantId>` | `DAY#<yyyy-mm-dd>#<tierServed>` | `requests` N, `promptTokens` N, `completionTokens` N, `errors` N, `aborted` N, `expiresAt` N |
+ *
+ * An admission window item holds all three counters of one (tenant, tier, month, shard), so one
+ * conditional `UpdateItem` checks and consumes requests/minute, tokens/minute and the monthly
+ * budget together (admission.ts). Each counter is present only when its limit is configured.
+ * `expiresAt` is the TTL attribute ({@link USAGE_TTL_ATTRIBUTE}); dynalite ignores it.
+ *
+ * @see UsageRecord
+ */
+import { USAGE_TTL_ATTRIBUTE } from './table-schema.ts';
+
+/** Key prefixes of the Usage table. */
+export const USAGE_KEYS = { windowPrefix: 'WIN#', recordPrefix: 'USAGE#', aggregatePrefix: 'AGG#', dayPrefix: 'DAY#' } as const;
+
+/** Milliseconds in a minute window. */
+export const MINUTE_MS = 60_000;
+
+/** Days a window item is kept after its month ends. */
+export const WINDOW_RETENTION_DAYS = 35;
+
+/** A primary key. */
+export type ItemKey = { readonly pk: { readonly S: string }; readonly sk: { readonly S: string } };
+
+/** The epoch minute (minutes since 1970-01-01T00:00Z) containing `ms`. */
+export function epochMinute(ms: number): number {
+  return Math.floor(ms / MINUTE_MS);
+}
+
+/** `yyyy-mm` (UTC) of `ms`. */
+export function monthKey(ms: number): string {
+  return new Date(ms).toISOString().slice(0, 7);
+}
+
+/** `yyyy-mm-dd` (UTC) of `ms`. */
+export function dayKey(ms: number): string {
+  return new Date(ms).toISOString().slice(0, 10);
+}
+
+/** Epoch milliseconds at which the UTC month containing `ms` ends. */
+export function monthEndMs(ms: number): number {
+  const d = new Date(ms);
+  return Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1);
+}
+
+/** The admission window item of one (tenant, tier, shard) in the month of `ms`. */
+export function windowItemKey(tenantId: string, tier: string, shard: number, ms: number): ItemKey {
+  return { pk: { S: `${USAGE_KEYS.windowPrefix}${tenantId}#${tier}#${shard}` }, sk: { S: monthKey(ms) } };
+}
+
+/** TTL (epoch seconds) of a window item of the month containing `ms`. */
+export function windowExpiresAt(ms: number): number {
+  return Math.floor(monthEndMs(ms) / 1000) + WINDOW_RETENTION_DAYS * 86_400;
+}
+
+/** Partition key of a tenant's usage records in the month of `ms`. */
+export function usageRecordPk(tenantId: string, ms: number): string {
+  return `${USAGE_KEYS.recordPrefix}${tenantId}#${monthKey(ms)}`;
+}
+
+/** Sort key of a usage record. */
+export function usageRecordSk(startedAt: number, requestId: string): string {
+  return `${new Date(startedAt).toISOString()}#${requestId}`;
+}
+
+/** Primary key of a daily aggregate item. */
+export function aggregateItemKey(tenantId: string, day: string, tier: string): ItemKey {
+  return { pk: { S: `${USAGE_KEYS.aggregatePrefix}${tenantId}` }, sk: { S: `${USAGE_KEYS.dayPrefix}${day}#${tier}` } };
+}
+
+/** The TTL attribute name, re-exported for the writers of this table. */
+export const TTL_ATTRIBUTE = USAGE_TTL_ATTRIBUTE;

@@ -1,0 +1,141 @@
+/**
+ * API Gateway (REST, proxy integration, `ResponseTransferMode.STREAM`) in front of a Lambda
+ * streaming handler, for local runs and tests: each HTTP request becomes a proxy event, the
+ * handler writes to a response stream whose prelude (status, headers) is decoded as the service
+ * does, and the body is relayed to the client as it is written. A client that disconnects
+ * destroys the response stream, as the Lambda service does.
+ */
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { PassThrough } from 'node:stream';
+import type { Writable } from 'node:stream';
+import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
+import { flatHeaders, listen, readBody } from './http-adapter.ts';
+import type { RunningServer } from './http-adapter.ts';
+import { PRELUDE_DELIMITER } from './lambda-globals.ts';
+
+/** A streaming Lambda handler as `awslambda.streamifyResponse` returns it. */
+export type StreamingLambdaHandler = (event: APIGatewayProxyEvent, responseStream: Writable, context: Context) => Promise<void>;
+
+/** A route of the emulated REST API. */
+export interface EmulatedRoute {
+  readonly method: string;
+  readonly path: string;
+}
+
+/** Builds the REST API proxy event (payload format 1.0) of a request. */
+export function toProxyEvent(req: IncomingMessage, body: string, stage = 'local'): APIGatewayProxyEvent {
+  const url = new URL(req.url ?? '/', 'http://localhost');
+  const headers = flatHeaders(req);
+  const query: Record<string, string> = {};
+  url.searchParams.forEach((v, k) => (query[k] = v));
+  return {
+    httpMethod: req.method ?? 'GET',
+    path: url.pathname,
+    resource: url.pathname,
+    headers: headers as Record<string, string>,
+    multiValueHeaders: {},
+    queryStringParameters: Object.keys(query).length ? query : null,
+    multiValueQueryStringParameters: null,
+    pathParameters: null,
+    stageVariables: null,
+    body: body || null,
+    isBase64Encoded: false,
+    requestContext: {
+      accountId: '000000000000',
+      apiId: 'local',
+      protocol: 'HTTP/1.1',
+      httpMethod: req.method ?? 'GET',
+      path: `/${stage}${url.pathname}`,
+      stage,
+      requestId: randomUUID(),
+      requestTimeEpoch: Date.now(),
+      resourceId: 'local',
+      resourcePath: url.pathname,
+      identity: { sourceIp: req.socket.remoteAddress ?? '127.0.0.1' } as APIGatewayProxyEvent['requestContext']['identity'],
+      authorizer: undefined,
+    },
+  };
+}
+
+function lambdaContext(name: string): Context {
+  const requestId = randomUUID();
+  return {
+    callbackWaitsForEmptyEventLoop: false,
+    functionName: name,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: `arn:aws:lambda:local:000000000000:function:${name}`,
+    memoryLimitInMB: '1024',
+    awsRequestId: requestId,
+    logGroupName: `/aws/lambda/${name}`,
+    logStreamName: 'local',
+    getRemainingTimeInMillis: () => 900_000,
+    done: () => undefined,
+    fail: () => undefined,
+    succeed: () => undefined,
+  };
+}
+
+/**
+ * Relays a handler's response stream to an HTTP response: waits for the prelude, then writes the
+ * status and headers, then the body bytes as they come.
+ */
+function relayResponseStream(stream: PassThrough, res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    let head: Buffer | null = Buffer.alloc(0);
+    stream.on('data', (chunk: Buffer) => {
+      if (head === null) {
+        if (!res.write(chunk)) stream.pause();
+        return;
+      }
+      head = Buffer.concat([head, chunk]);
+      const at = head.indexOf(PRELUDE_DELIMITER);
+      if (at === -1) return;
+      const prelude = JSON.parse(head.subarray(0, at).toString('utf8')) as { statusCode?: number; headers?: Record<string, string> };
+      const rest = head.subarray(at + PRELUDE_DELIMITER.length);
+      head = null;
+      res.writeHead(prelude.statusCode ?? 200, prelude.headers ?? {});
+      if (rest.length) res.write(rest);
+    });
+    res.on('drain', () => stream.resume());
+    stream.on('end', () => {
+      if (head !== null && !res.headersSent) res.writeHead(502, { 'content-type': 'application/json' }).end('{"message":"Internal server error"}');
+      else res.end();
+      resolve();
+    });
+    stream.on('close', resolve);
+  });
+}
+
+/** Serves `routes` of a REST API whose integration is `handler`; anything else is API Gateway's 403. */
+export async function serveApiGateway(
+  handler: StreamingLambdaHandler,
+  routes: readonly EmulatedRoute[],
+  port = 0,
+  host = '127.0.0.1',
+  functionName = 'gateway',
+): Promise<RunningServer> {
+  const known = new Set(routes.map((r) => `${r.method} ${r.path}`));
+  return listen(async (req: IncomingMessage, res: ServerResponse) => {
+    const body = (await readBody(req)) ?? '';
+    const event = toProxyEvent(req, body);
+    if (!known.has(`${event.httpMethod} ${event.path}`)) {
+      res.writeHead(403, { 'content-type': 'application/json', 'x-amzn-errortype': 'MissingAuthenticationTokenException' });
+      res.end('{"message":"Missing Authentication Token"}');
+      return;
+    }
+    const stream = new PassThrough();
+    res.on('close', () => {
+      if (!res.writableFinished) stream.destroy();
+    });
+    const relayed = relayResponseStream(stream, res);
+    try {
+      await handler(event, stream, lambdaContext(functionName));
+    } catch {
+      if (!res.headersSent) res.writeHead(502, { 'content-type': 'application/json' }).end('{"message":"Internal server error"}');
+      stream.destroy();
+    }
+    if (!stream.writableEnded && !stream.destroyed) stream.end();
+    await relayed;
+  }, port, host);
+}

@@ -1,0 +1,139 @@
+/**
+ * The Node HTTP adapter: serves the gateway core on a local port. Translates `node:http` requests
+ * to {@link GatewayRequest}s, writes responses (streams chunk by chunk, honouring back-pressure),
+ * and aborts the request's signal when the client goes away so upstream calls are cancelled.
+ */
+import { createServer } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Gateway } from '../lambda/core/gateway.ts';
+import type { GatewayRequest, GatewayResponse } from '../lambda/core/http-types.ts';
+
+/** Largest request body accepted (OpenAI's own limit is in this range). */
+export const MAX_BODY_BYTES = 16 * 1024 * 1024;
+
+/** A running HTTP server. */
+export interface RunningServer {
+  readonly url: string;
+  readonly port: number;
+  readonly server: Server;
+  close(): Promise<void>;
+}
+
+/** Reads a request body up to {@link MAX_BODY_BYTES}; undefined when it is larger. */
+export async function readBody(req: IncomingMessage): Promise<string | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY_BYTES) return undefined;
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** Flattens Node's header object to single string values. */
+export function flatHeaders(req: IncomingMessage): Record<string, string | undefined> {
+  const out: Record<string, string | undefined> = {};
+  for (const [name, value] of Object.entries(req.headers)) out[name] = Array.isArray(value) ? value.join(', ') : value;
+  return out;
+}
+
+/**
+ * Writes a gateway response to a Node response, streaming an iterable body as it is produced.
+ * Stops pulling (and so cancels the upstream) when the client disconnects.
+ */
+export async function writeResponse(res: ServerResponse, response: GatewayResponse): Promise<void> {
+  res.writeHead(response.status, response.headers);
+  if (typeof response.body === 'string') {
+    res.end(response.body);
+    return;
+  }
+  const iterator = response.body[Symbol.asyncIterator]();
+  try {
+    for (;;) {
+      const next = await iterator.next();
+      if (next.done) break;
+      if (res.destroyed) break;
+      if (!res.write(next.value)) await drainOrClose(res);
+    }
+  } finally {
+    await iterator.return?.();
+    res.end();
+  }
+}
+
+function drainOrClose(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
+}
+
+const PAYLOAD_TOO_LARGE = JSON.stringify({
+  error: { message: 'The request body is too large.', type: 'invalid_request_error', param: null, code: 'request_too_large' },
+});
+
+/** A `node:http` request listener over the gateway. */
+export function nodeHandler(gateway: Gateway) {
+  return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const controller = new AbortController();
+    res.on('close', () => {
+      if (!res.writableFinished) controller.abort(new Error('client disconnected'));
+    });
+    const body = await readBody(req);
+    if (body === undefined) {
+      res.writeHead(413, { 'content-type': 'application/json', connection: 'close' }).end(PAYLOAD_TOO_LARGE);
+      return;
+    }
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const request: GatewayRequest = {
+      method: req.method ?? 'GET',
+      path: q === -1 ? url : url.slice(0, q),
+      headers: flatHeaders(req),
+      body,
+      signal: controller.signal,
+    };
+    await writeResponse(res, await gateway(request));
+  };
+}
+
+/** Starts an HTTP server on `host:port` (port 0: ephemeral) whose requests go to `listener`. */
+export async function listen(
+  listener: (req: IncomingMessage, res: ServerResponse) => Promise<void>,
+  port = 0,
+  host = '127.0.0.1',
+): Promise<RunningServer> {
+  const server = createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
+    listener(req, res).catch(() => {
+      if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
+      res.end();
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  const actual = (server.address() as AddressInfo).port;
+  return {
+    url: `http://${host}:${actual}`,
+    port: actual,
+    server,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+/** Serves the gateway over HTTP. */
+export function serveGateway(gateway: Gateway, port = 0, host = '127.0.0.1'): Promise<RunningServer> {
+  return listen(nodeHandler(gateway), port, host);
+}

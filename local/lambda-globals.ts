@@ -1,0 +1,32 @@
+/**
+ * The `awslambda` global of the Lambda Node.js runtime, for local runs and tests:
+ * `streamifyResponse` marks a handler as streaming, and `HttpResponseStream.from` writes the same
+ * wire format as the real runtime (a JSON prelude with status and headers, then eight NUL bytes,
+ * then the body), which local/apigw-emulator.ts decodes as API Gateway does.
+ */
+import type { Writable } from 'node:stream';
+
+/** Separator between the prelude and the body. */
+export const PRELUDE_DELIMITER = Buffer.alloc(8, 0);
+
+/** Marker set on handlers wrapped by `streamifyResponse`. */
+export const STREAMING_HANDLER = Symbol.for('splitserve.lambda.streaming');
+
+const implementation = {
+  streamifyResponse<T extends object>(handler: T): T {
+    Object.defineProperty(handler, STREAMING_HANDLER, { value: true });
+    return handler;
+  },
+  HttpResponseStream: {
+    from(stream: Writable, metadata: Record<string, unknown>): Writable {
+      stream.write(Buffer.concat([Buffer.from(JSON.stringify(metadata)), PRELUDE_DELIMITER]));
+      return stream;
+    },
+  },
+};
+
+/** Installs the `awslambda` global unless the real runtime already provides it. */
+export function installLambdaGlobals(): void {
+  const scope = globalThis as { awslambda?: unknown };
+  scope.awslambda ??= implementation;
+}

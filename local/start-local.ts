@@ -1,0 +1,101 @@
+/**
+ * `splitserve start`: the gateway on a laptop. Starts the simulators that `simulate` pools ask
+ * for, an embedded DynamoDB-compatible store with the tables and the config's tenants, and serves
+ * the gateway over HTTP. Everything on 127.0.0.1; no Docker, no AWS account.
+ */
+import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { withEndpoints } from '../lambda/backends/pool-directory.ts';
+import type { SplitserveConfig } from '../lambda/core/config.ts';
+import { parseConfig } from '../lambda/core/config.ts';
+import { ConfigError } from '../lambda/core/errors.ts';
+import type { GatewayLogger } from '../lambda/core/logger.ts';
+import type { GatewayRuntime } from '../lambda/handlers/gateway-runtime.ts';
+import { assembleGateway } from '../lambda/handlers/gateway-runtime.ts';
+import { seedFromConfig } from '../lambda/store/seed.ts';
+import type { TableNames } from '../lambda/store/tables.ts';
+import { createTables, tableDefinitions } from '../lambda/store/tables.ts';
+import { startEmbeddedDynamo } from './embedded-dynamo.ts';
+import type { RunningServer } from './http-adapter.ts';
+import { serveGateway } from './http-adapter.ts';
+import { startSimulatedPools } from './simulated-pools.ts';
+
+/** The config bundled with splitserve: simulated Trainium-prefill / Cerebras-decode pools and a dev tenant. */
+export const DEFAULT_CONFIG_PATH = fileURLToPath(new URL('../splitserve.config.json', import.meta.url));
+
+/** Table names of local runs. */
+export const LOCAL_TABLES: TableNames = { config: 'splitserve-config', usage: 'splitserve-usage' };
+
+/** Options of {@link startLocal}. */
+export interface StartLocalOptions {
+  /** A parsed config, or the path of a config file. */
+  readonly config: SplitserveConfig | string;
+  /** @default 8787; 0 = ephemeral */
+  readonly port?: number;
+  readonly host?: string;
+  readonly logger?: GatewayLogger;
+}
+
+/** A running local gateway. */
+export interface LocalGateway {
+  readonly url: string;
+  readonly port: number;
+  /** The embedded store's endpoint (for `splitserve admin --endpoint`). */
+  readonly storeEndpoint: string;
+  readonly config: SplitserveConfig;
+  readonly runtime: GatewayRuntime;
+  /** Pool name → endpoints of the simulators started for it. */
+  readonly simulators: Record<string, string[]>;
+  close(): Promise<void>;
+}
+
+/** Reads and validates a config file; errors name the file and the bad field. */
+export async function loadConfigFile(path: string): Promise<SplitserveConfig> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`cannot read config file ${path}: ${(err as Error).message}`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError(`config file ${path} is not valid JSON: ${(err as Error).message}`);
+  }
+  return parseConfig(json, `config file ${path}`);
+}
+
+/** Starts simulators, the embedded store and the gateway; undoes everything on failure. */
+export async function startLocal(options: StartLocalOptions): Promise<LocalGateway> {
+  const config = typeof options.config === 'string' ? await loadConfigFile(options.config) : options.config;
+  const closers: Array<() => Promise<void>> = [];
+  const closeAll = async () => {
+    for (const close of closers.reverse()) await close().catch(() => undefined);
+  };
+  try {
+    const sims = await startSimulatedPools(config);
+    closers.push(() => sims.close());
+    const store = await startEmbeddedDynamo();
+    closers.push(() => store.close());
+    await createTables(store.client, tableDefinitions(LOCAL_TABLES));
+    await seedFromConfig(store.client, LOCAL_TABLES, config);
+    const resolved = withEndpoints(config, sims.endpoints);
+    const runtime = assembleGateway({ config: resolved, dynamo: store.client, tables: LOCAL_TABLES, logger: options.logger });
+    closers.push(() => runtime.close());
+    const server: RunningServer = await serveGateway(runtime.gateway, options.port ?? 8787, options.host ?? '127.0.0.1');
+    closers.push(() => server.close());
+    return {
+      url: server.url,
+      port: server.port,
+      storeEndpoint: store.endpoint,
+      config: resolved,
+      runtime,
+      simulators: sims.endpoints,
+      close: closeAll,
+    };
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
+}
