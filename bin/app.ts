@@ -1,0 +1,37 @@
+/**
+ * CDK app entry: reads the config file named by `-c config=<path>` (default
+ * `splitserve.config.json` at the repository root), validates it and synthesizes the stack.
+ *
+ * Context keys:
+ * - `config`: path of the config file.
+ * - `stackName`: stack name (default `Splitserve`).
+ * - `stripTenants`: `true` drops `tenants` instead of rejecting them. For the local runtime only,
+ *   which seeds tenants into its own tables and reads the synthesized template; a real deploy
+ *   must never need it.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { App } from 'aws-cdk-lib';
+import { parseConfig } from '../lambda/core/config.ts';
+import { SplitserveStack } from '../lib/splitserve-stack.ts';
+
+const app = new App();
+const configPath = resolve(String(app.node.tryGetContext('config') ?? 'splitserve.config.json'));
+if (!existsSync(configPath)) {
+  throw new Error(`splitserve: config file ${configPath} not found; pass one with \`cdk synth -c config=path/to/config.json\``);
+}
+let raw: unknown;
+try {
+  raw = JSON.parse(readFileSync(configPath, 'utf8'));
+} catch (err) {
+  throw new Error(`splitserve: ${configPath} is not valid JSON: ${(err as Error).message}`);
+}
+const parsed = parseConfig(raw, configPath);
+const stripTenants = String(app.node.tryGetContext('stripTenants') ?? 'false') === 'true';
+
+new SplitserveStack(app, String(app.node.tryGetContext('stackName') ?? 'Splitserve'), {
+  config: stripTenants ? { ...parsed, tenants: [] } : parsed,
+  configSource: configPath,
+  env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
+  description: 'splitserve: premium-tier inference gateway (API Gateway, Lambda, Step Functions Express, DynamoDB)',
+});

@@ -1,0 +1,144 @@
+/**
+ * The one way splitserve builds a Lambda function: Node.js on arm64, bundled locally by esbuild
+ * into a minified ES module, AWS SDK clients taken from the runtime, Powertools configured through
+ * the environment, X-Ray tracing on, logs in a log group with a retention.
+ */
+import { Duration, Validations } from 'aws-cdk-lib';
+import { Architecture, type Runtime, Tracing, LoggingFormat } from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction, OutputFormat, LogLevel as EsbuildLogLevel } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { Construct } from 'constructs';
+import { NODE_RUNTIME } from './runtime.ts';
+
+/**
+ * AWS SDK v3 packages resolved from the Lambda runtime instead of the bundle. Node.js 18 and later
+ * runtimes ship SDK v3 as `@aws-sdk/*` (not v2's `aws-sdk`), so these stay out of the bundle: they
+ * are the calls whose API has not changed for years (DynamoDB items, StartSyncExecution).
+ * `@aws-sdk/client-bedrock-runtime` is NOT listed: Converse's `serviceTier` field is recent, and an
+ * older runtime-provided client would drop it silently when serialising the request, so the
+ * Bedrock client (and the `@aws-sdk/core`/`@smithy/*` it needs) is bundled at the version tested.
+ */
+export const RUNTIME_PROVIDED_MODULES = ['@aws-sdk/client-dynamodb', '@aws-sdk/lib-dynamodb', '@aws-sdk/client-sfn'] as const;
+
+/** Powertools settings shared by every function. Events and responses carry prompts: never logged or traced. */
+export const POWERTOOLS_ENV = {
+  POWERTOOLS_METRICS_NAMESPACE: 'Splitserve',
+  POWERTOOLS_LOG_LEVEL: 'INFO',
+  POWERTOOLS_LOGGER_LOG_EVENT: 'false',
+  POWERTOOLS_TRACER_CAPTURE_RESPONSE: 'false',
+  POWERTOOLS_TRACER_CAPTURE_ERROR: 'true',
+} as const;
+
+/**
+ * ESM bundles that still contain CommonJS modules calling `require()` on Node built-ins need a
+ * real `require`; esbuild's shim throws "Dynamic require of … is not supported" without it.
+ */
+const ESM_REQUIRE_BANNER =
+  "import { createRequire as __splitserveCreateRequire } from 'node:module'; const require = __splitserveCreateRequire(import.meta.url);";
+
+/** Properties of a {@link SplitserveFunction}. */
+export interface SplitserveFunctionProps {
+  /** Path of the TypeScript entry file. */
+  readonly entry: string;
+  /** Exported handler name in the entry. */
+  readonly handler: string;
+  /** Human description shown in the console. */
+  readonly description: string;
+  /**
+   * Powertools service name (logger `service`, metrics dimension, trace annotation).
+   * @default 'splitserve'
+   */
+  readonly serviceName?: string;
+  /**
+   * Extra environment variables. Never secrets: the template and the console show them.
+   * @default {}
+   */
+  readonly environment?: Readonly<Record<string, string>>;
+  /**
+   * Memory in MB (CPU scales with it).
+   * @default 1024
+   */
+  readonly memorySize?: number;
+  /**
+   * Function timeout.
+   * @default Duration.seconds(60)
+   */
+  readonly timeout?: Duration;
+  /**
+   * Lambda runtime.
+   * @default NODE_RUNTIME (Node.js 22, the version the local toolchain pins)
+   */
+  readonly runtime?: Runtime;
+  /**
+   * Log retention of the function's log group.
+   * @default RetentionDays.ONE_MONTH
+   */
+  readonly logRetention?: RetentionDays;
+  /**
+   * Emit a source map beside the bundle and enable `--enable-source-maps`. Off by default: it
+   * doubles the asset and makes every `Error.stack` slower to build.
+   * @default false
+   */
+  readonly sourceMap?: boolean;
+}
+
+/**
+ * A Node.js function bundled with the local esbuild (never Docker).
+ *
+ * @example
+ * const fn = new SplitserveFunction(this, 'Gateway', {
+ *   entry: 'lambda/handlers/gateway-stream.ts', handler: 'handler', description: 'API gateway',
+ * });
+ */
+export class SplitserveFunction extends NodejsFunction {
+  constructor(scope: Construct, id: string, props: SplitserveFunctionProps) {
+    const logGroup = new LogGroup(scope, `${id}Logs`, {
+      retention: props.logRetention ?? RetentionDays.ONE_MONTH,
+    });
+    const sourceMap = props.sourceMap ?? false;
+    super(scope, id, {
+      entry: props.entry,
+      handler: props.handler,
+      description: props.description,
+      runtime: props.runtime ?? NODE_RUNTIME,
+      architecture: Architecture.ARM_64,
+      memorySize: props.memorySize ?? 1024,
+      timeout: props.timeout ?? Duration.seconds(60),
+      tracing: Tracing.ACTIVE,
+      logGroup,
+      loggingFormat: LoggingFormat.JSON,
+      environment: {
+        POWERTOOLS_SERVICE_NAME: props.serviceName ?? 'splitserve',
+        ...POWERTOOLS_ENV,
+        ...(sourceMap ? { NODE_OPTIONS: '--enable-source-maps' } : {}),
+        ...props.environment,
+      },
+      bundling: {
+        forceDockerBundling: false,
+        format: OutputFormat.ESM,
+        mainFields: ['module', 'main'],
+        minify: true,
+        sourceMap,
+        sourcesContent: false,
+        externalModules: [...RUNTIME_PROVIDED_MODULES],
+        banner: ESM_REQUIRE_BANNER,
+        metafile: false,
+        logLevel: EsbuildLogLevel.ERROR,
+      },
+    });
+    Validations.of(this).acknowledge(
+      {
+        id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+        reason: 'AWSLambdaBasicExecutionRole allows only logs:CreateLogGroup, logs:CreateLogStream and logs:PutLogEvents: the minimum a function needs to write its own logs.',
+      },
+      {
+        id: 'AwsSolutions-IAM5[Resource::*]',
+        reason: 'Only xray:PutTraceSegments and xray:PutTelemetryRecords (active tracing) use Resource "*": X-Ray does not support resource-level permissions for these actions.',
+      },
+      {
+        id: 'AwsSolutions-L1',
+        reason: 'Node.js 22 on purpose: it is the version the repository pins for local runs and tests (devDependency node@22), so what is tested is what runs; Lambda supports it until 2027-04-30.',
+      },
+    );
+  }
+}
