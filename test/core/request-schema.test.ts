@@ -1,0 +1,47 @@
+import { describe, expect, it } from 'vitest';
+import { InvalidRequestError } from '../../lambda/core/errors.ts';
+import { parseGenerationBody } from '../../lambda/core/request-schema.ts';
+
+const bad = (kind: 'chat' | 'text', raw: string): InvalidRequestError => {
+  try {
+    parseGenerationBody(kind, raw);
+  } catch (err) {
+    if (err instanceof InvalidRequestError) return err;
+    throw err;
+  }
+  throw new Error('expected a validation error');
+};
+
+describe('request validation', () => {
+  it('accepts a chat body and keeps unknown fields', () => {
+    const body = parseGenerationBody('chat', JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'x' }], tools: [1], x_vendor: { a: 1 } }));
+    expect(body.tools).toEqual([1]);
+    expect(body.x_vendor).toEqual({ a: 1 });
+  });
+
+  it('names the offending param', () => {
+    expect(bad('chat', '{"messages":[{"role":"user","content":"x"}]}').param).toBe('model');
+    expect(bad('chat', '{"model":"m","messages":"hi"}').param).toBe('messages');
+    expect(bad('chat', '{"model":"m","messages":[{"content":"x"}]}').param).toBe('messages.0.role');
+    expect(bad('chat', '{"model":"m","messages":[{"role":"user","content":"x"}],"stream":"yes"}').param).toBe('stream');
+    expect(bad('chat', '{"model":"m","messages":[{"role":"user","content":"x"}],"max_tokens":0}').param).toBe('max_tokens');
+    expect(bad('chat', '{"model":"m","messages":[{"role":"user","content":"x"}],"n":3}').param).toBe('n');
+    expect(bad('text', '{"model":"m"}').param).toBe('prompt');
+  });
+
+  it('rejects an unknown service_tier with a message listing the accepted values', () => {
+    const err = bad('chat', '{"model":"m","messages":[{"role":"user","content":"x"}],"service_tier":"gold"}');
+    expect(err.param).toBe('service_tier');
+    expect(err.statusCode).toBe(400);
+    expect(err.message).toContain('priority');
+  });
+
+  it('refuses client-supplied kv_transfer_params (the gateway owns the hand-off)', () => {
+    expect(bad('chat', '{"model":"m","messages":[{"role":"user","content":"x"}],"kv_transfer_params":{}}').param).toBe('kv_transfer_params');
+  });
+
+  it('rejects non-JSON and non-object bodies without a param', () => {
+    expect(bad('chat', '{oops').param).toBeNull();
+    expect(bad('chat', '[1,2]').message).toContain('JSON object');
+  });
+});
