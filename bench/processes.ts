@@ -162,7 +162,7 @@ function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
  */
 export function exitWhenParentGone(beforeExit?: () => void): void {
   let isPipe = false;
-  try { isPipe = fstatSync(0).isFIFO(); } catch { isPipe = false; }
+  try { const st = fstatSync(0); isPipe = st.isFIFO() || st.isSocket(); } catch { isPipe = false; }
   if (!isPipe) return;
   process.stdin.on('end', () => { beforeExit?.(); process.exit(0); });
   process.stdin.on('error', () => process.exit(0));
