@@ -1,0 +1,156 @@
+import { describe, expect, it } from 'vitest';
+import { performance } from 'node:perf_hooks';
+import { startSimulator } from '../../sim/index.ts';
+import type { SimulatorHandle, SimulatorOptions } from '../../sim/index.ts';
+import { chatBody, post, sseEvents, waitFor } from './helpers.ts';
+import type { Chunk } from './helpers.ts';
+
+async function withSim(options: Partial<SimulatorOptions>, run: (sim: SimulatorHandle) => Promise<void>): Promise<void> {
+  const sim = await startSimulator({ profile: 'cerebras-decode', speedup: 1000, seed: 5, ...options });
+  try {
+    await run(sim);
+  } finally {
+    await sim.close();
+  }
+}
+
+const chat = (sim: SimulatorHandle, extra: Record<string, unknown> = {}): Promise<Response> =>
+  post(`${sim.url}/v1/chat/completions`, chatBody({ max_tokens: 2, ...extra }));
+
+describe('scripted faults', () => {
+  it('failNth fails exactly the Nth completion call with an OpenAI error body', async () => {
+    await withSim({ faults: { failNth: [2, 4] } }, async (sim) => {
+      await fetch(`${sim.url}/health`); // not a completion call: not counted
+      const statuses: number[] = [];
+      for (let i = 0; i < 5; i++) {
+        const res = await chat(sim);
+        statuses.push(res.status);
+        const body = (await res.json()) as Record<string, any>;
+        if (res.status === 500) expect(body['error']).toMatchObject({ type: 'server_error', param: null });
+      }
+      expect(statuses).toEqual([200, 500, 200, 500, 200]);
+      expect(sim.stats()).toMatchObject({ calls: 5, failed: 2, completed: 3 });
+    });
+  });
+
+  it('errorRate fails the same calls under the same seed, with errorStatus', async () => {
+    const run = async (): Promise<number[]> => {
+      const out: number[] = [];
+      await withSim({ seed: 99, faults: { errorRate: 0.5, errorStatus: 503 } }, async (sim) => {
+        for (let i = 0; i < 16; i++) {
+          const res = await chat(sim);
+          await res.arrayBuffer();
+          out.push(res.status);
+        }
+      });
+      return out;
+    };
+    const first = await run();
+    expect(await run()).toEqual(first);
+    expect(first).toContain(503);
+    expect(first).toContain(200);
+    expect(first.every((s) => s === 200 || s === 503)).toBe(true);
+  });
+
+  it('stallMs delays the first byte by real milliseconds', async () => {
+    await withSim({ faults: { stallMs: 150 } }, async (sim) => {
+      const t0 = performance.now();
+      const res = await chat(sim, { stream: true });
+      expect(performance.now() - t0).toBeGreaterThanOrEqual(140);
+      await res.text();
+    });
+  });
+
+  it('dropAfterTokens cuts the socket after N streamed tokens', async () => {
+    await withSim({ faults: { dropAfterTokens: 3 } }, async (sim) => {
+      const res = await chat(sim, { stream: true, max_tokens: 10 });
+      expect(res.status).toBe(200);
+      const reader = res.body!.getReader();
+      const decoder = new TextDecoder();
+      let text = '';
+      let failed = false;
+      for (;;) {
+        try {
+          const { done, value } = await reader.read();
+          if (done) break;
+          text += decoder.decode(value, { stream: true });
+        } catch {
+          failed = true;
+          break;
+        }
+      }
+      expect(failed).toBe(true);
+      expect(text).not.toContain('[DONE]');
+      const chunks = sseEvents(text) as Chunk[];
+      expect(chunks.filter((c) => c.choices[0]?.delta?.content !== undefined && !c.choices[0]?.delta?.role)).toHaveLength(3);
+      expect(sim.stats()).toMatchObject({ dropped: 1, aborted: 0, completed: 0 });
+    });
+  });
+
+  it('unhealthy turns /health to 503, at runtime through setFaults and POST /sim/faults', async () => {
+    await withSim({}, async (sim) => {
+      sim.setFaults({ unhealthy: true });
+      expect((await fetch(`${sim.url}/health`)).status).toBe(503);
+      const set = await post(`${sim.url}/sim/faults`, { unhealthy: false, failNth: [1] });
+      expect(set.status).toBe(200);
+      expect((await fetch(`${sim.url}/health`)).status).toBe(200);
+      expect((await chat(sim)).status).toBe(500);
+      expect((await post(`${sim.url}/sim/faults`, { failNth: 'x' })).status).toBe(400);
+      expect((await post(`${sim.url}/sim/faults`, { nope: true })).status).toBe(400);
+    });
+  });
+});
+
+describe('load and disconnects', () => {
+  it('a client that goes away is counted as aborted and frees its batch slot', async () => {
+    // gpu-aggregated at speedup 1: 1,000 tokens take ≈ 7 s, far longer than the test waits.
+    await withSim({ profile: 'gpu-aggregated', speedup: 1 }, async (sim) => {
+      const controller = new AbortController();
+      const res = await post(`${sim.url}/v1/chat/completions`, chatBody({ stream: true, max_tokens: 1000 }), {}, controller.signal);
+      const reader = res.body!.getReader();
+      await reader.read();
+      expect(sim.stats().active).toBe(1);
+      controller.abort();
+      expect(await waitFor(() => sim.stats().aborted === 1 && sim.stats().active === 0)).toBe(true);
+      expect(sim.stats().completed).toBe(0);
+    });
+  });
+
+  it('queues FIFO beyond max batch and never runs more than max batch at once', async () => {
+    // trainium-prefill: max batch 8. As aggregated, 40 tokens at 10 ms (÷10) each ≈ 40 ms a request.
+    await withSim({ profile: 'trainium-prefill', role: 'both', speedup: 10 }, async (sim) => {
+      let sawQueued = false;
+      const poll = setInterval(() => {
+        if (sim.stats().queued > 0) sawQueued = true;
+      }, 2);
+      try {
+        const replies = await Promise.all(Array.from({ length: 12 }, () => chat(sim, { max_tokens: 40 }).then((r) => r.json())));
+        expect(replies).toHaveLength(12);
+      } finally {
+        clearInterval(poll);
+      }
+      const stats = sim.stats();
+      expect(sawQueued).toBe(true);
+      expect(stats.queuedTotal).toBeGreaterThan(0);
+      expect(stats.maxActive).toBe(8);
+      expect(stats).toMatchObject({ completed: 12, active: 0, queued: 0, aborted: 0 });
+      expect(stats.byKind.aggregated).toBe(12);
+    });
+  });
+
+  it('a queued client that goes away leaves the queue', async () => {
+    await withSim({ profile: 'trainium-prefill', role: 'both', speedup: 1 }, async (sim) => {
+      const holders = Array.from({ length: 8 }, () => new AbortController());
+      const held = holders.map((c) => post(`${sim.url}/v1/chat/completions`, chatBody({ max_tokens: 1000 }), {}, c.signal).catch(() => undefined));
+      expect(await waitFor(() => sim.stats().active === 8)).toBe(true);
+      const waiter = new AbortController();
+      const queued = post(`${sim.url}/v1/chat/completions`, chatBody({ max_tokens: 1 }), {}, waiter.signal).catch(() => undefined);
+      expect(await waitFor(() => sim.stats().queued === 1)).toBe(true);
+      waiter.abort();
+      expect(await waitFor(() => sim.stats().queued === 0 && sim.stats().aborted === 1)).toBe(true);
+      for (const c of holders) c.abort();
+      await Promise.all([...held, queued]);
+      expect(await waitFor(() => sim.stats().active === 0 && sim.stats().aborted === 9)).toBe(true);
+    });
+  });
+});
