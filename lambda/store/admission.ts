@@ -98,6 +98,8 @@ export class DynamoAdmission implements Admission {
   private readonly random: () => number;
   private readonly leases = new Map<string, Lease>();
   private readonly acquiring = new Map<string, Promise<boolean>>();
+  /** Per lease id, the window in which a block was last refused: no more blocks are tried in it. */
+  private readonly blockRefused = new Map<string, string>();
 
   constructor(
     client: DynamoDBClient,
@@ -213,6 +215,7 @@ export class DynamoAdmission implements Admission {
         if (this.leasesTokens(lease.limits)) lease.tokLeft -= reserve;
         return this.ticket(full, { ...lease }, reserve, lease, lease.counts);
       }
+      if (this.blockRefused.get(id) === this.windowOf(this.share(full, 1, 0), nowMs)) break;
       const pending = this.acquiring.get(id);
       if (pending) {
         if (await pending) continue;
@@ -254,8 +257,12 @@ export class DynamoAdmission implements Admission {
     const nowMs = this.now();
     const key = windowItemKey(request.tenant.id, request.tier, shard, nowMs);
     const res = await this.counter.reserve(key, limits, { requests, tokens }, nowMs);
-    if (!res.ok) return false;
     const window = this.windowOf(limits, nowMs);
+    if (!res.ok) {
+      if (this.blockRefused.size >= 10_000) this.blockRefused.clear();
+      this.blockRefused.set(id, window);
+      return false;
+    }
     const live = this.leases.get(id);
     if (live && live.window === window && live.key.pk.S === key.pk.S && live.key.sk.S === key.sk.S) {
       live.reqLeft += requests;

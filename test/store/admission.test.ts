@@ -1,0 +1,284 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { InsufficientQuotaError, RateLimitError } from '../../lambda/core/errors.ts';
+import type { TenantLimits, TierName } from '../../lambda/core/config.ts';
+import type { AdmissionTicket, Tenant } from '../../lambda/core/ports.ts';
+import { DynamoAdmission, shardShare } from '../../lambda/store/admission.ts';
+import { NotDurableError } from '../../lambda/store/errors.ts';
+import { localDynamoClient, startEmbeddedDynamo, type EmbeddedDynamo } from '../../local/embedded-dynamo.ts';
+import { windowItemKey } from '../../lambda/store/usage-items.ts';
+import { decodeCounts } from '../../lambda/store/window-counter.ts';
+import type { TableNames } from '../../lambda/store/tables.ts';
+import { countCalls, faultSwitch, freshTables, manualClock, seededRandom } from './helpers.ts';
+
+let store: EmbeddedDynamo;
+let names: TableNames;
+let tenantSeq = 0;
+const quiet = { logger: { error: () => undefined, warn: () => undefined }, baseDelayMs: 1, maxDelayMs: 5, maxDrainPasses: 3 };
+
+beforeAll(async () => {
+  store = await startEmbeddedDynamo();
+  names = await freshTables(store);
+});
+afterAll(async () => {
+  await store.close();
+});
+
+function tenant(limits: Partial<Record<TierName, TenantLimits>>): Tenant {
+  tenantSeq += 1;
+  return { id: `t${tenantSeq}`, tiers: ['priority', 'default'], limits, disabled: false };
+}
+
+async function counts(t: Tenant, tier: TierName, nowMs: number, shard = 0) {
+  const out = await store.client.send(new GetItemCommand({ TableName: names.usage, Key: windowItemKey(t.id, tier, shard, nowMs), ConsistentRead: true }));
+  return decodeCounts(out.Item);
+}
+
+async function settleAll(results: PromiseSettledResult<AdmissionTicket>[]) {
+  const ok = results.filter((r): r is PromiseFulfilledResult<AdmissionTicket> => r.status === 'fulfilled');
+  const refused = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => r.reason as unknown);
+  return { ok: ok.map((r) => r.value), refused };
+}
+
+describe('DynamoAdmission', () => {
+  it('admits exactly rpm out of 120 concurrent requests; the rest get RateLimitError with retry-after to the minute end', async () => {
+    const clock = manualClock(); // 12:00:10
+    const admission = new DynamoAdmission(store.client, names.usage, { now: clock.now, adjustments: quiet });
+    const t = tenant({ priority: { rpm: 50 } });
+    const results = await Promise.allSettled(
+      Array.from({ length: 120 }, (_, i) => admission.admit({ requestId: `r${i}`, tenant: t, tier: 'priority', reserveTokens: 100 })),
+    );
+    const { ok, refused } = await settleAll(results);
+    expect(ok).toHaveLength(50);
+    expect(refused).toHaveLength(70);
+    for (const e of refused) {
+      expect(e).toBeInstanceOf(RateLimitError);
+      expect((e as RateLimitError).retryAfterMs).toBe(50_000);
+      expect((e as RateLimitError).message).toContain('RPM');
+    }
+    expect((await counts(t, 'priority', clock.now())).req).toBe(50);
+    const remaining = ok.map((tk) => tk.rateLimit.remainingRequests).sort((a, b) => a! - b!);
+    expect(remaining[0]).toBe(0);
+    expect(ok[0]!.rateLimit.limitRequests).toBe(50);
+    expect(ok[0]!.rateLimit.resetRequestsMs).toBe(50_000);
+  });
+
+  it('opens a new window at the next minute', async () => {
+    const clock = manualClock();
+    const admission = new DynamoAdmission(store.client, names.usage, { now: clock.now, adjustments: quiet });
+    const t = tenant({ default: { rpm: 2 } });
+    const admit = () => admission.admit({ requestId: 'x', tenant: t, tier: 'default', reserveTokens: 1 });
+    await admit();
+    await admit();
+    await expect(admit()).rejects.toBeInstanceOf(RateLimitError);
+    clock.advance(50_000);
+    const ticket = await admit();
+    expect(ticket.rateLimit.remainingRequests).toBe(1);
+    expect(ticket.rateLimit.resetRequestsMs).toBe(60_000);
+  });
+
+  it('reconciles token reservations with real usage on settle', async () => {
+    const clock = manualClock();
+    const admission = new DynamoAdmission(store.client, names.usage, { now: clock.now, adjustments: quiet });
+    const t = tenant({ priority: { tpm: 10_000, monthlyTokens: 1_000_000 } });
+    const tickets = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => admission.admit({ requestId: `r${i}`, tenant: t, tier: 'priority', reserveTokens: 900 })),
+    );
+    expect((await counts(t, 'priority', clock.now())).tok).toBe(9000);
+    await expect(admission.admit({ requestId: 'big', tenant: t, tier: 'priority', reserveTokens: 1001 })).rejects.toBeInstanceOf(RateLimitError);
+    const used = [10, 20, 30, 40, 50, 60, 70, 80, 90, 900];
+    tickets.forEach((tk, i) => tk.settle(used[i]!));
+    tickets[0]!.settle(5000); // a second settle is ignored
+    await admission.drain();
+    const c = await counts(t, 'priority', clock.now());
+    const real = used.reduce((a, b) => a + b, 0);
+    expect(c.tok).toBe(real);
+    expect(c.mon).toBe(real);
+    // The freed tokens are admissible again within the same minute.
+    await admission.admit({ requestId: 'after', tenant: t, tier: 'priority', reserveTokens: 10_000 - real });
+  });
+
+  it('settles only the month once the minute is over', async () => {
+    const clock = manualClock();
+    const admission = new DynamoAdmission(store.client, names.usage, { now: clock.now, adjustments: quiet });
+    const t = tenant({ priority: { tpm: 1000, monthlyTokens: 100_000 } });
+    const tk = await admission.admit({ requestId: 'a', tenant: t, tier: 'priority', reserveTokens: 800 });
+    clock.advance(60_000);
+    await admission.admit({ requestId: 'b', tenant: t, tier: 'priority', reserveTokens: 100 });
+    tk.settle(300);
+    await admission.drain();
+    const c = await counts(t, 'priority', clock.now());
+    expect(c.tok).toBe(100);
+    expect(c.mon).toBe(400);
+  });
+
+  it('a refusal for tokens consumes no request (and vice versa)', async () => {
+    const clock = manualClock();
+    const admission = new DynamoAdmission(store.client, names.usage, { now: clock.now, adjustments: quiet });
+    const t = tenant({ priority: { rpm: 3, tpm: 1000 } });
+    await admission.admit({ requestId: 'a', tenant: t, tier: 'priority', reserveTokens: 900 });
+    const err = await admission.admit({ requestId: 'b', tenant: t, tier: 'priority', reserveTokens: 200 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RateLimitError);
+    expect((err as RateLimitError).message).toContain('TPM');
+    expect(await counts(t, 'priority', clock.now())).toMatchObject({ req: 1, tok: 900 });
+    await admission.admit({ requestId: 'c', tenant: t, tier: 'priority', reserveTokens: 50 });
+    await admission.admit({ requestId: 'd', tenant: t, tier: 'priority', reserveTokens: 50 });
+    const err2 = await admission.admit({ requestId: 'e', tenant: t, tier: 'priority', reserveTokens: 0 }).catch((e: unknown) => e);
+    expect((err2 as RateLimitError).message).toContain('RPM');
+    expect(await counts(t, 'priority', clock.now())).toMatchObject({ req: 3, tok: 1000 });
+  });
+
+  it('refuses a spent monthly budget with InsufficientQuotaError, without consuming the minute', async () => {
+    const clock = manualClock();
+    const admission = new DynamoAdmission(store.client, names.usage, { now: clock.now, adjustments: quiet });
+    const t = tenant({ default: { rpm: 100, monthlyTokens: 1000 } });
+    const first = await admission.admit({ requestId: 'a', tenant: t, tier: 'default', reserveTokens: 600 });
+    const err = await admission.admit({ requestId: 'b', tenant: t, tier: 'default', reserveTokens: 600 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(InsufficientQuotaError);
+    expect((err as InsufficientQuotaError).headers['x-should-retry']).toBe('false');
+    expect(await counts(t, 'default', clock.now())).toMatchObject({ req: 1, mon: 600 });
+    await expect(admission.admit({ requestId: 'huge', tenant: t, tier: 'default', reserveTokens: 5000 })).rejects.toBeInstanceOf(InsufficientQuotaError);
+    first.settle(200);
+    await admission.drain();
+    await admission.admit({ requestId: 'c', tenant: t, tier: 'default', reserveTokens: 600 });
+    await expect(admission.admit({ requestId: 'd', tenant: t, tier: 'default', reserveTokens: 300 })).rejects.toBeInstanceOf(InsufficientQuotaError);
+    clock.set(Date.UTC(2025, 6, 1, 0, 0, 5)); // next month: a fresh budget
+    await admission.admit({ requestId: 'e', tenant: t, tier: 'default', reserveTokens: 900 });
+  });
+
+  it('month-only budgets work without minute counters', async () => {
+    const clock = manualClock();
+    const admission = new DynamoAdmission(store.client, names.usage, { now: clock.now, adjustments: quiet });
+    const t = tenant({ priority: { monthlyTokens: 500 } });
+    const results = await Promise.allSettled(
+      Array.from({ length: 20 }, (_, i) => admission.admit({ requestId: `r${i}`, tenant: t, tier: 'priority', reserveTokens: 100 })),
+    );
+    const { ok, refused } = await settleAll(results);
+    expect(ok).toHaveLength(5);
+    expect(refused.every((e) => e instanceof InsufficientQuotaError)).toBe(true);
+    expect(await counts(t, 'priority', clock.now())).toMatchObject({ minute: undefined, mon: 500 });
+  });
+
+  it('sharded counters never over-admit and fill every shard', async () => {
+    const clock = manualClock();
+    const admission = new DynamoAdmission(store.client, names.usage, { now: clock.now, shards: 4, random: seededRandom(7), adjustments: quiet });
+    const t = tenant({ priority: { rpm: 50, tpm: 100_000 } });
+    const results = await Promise.allSettled(
+      Array.from({ length: 120 }, (_, i) => admission.admit({ requestId: `r${i}`, tenant: t, tier: 'priority', reserveTokens: 10 })),
+    );
+    const { ok, refused } = await settleAll(results);
+    let sum = 0;
+    for (let k = 0; k < 4; k++) {
+      const c = await counts(t, 'priority', clock.now(), k);
+      expect(c.req).toBeLessThanOrEqual(shardShare(50, 4, k));
+      sum += c.req;
+    }
+    expect(sum).toBe(ok.length);
+    expect(ok.length).toBeLessThanOrEqual(50);
+    expect(ok.length).toBe(50);
+    expect(refused.every((e) => e instanceof RateLimitError)).toBe(true);
+    expect([0, 1, 2, 3].map((k) => shardShare(50, 4, k))).toEqual([13, 13, 12, 12]);
+  });
+
+  it('lease mode across two instances never over-admits, and returned leases leave exact counters', async () => {
+    const clock = manualClock();
+    const other = localDynamoClient(store.endpoint);
+    const callsA = countCalls(store.client);
+    const leaseSize = () => ({ requests: 8, tokens: 800 });
+    const a = new DynamoAdmission(store.client, names.usage, { now: clock.now, leaseSize, adjustments: quiet });
+    const b = new DynamoAdmission(other, names.usage, { now: clock.now, leaseSize, adjustments: quiet });
+    const t = tenant({ priority: { rpm: 50, tpm: 5000, monthlyTokens: 1_000_000 } });
+    callsA.reset();
+    const admitOn = (n: number, from: number) =>
+      Promise.allSettled(Array.from({ length: n }, (_, i) => (i % 2 ? a : b).admit({ requestId: `r${from + i}`, tenant: t, tier: 'priority', reserveTokens: 100 })));
+    const light = await settleAll(await admitOn(30, 0));
+    expect(light.ok).toHaveLength(30);
+    expect(callsA.total()).toBeLessThanOrEqual(6); // 15 admissions on A: two blocks of 8, a roll race at most
+    const heavy = await settleAll(await admitOn(90, 30));
+    const ok = [...light.ok, ...heavy.ok];
+    const refused = heavy.refused;
+    expect(ok.length).toBeLessThanOrEqual(50);
+    expect(ok.length).toBeGreaterThanOrEqual(40);
+    expect(refused.every((e) => e instanceof RateLimitError)).toBe(true);
+    expect((await counts(t, 'priority', clock.now())).req).toBeLessThanOrEqual(50);
+    await a.releaseLeases();
+    await b.releaseLeases();
+    const c = await counts(t, 'priority', clock.now());
+    expect(c.req).toBe(ok.length);
+    expect(c.tok).toBe(ok.length * 100);
+    expect(c.mon).toBe(ok.length * 100);
+    // What the leases gave back is admissible, and no more.
+    const plain = new DynamoAdmission(store.client, names.usage, { now: clock.now, adjustments: quiet });
+    const rest = await Promise.allSettled(
+      Array.from({ length: 20 }, (_, i) => plain.admit({ requestId: `p${i}`, tenant: t, tier: 'priority', reserveTokens: 100 })),
+    );
+    expect(rest.filter((r) => r.status === 'fulfilled')).toHaveLength(50 - ok.length);
+    other.destroy();
+  });
+
+  it('lease tokens freed by settle are reused locally; expired leases return their tokens to the month', async () => {
+    const clock = manualClock();
+    const admission = new DynamoAdmission(store.client, names.usage, { now: clock.now, leaseSize: () => ({ requests: 10, tokens: 1000 }), adjustments: quiet });
+    const t = tenant({ default: { rpm: 100, tpm: 10_000, monthlyTokens: 100_000 } });
+    const calls = countCalls(store.client);
+    calls.reset();
+    const first = await admission.admit({ requestId: 'a', tenant: t, tier: 'default', reserveTokens: 600 });
+    first.settle(100); // 500 back into the lease
+    const second = await admission.admit({ requestId: 'b', tenant: t, tier: 'default', reserveTokens: 800 });
+    expect(calls.total()).toBe(1);
+    second.settle(800);
+    clock.advance(60_000);
+    await admission.admit({ requestId: 'c', tenant: t, tier: 'default', reserveTokens: 100 });
+    await admission.drain();
+    const c = await counts(t, 'default', clock.now());
+    expect(c.mon).toBe(100 + 800 + 1000); // used by a and b, plus the new minute's lease block
+  });
+
+  it('unlimited tiers cost zero DynamoDB calls', async () => {
+    const client = localDynamoClient(store.endpoint);
+    const calls = countCalls(client);
+    const admission = new DynamoAdmission(client, names.usage, { adjustments: quiet });
+    const t = tenant({ priority: { rpm: 5 } });
+    for (let i = 0; i < 100; i++) {
+      const tk = await admission.admit({ requestId: `r${i}`, tenant: t, tier: 'default', reserveTokens: 1000 });
+      expect(tk.rateLimit).toEqual({});
+      tk.settle(10);
+    }
+    const none = tenant({ default: {} });
+    (await admission.admit({ requestId: 'n', tenant: none, tier: 'default', reserveTokens: 1 })).settle(1);
+    await admission.drain();
+    expect(calls.total()).toBe(0);
+    client.destroy();
+  });
+
+  it('never loses a settle: adjustments survive failures and apply after recovery', async () => {
+    const clock = manualClock();
+    const client = localDynamoClient(store.endpoint, 1);
+    const fault = faultSwitch(client);
+    const admission = new DynamoAdmission(client, names.usage, { now: clock.now, adjustments: quiet });
+    const t = tenant({ priority: { tpm: 5000, monthlyTokens: 50_000 } });
+    const tickets = await Promise.all([1, 2, 3].map((i) => admission.admit({ requestId: `r${i}`, tenant: t, tier: 'priority', reserveTokens: 1000 })));
+    fault.on = true;
+    tickets.forEach((tk) => tk.settle(250));
+    const err = await admission.drain().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(NotDurableError);
+    expect(admission.pendingAdjustments).toBe(1); // three settles coalesced into one adjustment
+    fault.on = false;
+    await admission.drain();
+    expect(admission.pendingAdjustments).toBe(0);
+    expect(await counts(t, 'priority', clock.now())).toMatchObject({ tok: 750, mon: 750 });
+    client.destroy();
+  });
+
+  it('refuses a request larger than the per-minute token limit without a call', async () => {
+    const client = localDynamoClient(store.endpoint);
+    const calls = countCalls(client);
+    const admission = new DynamoAdmission(client, names.usage, { adjustments: quiet });
+    const t = tenant({ priority: { tpm: 100 } });
+    const err = await admission.admit({ requestId: 'x', tenant: t, tier: 'priority', reserveTokens: 101 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RateLimitError);
+    expect((err as RateLimitError).message).toContain('too large');
+    expect(calls.total()).toBe(0);
+    client.destroy();
+  });
+});
