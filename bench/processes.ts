@@ -128,6 +128,7 @@ export class ProcessGroup {
    */
   installSignalHandlers(): () => void {
     const onSignal = (signal: NodeJS.Signals): void => {
+      process.stderr.write(`\nsplitserve bench: ${signal}: stopping ${this.children.size} child process(es)\n`);
       void this.stopAll().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
     };
     const onExit = (): void => this.killAllNow();
