@@ -25,8 +25,14 @@ const implementation = {
   },
 };
 
-/** Installs the `awslambda` global unless the real runtime already provides it. */
+/**
+ * Installs `awslambda.streamifyResponse` and `awslambda.HttpResponseStream` unless present. Merges
+ * into an existing object: other libraries (Lambda's invoke store, loaded by Powertools) create a
+ * partial `awslambda` global of their own.
+ */
 export function installLambdaGlobals(): void {
-  const scope = globalThis as { awslambda?: unknown };
-  scope.awslambda ??= implementation;
+  const scope = globalThis as { awslambda?: Record<string, unknown> };
+  const target = (scope.awslambda ??= {});
+  target.streamifyResponse ??= implementation.streamifyResponse;
+  target.HttpResponseStream ??= implementation.HttpResponseStream;
 }

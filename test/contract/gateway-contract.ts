@@ -88,7 +88,7 @@ export function describeGatewayContract(adapter: string, start: (config: Splitse
 
     it('hides the usage chunk from a client that did not ask for it', async () => {
       const chunks = await collect(
-        await acme.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'hi' }], stream: true, max_tokens: 3, service_tier: 'fast' }),
+        await acme.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'hi' }], stream: true, max_tokens: 3, service_tier: 'fast' as never }),
       );
       expect(chunks.every((c) => c.choices.length > 0 && c.usage === undefined)).toBe(true);
       expect(chunks.every((c) => c.service_tier === 'priority')).toBe(true);
@@ -267,6 +267,19 @@ export function describeGatewayContract(adapter: string, start: (config: Splitse
       }
       await eventually(() => backends.decode.stats().aborted > aborted);
       expect(backends.decode.stats().active).toBe(0);
+    });
+
+    it('cancels the upstream prefill when the client gives up before the first token', async () => {
+      const { aborted, calls } = backends.prefill.stats();
+      backends.prefill.setFaults({ stallMs: 5000 });
+      const controller = new AbortController();
+      const pending = acme.chat.completions
+        .create({ model: MODEL, messages: [{ role: 'user', content: 'hi' }], stream: true, service_tier: 'priority' }, { signal: controller.signal })
+        .catch((e: unknown) => e);
+      await eventually(() => backends.prefill.stats().calls > calls);
+      controller.abort();
+      expect(await pending).toBeInstanceOf(OpenAI.APIUserAbortError);
+      await eventually(() => backends.prefill.stats().aborted > aborted);
     });
 
     it('answers an unknown route with 404 and a wrong method with 405 (or API Gateway 403)', async () => {
