@@ -133,5 +133,7 @@ export function isProfileName(name: string): name is SimProfileName {
   return (SIM_PROFILES as readonly string[]).includes(name);
 }
 
+/** Profile names, re-exported from the config contract (lambda/core/config.ts). */
 export { SIM_PROFILES };
+/** A profile name, re-exported from the config contract (lambda/core/config.ts). */
 export type { SimProfileName };

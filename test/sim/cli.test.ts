@@ -1,7 +1,8 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
+import { simCommand } from '../../bin/commands/sim.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const READY = /^splitserve sim (\S+) listening on http:\/\/127\.0\.0\.1:(\d+)$/;
@@ -41,13 +42,21 @@ describe('splitserve sim', () => {
     expect(stdout.trim().split('\n')).toHaveLength(1);
   });
 
-  it('rejects an unknown profile with exit code 2', async () => {
-    const child = runCli(['--profile', 'tpu-magic', '--port', '0']);
-    let stderr = '';
-    child.stderr!.setEncoding('utf8');
-    child.stderr!.on('data', (d: string) => (stderr += d));
-    const [code] = (await once(child, 'exit')) as [number | null];
-    expect(code).toBe(2);
-    expect(stderr).toContain('unknown profile "tpu-magic"');
+  it('rejects bad arguments with exit code 2 and a message', async () => {
+    const written: string[] = [];
+    const spy = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      written.push(String(chunk));
+      return true;
+    });
+    try {
+      expect(await simCommand(['--profile', 'tpu-magic'])).toBe(2);
+      expect(await simCommand(['--port', '70000'])).toBe(2);
+      expect(await simCommand(['--speedup', '0'])).toBe(2);
+      expect(await simCommand(['--bogus'])).toBe(2);
+    } finally {
+      spy.mockRestore();
+    }
+    expect(written.join('')).toContain('unknown profile "tpu-magic"');
+    expect(written.join('')).toContain('invalid --port "70000"');
   });
 });
