@@ -17,7 +17,7 @@ export type BackendKind = (typeof BACKENDS)[number];
 
 /** Everything a bench run needs to know, defaults filled in. */
 export interface BenchOptions {
-  /** Requests per measured batch; `undefined` means max(400, 4 × concurrency). */
+  /** Requests per measured batch; `undefined` means max(200, 4 × concurrency). */
   readonly requests: number | undefined;
   readonly rounds: number;
   readonly concurrency: readonly number[];
@@ -47,8 +47,8 @@ Streams the same requests three ways side by side, in interleaved rounds, and re
   gateway  through splitserve itself (node --import tsx bin/splitserve.ts start)
 
 options:
-  --requests N         requests per measured batch        (default: max(400, 4 x concurrency))
-  --rounds R           measured rounds, after one warm-up round (default: 5)
+  --requests N         requests per measured batch        (default: max(200, 4 x concurrency))
+  --rounds R           measured rounds, after a warm-up round of half-size batches (default: 5)
   --concurrency LIST   comma-separated concurrencies      (default: 1,16,64,256)
   --routes LIST        agg,disagg                         (default: both)
   --targets LIST       direct,relay,gateway               (default: all available)
@@ -145,10 +145,7 @@ export function parseBenchArgs(args: readonly string[]): BenchOptions {
   };
 }
 
-/**
- * Requests in a measured batch at concurrency `c`: the explicit `--requests`, else max(400, 4c)
- * (400 rather than 200 so a batch spans enough 10 ms clock ticks for a CPU-per-request figure).
- */
+/** Requests in a measured batch at concurrency `c`: the explicit `--requests`, else max(200, 4c). */
 export function requestsFor(options: Pick<BenchOptions, 'requests'>, c: number): number {
-  return options.requests ?? Math.max(400, 4 * c);
+  return options.requests ?? Math.max(200, 4 * c);
 }

@@ -164,7 +164,7 @@ export async function runBench(options: BenchOptions, io: BenchIo): Promise<Benc
       };
     };
 
-    // Round 0 is the warm-up (JIT, connection pools, caches): every batch of a round, discarded.
+    // Round 0 is the warm-up (JIT, connection pools, caches): every batch of a round at half size, discarded.
     const warmup: BatchFigures[] = [];
     const batches: BatchFigures[] = [];
     for (let round = 0; round <= options.rounds; round++) {
@@ -173,7 +173,8 @@ export async function runBench(options: BenchOptions, io: BenchIo): Promise<Benc
         for (const [ri, route] of options.routes.entries()) {
           const shift = (round + ci + ri) % setups.length;
           const order = [...setups.slice(shift), ...setups.slice(0, shift)];
-          for (const setup of order) (round === 0 ? warmup : batches).push(await runOne(label, setup, route, c, requestsFor(options, c), round));
+          const n = round === 0 ? Math.max(1, Math.ceil(requestsFor(options, c) / 2)) : requestsFor(options, c);
+          for (const setup of order) (round === 0 ? warmup : batches).push(await runOne(label, setup, route, c, n, round));
         }
       }
     }

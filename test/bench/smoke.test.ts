@@ -14,7 +14,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 describe('bench --quick against the fake backend', () => {
   it('completes every request through every target and reports the figures of each', async () => {
     const targets: TargetName[] = gatewayAvailable() ? ['direct', 'relay', 'gateway'] : ['direct', 'relay'];
-    const options = parseBenchArgs(['--quick', '--requests', '48', '--targets', targets.join(',')]);
+    const options = parseBenchArgs(['--quick', '--requests', '32', '--targets', targets.join(',')]);
     const progress: string[] = [];
     const report = await runBench(options, { progress: (line) => progress.push(line) });
     const file = join(dir, 'bench.json');
@@ -25,14 +25,14 @@ describe('bench --quick against the fake backend', () => {
     expect(samples).toEqual([]);
     expect(json.failedRequests).toBe(0);
     expect(json.targets).toEqual(targets);
-    expect(progress.some((l) => /^\[round 1\/1\] c=8 disagg relay \d+\/48…$/.test(l))).toBe(true);
+    expect(progress.some((l) => /^\[round 1\/1\] c=8 disagg relay \d+\/32…$/.test(l))).toBe(true);
 
     for (const route of ['agg', 'disagg'] as const) {
       for (const c of [1, 8]) {
         for (const target of targets) {
           const cell = json.cells.find((x) => x.route === route && x.concurrency === c && x.target === target);
           expect(cell, `${route} c=${c} ${target}`).toBeDefined();
-          expect(cell).toMatchObject({ completed: 48, failed: 0, rounds: 1 });
+          expect(cell).toMatchObject({ completed: 32, failed: 0, rounds: 1 });
           expect(cell?.ttftP50Ms).toBeGreaterThan(0);
           expect(cell?.ttftP99Ms).toBeGreaterThanOrEqual(cell?.ttftP50Ms ?? Infinity);
           expect(cell?.throughputRps).toBeGreaterThan(0);
