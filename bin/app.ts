@@ -8,10 +8,13 @@
  * - `stripTenants`: `true` drops `tenants` instead of rejecting them. For the local runtime only,
  *   which seeds tenants into its own tables and reads the synthesized template; a real deploy
  *   must never need it.
+ * - `nag`: `true` runs cdk-nag's AwsSolutions pack during synthesis; any unacknowledged finding
+ *   stops the synth (the infrastructure test runs the same pack on every test run).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { App } from 'aws-cdk-lib';
+import { App, Validations } from 'aws-cdk-lib';
+import { AwsSolutionsChecks } from 'cdk-nag';
 import { parseConfig } from '../lambda/core/config.ts';
 import { SplitserveStack } from '../lib/splitserve-stack.ts';
 
@@ -27,7 +30,15 @@ try {
   throw new Error(`splitserve: ${configPath} is not valid JSON: ${(err as Error).message}`);
 }
 const parsed = parseConfig(raw, configPath);
-const stripTenants = String(app.node.tryGetContext('stripTenants') ?? 'false') === 'true';
+const flag = (key: string): boolean => String(app.node.tryGetContext(key) ?? 'false') === 'true';
+const stripTenants = flag('stripTenants');
+if (parsed.tenants.length > 0 && !stripTenants) {
+  throw new Error(
+    `splitserve: ${configPath} lists tenants, which a deploy rejects (their API keys would land in the template). ` +
+      'Deploy a config without "tenants" (`-c config=path/to/deploy.json`) and create keys with `splitserve admin`; ' +
+      'to synthesize a local-run config for the embedded runtime only, pass `-c stripTenants=true`.',
+  );
+}
 
 new SplitserveStack(app, String(app.node.tryGetContext('stackName') ?? 'Splitserve'), {
   config: stripTenants ? { ...parsed, tenants: [] } : parsed,
@@ -35,3 +46,5 @@ new SplitserveStack(app, String(app.node.tryGetContext('stackName') ?? 'Splitser
   env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
   description: 'splitserve: premium-tier inference gateway (API Gateway, Lambda, Step Functions Express, DynamoDB)',
 });
+
+if (flag('nag')) Validations.of(app).addPlugins(new AwsSolutionsChecks(app));

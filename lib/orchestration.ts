@@ -180,7 +180,7 @@ export class Orchestration extends Construct {
     });
     this.stateMachine = new StateMachine(this, 'StateMachine', {
       stateMachineType: StateMachineType.EXPRESS,
-      queryLanguage: QueryLanguage.JSONPATH,
+      queryLanguage: QueryLanguage.JSON_PATH,
       definitionBody: DefinitionBody.fromChainable(prefill),
       timeout: Duration.minutes(5),
       tracingEnabled: true,
