@@ -17,7 +17,7 @@ export class StepFunctionsExecutor implements PlanExecutor {
   constructor(
     private readonly stateMachineArn: string,
     _steps: StepDeps,
-    private readonly client: SFNClient = new SFNClient({}),
+    private readonly client: SFNClient = new SFNClient({ disableHostPrefix: process.env.AWS_ENDPOINT_URL_SFN !== undefined }),
   ) {}
 
   async runJson(state: PlanState, signal: AbortSignal): Promise<PlanState> {

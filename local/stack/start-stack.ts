@@ -1,0 +1,192 @@
+/**
+ * `npm start` on the synthesized stack: synthesizes (or reuses the cached synth), reads the cloud
+ * assembly, creates the template's tables in the embedded store and seeds the config's tenants,
+ * loads the Lambda bundles in-process, runs the state machine's ASL with aws-local-stepfunctions
+ * behind a local Step Functions endpoint, and serves the REST API's routes over the gateway's
+ * streaming handler. Everything on 127.0.0.1; no Docker, no AWS account.
+ *
+ * One local substitution: the config in the template has `simulate` pools with no endpoints. The
+ * simulators are started from that config and the functions' `SPLITSERVE_CONFIG` is replaced by
+ * the same config with the simulators' endpoints (`withEndpoints`) before the bundles load.
+ * Everything else comes from the template: table names and keys, environment variables, handler
+ * names, the ASL, the API's methods and paths.
+ */
+import { withEndpoints } from '../../lambda/backends/pool-directory.ts';
+import { parseConfig } from '../../lambda/core/config.ts';
+import type { SplitserveConfig } from '../../lambda/core/config.ts';
+import { FUNCTION_ENV } from '../../lambda/handlers/function-env.ts';
+import { seedFromConfig } from '../../lambda/store/seed.ts';
+import { TABLE_ENV } from '../../lambda/store/table-schema.ts';
+import { createTables } from '../../lambda/store/tables.ts';
+import type { SimFaults } from '../../sim/index.ts';
+import { serveApiGateway } from '../apigw-emulator.ts';
+import type { StreamingLambdaHandler } from '../apigw-emulator.ts';
+import { startEmbeddedDynamo } from '../embedded-dynamo.ts';
+import { installLambdaGlobals } from '../lambda-globals.ts';
+import { startSimulatedPools } from '../simulated-pools.ts';
+import type { LocalGateway } from '../start-local.ts';
+import { loadConfigFile } from '../start-local.ts';
+import { apiRoutesFromTemplate } from './api-routes.ts';
+import type { ApiRoute } from './api-routes.ts';
+import { readCloudAssembly, resourcesOfType } from './cloud-assembly.ts';
+import { loadLocalFunctions } from './local-lambda.ts';
+import { tableDefinitionsFromTemplate } from './local-tables.ts';
+import { serveStepFunctions } from './sfn-endpoint.ts';
+import { createLocalStateMachine } from './state-machine-runner.ts';
+import type { ExecutionRecord, LocalStateMachine } from './state-machine-runner.ts';
+import { synthesize } from './synth.ts';
+import type { SynthResult } from './synth.ts';
+import { createTemplateResolver, LOCAL_PSEUDO_PARAMETERS } from './template-resolver.ts';
+
+/** Options of {@link startStack}. */
+export interface StartStackOptions {
+  /** The config file: synthesized as a deploy would (without tenants); its tenants are seeded. */
+  readonly configPath: string;
+  /** @default 8787; 0 = ephemeral */
+  readonly port?: number;
+  /** @default '127.0.0.1' */
+  readonly host?: string;
+  /** Progress lines (synth, store, functions, ready). */
+  readonly onProgress?: (message: string) => void;
+  /**
+   * Where the cloud assembly is cached.
+   * @default DEFAULT_ASSEMBLY_DIR (.splitserve/cdk.out)
+   */
+  readonly assemblyDir?: string;
+  /**
+   * A fixed wait before each state machine retry (ms) instead of the ASL's intervals (tests).
+   * @default undefined (the definition's intervals)
+   */
+  readonly retryIntervalMs?: number;
+  /**
+   * Extra variables for every function, over the template's (e.g. `POWERTOOLS_LOG_LEVEL`).
+   * @default {}
+   */
+  readonly environment?: Readonly<Record<string, string>>;
+}
+
+/** A running local stack: the {@link LocalGateway} shape (without the in-process runtime), plus the stack's parts. */
+export interface LocalStack extends Omit<LocalGateway, 'runtime'> {
+  /** The synth that produced the assembly (cached or not, how long). */
+  readonly synth: SynthResult;
+  /** The local Step Functions endpoint (`AWS_ENDPOINT_URL_SFN` of the functions). */
+  readonly sfnEndpoint: string;
+  /** The API's routes, from the template. */
+  readonly routes: readonly ApiRoute[];
+  /** Logical id → local ARN of each function loaded. */
+  readonly functions: Readonly<Record<string, string>>;
+  /** The state machine's ARN. */
+  readonly stateMachineArn: string;
+  /** Executions of the state machine(s), oldest first, with their histories. */
+  executions(): readonly ExecutionRecord[];
+  /** Sets the fault plan of every simulator replica of a pool. */
+  setFaults(pool: string, faults: SimFaults): void;
+}
+
+function only<T>(items: readonly T[], what: string): T {
+  if (items.length !== 1) throw new Error(`the template has ${items.length} ${what}; the local runtime expects exactly one`);
+  return items[0]!;
+}
+
+/**
+ * Starts the synthesized stack locally; undoes everything it started when a step fails.
+ *
+ * @example
+ * const stack = await startStack({ configPath: 'splitserve.config.json', port: 0, onProgress: console.log });
+ * // OpenAI base URL: `${stack.url}/v1`
+ * await stack.close();
+ */
+export async function startStack(options: StartStackOptions): Promise<LocalStack> {
+  const started = performance.now();
+  const progress = options.onProgress ?? (() => undefined);
+  const original = await loadConfigFile(options.configPath);
+  const closers: Array<() => Promise<void> | void> = [];
+  const closeAll = async () => {
+    for (const close of closers.reverse()) await Promise.resolve().then(close).catch(() => undefined);
+    closers.length = 0;
+  };
+  try {
+    const synth = await synthesize({ configPath: options.configPath, outDir: options.assemblyDir, onProgress: progress });
+    const stack = await readCloudAssembly(synth.outDir);
+    const resolver = createTemplateResolver(stack.template);
+
+    // The deployed functions' environment: one config and one pair of table names for all.
+    const fnEnvs = resourcesOfType(stack.template, 'AWS::Lambda::Function').map(
+      ([, r]) => (resolver.resolve(r.Properties?.Environment ?? {}) as { Variables?: Record<string, string> }).Variables ?? {},
+    );
+    const pick = (name: string) => only([...new Set(fnEnvs.map((e) => e[name]).filter((v): v is string => v !== undefined))], `distinct values of ${name}`);
+    const templateConfig: SplitserveConfig = parseConfig(JSON.parse(pick(FUNCTION_ENV.config)), `${FUNCTION_ENV.config} of the template`);
+    const configTable = pick(TABLE_ENV.config);
+
+    const store = await startEmbeddedDynamo();
+    closers.push(() => store.close());
+    await createTables(store.client, tableDefinitionsFromTemplate(stack.template, resolver).map((t) => t.input));
+    await seedFromConfig(store.client, { config: configTable }, original);
+
+    const sims = await startSimulatedPools(templateConfig);
+    closers.push(() => sims.close());
+    const localConfig = withEndpoints(templateConfig, sims.endpoints);
+
+    const machines = new Map<string, LocalStateMachine>();
+    const sfn = await serveStepFunctions(machines, 0, '127.0.0.1');
+    closers.push(() => sfn.close());
+
+    installLambdaGlobals();
+    const region = LOCAL_PSEUDO_PARAMETERS['AWS::Region'];
+    const fns = await loadLocalFunctions({
+      stack,
+      resolver,
+      overrides: {
+        AWS_REGION: region,
+        AWS_DEFAULT_REGION: region,
+        AWS_ACCESS_KEY_ID: 'local',
+        AWS_SECRET_ACCESS_KEY: 'local',
+        AWS_ENDPOINT_URL_DYNAMODB: store.endpoint,
+        AWS_ENDPOINT_URL_SFN: sfn.url,
+        [FUNCTION_ENV.config]: JSON.stringify(localConfig),
+        ...options.environment,
+      },
+    });
+    closers.push(() => fns.restoreEnvironment());
+    progress(`loaded ${fns.functions.length} functions from ${stack.directory}`);
+
+    for (const [logicalId, resource] of resourcesOfType(stack.template, 'AWS::StepFunctions::StateMachine')) {
+      const props = resolver.resolve(resource.Properties ?? {}) as { DefinitionString?: string; Definition?: unknown };
+      const definition = props.DefinitionString ?? JSON.stringify(props.Definition);
+      const arn = resolver.arnOf(logicalId);
+      machines.set(arn, createLocalStateMachine({ arn, definition, findFunction: fns.find, retryIntervalMs: options.retryIntervalMs }));
+    }
+    const stateMachineArn = only([...machines.keys()], 'state machines');
+
+    const routes = apiRoutesFromTemplate(stack.template, resolver);
+    const target = only([...new Set(routes.map((r) => r.functionArn))], 'API integration targets');
+    const gatewayFn = target ? fns.find(target) : undefined;
+    if (!gatewayFn) throw new Error(`the API integrates ${String(target)}, which is not a function of the stack`);
+    const server = await serveApiGateway(gatewayFn.handler as unknown as StreamingLambdaHandler, routes, options.port ?? 8787, options.host ?? '127.0.0.1', gatewayFn.name);
+    closers.push(() => server.close());
+    progress(`ready in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+
+    return {
+      url: server.url,
+      port: server.port,
+      storeEndpoint: store.endpoint,
+      config: { ...localConfig, tenants: original.tenants },
+      simulators: sims.endpoints,
+      synth,
+      sfnEndpoint: sfn.url,
+      routes,
+      functions: Object.fromEntries(fns.functions.map((f) => [f.logicalId, f.arn])),
+      stateMachineArn,
+      executions: () => [...machines.values()].flatMap((m) => m.executions()),
+      setFaults: (pool, faults) => {
+        const urls = new Set(sims.endpoints[pool] ?? []);
+        if (urls.size === 0) throw new Error(`pool "${pool}" has no simulators`);
+        for (const handle of sims.handles) if (urls.has(handle.url)) handle.setFaults(faults);
+      },
+      close: closeAll,
+    };
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
+}
