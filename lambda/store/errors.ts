@@ -8,6 +8,7 @@ export const STORE_ERROR_CODES = {
   notFound: 'not_found',
   alreadyExists: 'already_exists',
   notDurable: 'not_durable',
+  invalidArgument: 'invalid_argument',
 } as const;
 export type StoreErrorCode = (typeof STORE_ERROR_CODES)[keyof typeof STORE_ERROR_CODES];
 
@@ -48,5 +49,12 @@ export class NotDurableError extends StoreError {
     public readonly pending: number,
   ) {
     super(message, STORE_ERROR_CODES.notDurable);
+  }
+}
+
+/** An admin operation got an invalid argument (bad tenant id, unknown tier, bad number). */
+export class InvalidArgumentError extends StoreError {
+  constructor(message: string) {
+    super(message, STORE_ERROR_CODES.invalidArgument);
   }
 }

@@ -16,3 +16,6 @@ export const TABLE_ENV = { config: 'CONFIG_TABLE', usage: 'USAGE_TABLE' } as con
 /** Logical table roles. */
 export const TABLE_ROLES = ['config', 'usage'] as const;
 export type TableRole = (typeof TABLE_ROLES)[number];
+
+/** Table names used by the local runtime (`npm start`) and assumed by `splitserve admin --endpoint`. */
+export const LOCAL_TABLE_NAMES = { config: 'splitserve-config', usage: 'splitserve-usage' } as const;

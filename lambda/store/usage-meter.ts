@@ -110,6 +110,7 @@ export class DynamoUsageMeter implements UsageMeter {
   private aggregates = new Map<string, Aggregate>();
   private chain: Promise<void> = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
+  private writing = 0;
   private readonly logger: StoreLogger;
   private readonly retentionDays: number;
   private readonly flushIntervalMs: number;
@@ -148,9 +149,9 @@ export class DynamoUsageMeter implements UsageMeter {
     else if (this.flushIntervalMs > 0) this.background(this.flushIntervalMs);
   }
 
-  /** Records (and aggregate deltas) not yet durable. */
+  /** Records (and aggregate deltas) not yet durable, including those being written. */
   get pending(): number {
-    return this.buffer.length + this.aggregates.size;
+    return this.buffer.length + this.aggregates.size + this.writing;
   }
 
   /**
@@ -182,7 +183,17 @@ export class DynamoUsageMeter implements UsageMeter {
     this.buffer = [];
     const aggregates = [...this.aggregates.values()];
     this.aggregates = new Map();
-    const [unwritten, failedAggregates] = await Promise.all([this.writeRecords(records), this.writeAggregates(aggregates)]);
+    this.writing = records.length + aggregates.length;
+    let unwritten: UsageRecord[];
+    let failedAggregates: Aggregate[];
+    try {
+      // Neither rejects on DynamoDB errors; a throw here is unexpected: keep everything (puts are idempotent).
+      [unwritten, failedAggregates] = await Promise.all([this.writeRecords(records), this.writeAggregates(aggregates)]);
+    } catch {
+      [unwritten, failedAggregates] = [records, aggregates];
+    } finally {
+      this.writing = 0;
+    }
     if (unwritten.length === 0 && failedAggregates.length === 0) return;
     this.buffer = [...unwritten, ...this.buffer];
     for (const a of failedAggregates) this.mergeAggregate(a);

@@ -1,0 +1,250 @@
+/**
+ * `splitserve admin`: tenants, keys, tiers, limits and usage, on the local store or a deployed
+ * stack. A thin layer over lambda/store/admin.ts: parse, call, print (a table, or `--json`).
+ */
+import { parseArgs } from 'node:util';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { TIER_NAMES, type TenantLimits, type TierName } from '../../lambda/core/config.ts';
+import * as admin from '../../lambda/store/admin.ts';
+import type { ApiKeyRecord, TenantRecord } from '../../lambda/store/config-items.ts';
+import { StoreError } from '../../lambda/store/errors.ts';
+import { LOCAL_TABLE_NAMES, TABLE_ENV } from '../../lambda/store/table-schema.ts';
+import type { TableNames } from '../../lambda/store/tables.ts';
+
+const USAGE = `usage: splitserve admin <command> [target] [options]
+
+commands:
+  tenant create --tenant ID --tiers priority,default
+  tenant list
+  tenant disable|enable --tenant ID
+  key create --tenant ID                 prints the new key ONCE
+  key list --tenant ID
+  key revoke --tenant ID --key-id KID
+  key rotate --tenant ID --key-id KID    new key (printed once), then revokes KID
+  limits set --tenant ID --tier TIER [--rpm N] [--tpm N] [--monthly-tokens N]
+                                         no limit given: the tier becomes unlimited
+  tiers set --tenant ID priority,default
+  usage --tenant ID --from YYYY-MM-DD --to YYYY-MM-DD
+
+target (one of):
+  --endpoint URL          a DynamoDB endpoint, e.g. the local store: \`npm start\` prints
+                          "store: http://127.0.0.1:<port>"; region "local", dummy credentials,
+                          tables ${LOCAL_TABLE_NAMES.config} / ${LOCAL_TABLE_NAMES.usage} unless given
+  --stack NAME            a deployed stack: table names from its outputs (ConfigTableName,
+                          UsageTableName), default AWS credential chain
+  --config-table NAME --usage-table NAME
+                          explicit tables (also from $${TABLE_ENV.config} / $${TABLE_ENV.usage})
+  --region REGION         AWS region (default: the credential chain's)
+
+options:
+  --json                  machine-readable output
+  -h, --help              show this help
+`;
+
+/** Where the command writes (injectable for tests). */
+export interface AdminIO {
+  out(text: string): void;
+  err(text: string): void;
+}
+
+const processIO: AdminIO = { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) };
+
+/** Stack output keys holding the table names (lib/splitserve-stack.ts STACK_OUTPUTS). */
+export const STACK_TABLE_OUTPUTS = { config: 'ConfigTableName', usage: 'UsageTableName' } as const;
+
+const OPTIONS = {
+  endpoint: { type: 'string' },
+  stack: { type: 'string' },
+  region: { type: 'string' },
+  'config-table': { type: 'string' },
+  'usage-table': { type: 'string' },
+  tenant: { type: 'string' },
+  id: { type: 'string' },
+  tiers: { type: 'string' },
+  tier: { type: 'string' },
+  'key-id': { type: 'string' },
+  rpm: { type: 'string' },
+  tpm: { type: 'string' },
+  'monthly-tokens': { type: 'string' },
+  from: { type: 'string' },
+  to: { type: 'string' },
+  json: { type: 'boolean', default: false },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const;
+
+type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true; strict: true }>>['values'];
+
+class UsageError extends Error {}
+
+/**
+ * Runs `splitserve admin`; resolves 0 on success, 1 when the operation fails, 2 on bad arguments.
+ *
+ * @example
+ * // npx tsx bin/splitserve.ts admin key create --tenant acme --endpoint http://127.0.0.1:4567
+ * process.exitCode = await adminCommand(['key', 'create', '--tenant', 'acme', '--endpoint', 'http://127.0.0.1:4567']);
+ */
+export async function adminCommand(args: string[], io: AdminIO = processIO): Promise<number> {
+  let values: Values;
+  let positionals: string[];
+  try {
+    ({ values, positionals } = parseArgs({ args, options: OPTIONS, strict: true, allowPositionals: true }));
+  } catch (err) {
+    io.err(`${err instanceof Error ? err.message : String(err)}\n\n${USAGE}`);
+    return 2;
+  }
+  if (values.help || positionals.length === 0) {
+    (values.help ? io.out : io.err)(USAGE);
+    return values.help ? 0 : 2;
+  }
+  let client: DynamoDBClient | undefined;
+  try {
+    const target = await resolveTarget(values);
+    client = target.client;
+    await run({ client, tables: target.tables }, positionals, values, io);
+    return 0;
+  } catch (err) {
+    if (err instanceof UsageError) {
+      io.err(`${err.message}\n\n${USAGE}`);
+      return 2;
+    }
+    const message = err instanceof Error ? err.message : String(err);
+    if (values.json) io.out(`${JSON.stringify(err instanceof StoreError ? err.toJSON() : { error: { message, code: 'error' } })}\n`);
+    io.err(`error: ${message}\n`);
+    return 1;
+  } finally {
+    client?.destroy();
+  }
+}
+
+async function resolveTarget(v: Values): Promise<{ client: DynamoDBClient; tables: TableNames }> {
+  if (v.endpoint && v.stack) throw new UsageError('give either --endpoint or --stack, not both');
+  const region = v.region ? { region: v.region } : {};
+  if (v.endpoint) {
+    if (!/^https?:\/\//.test(v.endpoint)) throw new UsageError('--endpoint must be an http(s) URL');
+    const client = new DynamoDBClient({ endpoint: v.endpoint, region: v.region ?? 'local', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+    return { client, tables: { config: v['config-table'] ?? LOCAL_TABLE_NAMES.config, usage: v['usage-table'] ?? LOCAL_TABLE_NAMES.usage } };
+  }
+  if (v.stack) {
+    const { CloudFormationClient, DescribeStacksCommand } = await import('@aws-sdk/client-cloudformation');
+    const cfn = new CloudFormationClient(region);
+    try {
+      const out = await cfn.send(new DescribeStacksCommand({ StackName: v.stack }));
+      const outputs = out.Stacks?.[0]?.Outputs ?? [];
+      const find = (key: string): string | undefined => outputs.find((o) => o.OutputKey === key)?.OutputValue;
+      const config = v['config-table'] ?? find(STACK_TABLE_OUTPUTS.config);
+      const usage = v['usage-table'] ?? find(STACK_TABLE_OUTPUTS.usage);
+      if (!config || !usage) throw new Error(`stack "${v.stack}" has no ${STACK_TABLE_OUTPUTS.config}/${STACK_TABLE_OUTPUTS.usage} outputs`);
+      return { client: new DynamoDBClient(region), tables: { config, usage } };
+    } finally {
+      cfn.destroy();
+    }
+  }
+  const config = v['config-table'] ?? process.env[TABLE_ENV.config];
+  const usage = v['usage-table'] ?? process.env[TABLE_ENV.usage];
+  if (!config || !usage) throw new UsageError('no target: give --endpoint, --stack, or --config-table and --usage-table');
+  return { client: new DynamoDBClient(region), tables: { config, usage } };
+}
+
+function need(v: Values, name: 'tenant' | 'key-id' | 'tier' | 'from' | 'to'): string {
+  const value = name === 'tenant' ? (v.tenant ?? v.id) : v[name];
+  if (!value) throw new UsageError(`--${name} is required`);
+  return value;
+}
+
+function count(v: Values, name: 'rpm' | 'tpm' | 'monthly-tokens'): number | undefined {
+  const raw = v[name];
+  if (raw === undefined) return undefined;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n <= 0) throw new UsageError(`--${name} must be a positive integer`);
+  return n;
+}
+
+function tierOf(name: string): TierName {
+  const [tier] = admin.parseTiers(name);
+  return tier!;
+}
+
+async function run(ctx: admin.AdminContext, pos: string[], v: Values, io: AdminIO): Promise<void> {
+  const [group, action, extra] = pos;
+  const print = (json: unknown, human: string): void => io.out(v.json ? `${JSON.stringify(json, null, 2)}\n` : human);
+  const command = group === 'usage' ? 'usage' : `${group} ${action ?? ''}`;
+  switch (command) {
+    case 'tenant create': {
+      const t = await admin.createTenant(ctx, { id: need(v, 'tenant'), tiers: admin.parseTiers(v.tiers ?? 'default') });
+      return print(t, `created tenant ${t.id} (tiers: ${t.tiers.join(', ')})\n`);
+    }
+    case 'tenant list': {
+      const ts = await admin.listTenants(ctx);
+      return print(ts, tenantsTable(ts));
+    }
+    case 'tenant disable':
+    case 'tenant enable': {
+      const t = await admin.setTenantDisabled(ctx, need(v, 'tenant'), action === 'disable');
+      return print(t, `tenant ${t.id} ${t.disabled ? 'disabled' : 'enabled'}\n`);
+    }
+    case 'key create': {
+      const { key, record } = await admin.createKey(ctx, need(v, 'tenant'));
+      return print({ ...record, key }, `created key ${record.keyId} for tenant ${record.tenantId}; store it now, it is not shown again:\n${key}\n`);
+    }
+    case 'key rotate': {
+      const { key, record, revoked } = await admin.rotateKey(ctx, need(v, 'tenant'), need(v, 'key-id'));
+      return print({ ...record, key, revoked }, `created key ${record.keyId}, revoked ${revoked.keyId}; store the new key now, it is not shown again:\n${key}\n`);
+    }
+    case 'key revoke': {
+      const k = await admin.revokeKey(ctx, need(v, 'tenant'), need(v, 'key-id'));
+      return print(k, `revoked key ${k.keyId} of tenant ${k.tenantId}\n`);
+    }
+    case 'key list': {
+      const ks = await admin.listKeys(ctx, need(v, 'tenant'));
+      return print(ks, keysTable(ks));
+    }
+    case 'limits set': {
+      const limits: TenantLimits = { rpm: count(v, 'rpm'), tpm: count(v, 'tpm'), monthlyTokens: count(v, 'monthly-tokens') };
+      const clean = Object.fromEntries(Object.entries(limits).filter(([, n]) => n !== undefined)) as TenantLimits;
+      const tier = tierOf(need(v, 'tier'));
+      const t = await admin.setLimits(ctx, need(v, 'tenant'), tier, clean);
+      return print(t, `limits of ${t.id} on ${tier}: ${describeLimits(t.limits[tier])}\n`);
+    }
+    case 'tiers set': {
+      const list = v.tiers ?? extra;
+      if (!list) throw new UsageError(`give the tiers, e.g. tiers set --tenant ID ${TIER_NAMES.slice(0, 2).join(',')}`);
+      const t = await admin.setTiers(ctx, need(v, 'tenant'), admin.parseTiers(list));
+      return print(t, `tiers of ${t.id}: ${t.tiers.join(', ')}\n`);
+    }
+    case 'usage': {
+      const r = await admin.getUsage(ctx, need(v, 'tenant'), need(v, 'from'), need(v, 'to'));
+      const rows = r.tiers.map((t) => [t.tier, String(t.requests), String(t.promptTokens), String(t.completionTokens), String(t.errors), String(t.aborted)]);
+      return print(r, `usage of ${r.tenantId}, ${r.from} to ${r.to} (UTC days)\n${table(['TIER', 'REQUESTS', 'PROMPT_TOKENS', 'COMPLETION_TOKENS', 'ERRORS', 'ABORTED'], rows)}`);
+    }
+    default:
+      throw new UsageError(`unknown command "${pos.join(' ')}"`);
+  }
+}
+
+function describeLimits(l: TenantLimits | undefined): string {
+  if (!l) return 'unlimited';
+  const parts = [l.rpm && `rpm ${l.rpm}`, l.tpm && `tpm ${l.tpm}`, l.monthlyTokens && `monthly tokens ${l.monthlyTokens}`].filter(Boolean);
+  return parts.length ? parts.join(', ') : 'unlimited';
+}
+
+function tenantsTable(ts: readonly TenantRecord[]): string {
+  const rows = ts.map((t) => [
+    t.id,
+    t.disabled ? 'disabled' : 'active',
+    t.tiers.join(','),
+    TIER_NAMES.filter((n) => t.limits[n]).map((n) => `${n}: ${describeLimits(t.limits[n])}`).join('; ') || '-',
+    t.createdAt,
+  ]);
+  return table(['TENANT', 'STATUS', 'TIERS', 'LIMITS', 'CREATED'], rows);
+}
+
+function keysTable(ks: readonly ApiKeyRecord[]): string {
+  return table(['KEY_ID', 'STATUS', 'CREATED', 'REVOKED'], ks.map((k) => [k.keyId, k.revokedAt ? 'revoked' : k.disabled ? 'disabled' : 'active', k.createdAt, k.revokedAt ?? '-']));
+}
+
+function table(headers: string[], rows: string[][]): string {
+  if (rows.length === 0) return '(none)\n';
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]): string => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  return `${[line(headers), ...rows.map(line)].join('\n')}\n`;
+}

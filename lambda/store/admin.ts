@@ -1,0 +1,120 @@
+/**
+ * Typed admin operations over the Config and Usage tables: tenants, keys, tiers, limits, usage.
+ * The CLI (bin/commands/admin.ts) is a thin layer over these. Keys are returned once, by
+ * {@link createKey} and {@link rotateKey}, and never stored or logged.
+ */
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { TIER_NAMES, type TenantLimits, type TierName } from '../core/config.ts';
+import { generateApiKey } from './api-keys.ts';
+import type { ApiKeyRecord, TenantRecord } from './config-items.ts';
+import { ConfigTable } from './config-table.ts';
+import { InvalidArgumentError, NotFoundInStoreError } from './errors.ts';
+import type { TableNames } from './tables.ts';
+import { usageReport, type UsageReport } from './usage-report.ts';
+
+/** Where admin operations act. */
+export interface AdminContext {
+  readonly client: DynamoDBClient;
+  readonly tables: TableNames;
+  /** Clock for timestamps. @default Date.now */
+  readonly now?: () => number;
+}
+
+/** A freshly created key: `key` is shown once and cannot be recovered. */
+export interface CreatedKey {
+  readonly key: string;
+  readonly record: ApiKeyRecord;
+}
+
+const TENANT_ID = /^[a-zA-Z0-9_.-]{1,64}$/;
+const DAY = /^\d{4}-\d{2}-\d{2}$/;
+
+function table(ctx: AdminContext): ConfigTable {
+  return new ConfigTable(ctx.client, ctx.tables.config, ctx.now ? { now: ctx.now } : {});
+}
+
+/** Validates a tenant id (the config file's rule). */
+export function assertTenantId(id: string): void {
+  if (!TENANT_ID.test(id)) throw new InvalidArgumentError(`invalid tenant id "${id}": 1-64 characters of [a-zA-Z0-9_.-]`);
+}
+
+/** Parses a tier list such as `priority,default` (`fast` means `priority`). */
+export function parseTiers(list: string): TierName[] {
+  const tiers = list
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((s) => (s === 'fast' ? 'priority' : s));
+  if (tiers.length === 0) throw new InvalidArgumentError('at least one tier is required');
+  const known: readonly string[] = TIER_NAMES;
+  for (const t of tiers) if (!known.includes(t)) throw new InvalidArgumentError(`unknown tier "${t}" (known: ${TIER_NAMES.join(', ')})`);
+  return [...new Set(tiers)] as TierName[];
+}
+
+/** Creates a tenant. */
+export async function createTenant(ctx: AdminContext, input: { id: string; tiers: readonly TierName[]; limits?: Partial<Record<TierName, TenantLimits>> }): Promise<TenantRecord> {
+  assertTenantId(input.id);
+  if (input.tiers.length === 0) throw new InvalidArgumentError('at least one tier is required');
+  return table(ctx).createTenant({ id: input.id, tiers: input.tiers, limits: input.limits ?? {}, disabled: false });
+}
+
+/** Every tenant, sorted by id. */
+export async function listTenants(ctx: AdminContext): Promise<TenantRecord[]> {
+  return table(ctx).listTenants();
+}
+
+/** Disables (every key of the tenant then gets 403 within the key cache bound) or re-enables a tenant. */
+export async function setTenantDisabled(ctx: AdminContext, tenantId: string, disabled: boolean): Promise<TenantRecord> {
+  return table(ctx).updateTenant(tenantId, { disabled });
+}
+
+/** Replaces the tiers a tenant may be served at. */
+export async function setTiers(ctx: AdminContext, tenantId: string, tiers: readonly TierName[]): Promise<TenantRecord> {
+  if (tiers.length === 0) throw new InvalidArgumentError('at least one tier is required');
+  return table(ctx).updateTenant(tenantId, { tiers });
+}
+
+/** Sets a tenant's limits for one tier; `null` (or no field set) removes them: the tier becomes unlimited. */
+export async function setLimits(ctx: AdminContext, tenantId: string, tier: TierName, limits: TenantLimits | null): Promise<TenantRecord> {
+  for (const [k, v] of Object.entries(limits ?? {})) {
+    if (v !== undefined && (!Number.isInteger(v) || v <= 0)) throw new InvalidArgumentError(`${k} must be a positive integer`);
+  }
+  const empty = !limits || (limits.rpm === undefined && limits.tpm === undefined && limits.monthlyTokens === undefined);
+  return table(ctx).updateTenant(tenantId, { limits: { [tier]: empty ? null : limits } });
+}
+
+/** Creates a key for a tenant; the key is in the result, once. */
+export async function createKey(ctx: AdminContext, tenantId: string): Promise<CreatedKey> {
+  const key = generateApiKey();
+  const record = await table(ctx).addKey(tenantId, key);
+  return { key, record };
+}
+
+/** The tenant's keys (live and revoked); {@link NotFoundInStoreError} for an unknown tenant. */
+export async function listKeys(ctx: AdminContext, tenantId: string): Promise<ApiKeyRecord[]> {
+  const t = table(ctx);
+  await t.requireTenant(tenantId);
+  return t.listKeys(tenantId);
+}
+
+/** Revokes a key (it stops working within the key cache bound). */
+export async function revokeKey(ctx: AdminContext, tenantId: string, keyId: string): Promise<ApiKeyRecord> {
+  return table(ctx).revokeKey(tenantId, keyId);
+}
+
+/** Creates a new key for the tenant, then revokes `keyId` (no moment without a working key). */
+export async function rotateKey(ctx: AdminContext, tenantId: string, keyId: string): Promise<CreatedKey & { revoked: ApiKeyRecord }> {
+  const t = table(ctx);
+  const existing = (await t.listKeys(tenantId)).find((k) => k.keyId === keyId);
+  if (!existing || existing.revokedAt) throw new NotFoundInStoreError(`live key "${keyId}" of tenant "${tenantId}" does not exist`);
+  const created = await createKey(ctx, tenantId);
+  const revoked = await t.revokeKey(tenantId, keyId);
+  return { ...created, revoked };
+}
+
+/** Per-tier usage totals of a tenant over inclusive UTC days `yyyy-mm-dd`. */
+export async function getUsage(ctx: AdminContext, tenantId: string, from: string, to: string): Promise<UsageReport> {
+  if (!DAY.test(from) || !DAY.test(to)) throw new InvalidArgumentError('--from and --to are days: yyyy-mm-dd');
+  if (from > to) throw new InvalidArgumentError('--from is after --to');
+  return usageReport(ctx.client, ctx.tables.usage, tenantId, from, to);
+}

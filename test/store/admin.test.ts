@@ -1,0 +1,143 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { adminCommand, STACK_TABLE_OUTPUTS, type AdminIO } from '../../bin/commands/admin.ts';
+import { STACK_OUTPUTS } from '../../lib/splitserve-stack.ts';
+import { RateLimitError } from '../../lambda/core/errors.ts';
+import * as admin from '../../lambda/store/admin.ts';
+import { DynamoAdmission } from '../../lambda/store/admission.ts';
+import { hashApiKey } from '../../lambda/store/api-keys.ts';
+import { AlreadyExistsError, InvalidArgumentError, NotFoundInStoreError } from '../../lambda/store/errors.ts';
+import { DynamoKeyResolver } from '../../lambda/store/key-resolver.ts';
+import type { TableNames } from '../../lambda/store/tables.ts';
+import { DynamoUsageMeter } from '../../lambda/store/usage-meter.ts';
+import { startEmbeddedDynamo, type EmbeddedDynamo } from '../../local/embedded-dynamo.ts';
+import { freshTables } from './helpers.ts';
+
+let store: EmbeddedDynamo;
+let names: TableNames;
+
+beforeAll(async () => {
+  store = await startEmbeddedDynamo();
+  names = await freshTables(store);
+});
+afterAll(async () => {
+  await store.close();
+});
+
+async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const io: AdminIO = { out: (t) => void (out += t), err: (t) => void (err += t) };
+  const code = await adminCommand([...args, '--endpoint', store.endpoint, '--config-table', names.config, '--usage-table', names.usage], io);
+  return { code, out, err };
+}
+
+const resolve = (key: string) => new DynamoKeyResolver(store.client, names.config).resolve(hashApiKey(key));
+
+describe('admin operations', () => {
+  it('validate their arguments', async () => {
+    const ctx = { client: store.client, tables: names };
+    await expect(admin.createTenant(ctx, { id: 'bad id!', tiers: ['default'] })).rejects.toBeInstanceOf(InvalidArgumentError);
+    expect(() => admin.parseTiers('priority,turbo')).toThrow(InvalidArgumentError);
+    expect(admin.parseTiers('fast, default,priority')).toEqual(['priority', 'default']);
+    await admin.createTenant(ctx, { id: 'ops', tiers: ['default'] });
+    await expect(admin.createTenant(ctx, { id: 'ops', tiers: ['default'] })).rejects.toBeInstanceOf(AlreadyExistsError);
+    await expect(admin.createKey(ctx, 'nobody')).rejects.toBeInstanceOf(NotFoundInStoreError);
+    await expect(admin.getUsage(ctx, 'ops', '2025-06-30', '2025-06-01')).rejects.toBeInstanceOf(InvalidArgumentError);
+  });
+});
+
+describe('splitserve admin', () => {
+  it('manages a tenant, its keys, tiers and limits end to end', async () => {
+    expect((await cli('tenant', 'create', '--tenant', 'acme', '--tiers', 'default')).code).toBe(0);
+    const created = await cli('key', 'create', '--tenant', 'acme', '--json');
+    expect(created.code).toBe(0);
+    const { key, keyId } = JSON.parse(created.out) as { key: string; keyId: string };
+    expect(key).toMatch(/^sk-ss-/);
+    expect((await resolve(key))?.tenant).toMatchObject({ id: 'acme', tiers: ['default'], limits: {} });
+
+    const list = await cli('key', 'list', '--tenant', 'acme');
+    expect(list.out).toContain(keyId);
+    expect(list.out).not.toContain(key);
+    expect(list.out).not.toContain(hashApiKey(key));
+
+    expect((await cli('tiers', 'set', '--tenant', 'acme', 'priority,default')).code).toBe(0);
+    const limits = await cli('limits', 'set', '--tenant', 'acme', '--tier', 'priority', '--rpm', '2', '--tpm', '5000');
+    expect(limits.code).toBe(0);
+    expect(limits.out).toContain('rpm 2, tpm 5000');
+    const principal = await resolve(key);
+    expect(principal?.tenant.tiers).toEqual(['priority', 'default']);
+    expect(principal?.tenant.limits).toEqual({ priority: { rpm: 2, tpm: 5000 } });
+
+    const admission = new DynamoAdmission(store.client, names.usage);
+    const admit = () => admission.admit({ requestId: 'r', tenant: principal!.tenant, tier: 'priority', reserveTokens: 10 });
+    await admit();
+    await admit();
+    await expect(admit()).rejects.toBeInstanceOf(RateLimitError);
+
+    const tenants = JSON.parse((await cli('tenant', 'list', '--json')).out) as Array<{ id: string }>;
+    expect(tenants.map((t) => t.id)).toContain('acme');
+    const human = (await cli('tenant', 'list')).out;
+    expect(human).toMatch(/^TENANT\s+STATUS\s+TIERS\s+LIMITS\s+CREATED/);
+    expect(human).toContain('priority: rpm 2, tpm 5000');
+
+    expect((await cli('limits', 'set', '--tenant', 'acme', '--tier', 'priority')).out).toContain('unlimited');
+    expect((await resolve(key))?.tenant.limits).toEqual({});
+
+    expect((await cli('tenant', 'disable', '--tenant', 'acme')).code).toBe(0);
+    expect((await resolve(key))?.tenant.disabled).toBe(true);
+    expect((await cli('tenant', 'enable', '--tenant', 'acme')).code).toBe(0);
+    expect((await resolve(key))?.tenant.disabled).toBe(false);
+  });
+
+  it('rotates and revokes keys', async () => {
+    await cli('tenant', 'create', '--tenant', 'rot', '--tiers', 'default');
+    const first = JSON.parse((await cli('key', 'create', '--tenant', 'rot', '--json')).out) as { key: string; keyId: string };
+    const rotated = await cli('key', 'rotate', '--tenant', 'rot', '--key-id', first.keyId);
+    expect(rotated.code).toBe(0);
+    const newKey = rotated.out.trim().split('\n').at(-1)!;
+    expect(newKey).toMatch(/^sk-ss-/);
+    expect(await resolve(first.key)).toBeUndefined();
+    expect((await resolve(newKey))?.tenant.id).toBe('rot');
+    const keys = JSON.parse((await cli('key', 'list', '--tenant', 'rot', '--json')).out) as Array<{ keyId: string; revokedAt?: string }>;
+    expect(keys).toHaveLength(2);
+    expect(keys.find((k) => k.keyId === first.keyId)?.revokedAt).toBeDefined();
+    const live = keys.find((k) => k.keyId !== first.keyId)!;
+    expect((await cli('key', 'revoke', '--tenant', 'rot', '--key-id', live.keyId)).code).toBe(0);
+    expect(await resolve(newKey)).toBeUndefined();
+    expect((await cli('key', 'rotate', '--tenant', 'rot', '--key-id', first.keyId)).code).toBe(1);
+  });
+
+  it('reports usage per tier', async () => {
+    const meter = new DynamoUsageMeter(store.client, names.usage, { flushIntervalMs: 0 });
+    const base = { tenantId: 'acme', tierAsked: 'priority', route: 'aggregated', pools: ['gpu'], model: 'm', ttftMs: 5, totalMs: 9, outcome: 'ok' as const };
+    meter.record({ ...base, requestId: 'a', tierServed: 'priority', promptTokens: 10, completionTokens: 1, startedAt: Date.UTC(2025, 5, 1, 1) });
+    meter.record({ ...base, requestId: 'b', tierServed: 'priority', promptTokens: 20, completionTokens: 2, startedAt: Date.UTC(2025, 5, 30, 23) });
+    meter.record({ ...base, requestId: 'c', tierServed: 'default', promptTokens: 40, completionTokens: 4, startedAt: Date.UTC(2025, 5, 2) });
+    meter.record({ ...base, requestId: 'd', tierServed: 'default', promptTokens: 80, completionTokens: 8, startedAt: Date.UTC(2025, 6, 1) });
+    await meter.flush();
+    const r = await cli('usage', '--tenant', 'acme', '--from', '2025-06-01', '--to', '2025-06-30', '--json');
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.out).tiers).toEqual([
+      { tier: 'default', requests: 1, promptTokens: 40, completionTokens: 4, errors: 0, aborted: 0 },
+      { tier: 'priority', requests: 2, promptTokens: 30, completionTokens: 3, errors: 0, aborted: 0 },
+    ]);
+    const human = await cli('usage', '--tenant', 'acme', '--from', '2025-06-01', '--to', '2025-06-30');
+    expect(human.out).toMatch(/priority\s+2\s+30\s+3/);
+  });
+
+  it('exits 2 on bad arguments and 1 on failed operations, without a stack trace', async () => {
+    expect((await cli('key', 'create')).code).toBe(2);
+    expect((await cli('frobnicate')).code).toBe(2);
+    expect((await cli('limits', 'set', '--tenant', 'acme', '--tier', 'priority', '--rpm', '-3')).code).toBe(2);
+    const missing = await cli('key', 'create', '--tenant', 'nobody', '--json');
+    expect(missing.code).toBe(1);
+    expect(JSON.parse(missing.out)).toEqual({ error: { message: 'tenant "nobody" does not exist', code: 'not_found' } });
+    expect(missing.err).not.toContain('    at ');
+    expect(await adminCommand(['tenant', 'list'], { out: () => undefined, err: () => undefined })).toBe(2);
+  });
+
+  it('reads table names from the stack outputs the CDK stack defines', () => {
+    expect(STACK_TABLE_OUTPUTS.config).toBe(STACK_OUTPUTS.configTableName);
+    expect(STACK_TABLE_OUTPUTS.usage).toBe(STACK_OUTPUTS.usageTableName);
+  });
+});
