@@ -3,7 +3,7 @@
  * stack. A thin layer over lambda/store/admin.ts: parse, call, print (a table, or `--json`).
  */
 import { parseArgs } from 'node:util';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { TIER_NAMES, type TenantLimits, type TierName } from '../../lambda/core/config.ts';
 import * as admin from '../../lambda/store/admin.ts';
 import type { ApiKeyRecord, TenantRecord } from '../../lambda/store/config-items.ts';
@@ -27,9 +27,10 @@ commands:
   usage --tenant ID --from YYYY-MM-DD --to YYYY-MM-DD
 
 target (one of):
-  --endpoint URL          a DynamoDB endpoint, e.g. the local store: \`npm start\` prints
-                          "store: http://127.0.0.1:<port>"; region "local", dummy credentials,
-                          tables ${LOCAL_TABLE_NAMES.config} / ${LOCAL_TABLE_NAMES.usage} unless given
+  --endpoint URL          a DynamoDB endpoint, e.g. the local store (\`npm start\` prints
+                          "embedded DynamoDB: http://127.0.0.1:<port>"); region "local", dummy
+                          credentials; tables ${LOCAL_TABLE_NAMES.config} / ${LOCAL_TABLE_NAMES.usage}, else the
+                          only tables named *config* / *usage*, unless given
   --stack NAME            a deployed stack: table names from its outputs (ConfigTableName,
                           UsageTableName), default AWS credential chain
   --config-table NAME --usage-table NAME
@@ -122,7 +123,9 @@ async function resolveTarget(v: Values): Promise<{ client: DynamoDBClient; table
   if (v.endpoint) {
     if (!/^https?:\/\//.test(v.endpoint)) throw new UsageError('--endpoint must be an http(s) URL');
     const client = new DynamoDBClient({ endpoint: v.endpoint, region: v.region ?? 'local', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
-    return { client, tables: { config: v['config-table'] ?? LOCAL_TABLE_NAMES.config, usage: v['usage-table'] ?? LOCAL_TABLE_NAMES.usage } };
+    const config = v['config-table'];
+    const usage = v['usage-table'];
+    return { client, tables: config && usage ? { config, usage } : await discoverTables(client, config, usage) };
   }
   if (v.stack) {
     const { CloudFormationClient, DescribeStacksCommand } = await import('@aws-sdk/client-cloudformation');
@@ -143,6 +146,29 @@ async function resolveTarget(v: Values): Promise<{ client: DynamoDBClient; table
   const usage = v['usage-table'] ?? process.env[TABLE_ENV.usage];
   if (!config || !usage) throw new UsageError('no target: give --endpoint, --stack, or --config-table and --usage-table');
   return { client: new DynamoDBClient(region), tables: { config, usage } };
+}
+
+/**
+ * Table names on a local endpoint: the local runtime's defaults if present, else the one table
+ * whose name contains "config" (resp. "usage"), as the stack-based local runtime names them
+ * after the template.
+ */
+async function discoverTables(client: DynamoDBClient, config: string | undefined, usage: string | undefined): Promise<TableNames> {
+  const names: string[] = [];
+  let start: string | undefined;
+  do {
+    const page = await client.send(new ListTablesCommand({ ExclusiveStartTableName: start }));
+    names.push(...(page.TableNames ?? []));
+    start = page.LastEvaluatedTableName;
+  } while (start);
+  const pick = (given: string | undefined, fallback: string, pattern: RegExp): string => {
+    if (given) return given;
+    if (names.includes(fallback)) return fallback;
+    const found = names.filter((n) => pattern.test(n));
+    if (found.length === 1) return found[0]!;
+    throw new UsageError(`cannot tell which table to use among [${names.join(', ')}]: give --config-table and --usage-table`);
+  };
+  return { config: pick(config, LOCAL_TABLE_NAMES.config, /config/i), usage: pick(usage, LOCAL_TABLE_NAMES.usage, /usage/i) };
 }
 
 function need(v: Values, name: 'tenant' | 'key-id' | 'tier' | 'from' | 'to'): string {

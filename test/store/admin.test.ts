@@ -7,7 +7,8 @@ import { DynamoAdmission } from '../../lambda/store/admission.ts';
 import { hashApiKey } from '../../lambda/store/api-keys.ts';
 import { AlreadyExistsError, InvalidArgumentError, NotFoundInStoreError } from '../../lambda/store/errors.ts';
 import { DynamoKeyResolver } from '../../lambda/store/key-resolver.ts';
-import type { TableNames } from '../../lambda/store/tables.ts';
+import { createTables, tableDefinitions, type TableNames } from '../../lambda/store/tables.ts';
+import { ConfigTable } from '../../lambda/store/config-table.ts';
 import { DynamoUsageMeter } from '../../lambda/store/usage-meter.ts';
 import { startEmbeddedDynamo, type EmbeddedDynamo } from '../../local/embedded-dynamo.ts';
 import { freshTables } from './helpers.ts';
@@ -134,6 +135,20 @@ describe('splitserve admin', () => {
     expect(JSON.parse(missing.out)).toEqual({ error: { message: 'tenant "nobody" does not exist', code: 'not_found' } });
     expect(missing.err).not.toContain('    at ');
     expect(await adminCommand(['tenant', 'list'], { out: () => undefined, err: () => undefined })).toBe(2);
+  });
+
+  it('finds the tables of a local endpoint by name when none are given', async () => {
+    const other = await startEmbeddedDynamo();
+    try {
+      await createTables(other.client, tableDefinitions({ config: 'Splitserve-ConfigTable1A2B', usage: 'Splitserve-UsageTable3C4D' }));
+      const io = { out: () => undefined, err: () => undefined };
+      expect(await adminCommand(['tenant', 'create', '--tenant', 'found', '--endpoint', other.endpoint], io)).toBe(0);
+      expect((await new ConfigTable(other.client, 'Splitserve-ConfigTable1A2B').getTenant('found'))?.id).toBe('found');
+      await createTables(other.client, tableDefinitions({ config: 'another-config', usage: 'another-usage' }));
+      expect(await adminCommand(['tenant', 'list', '--endpoint', other.endpoint], io)).toBe(2);
+    } finally {
+      await other.close();
+    }
   });
 
   it('reads table names from the stack outputs the CDK stack defines', () => {
