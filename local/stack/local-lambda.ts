@@ -64,6 +64,11 @@ export interface LocalFunctions {
   find(arnOrName: string): LocalFunction | undefined;
   /** Restores `process.env` as it was before loading. */
   restoreEnvironment(): void;
+  /**
+   * Resolves when no invocation is running (or after `timeoutMs`): lets a streaming handler finish
+   * what it does after its response ended (flushing usage records) before the store stops.
+   */
+  drain(timeoutMs: number): Promise<void>;
 }
 
 function bundleFile(dir: string, handlerName: string): { file: string; exportName: string } {
@@ -165,6 +170,18 @@ export async function loadLocalFunctions(options: LoadFunctionsOptions): Promise
 
   const functions: LocalFunction[] = [];
   const load = randomUUID();
+  const running = new Set<Promise<unknown>>();
+  const track = <T>(value: T): T => {
+    if (value instanceof Promise) {
+      const settled = value.then(
+        () => undefined,
+        () => undefined,
+      );
+      running.add(settled);
+      void settled.then(() => running.delete(settled));
+    }
+    return value;
+  };
   try {
     for (const spec of specs) {
       const { file, exportName } = bundleFile(spec.dir, spec.handlerName);
@@ -178,9 +195,8 @@ export async function loadLocalFunctions(options: LoadFunctionsOptions): Promise
       const original = exported as (...args: unknown[]) => unknown;
       const handler = ((...args: unknown[]) => {
         useEnvironmentOf(spec.environment);
-        return original(...args);
+        return track(original(...args));
       }) as AnyHandler;
-      Object.assign(handler, original);
       functions.push({
         logicalId: spec.logicalId,
         name: spec.name,
@@ -194,7 +210,7 @@ export async function loadLocalFunctions(options: LoadFunctionsOptions): Promise
           let result: unknown;
           try {
             useEnvironmentOf(spec.environment);
-            result = await original(payload, lambdaContext(spec, spec.timeout, spec.memory));
+            result = await track(original(payload, lambdaContext(spec, spec.timeout, spec.memory)));
           } catch (err) {
             throw LambdaTaskError.from(err);
           }
@@ -220,5 +236,13 @@ export async function loadLocalFunctions(options: LoadFunctionsOptions): Promise
       return functions.find((f) => f.arn === key || f.name === key);
     },
     restoreEnvironment,
+    drain: async (timeoutMs) => {
+      const deadline = Date.now() + timeoutMs;
+      while (running.size > 0 && Date.now() < deadline) {
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([Promise.all(running), new Promise((r) => (timer = setTimeout(r, Math.max(0, deadline - Date.now()))))]);
+        clearTimeout(timer);
+      }
+    },
   };
 }

@@ -148,6 +148,7 @@ export async function startStack(options: StartStackOptions): Promise<LocalStack
       },
     });
     closers.push(() => fns.restoreEnvironment());
+    closers.push(() => fns.drain(5000));
     progress(`loaded ${fns.functions.length} functions from ${stack.directory}`);
 
     for (const [logicalId, resource] of resourcesOfType(stack.template, 'AWS::StepFunctions::StateMachine')) {
