@@ -28,6 +28,8 @@ export interface BenchOptions {
   /** Simulator speed-up factor (`--backend sim` only). */
   readonly simSpeedup: number;
   readonly quick: boolean;
+  /** Directory for V8 CPU profiles of the relay and the gateway (`node --cpu-prof`); off when `undefined`. */
+  readonly cpuProf: string | undefined;
   /** Where to write the JSON figures; `undefined` means bench/results/bench-<ISO time>.json. */
   readonly jsonOut: string | undefined;
   readonly help: boolean;
@@ -56,6 +58,8 @@ options:
   --sim-speedup S      simulator speed-up (--backend sim) (default: 10)
   --quick              tiny run for CI smoke: 1 round, concurrency 1,8, 16 requests
   --json-out FILE      write the figures there            (default: bench/results/bench-<time>.json)
+  --cpu-prof DIR       write V8 CPU profiles of the relay and the gateway there (slows them: the
+                       figures of such a run are for finding hot spots, not for comparison)
   --help               this text
 
 Targets at c=16 (DESIGN.md section 8): gateway TTFT p50 within 1 ms of the relay, CPU/request <= 2x.
@@ -108,6 +112,7 @@ export function parseBenchArgs(args: readonly string[]): BenchOptions {
         'sim-speedup': { type: 'string' },
         quick: { type: 'boolean' },
         'json-out': { type: 'string' },
+        'cpu-prof': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -141,6 +146,7 @@ export function parseBenchArgs(args: readonly string[]): BenchOptions {
     simSpeedup,
     quick,
     jsonOut: str('json-out'),
+    cpuProf: str('cpu-prof'),
     help: values['help'] === true,
   };
 }

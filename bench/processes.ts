@@ -158,15 +158,19 @@ function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
 }
 
 /**
- * For children of the bench: exit when the parent goes away (stdin is a pipe from the parent and
- * reaches end-of-file), so a killed bench never leaves servers behind. No-op when stdin is not a pipe.
+ * For server children of the bench: exit cleanly on SIGTERM/SIGINT (a clean exit lets
+ * `node --cpu-prof` write its profile), and exit when the parent goes away (stdin is a pipe or
+ * socket from the parent and reaches end-of-file), so a killed bench never leaves servers behind.
  */
 export function exitWhenParentGone(beforeExit?: () => void): void {
+  const leave = (): void => { beforeExit?.(); process.exit(0); };
+  process.once('SIGTERM', leave);
+  process.once('SIGINT', leave);
   let isPipe = false;
   try { const st = fstatSync(0); isPipe = st.isFIFO() || st.isSocket(); } catch { isPipe = false; }
   if (!isPipe) return;
-  process.stdin.on('end', () => { beforeExit?.(); process.exit(0); });
-  process.stdin.on('error', () => process.exit(0));
+  process.stdin.on('end', leave);
+  process.stdin.on('error', leave);
   process.stdin.resume();
 }
 

@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { requestsFor } from './cli-options.ts';
 import type { BenchOptions, Route, TargetName } from './cli-options.ts';
 import type { BatchProgress, BatchRequest, BatchResult, LoadTarget } from './load-generator.ts';
@@ -142,7 +142,9 @@ export async function runBench(options: BenchOptions, io: BenchIo): Promise<Benc
     io.progress(`starting ${options.backend} backends…`, false);
     const backends = await startBackends(procs, options);
     const setups: TargetSetup[] = [];
-    for (const name of targets) setups.push(await startTarget(procs, name, backends, scratch, io));
+    const nodeFlags = options.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', resolve(options.cpuProf)] : [];
+    if (options.cpuProf) notes.push(`CPU profiles of the relay and the gateway in ${resolve(options.cpuProf)}: profiling slows them, compare nothing from this run`);
+    for (const name of targets) setups.push(await startTarget(procs, name, backends, scratch, nodeFlags, io));
     const loadGen = new LoadGenerator(procs.forkModule(join(REPO_ROOT, 'bench', 'load-generator.ts')));
 
     const runOne = async (label: string, setup: TargetSetup, route: Route, c: number, n: number, round: number): Promise<BatchFigures> => {
@@ -200,7 +202,7 @@ export async function runBench(options: BenchOptions, io: BenchIo): Promise<Benc
   }
 }
 
-async function startTarget(procs: ProcessGroup, name: TargetName, backends: Backends, scratch: string, io: BenchIo): Promise<TargetSetup> {
+async function startTarget(procs: ProcessGroup, name: TargetName, backends: Backends, scratch: string, nodeFlags: readonly string[], io: BenchIo): Promise<TargetSetup> {
   const stream = (url: string, headers: Record<string, string>, route: Route): LoadTarget => ({ kind: 'stream', url: url + CHAT_PATH, headers, serviceTier: SERVICE_TIER[route] });
   if (name === 'direct') {
     return {
@@ -215,7 +217,7 @@ async function startTarget(procs: ProcessGroup, name: TargetName, backends: Back
     io.progress('starting minimal relay…', false);
     const relay = await procs.spawnService({
       name: 'minimal-relay',
-      args: ['--import', 'tsx', 'bench/minimal-relay.ts', '--port', '0', '--prefill', backends.prefill, '--decode', backends.decode, '--agg', backends.agg],
+      args: [...nodeFlags, '--import', 'tsx', 'bench/minimal-relay.ts', '--port', '0', '--prefill', backends.prefill, '--decode', backends.decode, '--agg', backends.agg],
       ready: READY,
     });
     return { name, pid: relay.pid, load: { agg: stream(relay.url, { 'x-relay-route': 'agg' }, 'agg'), disagg: stream(relay.url, { 'x-relay-route': 'disagg' }, 'disagg') } };
@@ -226,7 +228,7 @@ async function startTarget(procs: ProcessGroup, name: TargetName, backends: Back
   const port = await freePort();
   const gateway = await procs.spawnService({
     name: 'gateway',
-    args: ['--import', 'tsx', 'bin/splitserve.ts', 'start', '--config', configFile, '--port', String(port)],
+    args: [...nodeFlags, '--import', 'tsx', 'bin/splitserve.ts', 'start', '--config', configFile, '--port', String(port)],
     ready: READY,
     timeoutMs: 60_000,
   });
