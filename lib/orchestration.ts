@@ -26,7 +26,7 @@ import {
 } from 'aws-cdk-lib/aws-stepfunctions';
 import { LambdaInvoke } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
-import { RETRYABLE_PLAN_ERRORS } from '../lambda/core/plan-errors.ts';
+import { PLAN_ERRORS, RETRYABLE_PLAN_ERRORS } from '../lambda/core/plan-errors.ts';
 import type { PlanTask } from './plan-task-functions.ts';
 
 /** State names of the definition (the local runtime and the tests refer to them). */
@@ -82,7 +82,8 @@ export interface OrchestrationProps {
  * Prefill ─▶ HasKvTransferParams ─(object)──────────────▶ Decode ─▶ Meter ─▶ Done
  *               └─(absent/null)─▶ RecomputeNoted ─▶ Decode  ▲
  * Prefill/Decode ─Catch─▶ Fallback ───────────────────────────┘ (Meter)
- * Fallback ─Catch─▶ MeterFailure ─▶ PlanFailed (Error/Cause of the failure)
+ * Prefill/Decode ─Catch(ClientError)─┐
+ * Fallback ─Catch────────────────────┴▶ MeterFailure ─▶ PlanFailed (Error/Cause of the failure)
  * Meter ─Catch─▶ MeterDeferred ─▶ Done
  * ```
  *
@@ -108,7 +109,8 @@ export interface OrchestrationProps {
  * Retries: every task retries {@link RETRYABLE_PLAN_ERRORS} (Lambda service errors, throttling,
  * SDK client errors, `States.Timeout`, `Splitserve.UpstreamTransient`) with interval 1 s (the ASL
  * minimum: IntervalSeconds is a whole number), backoff rate 2, full jitter, a 4 s cap.
- * `Prefill` and `Decode` catch everything (`States.ALL`) to `Fallback`.
+ * `Prefill` and `Decode` catch `Splitserve.ClientError` to `MeterFailure` (a request no route would
+ * accept), and everything else (`States.ALL`) to `Fallback`.
  */
 export class Orchestration extends Construct {
   /** The Express state machine. */
@@ -155,8 +157,11 @@ export class Orchestration extends Construct {
     const hasKv = new Choice(this, PLAN_STATES.hasKvTransferParams, { stateName: PLAN_STATES.hasKvTransferParams });
 
     const toFallback = { errors: [Errors.ALL], resultPath: PLAN_STATE_PATHS.error };
-    prefill.addCatch(fallback, toFallback);
-    decode.addCatch(fallback, toFallback);
+    const clientError = { errors: [PLAN_ERRORS.clientError], resultPath: PLAN_STATE_PATHS.error };
+    // Catchers match in order: a client error (no other route would accept the request) skips
+    // the fallback; everything else gets one.
+    prefill.addCatch(meterFailure, clientError).addCatch(fallback, toFallback);
+    decode.addCatch(meterFailure, clientError).addCatch(fallback, toFallback);
     fallback.addCatch(meterFailure, toFallback);
     meter.addCatch(meterDeferred, { errors: [Errors.ALL], resultPath: PLAN_STATE_PATHS.meterError });
     meterFailure.addCatch(planFailed, { errors: [Errors.ALL], resultPath: PLAN_STATE_PATHS.meterError });

@@ -13,6 +13,8 @@ export const PLAN_ERRORS = {
   upstreamFatal: 'Splitserve.UpstreamFatal',
   /** The tier has no fallback route left to try. */
   noFallback: 'Splitserve.NoFallback',
+  /** The request itself is wrong (a 4xx the client must fix): no retry, no fallback. */
+  clientError: 'Splitserve.ClientError',
 } as const;
 
 /** One of {@link PLAN_ERRORS}' values. */

@@ -12,6 +12,7 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../lambda/core/config.ts';
 import { PLAN_ERRORS, RETRYABLE_PLAN_ERRORS } from '../../lambda/core/plan-errors.ts';
+import { CLIENT_ERROR_NAME } from '../../lambda/core/wire-errors.ts';
 import { FUNCTION_ENV as LAMBDA_FUNCTION_ENV } from '../../lambda/handlers/function-env.ts';
 import { TABLE_ENV, USAGE_TTL_ATTRIBUTE } from '../../lambda/store/table-schema.ts';
 import { FUNCTION_ENV } from '../../lib/deploy-config.ts';
@@ -147,8 +148,9 @@ describe('functions', () => {
     expect(env[FUNCTION_ENV.stateMachineArn]).toEqual({ Ref: expect.stringMatching(/^OrchestrationStateMachine/) });
   });
 
-  it('uses the same environment variable names as the Lambda code', () => {
+  it('uses the same environment variable names and error names as the Lambda code', () => {
     expect(FUNCTION_ENV).toEqual(LAMBDA_FUNCTION_ENV);
+    expect(PLAN_ERRORS.clientError).toBe(CLIENT_ERROR_NAME);
   });
 
   it('a config with tenants is rejected at synth, naming the problem', () => {
@@ -216,7 +218,10 @@ describe('orchestration', () => {
       expect(retry.BackoffRate).toBe(2);
       expect(retry.IntervalSeconds).toBeGreaterThanOrEqual(1);
       expect(retry.JitterStrategy).toBe('FULL');
-      expect(state.Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: PLAN_STATES.fallback }]);
+      expect(state.Catch).toEqual([
+        { ErrorEquals: [PLAN_ERRORS.clientError], ResultPath: '$.error', Next: PLAN_STATES.meterFailure },
+        { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: PLAN_STATES.fallback },
+      ]);
     }
     expect(def.States[PLAN_STATES.prefill].Next).toBe(PLAN_STATES.hasKvTransferParams);
     expect(def.States[PLAN_STATES.recomputeNoted]).toMatchObject({ Type: 'Pass', Next: PLAN_STATES.decode });
@@ -335,6 +340,17 @@ describe('orchestration', () => {
       expect(r.calls.MeterFailure![0]).toMatchObject({ error: { Error: PLAN_ERRORS.noFallback } });
       expect(r.error?.name).toBe(PLAN_ERRORS.noFallback);
       expect(r.calls.Meter).toBeUndefined();
+    });
+
+    it('a client error skips retries and fallback: metered, then the execution fails with it', async () => {
+      const r = await run({
+        Prefill: async () => {
+          throw failWith(PLAN_ERRORS.clientError, 'bad request');
+        },
+      });
+      expect(r.calls.Prefill).toHaveLength(1);
+      expect(r.visited).toEqual(['Prefill', 'MeterFailure', 'PlanFailed']);
+      expect(r.error?.name).toBe(PLAN_ERRORS.clientError);
     });
 
     it('a meter failure does not fail a served request: the output carries meterError', async () => {
