@@ -10,6 +10,7 @@ export const STORE_ERROR_CODES = {
   notDurable: 'not_durable',
   invalidArgument: 'invalid_argument',
 } as const;
+/** One of {@link STORE_ERROR_CODES}. */
 export type StoreErrorCode = (typeof STORE_ERROR_CODES)[keyof typeof STORE_ERROR_CODES];
 
 /** Base class of store errors, with a stable `code`. */

@@ -54,6 +54,7 @@ export interface WindowCounts {
 
 /** Which limit refused. `contention`: the item kept changing under us (bounded retries spent). */
 export const REFUSAL_REASONS = { requests: 'requests', tokens: 'tokens', month: 'month', contention: 'contention' } as const;
+/** One of {@link REFUSAL_REASONS}. */
 export type RefusalReason = (typeof REFUSAL_REASONS)[keyof typeof REFUSAL_REASONS];
 
 /** Outcome of {@link WindowCounter.reserve}; `minute` is the minute window the decision is about. */
