@@ -3,11 +3,12 @@
  * into a minified ES module, AWS SDK clients taken from the runtime, Powertools configured through
  * the environment, X-Ray tracing on, logs in a log group with a retention.
  */
-import { Duration, Validations } from 'aws-cdk-lib';
+import { Duration, Token, Validations } from 'aws-cdk-lib';
 import { Architecture, type Runtime, Tracing, LoggingFormat } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat, LogLevel as EsbuildLogLevel } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
+import { LAMBDA_ENV_LIMIT_BYTES } from './deploy-config.ts';
 import { NODE_RUNTIME } from './runtime.ts';
 
 /**
@@ -35,6 +36,30 @@ export const POWERTOOLS_ENV = {
  */
 const ESM_REQUIRE_BANNER =
   "import { createRequire as __splitserveCreateRequire } from 'node:module'; const require = __splitserveCreateRequire(import.meta.url);";
+
+/**
+ * Bytes assumed for a value that is still a CloudFormation token at synth time (a table name is
+ * about 50 characters, a state machine ARN about 110).
+ */
+const TOKEN_VALUE_BYTES = 160;
+
+/**
+ * Size of an environment as Lambda counts it (keys and values), tokens estimated.
+ *
+ * @throws Error naming the function when it exceeds Lambda's 4 KB limit
+ */
+export function checkEnvironmentSize(functionPath: string, environment: Readonly<Record<string, string>>): number {
+  let size = 0;
+  for (const [key, value] of Object.entries(environment)) {
+    size += Buffer.byteLength(key, 'utf8') + (Token.isUnresolved(value) ? TOKEN_VALUE_BYTES : Buffer.byteLength(value, 'utf8'));
+  }
+  if (size > LAMBDA_ENV_LIMIT_BYTES) {
+    throw new Error(
+      `${functionPath}: environment is about ${size} bytes, over Lambda's ${LAMBDA_ENV_LIMIT_BYTES}-byte limit; shrink the config (SPLITSERVE_CONFIG).`,
+    );
+  }
+  return size;
+}
 
 /** Properties of a {@link SplitserveFunction}. */
 export interface SplitserveFunctionProps {
@@ -96,6 +121,13 @@ export class SplitserveFunction extends NodejsFunction {
       retention: props.logRetention ?? RetentionDays.ONE_MONTH,
     });
     const sourceMap = props.sourceMap ?? false;
+    const environment: Record<string, string> = {
+      POWERTOOLS_SERVICE_NAME: props.serviceName ?? 'splitserve',
+      ...POWERTOOLS_ENV,
+      ...(sourceMap ? { NODE_OPTIONS: '--enable-source-maps' } : {}),
+      ...props.environment,
+    };
+    checkEnvironmentSize(`${scope.node.path}/${id}`, environment);
     super(scope, id, {
       entry: props.entry,
       handler: props.handler,
@@ -107,12 +139,7 @@ export class SplitserveFunction extends NodejsFunction {
       tracing: Tracing.ACTIVE,
       logGroup,
       loggingFormat: LoggingFormat.JSON,
-      environment: {
-        POWERTOOLS_SERVICE_NAME: props.serviceName ?? 'splitserve',
-        ...POWERTOOLS_ENV,
-        ...(sourceMap ? { NODE_OPTIONS: '--enable-source-maps' } : {}),
-        ...props.environment,
-      },
+      environment,
       bundling: {
         forceDockerBundling: false,
         format: OutputFormat.ESM,

@@ -17,6 +17,7 @@ import { FUNCTION_ENV as LAMBDA_FUNCTION_ENV } from '../../lambda/handlers/funct
 import { TABLE_ENV, USAGE_TTL_ATTRIBUTE } from '../../lambda/store/table-schema.ts';
 import { FUNCTION_ENV } from '../../lib/deploy-config.ts';
 import { PLAN_STATES } from '../../lib/orchestration.ts';
+import { checkEnvironmentSize } from '../../lib/splitserve-function.ts';
 import { STACK_OUTPUTS, SplitserveStack } from '../../lib/splitserve-stack.ts';
 
 const context = JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8')).context as Record<string, unknown>;
@@ -157,6 +158,11 @@ describe('functions', () => {
     const app = new App({ context });
     const config = parseConfig({ ...plainConfig, tenants: [{ id: 'acme', apiKeys: ['sk-local-acme'], tiers: ['priority'] }] });
     expect(() => new SplitserveStack(app, 'Rejected', { config })).toThrow(/"tenants" is for local runs only/);
+  });
+
+  it('a function environment over 4 KB is rejected, naming the function', () => {
+    expect(checkEnvironmentSize('S/Fn', { A: 'a'.repeat(4000) })).toBe(4001);
+    expect(() => checkEnvironmentSize('S/Fn', { A: 'a'.repeat(4000), B: 'b'.repeat(100) })).toThrow(/S\/Fn: environment is about 4102 bytes/);
   });
 
   it('a config too large for the Lambda environment is rejected at synth', () => {
