@@ -100,7 +100,9 @@ export interface OrchestrationProps {
  * - `Decode`: input the plan state; output the final plan state (the completion the gateway returns).
  * - `Fallback`: input the plan state plus `error: {Error, Cause}` from the failed step (Cause is
  *   the Lambda error JSON string `{"errorType","errorMessage",…}`); output the final plan state
- *   served by the tier's fallback route. It throws `Splitserve.NoFallback` when there is none.
+ *   served by the tier's fallback route. When no route is left it throws the last failure as a
+ *   plan error (`Splitserve.UpstreamFatal`/`UpstreamTransient`, `Splitserve.NoFallback`, or
+ *   `Splitserve.ClientError` rethrown unchanged).
  * - `Meter` / `MeterFailure`: input the final (or failed, with `error`) plan state; output
  *   discarded (`ResultPath: null`): metering is a side effect and never changes the answer.
  * - Execution output: the final plan state (plus `meterError` if metering must be redone by the
