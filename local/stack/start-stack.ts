@@ -120,12 +120,15 @@ export async function startStack(options: StartStackOptions): Promise<LocalStack
 
     const store = await startEmbeddedDynamo();
     closers.push(() => store.close());
-    await createTables(store.client, tableDefinitionsFromTemplate(stack.template, resolver).map((t) => t.input));
-    await seedFromConfig(store.client, { config: configTable }, original);
+    const tables = tableDefinitionsFromTemplate(stack.template, resolver);
+    await createTables(store.client, tables.map((t) => t.input));
+    const seeded = await seedFromConfig(store.client, { config: configTable }, original);
+    progress(`embedded store: ${tables.length} tables from the template, ${seeded.tenants} tenants seeded`);
 
     const sims = await startSimulatedPools(templateConfig);
     closers.push(() => sims.close());
     const localConfig = withEndpoints(templateConfig, sims.endpoints);
+    progress(`simulators: ${Object.entries(sims.endpoints).map(([pool, urls]) => `${pool}×${urls.length}`).join(', ') || 'none'}`);
 
     const machines = new Map<string, LocalStateMachine>();
     const sfn = await serveStepFunctions(machines, 0, '127.0.0.1');
