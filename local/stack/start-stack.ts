@@ -101,10 +101,12 @@ export async function startStack(options: StartStackOptions): Promise<LocalStack
   const progress = options.onProgress ?? (() => undefined);
   const original = await loadConfigFile(options.configPath);
   const closers: Array<() => Promise<void> | void> = [];
-  const closeAll = async () => {
-    for (const close of closers.reverse()) await Promise.resolve().then(close).catch(() => undefined);
-    closers.length = 0;
-  };
+  let closing: Promise<void> | undefined;
+  // Last started, first stopped; once, however often close() is called.
+  const closeAll = () =>
+    (closing ??= (async () => {
+      for (const close of [...closers].reverse()) await Promise.resolve().then(close).catch(() => undefined);
+    })());
   try {
     const synth = await synthesize({ configPath: options.configPath, outDir: options.assemblyDir, onProgress: progress });
     const stack = await readCloudAssembly(synth.outDir);
