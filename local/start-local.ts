@@ -13,6 +13,7 @@ import type { GatewayLogger } from '../lambda/core/logger.ts';
 import type { GatewayRuntime } from '../lambda/handlers/gateway-runtime.ts';
 import { assembleGateway } from '../lambda/handlers/gateway-runtime.ts';
 import { seedFromConfig } from '../lambda/store/seed.ts';
+import { LOCAL_TABLE_NAMES } from '../lambda/store/table-schema.ts';
 import type { TableNames } from '../lambda/store/tables.ts';
 import { createTables, tableDefinitions } from '../lambda/store/tables.ts';
 import { startEmbeddedDynamo } from './embedded-dynamo.ts';
@@ -24,7 +25,7 @@ import { startSimulatedPools } from './simulated-pools.ts';
 export const DEFAULT_CONFIG_PATH = fileURLToPath(new URL('../splitserve.config.json', import.meta.url));
 
 /** Table names of local runs. */
-export const LOCAL_TABLES: TableNames = { config: 'splitserve-config', usage: 'splitserve-usage' };
+export const LOCAL_TABLES: TableNames = LOCAL_TABLE_NAMES;
 
 /** Options of {@link startLocal}. */
 export interface StartLocalOptions {

@@ -1,24 +1,23 @@
 /**
- * HTTP client towards backend servers: one undici Agent (a keep-alive connection pool per origin)
- * shared by every pool, so no request pays a TCP handshake. Maps transport failures and upstream
- * statuses to typed gateway errors in one place.
+ * HTTP client towards backend servers, on `node:http` with keep-alive agents (a connection pool
+ * per origin), so no request pays a TCP handshake and the Lambda bundle carries no HTTP library.
+ * Maps transport failures and upstream statuses to typed gateway errors in one place.
  */
-import { Agent, errors as undiciErrors } from 'undici';
-import type { Dispatcher } from 'undici';
+import { Agent as HttpAgent, request as httpRequest } from 'node:http';
+import type { IncomingMessage, RequestOptions } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { InvalidRequestError, UpstreamError } from '../core/errors.ts';
 
 /** A successful (2xx) upstream answer whose body has not been read yet. */
 export interface UpstreamReply {
   readonly status: number;
-  readonly body: Dispatcher.ResponseData['body'];
+  readonly body: IncomingMessage;
 }
 
 /** Options of {@link UpstreamClient}. */
 export interface UpstreamClientOptions {
   /** Maximum connections per origin. @default 256 */
   readonly connections?: number;
-  /** Keep-alive idle timeout in milliseconds. @default 30_000 */
-  readonly keepAliveTimeoutMs?: number;
 }
 
 /** What one upstream call needs. */
@@ -29,6 +28,7 @@ export interface UpstreamCall {
   readonly body: unknown;
   readonly requestId: string;
   readonly signal: AbortSignal;
+  /** Longest silence allowed on the connection (before the headers and between body chunks). */
   readonly timeoutMs: number;
   /** Pool name, for error messages and logs. */
   readonly pool: string;
@@ -36,54 +36,88 @@ export interface UpstreamCall {
 
 const MAX_ERROR_BODY = 2048;
 
+/** Raised when a connection stays silent longer than the call's timeout. */
+class UpstreamTimeout extends Error {
+  readonly code = 'UPSTREAM_TIMEOUT';
+}
+
+interface Origin {
+  readonly https: boolean;
+  readonly hostname: string;
+  readonly port: number;
+}
+
 /** Keep-alive HTTP client for backend calls. */
 export class UpstreamClient {
-  private readonly agent: Agent;
+  private readonly http: HttpAgent;
+  private readonly https: HttpsAgent;
+  private readonly origins = new Map<string, Origin>();
 
   constructor(options: UpstreamClientOptions = {}) {
-    this.agent = new Agent({
-      connections: options.connections ?? 256,
-      keepAliveTimeout: options.keepAliveTimeoutMs ?? 30_000,
-      pipelining: 1,
-    });
+    const agentOptions = { keepAlive: true, maxSockets: options.connections ?? 256, scheduling: 'lifo' as const };
+    this.http = new HttpAgent(agentOptions);
+    this.https = new HttpsAgent(agentOptions);
+  }
+
+  private origin(endpoint: string): Origin {
+    let origin = this.origins.get(endpoint);
+    if (!origin) {
+      const url = new URL(endpoint);
+      const https = url.protocol === 'https:';
+      origin = { https, hostname: url.hostname.replace(/^\[|\]$/g, ''), port: Number(url.port) || (https ? 443 : 80) };
+      this.origins.set(endpoint, origin);
+    }
+    return origin;
   }
 
   /**
    * POSTs JSON and resolves once the upstream answered 2xx with headers; the body is left to
    * the caller (streamed or read whole). Non-2xx answers and transport failures throw typed errors.
    */
-  async post(call: UpstreamCall): Promise<UpstreamReply> {
-    const url = new URL(call.path, call.endpoint);
-    let reply: Dispatcher.ResponseData;
-    try {
-      reply = await this.agent.request({
-        origin: url.origin,
-        path: url.pathname,
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-request-id': call.requestId },
-        body: JSON.stringify(call.body),
-        signal: call.signal,
-        headersTimeout: call.timeoutMs,
-        bodyTimeout: call.timeoutMs,
+  post(call: UpstreamCall): Promise<UpstreamReply> {
+    const origin = this.origin(call.endpoint);
+    const payload = JSON.stringify(call.body);
+    const options: RequestOptions = {
+      agent: origin.https ? this.https : this.http,
+      hostname: origin.hostname,
+      port: origin.port,
+      path: call.path,
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload), 'x-request-id': call.requestId },
+      signal: call.signal,
+      timeout: call.timeoutMs,
+    };
+    return new Promise<UpstreamReply>((resolve, reject) => {
+      const req = (origin.https ? httpsRequest : httpRequest)(options);
+      req.on('timeout', () => req.destroy(new UpstreamTimeout('upstream timed out')));
+      req.on('error', (err) => reject(transportError(err, call)));
+      req.on('response', (res) => {
+        const status = res.statusCode ?? 502;
+        if (status >= 200 && status < 300) resolve({ status, body: res });
+        else readBounded(res).then((text) => reject(statusError(status, text, call.pool)));
       });
-    } catch (err) {
-      throw transportError(err, call);
-    }
-    if (reply.statusCode >= 200 && reply.statusCode < 300) return { status: reply.statusCode, body: reply.body };
-    const text = await readBounded(reply.body);
-    throw statusError(reply.statusCode, text, call.pool);
+      req.end(payload);
+    });
   }
 
   /** Closes every pooled connection. */
   async close(): Promise<void> {
-    await this.agent.close();
+    this.http.destroy();
+    this.https.destroy();
   }
+}
+
+/** Reads a whole upstream body as text. */
+export async function readText(body: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of body) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 /** Maps a transport-level failure (refused, reset, timeout, abort) to a gateway error. */
 export function transportError(err: unknown, call: Pick<UpstreamCall, 'pool' | 'signal'>): Error {
   if (call.signal.aborted) return call.signal.reason instanceof Error ? call.signal.reason : new Error('aborted');
-  if (err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError) {
+  if (err instanceof UpstreamTimeout) {
     return new UpstreamError(`The ${call.pool} backend timed out.`, 504, true, call.pool);
   }
   const code = (err as { code?: string }).code ?? 'unknown';
@@ -117,7 +151,7 @@ function upstreamMessage(text: string): string | undefined {
   }
 }
 
-async function readBounded(body: Dispatcher.ResponseData['body']): Promise<string> {
+async function readBounded(body: IncomingMessage): Promise<string> {
   let text = '';
   try {
     for await (const chunk of body) {

@@ -5,6 +5,7 @@
 import { createParser } from 'eventsource-parser';
 import { UpstreamError } from '../core/errors.ts';
 import type { UpstreamReply } from './upstream-client.ts';
+import { readText } from './upstream-client.ts';
 
 /** A completed or streaming upstream answer. */
 export type UpstreamCompletion =
@@ -15,7 +16,7 @@ export type UpstreamCompletion =
 export async function readJson(reply: UpstreamReply, pool: string): Promise<Record<string, unknown>> {
   let text: string;
   try {
-    text = await reply.body.text();
+    text = await readText(reply.body);
   } catch {
     throw new UpstreamError(`The ${pool} backend closed the connection before its answer was complete.`, 502, true, pool);
   }

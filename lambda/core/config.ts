@@ -3,7 +3,8 @@
  * runs only, tenants. Parsed once at start-up (or at synth time) with zod; a bad file fails with a
  * message that names the bad field.
  */
-import { z } from 'zod';
+import * as z from 'zod/mini';
+import './zod.ts';
 import { ConfigError } from './errors.ts';
 
 /** Backend protocols a pool can speak. */
@@ -18,101 +19,92 @@ export type SimProfileName = (typeof SIM_PROFILES)[number];
 export const TIER_NAMES = ['priority', 'default', 'flex'] as const;
 export type TierName = (typeof TIER_NAMES)[number];
 
-const url = z.string().url();
+const url = z.url();
 
-const simulateSchema = z
-  .object({
-    profile: z.enum(SIM_PROFILES),
-    replicas: z.number().int().min(1).max(64).default(1),
-    /** Divide every simulated duration by this factor (tests use large values). */
-    speedup: z.number().positive().default(1),
-    seed: z.number().int().optional(),
-  })
-  .strict();
+const positiveInt = z.int().check(z.positive());
+
+const simulateSchema = z.strictObject({
+  profile: z.enum(SIM_PROFILES),
+  replicas: z._default(z.int().check(z.minimum(1), z.maximum(64)), 1),
+  /** Divide every simulated duration by this factor (tests use large values). */
+  speedup: z._default(z.number().check(z.positive()), 1),
+  seed: z.optional(z.int()),
+});
 
 const poolSchema = z
-  .object({
+  .strictObject({
     protocol: z.enum(PROTOCOLS),
-    role: z.enum(['prefill', 'decode', 'both']).default('both'),
-    endpoints: z.array(url).min(1).optional(),
-    simulate: simulateSchema.optional(),
+    role: z._default(z.enum(['prefill', 'decode', 'both']), 'both'),
+    endpoints: z.optional(z.array(url).check(z.minLength(1))),
+    simulate: z.optional(simulateSchema),
     /** vLLM NIXL: `pull` (decode reads the blocks, default) or `push` (prefill writes them). */
-    kvTransfer: z.enum(['pull', 'push']).default('pull'),
+    kvTransfer: z._default(z.enum(['pull', 'push']), 'pull'),
     /** Per-call timeout towards this pool's endpoints, in milliseconds. */
-    timeoutMs: z.number().int().positive().default(120_000),
+    timeoutMs: z._default(positiveInt, 120_000),
     /** Maximum open connections per endpoint. */
-    maxConnections: z.number().int().positive().default(256),
-    region: z.string().optional(),
-    modelIds: z.record(z.string(), z.string()).optional(),
+    maxConnections: z._default(positiveInt, 256),
+    region: z.optional(z.string()),
+    modelIds: z.optional(z.record(z.string(), z.string())),
     /** Model name sent upstream when it differs from the public one (public name → upstream name). */
-    upstreamModels: z.record(z.string(), z.string()).optional(),
+    upstreamModels: z.optional(z.record(z.string(), z.string())),
   })
-  .strict()
-  .superRefine((pool, ctx) => {
-    if (pool.protocol === 'bedrock') return;
-    const sources = Number(pool.endpoints !== undefined) + Number(pool.simulate !== undefined);
-    if (sources !== 1) {
-      ctx.addIssue({ code: 'custom', message: 'a pool needs exactly one of "endpoints" or "simulate"' });
-    }
-  });
+  .check(
+    z.superRefine((pool, ctx) => {
+      if (pool.protocol === 'bedrock') return;
+      const sources = Number(pool.endpoints !== undefined) + Number(pool.simulate !== undefined);
+      if (sources !== 1) {
+        ctx.addIssue({ code: 'custom', message: 'a pool needs exactly one of "endpoints" or "simulate"' });
+      }
+    }),
+  );
+
+const positive = z.number().check(z.positive());
 
 const routeSchema = z.discriminatedUnion('mode', [
-  z
-    .object({
-      mode: z.literal('disaggregated'),
-      prefill: z.string(),
-      decode: z.string(),
-      localPrefillBelowTokens: z.number().int().min(0).default(0),
-      maxPrefillQueue: z.number().int().positive().optional(),
-    })
-    .strict(),
-  z.object({ mode: z.literal('aggregated'), pool: z.string() }).strict(),
-  z.object({ mode: z.literal('bedrock'), pool: z.string() }).strict(),
+  z.strictObject({
+    mode: z.literal('disaggregated'),
+    prefill: z.string(),
+    decode: z.string(),
+    localPrefillBelowTokens: z._default(z.int().check(z.minimum(0)), 0),
+    maxPrefillQueue: z.optional(positiveInt),
+  }),
+  z.strictObject({ mode: z.literal('aggregated'), pool: z.string() }),
+  z.strictObject({ mode: z.literal('bedrock'), pool: z.string() }),
 ]);
 
-const tierSchema = z
-  .object({
-    route: routeSchema,
-    slo: z.object({ ttftMs: z.number().positive(), tpotMs: z.number().positive() }).strict().optional(),
-    fallback: z.enum(TIER_NAMES).optional(),
-    priceFactor: z.number().positive().default(1),
-    bedrock: z
-      .object({ serviceTier: z.string().optional(), latency: z.enum(['standard', 'optimized']).optional() })
-      .strict()
-      .optional(),
-  })
-  .strict();
+const tierSchema = z.strictObject({
+  route: routeSchema,
+  slo: z.optional(z.strictObject({ ttftMs: positive, tpotMs: positive })),
+  fallback: z.optional(z.enum(TIER_NAMES)),
+  priceFactor: z._default(positive, 1),
+  bedrock: z.optional(z.strictObject({ serviceTier: z.optional(z.string()), latency: z.optional(z.enum(['standard', 'optimized'])) })),
+});
 
-const limitsSchema = z
-  .object({
-    rpm: z.number().int().positive().optional(),
-    tpm: z.number().int().positive().optional(),
-    monthlyTokens: z.number().int().positive().optional(),
-  })
-  .strict();
+const limitsSchema = z.strictObject({
+  rpm: z.optional(positiveInt),
+  tpm: z.optional(positiveInt),
+  monthlyTokens: z.optional(positiveInt),
+});
 
-const tenantSchema = z
-  .object({
-    id: z.string().regex(/^[a-zA-Z0-9_.-]{1,64}$/, 'tenant ids are 1-64 characters of [a-zA-Z0-9_.-]'),
-    apiKeys: z.array(z.string().min(8)).min(1),
-    tiers: z.array(z.enum(TIER_NAMES)).min(1),
-    limits: z.partialRecord(z.enum(TIER_NAMES), limitsSchema).default({}),
-    disabled: z.boolean().default(false),
-  })
-  .strict();
+const tenantSchema = z.strictObject({
+  id: z.string().check(z.regex(/^[a-zA-Z0-9_.-]{1,64}$/, 'tenant ids are 1-64 characters of [a-zA-Z0-9_.-]')),
+  apiKeys: z.array(z.string().check(z.minLength(8))).check(z.minLength(1)),
+  tiers: z.array(z.enum(TIER_NAMES)).check(z.minLength(1)),
+  limits: z._default(z.partialRecord(z.enum(TIER_NAMES), limitsSchema), {}),
+  disabled: z._default(z.boolean(), false),
+});
 
 /** zod schema of the whole configuration file. */
 export const configSchema = z
-  .object({
+  .strictObject({
     pools: z.record(z.string(), poolSchema),
-    models: z.record(z.string(), z.object({ pools: z.array(z.string()).min(1) }).strict()),
+    models: z.record(z.string(), z.strictObject({ pools: z.array(z.string()).check(z.minLength(1)) })),
     tiers: z.partialRecord(z.enum(TIER_NAMES), tierSchema),
-    tenants: z.array(tenantSchema).default([]),
+    tenants: z._default(z.array(tenantSchema), []),
     /** Tokens reserved for a request that gives no `max_tokens`. */
-    defaultMaxTokens: z.number().int().positive().default(1024),
+    defaultMaxTokens: z._default(positiveInt, 1024),
   })
-  .strict()
-  .superRefine((cfg, ctx) => {
+  .check(z.superRefine((cfg, ctx) => {
     const pools = new Set(Object.keys(cfg.pools));
     for (const [model, m] of Object.entries(cfg.models)) {
       m.pools.forEach((p, i) => {
@@ -138,7 +130,7 @@ export const configSchema = z
         if (!cfg.tiers[tn]) ctx.addIssue({ code: 'custom', path: ['tenants', i, 'tiers', j], message: `unknown tier "${tn}"` });
       });
     });
-  });
+  }));
 
 /** A parsed, validated configuration (defaults filled in). */
 export type SplitserveConfig = z.output<typeof configSchema>;

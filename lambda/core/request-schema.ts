@@ -3,7 +3,8 @@
  * `tool_choice`, `response_format`, `seed`, `logprobs`, `stop`, vendor extensions, …) passes
  * through to the backend untouched: the schemas are `loose`.
  */
-import { z } from 'zod';
+import * as z from 'zod/mini';
+import './zod.ts';
 import { InvalidRequestError } from './errors.ts';
 
 /** Values of `service_tier` a client may send; `fast` is an alias of `priority`. */
@@ -12,33 +13,33 @@ export type ServiceTierValue = (typeof SERVICE_TIER_VALUES)[number];
 
 const contentPart = z.looseObject({ type: z.string() });
 const message = z.looseObject({
-  role: z.string().min(1),
-  content: z.union([z.string(), z.array(contentPart), z.null()]).optional(),
+  role: z.string().check(z.minLength(1)),
+  content: z.optional(z.union([z.string(), z.array(contentPart), z.null()])),
 });
 
-const positiveInt = z.number().int().positive();
+const positiveInt = z.int().check(z.positive());
 
 const common = {
-  model: z.string().min(1, 'model is required').max(256),
-  stream: z.boolean().optional(),
-  stream_options: z.looseObject({ include_usage: z.boolean().optional() }).nullable().optional(),
-  max_tokens: positiveInt.nullable().optional(),
-  n: z.literal(1, 'only n=1 is supported').nullable().optional(),
-  service_tier: z.enum(SERVICE_TIER_VALUES).nullable().optional(),
-  kv_transfer_params: z.never('kv_transfer_params is set by the gateway').optional(),
+  model: z.string().check(z.minLength(1, 'model is required'), z.maxLength(256)),
+  stream: z.optional(z.boolean()),
+  stream_options: z.nullish(z.looseObject({ include_usage: z.optional(z.boolean()) })),
+  max_tokens: z.nullish(positiveInt),
+  n: z.nullish(z.literal(1, 'only n=1 is supported')),
+  service_tier: z.nullish(z.enum(SERVICE_TIER_VALUES)),
+  kv_transfer_params: z.optional(z.never('kv_transfer_params is set by the gateway')),
 };
 
 /** `POST /v1/chat/completions` body. */
 export const chatCompletionSchema = z.looseObject({
   ...common,
-  messages: z.array(message).min(1, 'messages must contain at least one message'),
-  max_completion_tokens: positiveInt.nullable().optional(),
+  messages: z.array(message).check(z.minLength(1, 'messages must contain at least one message')),
+  max_completion_tokens: z.nullish(positiveInt),
 });
 
 /** `POST /v1/completions` (legacy text completions) body. */
 export const completionSchema = z.looseObject({
   ...common,
-  prompt: z.union([z.string(), z.array(z.string()).min(1)]),
+  prompt: z.union([z.string(), z.array(z.string()).check(z.minLength(1))]),
 });
 
 export type ChatCompletionBody = z.infer<typeof chatCompletionSchema>;

@@ -10,15 +10,8 @@ export const API_KEY_PREFIX = 'sk-ss-' as const;
 /** Bytes of entropy in a generated key (encoded base64url: 43 characters). */
 export const API_KEY_ENTROPY_BYTES = 32;
 
-/**
- * SHA-256 of an API key, lowercase hex: the only form in which a key is stored or looked up.
- *
- * @example
- * const principal = await resolver.resolve(hashApiKey(bearerToken));
- */
-export function hashApiKey(key: string): string {
-  return createHash('sha256').update(key, 'utf8').digest('hex');
-}
+/** SHA-256 of an API key, lowercase hex: the one definition lives beside the request path's authentication. */
+export { hashApiKey } from '../core/auth.ts';
 
 /**
  * A new random API key: `sk-ss-` followed by 32 bytes of entropy in base64url.
