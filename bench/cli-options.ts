@@ -46,7 +46,7 @@ export const BENCH_USAGE = `usage: splitserve bench [options]
 Streams the same requests three ways side by side, in interleaved rounds, and reports medians:
   direct   the load generator calls the backends itself (prefill then decode, or one call)
   relay    through bench/minimal-relay.ts: the practical limit (no auth, no checks)
-  gateway  through splitserve itself (node --import tsx bin/splitserve.ts start)
+  gateway  through splitserve itself (bin/splitserve.ts start --runtime node: the core behind its Node adapter)
 
 options:
   --requests N         requests per measured batch        (default: max(200, 4 x concurrency))

@@ -226,9 +226,11 @@ async function startTarget(procs: ProcessGroup, name: TargetName, backends: Back
   const configFile = join(scratch, 'gateway-config.json');
   writeFileSync(configFile, JSON.stringify(gatewayConfig(backends), null, 2));
   const port = await freePort();
+  // The core behind its Node HTTP adapter: the gateway's own request path. The stack runtime would
+  // add the local API Gateway emulator, which in AWS is API Gateway's cost, not the gateway's.
   const gateway = await procs.spawnService({
     name: 'gateway',
-    args: [...nodeFlags, '--import', 'tsx', 'bin/splitserve.ts', 'start', '--config', configFile, '--port', String(port)],
+    args: [...nodeFlags, '--import', 'tsx', 'bin/splitserve.ts', 'start', '--runtime', 'node', '--config', configFile, '--port', String(port)],
     ready: READY,
     timeoutMs: 60_000,
   });

@@ -4,18 +4,14 @@
  * variable that every function reads once at cold start.
  */
 import type { SplitserveConfig } from '../lambda/core/config.ts';
+import { FUNCTION_ENV } from '../lambda/handlers/function-env-names.ts';
 import { ConfigError } from '../lambda/core/errors.ts';
 
 /** A validated configuration that may be deployed: no tenants. */
 export type DeployConfig = Omit<SplitserveConfig, 'tenants'>;
 
 /** Environment variable names the functions read (the store's table names are in TABLE_ENV). */
-export const FUNCTION_ENV = {
-  /** The deploy config as compact JSON (see {@link serializeDeployConfig}). */
-  config: 'SPLITSERVE_CONFIG',
-  /** ARN of the orchestration state machine (gateway only). */
-  stateMachineArn: 'SPLITSERVE_STATE_MACHINE_ARN',
-} as const;
+export { FUNCTION_ENV };
 
 /** Lambda's limit on the total size of a function's environment variables (keys + values). */
 export const LAMBDA_ENV_LIMIT_BYTES = 4096;

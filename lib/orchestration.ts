@@ -27,6 +27,7 @@ import {
 import { LambdaInvoke } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { PLAN_ERRORS, RETRYABLE_PLAN_ERRORS } from '../lambda/core/plan-errors.ts';
+import { TASK_RETRY } from '../lambda/core/plan-policy.ts';
 import type { PlanTask } from './plan-task-functions.ts';
 
 /** State names of the definition (the local runtime and the tests refer to them). */
@@ -65,7 +66,7 @@ export interface OrchestrationProps {
   /**
    * Attempts after the first on a transient error (2–3 keeps a failing pool from eating the
    * client's latency budget before the fallback runs).
-   * @default 2
+   * @default TASK_RETRY.maxRetries (2)
    */
   readonly maxRetryAttempts?: number;
   /**
@@ -123,9 +124,9 @@ export class Orchestration extends Construct {
     const taskTimeout = Timeout.duration(props.backendTaskTimeout ?? Duration.minutes(4));
     const retry: RetryProps = {
       errors: [...RETRYABLE_PLAN_ERRORS],
-      maxAttempts: props.maxRetryAttempts ?? 2,
-      interval: Duration.seconds(1),
-      backoffRate: 2,
+      maxAttempts: props.maxRetryAttempts ?? TASK_RETRY.maxRetries,
+      interval: Duration.seconds(TASK_RETRY.intervalSeconds),
+      backoffRate: TASK_RETRY.backoffRate,
       maxDelay: Duration.seconds(4),
       jitterStrategy: JitterType.FULL,
     };

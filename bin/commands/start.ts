@@ -3,17 +3,22 @@
  */
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../../lambda/core/errors.ts';
-import { DEFAULT_CONFIG_PATH, startLocal } from '../../local/start-local.ts';
+import { DEFAULT_CONFIG_PATH, loadConfigFile, startLocal } from '../../local/start-local.ts';
+import { startStack } from '../../local/stack/start-stack.ts';
 
-const HELP = `usage: splitserve start [--config FILE] [--port N] [--host HOST]
+const HELP = `usage: splitserve start [--config FILE] [--port N] [--host HOST] [--runtime stack|node]
 
 Runs the gateway on http://HOST:PORT over the pools of the config file: pools with "simulate"
 get simulator replicas, pools with "endpoints" are called as they are. Tenants and keys of the
 config are seeded into an embedded DynamoDB-compatible store.
 
-  --config FILE   config file (default: the bundled splitserve.config.json)
-  --port N        port (default: $PORT or 8787)
-  --host HOST     interface (default: 127.0.0.1)
+  --config FILE     config file (default: the bundled splitserve.config.json)
+  --port N          port (default: $PORT or 8787)
+  --host HOST       interface (default: 127.0.0.1)
+  --runtime stack   (default) synthesize the CDK stack (cached when nothing changed) and execute
+                    it: tables from the template, the bundled Lambda handlers behind the API
+                    routes, non-streaming requests through the synthesized state machine
+  --runtime node    the gateway core over a plain Node HTTP server, in-process executor, no synth
 `;
 
 /** Runs `splitserve start` until SIGINT/SIGTERM; resolves the exit code. */
@@ -22,7 +27,13 @@ export async function startCommand(args: string[]): Promise<number> {
   try {
     ({ values } = parseArgs({
       args,
-      options: { config: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+      options: {
+        config: { type: 'string' },
+        port: { type: 'string' },
+        host: { type: 'string' },
+        runtime: { type: 'string', default: 'stack' },
+        help: { type: 'boolean', short: 'h' },
+      },
     }));
   } catch (err) {
     process.stderr.write(`${(err as Error).message}\n\n${HELP}`);
@@ -38,10 +49,20 @@ export async function startCommand(args: string[]): Promise<number> {
     process.stderr.write(`invalid port "${portText}"\n`);
     return 2;
   }
+  if (values.runtime !== 'stack' && values.runtime !== 'node') {
+    process.stderr.write(`invalid --runtime "${values.runtime}": expected stack or node\n`);
+    return 2;
+  }
   const started = performance.now();
+  const configPath = values.config ?? DEFAULT_CONFIG_PATH;
+  const host = values.host ?? '127.0.0.1';
   let local;
   try {
-    local = await startLocal({ config: values.config ?? DEFAULT_CONFIG_PATH, port, host: values.host ?? '127.0.0.1' });
+    const config = await loadConfigFile(configPath);
+    local =
+      values.runtime === 'stack'
+        ? await startStack({ configPath, port, host, onProgress: (m) => process.stderr.write(`splitserve: ${m}\n`) })
+        : await startLocal({ config, port, host });
   } catch (err) {
     process.stderr.write(`splitserve: ${err instanceof ConfigError ? err.message : (err as Error).stack}\n`);
     return err instanceof ConfigError ? 2 : 1;
@@ -49,7 +70,7 @@ export async function startCommand(args: string[]): Promise<number> {
   const devKey = local.config.tenants[0]?.apiKeys[0];
   process.stdout.write(
     [
-      `splitserve listening on ${local.url} (ready in ${Math.round(performance.now() - started)} ms)`,
+      `splitserve listening on ${local.url} (${values.runtime} runtime, ready in ${Math.round(performance.now() - started)} ms)`,
       `  pools: ${Object.entries(local.config.pools).map(([name, p]) => `${name}=${p.endpoints?.length ?? 0}×${p.protocol}`).join(', ')}`,
       `  tiers: ${Object.keys(local.config.tiers).join(', ')}`,
       devKey ? `  dev key (tenant "${local.config.tenants[0]!.id}"): ${devKey}` : '  no tenants in the config: create a key with splitserve admin',

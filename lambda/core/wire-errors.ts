@@ -9,7 +9,7 @@ import { GatewayError, InternalError, UpstreamError } from './errors.ts';
 import { PLAN_ERRORS } from './plan-errors.ts';
 
 /** Error name of a client error found during a step (not retried, not worth a fallback). */
-export const CLIENT_ERROR_NAME = 'Splitserve.ClientError' as const;
+export const CLIENT_ERROR_NAME = PLAN_ERRORS.clientError;
 
 /** The wire form of a gateway error. */
 interface WireError {

@@ -7,15 +7,10 @@ import { parseConfig } from '../core/config.ts';
 import type { SplitserveConfig } from '../core/config.ts';
 import { ConfigError } from '../core/errors.ts';
 import { TABLE_ENV } from '../store/table-schema.ts';
+import { FUNCTION_ENV } from './function-env-names.ts';
 import type { TableNames } from '../store/tables.ts';
 
-/** Names of the functions' own environment variables. */
-export const FUNCTION_ENV = {
-  /** The deploy config (pools, models, tiers; never tenants or keys) as compact JSON. */
-  config: 'SPLITSERVE_CONFIG',
-  /** ARN of the orchestration state machine (gateway only). */
-  stateMachineArn: 'SPLITSERVE_STATE_MACHINE_ARN',
-} as const;
+export { FUNCTION_ENV };
 
 function required(env: NodeJS.ProcessEnv, name: string): string {
   const value = env[name];

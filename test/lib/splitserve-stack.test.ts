@@ -12,8 +12,6 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../lambda/core/config.ts';
 import { PLAN_ERRORS, RETRYABLE_PLAN_ERRORS } from '../../lambda/core/plan-errors.ts';
-import { CLIENT_ERROR_NAME } from '../../lambda/core/wire-errors.ts';
-import { FUNCTION_ENV as LAMBDA_FUNCTION_ENV } from '../../lambda/handlers/function-env.ts';
 import { TABLE_ENV, USAGE_TTL_ATTRIBUTE } from '../../lambda/store/table-schema.ts';
 import { FUNCTION_ENV } from '../../lib/deploy-config.ts';
 import { PLAN_STATES } from '../../lib/orchestration.ts';
@@ -147,11 +145,6 @@ describe('functions', () => {
     expect(deployed).not.toHaveProperty('tenants');
     expect(parseConfig(deployed).pools).toEqual(parseConfig(plainConfig).pools);
     expect(env[FUNCTION_ENV.stateMachineArn]).toEqual({ Ref: expect.stringMatching(/^OrchestrationStateMachine/) });
-  });
-
-  it('uses the same environment variable names and error names as the Lambda code', () => {
-    expect(FUNCTION_ENV).toEqual(LAMBDA_FUNCTION_ENV);
-    expect(PLAN_ERRORS.clientError).toBe(CLIENT_ERROR_NAME);
   });
 
   it('a config with tenants is rejected at synth, naming the problem', () => {
