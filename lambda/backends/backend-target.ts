@@ -1,6 +1,7 @@
 /**
  * What a backend protocol needs to know about the endpoint it calls and the request it carries.
  */
+import type { PoolConfig, TierConfig, TierName } from '../core/config.ts';
 import type { ApiKind } from '../core/request-schema.ts';
 import { API_PATHS } from '../core/request-schema.ts';
 import type { UpstreamClient } from './upstream-client.ts';
@@ -21,6 +22,11 @@ export interface BackendCall {
   readonly api: ApiKind;
   readonly requestId: string;
   readonly signal: AbortSignal;
+  /** The pool's configuration (protocol settings such as `kvTransfer`, `region`, `modelIds`). */
+  readonly pool?: PoolConfig;
+  /** The tier being served and its configuration (Bedrock maps it to `serviceTier`). */
+  readonly tier?: TierName;
+  readonly tierConfig?: TierConfig;
 }
 
 /** Fields the gateway consumes and never forwards. */

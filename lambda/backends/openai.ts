@@ -4,6 +4,7 @@
  */
 import type { BackendCall } from './backend-target.ts';
 import { postTo, upstreamBody } from './backend-target.ts';
+import type { BackendProtocol } from './protocol.ts';
 import type { UpstreamCompletion } from './upstream-completion.ts';
 import { toCompletion } from './upstream-completion.ts';
 
@@ -13,3 +14,6 @@ export async function runAggregated(call: BackendCall, body: Record<string, unkn
   const reply = await postTo(call, out);
   return toCompletion(reply, out.stream === true, call.target.pool, call.signal);
 }
+
+/** Any OpenAI-compatible server: aggregated routes only. */
+export const openaiCompatible: BackendProtocol = { aggregated: { complete: runAggregated } };

@@ -6,6 +6,8 @@
  */
 import type { BackendCall } from './backend-target.ts';
 import { postTo, upstreamBody } from './backend-target.ts';
+import { runAggregated } from './openai.ts';
+import type { BackendProtocol, PrefillResult } from './protocol.ts';
 import type { UpstreamCompletion } from './upstream-completion.ts';
 import { readJson, toCompletion } from './upstream-completion.ts';
 
@@ -15,13 +17,6 @@ export type KvTransferParams = Record<string, unknown>;
 /** How decode obtains the KV cache: it reads prefill's blocks (`pull`) or prefill writes them (`push`). */
 export type KvTransferMode = 'pull' | 'push';
 
-/** What a prefill call yields. */
-export interface PrefillResult {
-  /** Parameters for decode; null when prefill returned none (decode then recomputes). */
-  readonly kvTransferParams: KvTransferParams | null;
-  /** Prompt tokens as counted by the prefill server, when it reported usage. */
-  readonly promptTokens: number | null;
-}
 
 /** The `kv_transfer_params` a prefill request carries. */
 export const PREFILL_KV_REQUEST = {
@@ -88,3 +83,12 @@ export async function runDecode(
   const reply = await postTo(call, out);
   return toCompletion(reply, out.stream === true, call.target.pool, call.signal);
 }
+
+/** vLLM with the NIXL connector: disaggregated prefill → decode, or one OpenAI-compatible call. */
+export const vllmNixl: BackendProtocol = {
+  disaggregated: {
+    prefill: runPrefill,
+    decode: (call, body, params) => runDecode(call, body, params, call.pool?.kvTransfer ?? 'pull'),
+  },
+  aggregated: { complete: runAggregated },
+};

@@ -3,14 +3,14 @@
  * Functions tasks (lambda/handlers/step-tasks.ts) and the in-process executor
  * (lambda/core/executor.ts) call these same functions: one plan, two executors.
  */
-import type { BackendCall } from '../backends/backend-target.ts';
-import { runAggregated } from '../backends/openai.ts';
-import type { PoolDirectory } from '../backends/pool-directory.ts';
+import type { BackendCall, BackendTarget } from '../backends/backend-target.ts';
+import type { EndpointLease, PoolDirectory } from '../backends/pool-directory.ts';
+import type { AggregatedProtocol, DisaggregatedProtocol } from '../backends/protocol.ts';
+import { BACKEND_PROTOCOLS } from '../backends/registry.ts';
 import type { UpstreamClient } from '../backends/upstream-client.ts';
 import type { UpstreamCompletion } from '../backends/upstream-completion.ts';
-import { runDecode, runPrefill } from '../backends/vllm-nixl.ts';
 import type { SplitserveConfig, TierName } from './config.ts';
-import { UpstreamError } from './errors.ts';
+import { ConfigError, UpstreamError } from './errors.ts';
 import type { PlanState } from './plan.ts';
 import { switchTier, tierRoute } from './plan.ts';
 import { completionUsage, shapeCompletion } from './response-shape.ts';
@@ -22,26 +22,78 @@ export interface StepDeps {
   readonly client: UpstreamClient;
 }
 
-function call(deps: StepDeps, state: PlanState, pool: string, signal: AbortSignal): BackendCall {
-  return { client: deps.client, target: deps.pools.target(pool), api: state.api, requestId: state.requestId, signal };
+function call(deps: StepDeps, state: PlanState, pool: string, target: BackendTarget, signal: AbortSignal): BackendCall {
+  return {
+    client: deps.client,
+    target,
+    api: state.api,
+    requestId: state.requestId,
+    signal,
+    pool: deps.pools.pool(pool),
+    tier: state.tierServed,
+    tierConfig: deps.config.tiers[state.tierServed],
+  };
+}
+
+/** The disaggregated half of a pool's protocol. */
+export function disaggregatedProtocol(deps: Pick<StepDeps, 'pools'>, pool: string): DisaggregatedProtocol {
+  const protocol = deps.pools.pool(pool).protocol;
+  const impl = BACKEND_PROTOCOLS[protocol]?.disaggregated;
+  if (!impl) throw new ConfigError(`pool "${pool}" speaks "${protocol}", which does not serve disaggregated routes in this version`);
+  return impl;
+}
+
+/** The aggregated half of a pool's protocol. */
+export function aggregatedProtocol(deps: Pick<StepDeps, 'pools'>, pool: string): AggregatedProtocol {
+  const protocol = deps.pools.pool(pool).protocol;
+  const impl = BACKEND_PROTOCOLS[protocol]?.aggregated;
+  if (!impl) throw new ConfigError(`pool "${pool}" speaks "${protocol}", which does not serve aggregated routes in this version`);
+  return impl;
+}
+
+/** Runs `work` on a leased endpoint, releasing it when the work settles. */
+async function onLease<T>(lease: EndpointLease, work: (target: BackendTarget) => Promise<T>): Promise<T> {
+  try {
+    const out = await work(lease.target);
+    lease.release(true);
+    return out;
+  } catch (err) {
+    lease.release(false);
+    throw err;
+  }
 }
 
 /**
- * Prefill: on a disaggregated route, runs the prefill call and records the KV-transfer
- * parameters for decode (null when prefill returned none: decode then recomputes). Other routes
- * pass through unchanged.
+ * Prefill: on a disaggregated route, runs the prefill half of the prefill pool's protocol and
+ * records what decode needs (null when prefill returned nothing: decode then recomputes). Other
+ * routes pass through unchanged.
  */
 export async function prefill(deps: StepDeps, state: PlanState, signal: AbortSignal): Promise<PlanState> {
   const route = tierRoute(deps.config, state.tierServed, state.model);
   if (route.mode !== 'disaggregated') return state;
   const started = performance.now();
-  const result = await runPrefill(call(deps, state, route.prefill, signal), state.body);
+  const protocol = disaggregatedProtocol(deps, route.prefill);
+  const lease = deps.pools.acquire(route.prefill);
+  const result = await onLease(lease, (target) => protocol.prefill(call(deps, state, route.prefill, target, signal), state.body));
   return {
     ...state,
     kvTransferParams: result.kvTransferParams,
     prefillPromptTokens: result.promptTokens,
+    prefillEndpoint: lease.target.endpoint,
     prefillMs: Math.round((performance.now() - started) * 100) / 100,
   };
+}
+
+/** Releases a lease when a stream ends: completed (ok), failed or abandoned. */
+async function* releasing(batches: AsyncIterator<string[]>, lease: EndpointLease): AsyncGenerator<string[]> {
+  let ok = false;
+  try {
+    for (let next = await batches.next(); !next.done; next = await batches.next()) yield next.value;
+    ok = true;
+  } finally {
+    lease.release(ok);
+    if (!ok) await batches.return?.();
+  }
 }
 
 /**
@@ -55,12 +107,26 @@ export async function openDecode(deps: StepDeps, state: PlanState, signal: Abort
     state.body.stream === true
       ? { ...state.body, stream_options: { ...(state.body.stream_options as object | undefined), include_usage: true } }
       : state.body;
-  if (route.mode === 'disaggregated') {
-    const pool = deps.pools.pool(route.decode);
-    return runDecode(call(deps, state, route.decode, signal), body, state.kvTransferParams ?? null, pool.kvTransfer);
+  const pool = route.mode === 'disaggregated' ? route.decode : route.pool;
+  const lease = deps.pools.acquire(pool, route.mode === 'disaggregated' ? state.decodeEndpoint : undefined);
+  let completion: UpstreamCompletion;
+  try {
+    const backend = call(deps, state, pool, lease.target, signal);
+    if (route.mode === 'disaggregated') {
+      const prefillTarget = state.prefillEndpoint ? deps.pools.target(route.prefill, state.prefillEndpoint) : null;
+      completion = await disaggregatedProtocol(deps, pool).decode(backend, body, state.kvTransferParams ?? null, prefillTarget);
+    } else {
+      completion = await aggregatedProtocol(deps, pool).complete(backend, body);
+    }
+  } catch (err) {
+    lease.release(false);
+    throw err;
   }
-  if (route.mode === 'aggregated') return runAggregated(call(deps, state, route.pool, signal), body);
-  throw new UpstreamError(`The '${route.mode}' route is not built yet.`, 501, false, route.pool);
+  if (completion.kind === 'json') {
+    lease.release(true);
+    return completion;
+  }
+  return { kind: 'stream', batches: releasing(completion.batches, lease) };
 }
 
 /** Decode, non-streaming: runs the call and records the shaped completion and its usage. */

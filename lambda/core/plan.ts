@@ -43,6 +43,10 @@ export interface PlanState {
   /** Set by `prefill`: what decode receives; null = decode recomputes. */
   readonly kvTransferParams?: Record<string, unknown> | null;
   readonly prefillMs?: number;
+  /** Set by `prefill`: the prefill endpoint used (SGLang's decode calls it again, concurrently). */
+  readonly prefillEndpoint?: string;
+  /** Set by `prefill` when a pair policy chose decode's endpoint together with prefill's. */
+  readonly decodeEndpoint?: string;
   /** Prompt tokens as counted by prefill. */
   readonly prefillPromptTokens?: number | null;
   /** Set by `decode` (non-streaming): the completion body returned to the client. */
@@ -85,6 +89,8 @@ export function switchTier(state: PlanState, tier: TierName, route: RouteConfig)
     pools: routePools(route),
     kvTransferParams: undefined,
     prefillMs: undefined,
+    prefillEndpoint: undefined,
+    decodeEndpoint: undefined,
     error: undefined,
   };
 }

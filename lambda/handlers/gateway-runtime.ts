@@ -16,13 +16,11 @@ import type { GatewayDeps } from '../core/gateway-deps.ts';
 import type { GatewayLogger } from '../core/logger.ts';
 import { createLogger } from '../core/logger.ts';
 import type { StepDeps } from '../core/plan-steps.ts';
+import { aggregatedProtocol, disaggregatedProtocol } from '../core/plan-steps.ts';
 import { DynamoAdmission } from '../store/admission.ts';
 import { DynamoKeyResolver } from '../store/key-resolver.ts';
 import type { TableNames } from '../store/tables.ts';
 import { DynamoUsageMeter } from '../store/usage-meter.ts';
-
-/** Protocols whose backends exist in this build. */
-const BUILT_PROTOCOLS = new Set(['vllm-nixl', 'openai']);
 
 /** Options of {@link assembleGateway}. */
 export interface GatewayRuntimeOptions {
@@ -47,17 +45,20 @@ export interface GatewayRuntime {
   close(): Promise<void>;
 }
 
-/** Checks that every pool a tier routes to speaks a protocol built in this version. */
-export function assertProtocolsBuilt(config: SplitserveConfig): void {
+/** Checks that every pool a tier routes to speaks a protocol built in this version, for that kind of route. */
+export function assertProtocolsBuilt(config: SplitserveConfig, pools: PoolDirectory): void {
   for (const [name, tier] of Object.entries(config.tiers)) {
-    if (!tier) continue;
-    const route = tier.route;
-    const pools = route.mode === 'disaggregated' ? [route.prefill, route.decode] : [route.pool];
-    for (const pool of pools) {
-      const protocol = config.pools[pool]?.protocol;
-      if (protocol && !BUILT_PROTOCOLS.has(protocol)) {
-        throw new ConfigError(`tiers.${name}: pool "${pool}" speaks "${protocol}", which this version does not support yet (supported: ${[...BUILT_PROTOCOLS].join(', ')})`);
+    const route = tier?.route;
+    if (!route) continue;
+    try {
+      if (route.mode === 'disaggregated') {
+        disaggregatedProtocol({ pools }, route.prefill);
+        disaggregatedProtocol({ pools }, route.decode);
+      } else {
+        aggregatedProtocol({ pools }, route.pool);
       }
+    } catch (err) {
+      throw new ConfigError(`tiers.${name}.route: ${(err as Error).message}`);
     }
   }
 }
@@ -71,9 +72,10 @@ export function assertProtocolsBuilt(config: SplitserveConfig): void {
  */
 export function assembleGateway(options: GatewayRuntimeOptions): GatewayRuntime {
   const { config } = options;
-  assertProtocolsBuilt(config);
+  const pools = new PoolDirectory(config.pools);
+  assertProtocolsBuilt(config, pools);
   const client = new UpstreamClient({ connections: Math.max(...Object.values(config.pools).map((p) => p.maxConnections), 1) });
-  const steps: StepDeps = { config, pools: new PoolDirectory(config.pools), client };
+  const steps: StepDeps = { config, pools, client };
   const meter = new DynamoUsageMeter(options.dynamo, options.tables.usage);
   const deps: GatewayDeps = {
     config,

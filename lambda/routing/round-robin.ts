@@ -1,28 +1,22 @@
 /**
- * Round-robin endpoint selection: the default policy of a pool. Pure: the cursor is the caller's.
+ * Round-robin endpoint selection: the default policy of a pool.
  */
-
-/** A round-robin cursor over a fixed list. */
-export interface RoundRobin<T> {
-  next(): T;
-}
+import type { EndpointView, SelectionPolicy } from './policy.ts';
 
 /**
- * Creates a round-robin selector over `items` (at least one).
+ * Creates a round-robin policy (its cursor is its only state).
  *
  * @example
- * const rr = roundRobin(['http://a', 'http://b']);
- * rr.next(); // 'http://a'
- * rr.next(); // 'http://b'
+ * const rr = roundRobin();
+ * rr.select([{ url: 'http://a', outstanding: 0 }, { url: 'http://b', outstanding: 0 }]); // 0, then 1, 0, …
  */
-export function roundRobin<T>(items: readonly T[]): RoundRobin<T> {
-  if (items.length === 0) throw new Error('roundRobin needs at least one item');
+export function roundRobin(): SelectionPolicy {
   let cursor = 0;
   return {
-    next() {
-      const item = items[cursor % items.length]!;
-      cursor = (cursor + 1) % items.length;
-      return item;
+    select(endpoints: readonly EndpointView[]): number {
+      const index = cursor % endpoints.length;
+      cursor = (cursor + 1) % Number.MAX_SAFE_INTEGER;
+      return index;
     },
   };
 }

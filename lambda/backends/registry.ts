@@ -1,0 +1,13 @@
+/**
+ * Protocol name → implementation. Adding a protocol is one file plus one line here.
+ */
+import type { Protocol } from '../core/config.ts';
+import { openaiCompatible } from './openai.ts';
+import type { BackendProtocol } from './protocol.ts';
+import { vllmNixl } from './vllm-nixl.ts';
+
+/** The protocols built into this version; a protocol absent here is rejected at start-up. */
+export const BACKEND_PROTOCOLS: Partial<Record<Protocol, BackendProtocol>> = {
+  'vllm-nixl': vllmNixl,
+  openai: openaiCompatible,
+};
