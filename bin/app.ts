@@ -3,7 +3,9 @@
  * `splitserve.config.json` at the repository root), validates it and synthesizes the stack.
  *
  * Context keys:
- * - `config`: path of the config file.
+ * - `config`: path of the config file. Without it, the bundled local config is synthesized with its
+ *   (local-only) tenants left out, so `npx cdk synth` works on a fresh clone; a config named
+ *   explicitly must not list tenants.
  * - `stackName`: stack name (default `Splitserve`).
  * - `stripTenants`: `true` drops `tenants` instead of rejecting them. For the local runtime only,
  *   which seeds tenants into its own tables and reads the synthesized template; a real deploy
@@ -19,7 +21,8 @@ import { parseConfig } from '../lambda/core/config.ts';
 import { SplitserveStack } from '../lib/splitserve-stack.ts';
 
 const app = new App();
-const configPath = resolve(String(app.node.tryGetContext('config') ?? 'splitserve.config.json'));
+const explicitConfig = app.node.tryGetContext('config') as string | undefined;
+const configPath = resolve(String(explicitConfig ?? 'splitserve.config.json'));
 if (!existsSync(configPath)) {
   throw new Error(`splitserve: config file ${configPath} not found; pass one with \`cdk synth -c config=path/to/config.json\``);
 }
@@ -31,7 +34,10 @@ try {
 }
 const parsed = parseConfig(raw, configPath);
 const flag = (key: string): boolean => String(app.node.tryGetContext(key) ?? 'false') === 'true';
-const stripTenants = flag('stripTenants');
+const stripTenants = flag('stripTenants') || explicitConfig === undefined;
+if (explicitConfig === undefined && parsed.tenants.length > 0) {
+  process.stderr.write(`splitserve: synthesizing the bundled local config ${configPath} without its tenants (local runs only); deploy with -c config=<file>\n`);
+}
 if (parsed.tenants.length > 0 && !stripTenants) {
   throw new Error(
     `splitserve: ${configPath} lists tenants, which a deploy rejects (their API keys would land in the template). ` +
