@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -135,9 +135,41 @@ function runCdk(args: readonly string[], cwd: string, validate: boolean): Promis
  * const { outDir, cached } = await synthesize({ configPath: 'splitserve.config.json', onProgress: console.log });
  */
 export async function synthesize(options: SynthOptions): Promise<SynthResult> {
+  const outDir = resolve(options.outDir ?? DEFAULT_ASSEMBLY_DIR);
+  await mkdir(dirname(outDir), { recursive: true });
+  return withDirectoryLock(`${outDir}.lock`, () => synthesizeLocked(options, outDir));
+}
+
+/** How long a lock may be held before it is taken as left behind by a dead process. */
+const STALE_LOCK_MS = 10 * 60_000;
+
+/**
+ * Runs `work` while holding a lock directory (mkdir is atomic), so two processes synthesizing
+ * into the same folder take turns: the second then finds the first one's synth in the cache.
+ */
+async function withDirectoryLock<T>(lock: string, work: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + STALE_LOCK_MS;
+  for (;;) {
+    try {
+      await mkdir(lock);
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const since = await stat(lock).then((st) => Date.now() - st.mtimeMs).catch(() => 0);
+      if (since > STALE_LOCK_MS || Date.now() > deadline) await rm(lock, { recursive: true, force: true });
+      else await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+  try {
+    return await work();
+  } finally {
+    await rm(lock, { recursive: true, force: true });
+  }
+}
+
+async function synthesizeLocked(options: SynthOptions, outDir: string): Promise<SynthResult> {
   const started = performance.now();
   const root = options.repoRoot ?? REPO_ROOT;
-  const outDir = resolve(options.outDir ?? DEFAULT_ASSEMBLY_DIR);
   const hashFile = `${outDir}.hash`;
   const hash = await synthCacheKey({ ...options, repoRoot: root });
   const previous = await readFile(hashFile, 'utf8').catch(() => '');
