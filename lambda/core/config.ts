@@ -94,6 +94,18 @@ const tenantSchema = z.strictObject({
   disabled: z._default(z.boolean(), false),
 });
 
+const admissionSchema = z.strictObject({
+  /** Counter items per (tenant, tier): spreads a hot tenant's writes; exact per shard. */
+  shards: z._default(z.int().check(z.minimum(1), z.maximum(64)), 1),
+  /**
+   * Tenants whose requests-per-minute limit on a tier is at least this take leases: an instance
+   * claims a block of the window with one conditional update and admits locally until it is spent.
+   */
+  leaseAboveRpm: z.optional(positiveInt),
+  /** Size of a lease block as a fraction of the limits. */
+  leaseFraction: z._default(z.number().check(z.positive(), z.maximum(0.5)), 0.05),
+});
+
 /** zod schema of the whole configuration file. */
 export const configSchema = z
   .strictObject({
@@ -103,6 +115,8 @@ export const configSchema = z
     tenants: z._default(z.array(tenantSchema), []),
     /** Tokens reserved for a request that gives no `max_tokens`. */
     defaultMaxTokens: z._default(positiveInt, 1024),
+    /** How admission spreads and batches its DynamoDB writes. */
+    admission: z._default(admissionSchema, { shards: 1, leaseFraction: 0.05 }),
   })
   .check(z.superRefine((cfg, ctx) => {
     const pools = new Set(Object.keys(cfg.pools));
@@ -139,6 +153,7 @@ export type TierConfig = NonNullable<SplitserveConfig['tiers'][TierName]>;
 export type RouteConfig = TierConfig['route'];
 export type TenantConfig = SplitserveConfig['tenants'][number];
 export type TenantLimits = z.output<typeof limitsSchema>;
+export type AdmissionConfig = SplitserveConfig['admission'];
 
 /**
  * Validates a configuration object, throwing a {@link ConfigError} whose message names every bad

@@ -6,7 +6,7 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { PoolDirectory } from '../backends/pool-directory.ts';
 import { UpstreamClient } from '../backends/upstream-client.ts';
-import type { SplitserveConfig } from '../core/config.ts';
+import type { AdmissionConfig, SplitserveConfig } from '../core/config.ts';
 import { ConfigError } from '../core/errors.ts';
 import type { PlanExecutor } from '../core/executor.ts';
 import { InProcessExecutor } from '../core/executor.ts';
@@ -18,6 +18,7 @@ import { createLogger } from '../core/logger.ts';
 import type { StepDeps } from '../core/plan-steps.ts';
 import { aggregatedProtocol, disaggregatedProtocol } from '../core/plan-steps.ts';
 import { DynamoAdmission } from '../store/admission.ts';
+import type { DynamoAdmissionOptions } from '../store/admission.ts';
 import { DynamoKeyResolver } from '../store/key-resolver.ts';
 import type { TableNames } from '../store/tables.ts';
 import { DynamoUsageMeter } from '../store/usage-meter.ts';
@@ -40,9 +41,31 @@ export interface GatewayRuntimeOptions {
 export interface GatewayRuntime {
   readonly gateway: Gateway;
   readonly deps: GatewayDeps;
-  /** Writes pending usage records; call after a response ends (Lambda) or at shutdown. */
+  /**
+   * Makes everything of the responses so far durable: usage records and admission reconciliations.
+   * The Lambda handler awaits it after each response (a frozen environment runs no timers).
+   */
   flush(): Promise<void>;
   close(): Promise<void>;
+}
+
+/** Admission options from the config: shards, and leases for tenants with high limits. */
+export function admissionOptions(config: AdmissionConfig): DynamoAdmissionOptions {
+  const { leaseAboveRpm, leaseFraction } = config;
+  return {
+    shards: config.shards,
+    leaseSize:
+      leaseAboveRpm === undefined
+        ? undefined
+        : (tenant, tier) => {
+            const limits = tenant.limits[tier];
+            if (!limits?.rpm || limits.rpm < leaseAboveRpm) return undefined;
+            return {
+              requests: Math.max(1, Math.floor(limits.rpm * leaseFraction)),
+              tokens: Math.max(1, Math.floor((limits.tpm ?? limits.monthlyTokens ?? 0) * leaseFraction)),
+            };
+          },
+  };
 }
 
 /** Checks that every pool a tier routes to speaks a protocol built in this version, for that kind of route. */
@@ -77,21 +100,24 @@ export function assembleGateway(options: GatewayRuntimeOptions): GatewayRuntime 
   const client = new UpstreamClient({ connections: Math.max(...Object.values(config.pools).map((p) => p.maxConnections), 1) });
   const steps: StepDeps = { config, pools, client };
   const meter = new DynamoUsageMeter(options.dynamo, options.tables.usage);
+  const admission = new DynamoAdmission(options.dynamo, options.tables.usage, admissionOptions(config.admission));
   const deps: GatewayDeps = {
     config,
     steps,
     executor: options.executor?.(steps) ?? new InProcessExecutor(steps),
     keys: new DynamoKeyResolver(options.dynamo, options.tables.config, { ttlMs: options.keyCacheMs ?? 5000 }),
-    admission: new DynamoAdmission(options.dynamo, options.tables.usage),
+    admission,
     meter,
     logger: options.logger ?? createLogger(),
   };
   return {
     gateway: createGateway(deps),
     deps,
-    flush: () => meter.flush(),
+    flush: async () => {
+      await Promise.all([meter.flush(), admission.drain()]);
+    },
     close: async () => {
-      await meter.flush();
+      await Promise.all([meter.flush(), admission.releaseLeases()]);
       await client.close();
     },
   };
