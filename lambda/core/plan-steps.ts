@@ -9,6 +9,7 @@ import type { AggregatedProtocol, DisaggregatedProtocol } from '../backends/prot
 import { BACKEND_PROTOCOLS } from '../backends/registry.ts';
 import type { UpstreamClient } from '../backends/upstream-client.ts';
 import type { UpstreamCompletion } from '../backends/upstream-completion.ts';
+import { PREFILL_DECISIONS, decidePrefill, prefillQueueOf } from '../routing/conditional-disaggregation.ts';
 import type { SplitserveConfig, TierName } from './config.ts';
 import { ConfigError, UpstreamError } from './errors.ts';
 import type { PlanState } from './plan.ts';
@@ -66,11 +67,17 @@ async function onLease<T>(lease: EndpointLease, work: (target: BackendTarget) =>
 /**
  * Prefill: on a disaggregated route, runs the prefill half of the prefill pool's protocol and
  * records what decode needs (null when prefill returned nothing: decode then recomputes). Other
- * routes pass through unchanged.
+ * routes pass through unchanged. Conditional disaggregation (lambda/routing/conditional-
+ * disaggregation.ts) may skip the prefill call: the state then has `kvTransferParams: null`, only
+ * the decode pool in `pools`, and `route` saying why (`local-prefill-short` / `-queue`).
  */
 export async function prefill(deps: StepDeps, state: PlanState, signal: AbortSignal): Promise<PlanState> {
   const route = tierRoute(deps.config, state.tierServed, state.model);
   if (route.mode !== 'disaggregated') return state;
+  const decision = decidePrefill(route, state.promptEstimate, prefillQueueOf(deps.pools, route.prefill));
+  if (decision !== PREFILL_DECISIONS.disaggregated) {
+    return { ...state, route: decision, pools: [route.decode], kvTransferParams: null, prefillEndpoint: undefined, decodeEndpoint: undefined };
+  }
   const started = performance.now();
   const protocol = disaggregatedProtocol(deps, route.prefill);
   const lease = deps.pools.acquire(route.prefill);

@@ -7,11 +7,17 @@ import type { RouteConfig, SplitserveConfig, TierName } from './config.ts';
 import { InvalidRequestError } from './errors.ts';
 import type { ApiKind } from './request-schema.ts';
 
-/** How a request was routed, as logged and metered. */
+/**
+ * How a request was routed, as logged and metered. The `local-prefill-*` kinds are a
+ * disaggregated route that conditional disaggregation served on its decode pool alone (no prefill
+ * call, no KV hand-off), because the prompt was short or the prefill pool's queue was full.
+ */
 export const ROUTE_KINDS = {
   disaggregated: 'disaggregated',
   aggregated: 'aggregated',
   bedrock: 'bedrock',
+  localPrefillShort: 'local-prefill-short',
+  localPrefillQueue: 'local-prefill-queue',
 } as const;
 export type RouteKind = (typeof ROUTE_KINDS)[keyof typeof ROUTE_KINDS];
 
