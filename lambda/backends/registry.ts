@@ -2,6 +2,7 @@
  * Protocol name → implementation. Adding a protocol is one file plus one line here.
  */
 import type { Protocol } from '../core/config.ts';
+import { bedrock } from './bedrock.ts';
 import { openaiCompatible } from './openai.ts';
 import type { BackendProtocol } from './protocol.ts';
 import { vllmNixl } from './vllm-nixl.ts';
@@ -10,4 +11,5 @@ import { vllmNixl } from './vllm-nixl.ts';
 export const BACKEND_PROTOCOLS: Partial<Record<Protocol, BackendProtocol>> = {
   'vllm-nixl': vllmNixl,
   openai: openaiCompatible,
+  bedrock,
 };
