@@ -47,6 +47,16 @@ const poolSchema = z
     modelIds: z.optional(z.record(z.string(), z.string())),
     /** Model name sent upstream when it differs from the public one (public name → upstream name). */
     upstreamModels: z.optional(z.record(z.string(), z.string())),
+    /** Endpoint selection: `round-robin` (when absent) or `least-outstanding` (power of two choices). */
+    policy: z.optional(z.enum(['round-robin', 'least-outstanding'])),
+    /** Disaggregated routes: choose the decode endpoint first, then prefill (as llm-d); set on either pool. */
+    pairing: z.optional(z.enum(['decode-first'])),
+    /** Health checks (off when absent): GET `path` (default `/health`) every `intervalMs` (5000), `timeoutMs` (1000). */
+    health: z.optional(z.strictObject({ path: z.optional(z.string()), intervalMs: z.optional(positiveInt), timeoutMs: z.optional(positiveInt) })),
+    /** Circuit breaker per endpoint (off when absent): open after `failures` (5) in a row, probe after `coolDownMs` (10000). */
+    breaker: z.optional(z.strictObject({ failures: z.optional(positiveInt), coolDownMs: z.optional(positiveInt) })),
+    /** SGLang PD: the prefill servers' bootstrap port (default 8998). */
+    bootstrapPort: z.optional(z.int().check(z.minimum(1), z.maximum(65_535))),
   })
   .check(
     z.superRefine((pool, ctx) => {
