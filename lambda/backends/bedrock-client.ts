@@ -1,5 +1,5 @@
 /**
- * Bedrock Runtime clients: one per (region, endpoint, timeout, connections), created on first use
+ * Bedrock Runtime clients: one per (region, endpoint, timeout), created on first use
  * and reused by every later request. The SDK module is loaded with a dynamic `import()` on the
  * first Bedrock call, so a deployment or a route without Bedrock never loads it (the Lambda
  * bundles keep `@aws-sdk/client-bedrock-runtime` external; lib/bedrock-access.ts ships the tested
@@ -17,10 +17,8 @@ export interface BedrockClientKey {
   readonly region?: string | undefined;
   /** Endpoint override (VPC endpoint, LocalStack, a test server); '' or undefined: the regional endpoint. */
   readonly endpoint?: string | undefined;
-  /** Longest silence allowed on a connection, in milliseconds. */
+  /** Longest silence allowed on a request, in milliseconds. */
   readonly timeoutMs: number;
-  /** Maximum open connections. */
-  readonly maxConnections: number;
 }
 
 type BedrockSdk = typeof import('@aws-sdk/client-bedrock-runtime');
@@ -36,14 +34,16 @@ export function bedrockSdk(): Promise<BedrockSdk> {
 /**
  * Caches Bedrock Runtime clients by {@link BedrockClientKey}. The SDK's own retries are off
  * (`maxAttempts: 1`): the plan's retry policy (lambda/core/plan-policy.ts) retries transient
- * failures and falls back, and two retry layers would multiply.
+ * failures and falls back, and two retry layers would multiply. The transport is the client's
+ * default, HTTP/2 (`NodeHttp2Handler`; h2c for an `http://` endpoint), with concurrent streams
+ * on one session (the SDK's fallback opens a session per request, a TLS handshake each time).
  */
 export class BedrockClients {
   private readonly clients = new Map<string, Promise<BedrockRuntimeClient>>();
 
   /** The client for a key, created on first use. */
   get(key: BedrockClientKey): Promise<BedrockRuntimeClient> {
-    const id = JSON.stringify([key.region ?? '', key.endpoint ?? '', key.timeoutMs, key.maxConnections]);
+    const id = JSON.stringify([key.region ?? '', key.endpoint ?? '', key.timeoutMs]);
     let client = this.clients.get(id);
     if (!client) {
       client = bedrockSdk().then(
@@ -52,11 +52,7 @@ export class BedrockClients {
             ...(key.region ? { region: key.region } : {}),
             ...(key.endpoint ? { endpoint: key.endpoint } : {}),
             maxAttempts: 1,
-            requestHandler: {
-              requestTimeout: key.timeoutMs,
-              httpAgent: { keepAlive: true, maxSockets: key.maxConnections },
-              httpsAgent: { keepAlive: true, maxSockets: key.maxConnections },
-            },
+            requestHandler: { requestTimeout: key.timeoutMs, disableConcurrentStreams: false },
           }),
       );
       client.catch(() => this.clients.delete(id));

@@ -14,9 +14,6 @@ import { converseChunks } from './bedrock-stream.ts';
 import type { BackendProtocol } from './protocol.ts';
 import type { UpstreamCompletion } from './upstream-completion.ts';
 
-/** Default connections per client when the call carries no pool config. */
-const DEFAULT_MAX_CONNECTIONS = 256;
-
 /**
  * A Bedrock protocol with its own client cache (one client per region and endpoint, reused
  * across requests).
@@ -34,7 +31,6 @@ export function bedrockProtocol(clients: BedrockClients = new BedrockClients()):
       region: call.pool?.region,
       endpoint: call.target.endpoint,
       timeoutMs: call.target.timeoutMs,
-      maxConnections: call.pool?.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
     });
     const { ConverseCommand, ConverseStreamCommand } = await bedrockSdk();
     try {
