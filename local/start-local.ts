@@ -35,6 +35,8 @@ export interface StartLocalOptions {
   readonly port?: number;
   readonly host?: string;
   readonly logger?: GatewayLogger;
+  /** Clock of the admission windows. @default Date.now */
+  readonly now?: () => number;
 }
 
 /** A running local gateway. */
@@ -82,7 +84,7 @@ export async function startLocal(options: StartLocalOptions): Promise<LocalGatew
     await createTables(store.client, tableDefinitions(LOCAL_TABLES));
     await seedFromConfig(store.client, LOCAL_TABLES, config);
     const resolved = withEndpoints(config, sims.endpoints);
-    const runtime = assembleGateway({ config: resolved, dynamo: store.client, tables: LOCAL_TABLES, logger: options.logger });
+    const runtime = assembleGateway({ config: resolved, dynamo: store.client, tables: LOCAL_TABLES, logger: options.logger, now: options.now });
     closers.push(() => runtime.close());
     const server: RunningServer = await serveGateway(runtime.gateway, options.port ?? 8787, options.host ?? '127.0.0.1');
     closers.push(() => server.close());

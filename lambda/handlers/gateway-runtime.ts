@@ -35,6 +35,8 @@ export interface GatewayRuntimeOptions {
   readonly logger?: GatewayLogger;
   /** Key cache bound in milliseconds (how long a revoked key may still work). @default 5000 */
   readonly keyCacheMs?: number;
+  /** Clock of the admission windows. @default Date.now */
+  readonly now?: () => number;
 }
 
 /** An assembled gateway and what must be closed with it. */
@@ -100,7 +102,7 @@ export function assembleGateway(options: GatewayRuntimeOptions): GatewayRuntime 
   const client = new UpstreamClient({ connections: Math.max(...Object.values(config.pools).map((p) => p.maxConnections), 1) });
   const steps: StepDeps = { config, pools, client };
   const meter = new DynamoUsageMeter(options.dynamo, options.tables.usage);
-  const admission = new DynamoAdmission(options.dynamo, options.tables.usage, admissionOptions(config.admission));
+  const admission = new DynamoAdmission(options.dynamo, options.tables.usage, { ...admissionOptions(config.admission), now: options.now });
   const deps: GatewayDeps = {
     config,
     steps,
