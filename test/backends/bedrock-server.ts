@@ -163,3 +163,22 @@ export async function startBedrockServer(): Promise<BedrockServer> {
       }),
   };
 }
+
+/**
+ * Sets dummy AWS credentials in the environment so the SDK's default credential chain resolves
+ * them at once and never reaches the network; returns the function that restores the environment.
+ */
+export function useDummyCredentials(): () => void {
+  const keys = ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_EC2_METADATA_DISABLED'] as const;
+  const saved = Object.fromEntries(keys.map((k) => [k, process.env[k]]));
+  process.env.AWS_ACCESS_KEY_ID = 'AKIDTESTTESTTESTTEST';
+  process.env.AWS_SECRET_ACCESS_KEY = 'test-secret-not-a-real-key';
+  delete process.env.AWS_SESSION_TOKEN;
+  process.env.AWS_EC2_METADATA_DISABLED = 'true';
+  return () => {
+    for (const k of keys) {
+      if (saved[k] === undefined) delete process.env[k];
+      else process.env[k] = saved[k];
+    }
+  };
+}

@@ -13,25 +13,9 @@ import type { PoolConfig, TierConfig, TierName } from '../../lambda/core/config.
 import { parseConfig } from '../../lambda/core/config.ts';
 import { InvalidRequestError, UpstreamError } from '../../lambda/core/errors.ts';
 import type { BedrockServer } from './bedrock-server.ts';
-import { converseAnswer, startBedrockServer, textEvents, toolEvents } from './bedrock-server.ts';
+import { converseAnswer, startBedrockServer, textEvents, toolEvents, useDummyCredentials } from './bedrock-server.ts';
 
 const MODEL_ID = 'meta.llama3-1-8b-instruct-v1:0';
-
-/** Sets dummy AWS credentials for the SDK's default chain; returns the restore function. */
-export function useDummyCredentials(): () => void {
-  const keys = ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_EC2_METADATA_DISABLED'] as const;
-  const saved = Object.fromEntries(keys.map((k) => [k, process.env[k]]));
-  process.env.AWS_ACCESS_KEY_ID = 'AKIDTESTTESTTESTTEST';
-  process.env.AWS_SECRET_ACCESS_KEY = 'test-secret-not-a-real-key';
-  delete process.env.AWS_SESSION_TOKEN;
-  process.env.AWS_EC2_METADATA_DISABLED = 'true';
-  return () => {
-    for (const k of keys) {
-      if (saved[k] === undefined) delete process.env[k];
-      else process.env[k] = saved[k];
-    }
-  };
-}
 
 async function collect(completion: UpstreamCompletion): Promise<string[]> {
   if (completion.kind !== 'stream') throw new Error('expected a stream');
