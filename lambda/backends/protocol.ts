@@ -4,6 +4,7 @@
  * One file per protocol implements this; lambda/backends/registry.ts maps protocol names to them.
  */
 import type { BackendCall, BackendTarget } from './backend-target.ts';
+import type { PairLeases } from './pool-directory.ts';
 import type { UpstreamCompletion } from './upstream-completion.ts';
 
 /** What the prefill half yields. */
@@ -19,13 +20,16 @@ export interface PrefillResult {
 
 /** The two halves of a disaggregated protocol. */
 export interface DisaggregatedProtocol {
+  /** `decode` sends prefill and decode together (SGLang); `prefill` only names the pair. */
+  readonly concurrent?: boolean;
   prefill(call: BackendCall, body: Record<string, unknown>): Promise<PrefillResult>;
   /**
    * @param params - what prefill yielded (null: recompute)
    * @param prefillTarget - the prefill endpoint used (protocols that call prefill and decode
    *   concurrently, like SGLang, call it again from here)
+   * @param pairs - endpoint leases for a concurrent protocol's prefill call and fresh-pair retry
    */
-  decode(call: BackendCall, body: Record<string, unknown>, params: Record<string, unknown> | null, prefillTarget: BackendTarget | null): Promise<UpstreamCompletion>;
+  decode(call: BackendCall, body: Record<string, unknown>, params: Record<string, unknown> | null, prefillTarget: BackendTarget | null, pairs?: PairLeases): Promise<UpstreamCompletion>;
 }
 
 /** One call serving both phases. */

@@ -5,6 +5,7 @@ import type { Protocol } from '../core/config.ts';
 import { bedrock } from './bedrock.ts';
 import { openaiCompatible } from './openai.ts';
 import type { BackendProtocol } from './protocol.ts';
+import { sglang } from './sglang.ts';
 import { vllmNixl } from './vllm-nixl.ts';
 
 /** The protocols built into this version; a protocol absent here is rejected at start-up. */
@@ -12,4 +13,5 @@ export const BACKEND_PROTOCOLS: Partial<Record<Protocol, BackendProtocol>> = {
   'vllm-nixl': vllmNixl,
   openai: openaiCompatible,
   bedrock,
+  sglang,
 };

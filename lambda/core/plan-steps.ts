@@ -80,13 +80,14 @@ export async function prefill(deps: StepDeps, state: PlanState, signal: AbortSig
   }
   const started = performance.now();
   const protocol = disaggregatedProtocol(deps, route.prefill);
-  const lease = deps.pools.acquire(route.prefill);
+  const { lease, decodeEndpoint } = deps.pools.acquirePair(route.prefill, route.decode);
   const result = await onLease(lease, (target) => protocol.prefill(call(deps, state, route.prefill, target, signal), state.body));
   return {
     ...state,
     kvTransferParams: result.kvTransferParams,
     prefillPromptTokens: result.promptTokens,
     prefillEndpoint: lease.target.endpoint,
+    decodeEndpoint,
     prefillMs: Math.round((performance.now() - started) * 100) / 100,
   };
 }
@@ -121,7 +122,7 @@ export async function openDecode(deps: StepDeps, state: PlanState, signal: Abort
     const backend = call(deps, state, pool, lease.target, signal);
     if (route.mode === 'disaggregated') {
       const prefillTarget = state.prefillEndpoint ? deps.pools.target(route.prefill, state.prefillEndpoint) : null;
-      completion = await disaggregatedProtocol(deps, pool).decode(backend, body, state.kvTransferParams ?? null, prefillTarget);
+      completion = await disaggregatedProtocol(deps, pool).decode(backend, body, state.kvTransferParams ?? null, prefillTarget, deps.pools.pairLeases(route.prefill, pool, lease));
     } else {
       completion = await aggregatedProtocol(deps, pool).complete(backend, body);
     }

@@ -99,6 +99,7 @@ export function assembleGateway(options: GatewayRuntimeOptions): GatewayRuntime 
   const { config } = options;
   const pools = new PoolDirectory(config.pools);
   assertProtocolsBuilt(config, pools);
+  pools.start();
   const client = new UpstreamClient({ connections: Math.max(...Object.values(config.pools).map((p) => p.maxConnections), 1) });
   const steps: StepDeps = { config, pools, client };
   const meter = new DynamoUsageMeter(options.dynamo, options.tables.usage);
@@ -119,6 +120,7 @@ export function assembleGateway(options: GatewayRuntimeOptions): GatewayRuntime 
       await Promise.all([meter.flush(), admission.drain()]);
     },
     close: async () => {
+      pools.close();
       await Promise.all([meter.flush(), admission.releaseLeases()]);
       await client.close();
     },
