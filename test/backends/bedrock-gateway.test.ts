@@ -161,15 +161,14 @@ describe('bedrock route end to end (node adapter, openai client)', () => {
   });
 
   it('tool calls round-trip: streamed tool_calls deltas, then the tool result goes back as toolResult', async () => {
-    const tools: OpenAI.Chat.Completions.ChatCompletionTool[] = [
-      { type: 'function', function: { name: 'weather', description: 'Current weather', parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } } },
-    ];
+    const parameters = { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] };
+    const tools: OpenAI.Chat.Completions.ChatCompletionTool[] = [{ type: 'function', function: { name: 'weather', description: 'Current weather', parameters } }];
     bedrock.script({ kind: 'events', messages: toolEvents('tooluse_1', 'weather', ['{"city"', ':"Oslo"}']) });
     const chunks = await collect(
       await client.chat.completions.create({ model: MODEL, service_tier: 'flex', stream: true, tools, tool_choice: 'auto', messages: [{ role: 'user', content: 'Weather in Oslo?' }] }),
     );
     expect(bedrock.requests[0]!.body.toolConfig).toEqual({
-      tools: [{ toolSpec: { name: 'weather', description: 'Current weather', inputSchema: { json: tools[0]!.function.parameters } } }],
+      tools: [{ toolSpec: { name: 'weather', description: 'Current weather', inputSchema: { json: parameters } } }],
       toolChoice: { auto: {} },
     });
     const deltas = chunks.flatMap((c) => c.choices[0]?.delta.tool_calls ?? []);

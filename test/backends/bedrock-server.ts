@@ -51,7 +51,10 @@ export interface BedrockServer {
 const USAGE = { inputTokens: 11, outputTokens: 3, totalTokens: 14 };
 
 /** A Converse answer with text (and optional tool uses). */
-export function converseAnswer(text: string, options: { stopReason?: string; toolUses?: Array<{ toolUseId: string; name: string; input: unknown }> } = {}): BedrockReply {
+export function converseAnswer(
+  text: string,
+  options: { stopReason?: string; toolUses?: Array<{ toolUseId: string; name: string; input: unknown }> } = {},
+): Extract<BedrockReply, { kind: 'json' }> {
   const content: unknown[] = text ? [{ text }] : [];
   for (const toolUse of options.toolUses ?? []) content.push({ toolUse });
   return {
