@@ -6,7 +6,7 @@ import type { SplitserveConfig } from './config.ts';
 import type { PlanExecutor } from './executor.ts';
 import type { GatewayLogger } from './logger.ts';
 import type { StepDeps } from './plan-steps.ts';
-import type { Admission, KeyResolver, UsageMeter } from './ports.ts';
+import type { Admission, KeyResolver, RequestMetrics, UsageMeter } from './ports.ts';
 
 /** Dependencies of {@link createGateway}. */
 export interface GatewayDeps {
@@ -19,4 +19,6 @@ export interface GatewayDeps {
   readonly admission: Admission;
   readonly meter: UsageMeter;
   readonly logger: GatewayLogger;
+  /** Per-request metrics; none when absent (local runs log instead). */
+  readonly metrics?: RequestMetrics;
 }

@@ -128,7 +128,9 @@ interface Ending {
 function finish(deps: GatewayDeps, state: PlanState, ticket: AdmissionTicket, end: Ending, error?: unknown): void {
   const totalMs = Date.now() - state.startedAt;
   ticket.settle(end.usage.promptTokens + end.usage.completionTokens);
-  if (end.meter !== false) deps.meter.record(usageRecordOf(state, end.outcome, end.usage, end.ttftMs));
+  const record = usageRecordOf(state, end.outcome, end.usage, end.ttftMs);
+  if (end.meter !== false) deps.meter.record(record);
+  deps.metrics?.record(record, state.route === 'disaggregated' && state.kvTransferParams === null);
   deps.logger.info('request', {
     requestId: state.requestId,
     tenant: state.tenantId,

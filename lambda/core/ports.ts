@@ -85,3 +85,12 @@ export interface UsageMeter {
   /** Resolves when every record so far is durably written. */
   flush(): Promise<void>;
 }
+
+/** Per-request metrics (CloudWatch EMF in Lambda). */
+export interface RequestMetrics {
+  /**
+   * @param kvRecomputed - a disaggregated request whose prefill returned no KV-transfer
+   *   parameters, so decode recomputed the prompt
+   */
+  record(usage: UsageRecord, kvRecomputed: boolean): void;
+}

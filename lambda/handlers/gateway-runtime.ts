@@ -16,6 +16,7 @@ import type { GatewayDeps } from '../core/gateway-deps.ts';
 import type { GatewayLogger } from '../core/logger.ts';
 import { createLogger } from '../core/logger.ts';
 import type { StepDeps } from '../core/plan-steps.ts';
+import type { RequestMetrics } from '../core/ports.ts';
 import { aggregatedProtocol, disaggregatedProtocol } from '../core/plan-steps.ts';
 import { DynamoAdmission } from '../store/admission.ts';
 import type { DynamoAdmissionOptions } from '../store/admission.ts';
@@ -37,6 +38,8 @@ export interface GatewayRuntimeOptions {
   readonly keyCacheMs?: number;
   /** Clock of the admission windows. @default Date.now */
   readonly now?: () => number;
+  /** Per-request metrics. @default none */
+  readonly metrics?: RequestMetrics;
 }
 
 /** An assembled gateway and what must be closed with it. */
@@ -112,6 +115,7 @@ export function assembleGateway(options: GatewayRuntimeOptions): GatewayRuntime 
     admission,
     meter,
     logger: options.logger ?? createLogger(),
+    metrics: options.metrics,
   };
   return {
     gateway: createGateway(deps),

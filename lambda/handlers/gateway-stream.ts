@@ -10,6 +10,7 @@ import { fromProxyEvent } from './api-gateway-request.ts';
 import { readFunctionEnvironment } from './function-env.ts';
 import type { GatewayRuntime } from './gateway-runtime.ts';
 import { assembleGateway } from './gateway-runtime.ts';
+import { PowertoolsRequestMetrics } from './request-metrics.ts';
 import { StepFunctionsExecutor } from './step-functions-executor.ts';
 
 let runtime: GatewayRuntime | undefined;
@@ -24,6 +25,7 @@ function getRuntime(): GatewayRuntime {
       dynamo: env.dynamo,
       tables: env.tables,
       executor: arn ? (steps) => new StepFunctionsExecutor(arn, steps) : undefined,
+      metrics: new PowertoolsRequestMetrics(),
     });
   }
   return runtime;
