@@ -1,7 +1,8 @@
 /**
  * The one way splitserve builds a Lambda function: Node.js on arm64, bundled locally by esbuild
- * into a minified ES module, AWS SDK clients taken from the runtime, Powertools configured through
- * the environment, X-Ray tracing on, logs in a log group with a retention.
+ * into a minified ES module, AWS SDK clients taken from the runtime (the Bedrock client from a
+ * layer), Powertools configured through the environment, X-Ray tracing on, logs in a log group
+ * with a retention.
  */
 import { Duration, Token, Validations } from 'aws-cdk-lib';
 import { Architecture, type Runtime, Tracing, LoggingFormat } from 'aws-cdk-lib/aws-lambda';
@@ -15,11 +16,18 @@ import { NODE_RUNTIME } from './runtime.ts';
  * AWS SDK v3 packages resolved from the Lambda runtime instead of the bundle. Node.js 18 and later
  * runtimes ship SDK v3 as `@aws-sdk/*` (not v2's `aws-sdk`), so these stay out of the bundle: they
  * are the calls whose API has not changed for years (DynamoDB items, StartSyncExecution).
- * `@aws-sdk/client-bedrock-runtime` is NOT listed: Converse's `serviceTier` field is recent, and an
- * older runtime-provided client would drop it silently when serialising the request, so the
- * Bedrock client (and the `@aws-sdk/core`/`@smithy/*` it needs) is bundled at the version tested.
  */
 export const RUNTIME_PROVIDED_MODULES = ['@aws-sdk/client-dynamodb', '@aws-sdk/lib-dynamodb', '@aws-sdk/client-sfn'] as const;
+
+/**
+ * Packages kept out of the bundle but NOT taken from the runtime's SDK. `@aws-sdk/client-bedrock-runtime`
+ * (about 490 KB minified with the `@aws-sdk/core`/`@smithy/*` it needs, which would put every
+ * bundle over budget) is imported lazily, on the first Bedrock call only
+ * (lambda/backends/bedrock-client.ts), and shipped at the version tested in a layer given to the
+ * functions that call Bedrock when the config has a Bedrock pool (lib/bedrock-access.ts):
+ * Converse's `serviceTier` is recent, and an older runtime-provided client would drop it silently.
+ */
+export const LAYER_PROVIDED_MODULES = ['@aws-sdk/client-bedrock-runtime'] as const;
 
 /** Powertools settings shared by every function. Events and responses carry prompts: never logged or traced. */
 export const POWERTOOLS_ENV = {
@@ -147,7 +155,7 @@ export class SplitserveFunction extends NodejsFunction {
         minify: true,
         sourceMap,
         sourcesContent: false,
-        externalModules: [...RUNTIME_PROVIDED_MODULES],
+        externalModules: [...RUNTIME_PROVIDED_MODULES, ...LAYER_PROVIDED_MODULES],
         banner: ESM_REQUIRE_BANNER,
         metafile: false,
         logLevel: EsbuildLogLevel.ERROR,
