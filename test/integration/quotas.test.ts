@@ -30,14 +30,19 @@ const MINUTE_EDGE_MS = 600;
 describe('quotas through the gateway', () => {
   let gpu: SimulatorHandle;
   let local: LocalGateway;
+  let now: () => number = Date.now;
   const client = (key: string, maxRetries = 0) => new OpenAI({ baseURL: `${local.url}/v1`, apiKey: key, maxRetries });
   const ask = { model: MODEL, messages: [{ role: 'user' as const, content: 'hi' }], max_tokens: 4, service_tier: 'default' as const };
 
   beforeAll(async () => {
     gpu = await startSimulator({ profile: 'gpu-aggregated', speedup: 1000 });
+    // A clock whose current minute has just begun, so that no test here straddles two minutes.
+    const offset = 1000 - (Date.now() % 60_000);
+    now = () => Date.now() + offset;
     local = await startLocal({
       port: 0,
       logger: silentLogger,
+      now,
       config: parseConfig({
         pools: { gpu: { protocol: 'openai', endpoints: [gpu.url] } },
         models: { [MODEL]: { pools: ['gpu'] } },
@@ -93,7 +98,7 @@ describe('quotas through the gateway', () => {
     expect(Number(first.response.headers.get('x-ratelimit-remaining-tokens'))).toBe(59);
     await local.runtime.flush();
     const dynamo = localDynamoClient(local.storeEndpoint);
-    const item = await dynamo.send(new GetItemCommand({ TableName: LOCAL_TABLE_NAMES.usage, Key: windowItemKey('tpm', 'default', 0, Date.now()), ConsistentRead: true }));
+    const item = await dynamo.send(new GetItemCommand({ TableName: LOCAL_TABLE_NAMES.usage, Key: windowItemKey('tpm', 'default', 0, now()), ConsistentRead: true }));
     dynamo.destroy();
     const used = first.data.usage!.total_tokens;
     expect(used).toBe(17);
