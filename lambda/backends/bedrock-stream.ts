@@ -26,6 +26,8 @@ export interface StreamContext {
   readonly identity: CompletionIdentity;
   readonly pool: string;
   readonly signal: AbortSignal;
+  /** Closes the Bedrock stream; called when the consumer stops before the stream's end. */
+  readonly cancel?: () => void;
 }
 
 /**
@@ -92,13 +94,18 @@ export class ConverseChunker {
  */
 export async function* converseChunks(events: AsyncIterable<ConverseStreamOutput>, context: StreamContext): AsyncGenerator<string[]> {
   const chunker = new ConverseChunker(context);
+  let ended = false;
   try {
     for await (const event of events) {
       const batch = chunker.event(event);
       if (batch.length > 0) yield batch;
     }
+    ended = true;
   } catch (err) {
     throw bedrockError(err, context.pool, context.signal);
+  } finally {
+    // Returning from the SDK's event iterator does not close the HTTP/2 stream; aborting does.
+    if (!ended) context.cancel?.();
   }
   if (!chunker.stopped) throw bedrockError({ name: 'ModelStreamErrorException', message: 'the stream ended before messageStop' }, context.pool, context.signal);
   yield ['[DONE]'];

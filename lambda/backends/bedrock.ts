@@ -38,9 +38,11 @@ export function bedrockProtocol(clients: BedrockClients = new BedrockClients()):
         const answer = await client.send(new ConverseCommand(input), { abortSignal: call.signal });
         return { kind: 'json', json: toOpenAICompletion(answer, call.api, identity) };
       }
-      const answer = await client.send(new ConverseStreamCommand(input), { abortSignal: call.signal });
+      const stop = new AbortController();
+      const answer = await client.send(new ConverseStreamCommand(input), { abortSignal: AbortSignal.any([call.signal, stop.signal]) });
       if (!answer.stream) throw bedrockError({ name: 'ModelStreamErrorException', message: 'no event stream in the answer' }, pool);
-      return { kind: 'stream', batches: converseChunks(answer.stream, { api: call.api, identity, pool, signal: call.signal }) };
+      const cancel = () => stop.abort(new Error('stream consumer stopped'));
+      return { kind: 'stream', batches: converseChunks(answer.stream, { api: call.api, identity, pool, signal: call.signal, cancel }) };
     } catch (err) {
       throw bedrockError(err, pool, call.signal);
     }

@@ -43,6 +43,8 @@ export type BedrockReply =
 export interface BedrockServer {
   readonly url: string;
   readonly requests: BedrockRequest[];
+  /** Event streams the client closed before the server finished writing them. */
+  readonly cancelledStreams: () => number;
   /** Queues replies, used in order by the next requests (then the default answer). */
   script(...replies: BedrockReply[]): void;
   close(): Promise<void>;
@@ -108,29 +110,32 @@ function sendJson(res: Http2ServerResponse, status: number, body: unknown, heade
   res.end(text);
 }
 
-async function answer(req: BedrockRequest, reply: BedrockReply | undefined, res: Http2ServerResponse): Promise<void> {
+/** Answers one request; resolves false when the client closed an event stream before its end. */
+async function answer(req: BedrockRequest, reply: BedrockReply | undefined, res: Http2ServerResponse): Promise<boolean> {
   if (reply?.kind === 'error') {
     sendJson(res, reply.status, { message: reply.message }, { 'x-amzn-errortype': `${reply.type}:http://internal.amazon.com/coral/com.amazon.bedrock/` });
-    return;
+    return true;
   }
   if (req.operation === 'converse') {
     sendJson(res, 200, reply?.kind === 'json' ? reply.body : converseAnswer('Hello from Bedrock.').body);
-    return;
+    return true;
   }
   const messages = reply?.kind === 'events' ? reply.messages : textEvents(['Hello', ' from', ' Bedrock.']);
   res.writeHead(200, { 'content-type': 'application/vnd.amazon.eventstream', 'x-amzn-requestid': 'test-request' });
   for (const message of messages) {
-    if (res.stream.destroyed) return;
+    if (res.stream.destroyed || res.stream.closed) return false;
     res.write(encodeStreamMessage(message));
     if (reply?.kind === 'events' && reply.delayMs) await sleep(reply.delayMs);
   }
   res.end();
+  return true;
 }
 
 /** Starts the server on 127.0.0.1 and an ephemeral port. */
 export async function startBedrockServer(): Promise<BedrockServer> {
   const requests: BedrockRequest[] = [];
   const queue: BedrockReply[] = [];
+  let cancelled = 0;
   const sessions = new Set<Http2Session>();
   const server = createServer(async (req: Http2ServerRequest, res: Http2ServerResponse) => {
     let text = '';
@@ -147,7 +152,7 @@ export async function startBedrockServer(): Promise<BedrockServer> {
       body: text ? (JSON.parse(text) as Record<string, unknown>) : {},
     };
     requests.push(recorded);
-    await answer(recorded, queue.shift(), res);
+    if (!(await answer(recorded, queue.shift(), res))) cancelled += 1;
   });
   server.on('session', (session: Http2Session) => {
     sessions.add(session);
@@ -158,6 +163,7 @@ export async function startBedrockServer(): Promise<BedrockServer> {
   return {
     url: `http://127.0.0.1:${port}`,
     requests,
+    cancelledStreams: () => cancelled,
     script: (...replies) => void queue.push(...replies),
     close: () =>
       new Promise<void>((resolve) => {

@@ -220,6 +220,21 @@ describe('bedrock backend against a local Bedrock-protocol server', () => {
     expect((err as UpstreamError).retryable).toBe(true);
   });
 
+  it.each([
+    ['the call is aborted (client gone)', true],
+    ['the consumer returns early without an abort', false],
+  ])('the Bedrock stream is closed when %s', async (_case, abort) => {
+    const before = server.cancelledStreams();
+    const controller = new AbortController();
+    server.script({ kind: 'events', messages: textEvents(Array.from({ length: 200 }, (_, i) => `t${i} `)), delayMs: 5 });
+    const out = await complete({ messages: [{ role: 'user', content: 'x' }], stream: true }, { signal: controller.signal });
+    if (out.kind !== 'stream') throw new Error('expected a stream');
+    expect((await out.batches.next()).done).toBe(false);
+    if (abort) controller.abort(new Error('client went away'));
+    await out.batches.return?.();
+    await expect.poll(() => server.cancelledStreams(), { timeout: 3000 }).toBe(before + 1);
+  });
+
   it('an unreachable endpoint is a retryable 502', async () => {
     const closed = await startBedrockServer();
     const url = closed.url;
