@@ -52,14 +52,22 @@ export function aggregatedProtocol(deps: Pick<StepDeps, 'pools'>, pool: string):
   return impl;
 }
 
-/** Runs `work` on a leased endpoint, releasing it when the work settles. */
-async function onLease<T>(lease: EndpointLease, work: (target: BackendTarget) => Promise<T>): Promise<T> {
+/**
+ * What a failed call says about its endpoint: a backend failure counts against it (breaker,
+ * retry elsewhere); a client that went away or a request the backend rightly refused says nothing.
+ */
+function verdictOf(err: unknown, signal: AbortSignal): false | undefined {
+  return !signal.aborted && err instanceof UpstreamError ? false : undefined;
+}
+
+/** Runs `work` on a leased endpoint, releasing it with a verdict when the work settles. */
+async function onLease<T>(lease: EndpointLease, signal: AbortSignal, work: (target: BackendTarget) => Promise<T>): Promise<T> {
   try {
     const out = await work(lease.target);
     lease.release(true);
     return out;
   } catch (err) {
-    lease.release(false);
+    lease.release(verdictOf(err, signal));
     throw err;
   }
 }
@@ -81,7 +89,7 @@ export async function prefill(deps: StepDeps, state: PlanState, signal: AbortSig
   const started = performance.now();
   const protocol = disaggregatedProtocol(deps, route.prefill);
   const { lease, decodeEndpoint } = deps.pools.acquirePair(route.prefill, route.decode);
-  const result = await onLease(lease, (target) => protocol.prefill(call(deps, state, route.prefill, target, signal), state.body));
+  const result = await onLease(lease, signal, (target) => protocol.prefill(call(deps, state, route.prefill, target, signal), state.body));
   return {
     ...state,
     kvTransferParams: result.kvTransferParams,
@@ -92,15 +100,18 @@ export async function prefill(deps: StepDeps, state: PlanState, signal: AbortSig
   };
 }
 
-/** Releases a lease when a stream ends: completed (ok), failed or abandoned. */
-async function* releasing(batches: AsyncIterator<string[]>, lease: EndpointLease): AsyncGenerator<string[]> {
-  let ok = false;
+/** Releases a lease when a stream ends: completed, failed (a verdict) or abandoned (none). */
+async function* releasing(batches: AsyncIterator<string[]>, lease: EndpointLease, signal: AbortSignal): AsyncGenerator<string[]> {
+  let verdict: boolean | undefined;
   try {
     for (let next = await batches.next(); !next.done; next = await batches.next()) yield next.value;
-    ok = true;
+    verdict = true;
+  } catch (err) {
+    verdict = verdictOf(err, signal);
+    throw err;
   } finally {
-    lease.release(ok);
-    if (!ok) await batches.return?.();
+    lease.release(verdict);
+    if (verdict !== true) await batches.return?.();
   }
 }
 
@@ -127,14 +138,14 @@ export async function openDecode(deps: StepDeps, state: PlanState, signal: Abort
       completion = await aggregatedProtocol(deps, pool).complete(backend, body);
     }
   } catch (err) {
-    lease.release(false);
+    lease.release(verdictOf(err, signal));
     throw err;
   }
   if (completion.kind === 'json') {
     lease.release(true);
     return completion;
   }
-  return { kind: 'stream', batches: releasing(completion.batches, lease) };
+  return { kind: 'stream', batches: releasing(completion.batches, lease, signal) };
 }
 
 /** Decode, non-streaming: runs the call and records the shaped completion and its usage. */

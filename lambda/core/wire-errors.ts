@@ -55,7 +55,8 @@ export function fromStepError(name: string | undefined, cause: string | undefine
   try {
     const wire = JSON.parse(message) as WireError;
     if (wire && typeof wire.statusCode === 'number' && wire.body?.error) {
-      return wire.statusCode >= 500 && name !== CLIENT_ERROR_NAME
+      // A backend failure stays an UpstreamError whatever its status (a Bedrock throttle is a 429).
+      return name !== CLIENT_ERROR_NAME && (wire.statusCode >= 500 || wire.retryable)
         ? Object.assign(new UpstreamError(wire.body.error.message, wire.statusCode, wire.retryable), { headers: wire.headers })
         : new RemoteGatewayError(wire);
     }
