@@ -9,7 +9,7 @@ import type { AggregatedProtocol, DisaggregatedProtocol } from '../backends/prot
 import { BACKEND_PROTOCOLS } from '../backends/registry.ts';
 import type { UpstreamClient } from '../backends/upstream-client.ts';
 import type { UpstreamCompletion } from '../backends/upstream-completion.ts';
-import { PREFILL_DECISIONS, decidePrefill, prefillQueueOf } from '../routing/conditional-disaggregation.ts';
+import { PREFILL_DECISIONS, decidePrefill } from '../routing/conditional-disaggregation.ts';
 import type { SplitserveConfig, TierName } from './config.ts';
 import { ConfigError, UpstreamError } from './errors.ts';
 import type { PlanState } from './plan.ts';
@@ -82,7 +82,7 @@ async function onLease<T>(lease: EndpointLease, signal: AbortSignal, work: (targ
 export async function prefill(deps: StepDeps, state: PlanState, signal: AbortSignal): Promise<PlanState> {
   const route = tierRoute(deps.config, state.tierServed, state.model);
   if (route.mode !== 'disaggregated') return state;
-  const decision = decidePrefill(route, state.promptEstimate, prefillQueueOf(deps.pools, route.prefill));
+  const decision = decidePrefill(route, state.promptEstimate, deps.pools.inFlight(route.prefill));
   if (decision !== PREFILL_DECISIONS.disaggregated) {
     return { ...state, route: decision, pools: [route.decode], kvTransferParams: null, prefillEndpoint: undefined, decodeEndpoint: undefined };
   }

@@ -44,21 +44,3 @@ export function decidePrefill(route: ConditionalRoute, promptTokens: number, pre
   if (bound !== undefined && prefillQueue !== undefined && prefillQueue >= bound) return PREFILL_DECISIONS.localQueue;
   return PREFILL_DECISIONS.disaggregated;
 }
-
-/** A read-only view of calls in flight per pool (what `maxPrefillQueue` is compared with). */
-export interface InFlightView {
-  inFlight(pool: string): number;
-}
-
-/**
- * Calls in flight on `pool` as seen by `pools`, or undefined when `pools` offers no
- * {@link InFlightView} (the queue bound is then not applied).
- *
- * @example
- * prefillQueueOf({ inFlight: () => 3 }, 'trn-prefill'); // 3
- * prefillQueueOf({}, 'trn-prefill');                     // undefined
- */
-export function prefillQueueOf(pools: object, pool: string): number | undefined {
-  const view = pools as Partial<InFlightView>;
-  return typeof view.inFlight === 'function' ? view.inFlight(pool) : undefined;
-}

@@ -43,8 +43,10 @@ describe('conditional disaggregation through the gateway', () => {
         priority: { route: { mode: 'disaggregated', prefill: 'trn-prefill', decode: 'cs3-decode', localPrefillBelowTokens: 64, maxPrefillQueue: 32 } },
         // neither field: always prefill → decode, as before
         default: { route: { mode: 'disaggregated', prefill: 'trn-prefill', decode: 'cs3-decode' } },
+        // a bounded prefill queue: with one call in flight on the prefill pool, decode alone
+        flex: { route: { mode: 'disaggregated', prefill: 'trn-prefill', decode: 'cs3-decode', maxPrefillQueue: 1 } },
       },
-      tenants: [{ id: 'acme', apiKeys: [KEY], tiers: ['priority', 'default'] }],
+      tenants: [{ id: 'acme', apiKeys: [KEY], tiers: ['priority', 'default', 'flex'] }],
     });
     local = await startLocal({ config, port: 0, logger });
     client = new OpenAI({ baseURL: `${local.url}/v1`, apiKey: KEY, maxRetries: 0 });
@@ -111,5 +113,19 @@ describe('conditional disaggregation through the gateway', () => {
     expect(prefill.stats().calls).toBe(prefillCalls + 1);
     expect((lastBody(decode).kv_transfer_params as Record<string, unknown>).do_remote_prefill).toBe(true);
     expect(log).toMatchObject({ route: 'disaggregated', tier: 'default', pools: ['trn-prefill', 'cs3-decode'] });
+  });
+
+  it('decodes alone when the prefill queue is at its bound, and disaggregates again once it drains', async () => {
+    const { calls } = prefill.stats();
+    prefill.setFaults({ stallMs: 1500 });
+    const slow = client.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: LONG }], max_tokens: 2, service_tier: 'flex' }).withResponse();
+    await eventually(() => prefill.stats().calls > calls);
+    const queued = await client.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: LONG }], max_tokens: 2, service_tier: 'flex' }).withResponse();
+    expect(prefill.stats().calls).toBe(calls + 1);
+    expect(lastBody(decode)).not.toHaveProperty('kv_transfer_params');
+    expect(await logOf(queued.response.headers.get('x-request-id'))).toMatchObject({ route: 'local-prefill-queue', pools: ['cs3-decode'] });
+    prefill.setFaults({});
+    const first = await slow;
+    expect(await logOf(first.response.headers.get('x-request-id'))).toMatchObject({ route: 'disaggregated' });
   });
 });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../lambda/core/config.ts';
 import { ROUTE_KINDS } from '../../lambda/core/plan.ts';
-import { PREFILL_DECISIONS, decidePrefill, prefillQueueOf } from '../../lambda/routing/conditional-disaggregation.ts';
+import { PREFILL_DECISIONS, decidePrefill } from '../../lambda/routing/conditional-disaggregation.ts';
 
 describe('decidePrefill', () => {
   it('always disaggregates when neither field is set, whatever the prompt or the queue', () => {
@@ -48,18 +48,5 @@ describe('decidePrefill', () => {
     expect(PREFILL_DECISIONS.localShort).toBe(ROUTE_KINDS.localPrefillShort);
     expect(PREFILL_DECISIONS.localQueue).toBe(ROUTE_KINDS.localPrefillQueue);
     expect(PREFILL_DECISIONS.disaggregated).toBe(ROUTE_KINDS.disaggregated);
-  });
-});
-
-describe('prefillQueueOf', () => {
-  it('reads an in-flight accessor when the pool directory has one', () => {
-    const seen: string[] = [];
-    expect(prefillQueueOf({ inFlight: (pool: string) => (seen.push(pool), 3) }, 'trn')).toBe(3);
-    expect(seen).toEqual(['trn']);
-  });
-
-  it('is undefined without one (the queue bound is then not applied)', () => {
-    expect(prefillQueueOf({}, 'trn')).toBeUndefined();
-    expect(prefillQueueOf({ inFlight: 7 }, 'trn')).toBeUndefined();
   });
 });
