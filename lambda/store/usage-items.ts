@@ -5,7 +5,7 @@
  * | item | pk | sk | attributes |
  * |---|---|---|---|
  * | admission window | `WIN#<tenantId>#<tier>#<shard>` | `<yyyy-mm>` | `m` N (current minute, epoch minutes), `req` N and `tok` N (that minute's requests and tokens), `mon` N (the month's tokens), `expiresAt` N |
- * | usage record | `USAGE#<tenantId>#<yyyy-mm>` | `<startedAt ISO>#<requestId>` | every {@link UsageRecord} field, `expiresAt` N |
+ * | usage records (a packed batch) | `USAGE#<tenantId>#<yyyy-mm>` | `<oldest startedAt ISO>#<its requestId>` | `records` S (a JSON array of {@link UsageRecord}s, ≤ 250), `count` N, `expiresAt` N |
  * | daily aggregate | `AGG#<tenantId>` | `DAY#<yyyy-mm-dd>#<tierServed>` | `requests` N, `promptTokens` N, `completionTokens` N, `errors` N, `aborted` N, `expiresAt` N |
  *
  * An admission window item holds all three counters of one (tenant, tier, month, shard), so one
@@ -65,8 +65,8 @@ export function usageRecordPk(tenantId: string, ms: number): string {
   return `${USAGE_KEYS.recordPrefix}${tenantId}#${monthKey(ms)}`;
 }
 
-/** Sort key of a usage record. */
-export function usageRecordSk(startedAt: number, requestId: string): string {
+/** Sort key of a packed batch of usage records: its oldest record's start and request id. */
+export function usageBatchSk(startedAt: number, requestId: string): string {
   return `${new Date(startedAt).toISOString()}#${requestId}`;
 }
 

@@ -4,7 +4,7 @@
  */
 import { QueryCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { UsageRecord } from '../core/ports.ts';
-import { decodeUsageRecord } from './usage-meter.ts';
+import { decodeUsageItem } from './usage-meter.ts';
 import { USAGE_KEYS, usageRecordPk } from './usage-items.ts';
 
 /** Totals of one tier over a date range. */
@@ -74,5 +74,5 @@ export async function usageRecords(client: DynamoDBClient, tableName: string, te
     KeyConditionExpression: 'pk = :pk',
     ExpressionAttributeValues: { ':pk': { S: usageRecordPk(tenantId, monthMs) } },
   });
-  return items.map(decodeUsageRecord);
+  return items.flatMap(decodeUsageItem).sort((a, b) => a.startedAt - b.startedAt);
 }
