@@ -6,29 +6,11 @@
 /** JSON object body of an OpenAI-style request. */
 export type JsonBody = Record<string, unknown>;
 
-/** `kv_transfer_params` sent to prefill: "compute the KV cache, keep it for a remote decode". */
-export const PREFILL_KV_REQUEST = {
-  do_remote_decode: true,
-  do_remote_prefill: false,
-  remote_engine_id: null,
-  remote_block_ids: null,
-  remote_host: null,
-  remote_port: null,
-} as const;
-
-const STRIPPED_FOR_PREFILL = ['stream_options', 'min_tokens', 'min_completion_tokens'] as const;
-
 /**
- * The prefill body: the client's body with `stream:false`, `max_tokens:1` (and
- * `max_completion_tokens:1` if present), no `stream_options` / `min_tokens` /
- * `min_completion_tokens`, plus {@link PREFILL_KV_REQUEST}.
+ * The prefill body and its `kv_transfer_params`: the gateway's own definitions (one place says
+ * what the protocol sends), so the relay and the direct client do exactly what the gateway does.
  */
-export function prefillBody(body: JsonBody): JsonBody {
-  const out: JsonBody = { ...body, stream: false, max_tokens: 1, kv_transfer_params: PREFILL_KV_REQUEST };
-  if ('max_completion_tokens' in body) out['max_completion_tokens'] = 1;
-  for (const key of STRIPPED_FOR_PREFILL) delete out[key];
-  return out;
-}
+export { PREFILL_KV_REQUEST, prefillBody } from '../lambda/backends/vllm-nixl.ts';
 
 /** The `kv_transfer_params` of a prefill answer, opaque; `undefined` when absent. */
 export function kvParamsOf(prefillAnswer: unknown): unknown {

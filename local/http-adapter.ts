@@ -8,6 +8,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Gateway } from '../lambda/core/gateway.ts';
 import type { GatewayRequest, GatewayResponse } from '../lambda/core/http-types.ts';
+import { writeWithBackpressure } from '../lambda/handlers/write-stream.ts';
 
 /** Largest request body accepted (OpenAI's own limit is in this range). */
 export const MAX_BODY_BYTES = 16 * 1024 * 1024;
@@ -55,24 +56,12 @@ export async function writeResponse(res: ServerResponse, response: GatewayRespon
       const next = await iterator.next();
       if (next.done) break;
       if (res.destroyed) break;
-      if (!res.write(next.value)) await drainOrClose(res);
+      await writeWithBackpressure(res, next.value);
     }
   } finally {
     await iterator.return?.();
     res.end();
   }
-}
-
-function drainOrClose(res: ServerResponse): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      res.off('drain', done);
-      res.off('close', done);
-      resolve();
-    };
-    res.on('drain', done);
-    res.on('close', done);
-  });
 }
 
 const PAYLOAD_TOO_LARGE = JSON.stringify({

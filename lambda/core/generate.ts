@@ -75,9 +75,9 @@ export async function handleGeneration(deps: GatewayDeps, api: ApiKind, rawBody:
     promptEstimate,
     startedAt: ctx.startedAt,
   };
-  const headers = { ...ctx.baseHeaders, ...rateLimitHeaders(ticket.rateLimit) };
+  const admitted: Admitted = { state, ticket, headers: { ...ctx.baseHeaders, ...rateLimitHeaders(ticket.rateLimit) }, ctx };
   try {
-    return body.stream === true ? await streamPlan(deps, state, ticket, headers, ctx) : await jsonPlan(deps, state, ticket, headers, ctx);
+    return body.stream === true ? await streamPlan(deps, admitted) : await jsonPlan(deps, admitted);
   } catch (err) {
     const usage = { promptTokens: 0, completionTokens: 0 };
     // A failed state machine execution has metered itself (its MeterFailure step).
@@ -87,26 +87,23 @@ export async function handleGeneration(deps: GatewayDeps, api: ApiKind, rawBody:
   }
 }
 
-async function jsonPlan(
-  deps: GatewayDeps,
-  state: PlanState,
-  ticket: AdmissionTicket,
-  headers: Record<string, string>,
-  ctx: GenerationContext,
-): Promise<GatewayResponse> {
+/** An admitted request, ready to run its plan. */
+interface Admitted {
+  readonly state: PlanState;
+  readonly ticket: AdmissionTicket;
+  /** Headers of the answer: request id and rate limits. */
+  readonly headers: Record<string, string>;
+  readonly ctx: GenerationContext;
+}
+
+async function jsonPlan(deps: GatewayDeps, { state, ticket, headers, ctx }: Admitted): Promise<GatewayResponse> {
   const done = await deps.executor.runJson(state, ctx.signal);
   const usage = done.usage ?? { promptTokens: 0, completionTokens: 0 };
   finish(deps, done, ticket, { outcome: 'ok', usage, ttftMs: null, meter: !deps.executor.meters || done.meterError !== undefined });
   return jsonResponse(200, done.response, { ...headers, 'openai-processing-ms': String(Date.now() - ctx.startedAt) });
 }
 
-async function streamPlan(
-  deps: GatewayDeps,
-  state: PlanState,
-  ticket: AdmissionTicket,
-  headers: Record<string, string>,
-  ctx: GenerationContext,
-): Promise<GatewayResponse> {
+async function streamPlan(deps: GatewayDeps, { state, ticket, headers, ctx }: Admitted): Promise<GatewayResponse> {
   const opened = await openPlanStream(deps.steps, state, ctx.signal);
   const streamOptions = state.body.stream_options as { include_usage?: boolean } | null | undefined;
   const shaper = new StreamShaper({ model: state.model, tierServed: opened.state.tierServed, includeUsage: streamOptions?.include_usage === true });

@@ -12,6 +12,7 @@ import type { GatewayRuntime } from './gateway-runtime.ts';
 import { assembleGateway } from './gateway-runtime.ts';
 import { PowertoolsRequestMetrics } from './request-metrics.ts';
 import { StepFunctionsExecutor } from './step-functions-executor.ts';
+import { writeWithBackpressure } from './write-stream.ts';
 
 let runtime: GatewayRuntime | undefined;
 
@@ -31,30 +32,15 @@ function getRuntime(): GatewayRuntime {
   return runtime;
 }
 
-function write(stream: Writable, chunk: string): Promise<void> {
-  return new Promise((resolve) => {
-    if (stream.write(chunk)) resolve();
-    else {
-      const done = () => {
-        stream.off('drain', done);
-        stream.off('close', done);
-        resolve();
-      };
-      stream.on('drain', done);
-      stream.on('close', done);
-    }
-  });
-}
-
 /** Writes a core response to a Lambda response stream. */
 export async function writeToResponseStream(responseStream: Writable, response: GatewayResponse): Promise<void> {
   const stream = awslambda.HttpResponseStream.from(responseStream, { statusCode: response.status, headers: response.headers });
   if (typeof response.body === 'string') {
-    await write(stream, response.body);
+    await writeWithBackpressure(stream, response.body);
   } else {
     for await (const chunk of response.body) {
       if (stream.destroyed) break;
-      await write(stream, chunk);
+      await writeWithBackpressure(stream, chunk);
     }
   }
   await new Promise<void>((resolve) => stream.end(resolve));
