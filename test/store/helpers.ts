@@ -40,17 +40,8 @@ export function manualClock(start = Date.UTC(2025, 5, 15, 12, 0, 10)): { now: ()
   return { now: () => t, advance: (ms) => void (t += ms), set: (ms) => void (t = ms) };
 }
 
-/** A seeded PRNG (mulberry32) in [0, 1). */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A seeded PRNG in [0, 1): the simulator's mulberry32. */
+export { mulberry32 as seededRandom } from '../../sim/prng.ts';
 
 /** Fails every call while `on` is true (a scripted fault, installed as client middleware). */
 export function faultSwitch(client: DynamoDBClient): { on: boolean } {
