@@ -451,6 +451,17 @@ describe('least privilege', () => {
   });
 });
 
+describe('bedrock client layer', () => {
+  it('is attached to the functions that call Bedrock, and only when the config has a bedrock pool', () => {
+    expect(resourcesOf(plain, 'AWS::Lambda::LayerVersion')).toEqual([]);
+    expect(resourcesOf(withBedrock, 'AWS::Lambda::LayerVersion')).toHaveLength(1);
+    const layers = (s: Synth, handler: string) => (functionByHandler(s, handler)[1].Layers ?? []) as unknown[];
+    for (const handler of ['index.handler', 'index.decode', 'index.fallback']) expect(layers(withBedrock, handler), handler).toHaveLength(1);
+    for (const handler of ['index.prefill', 'index.meter']) expect(layers(withBedrock, handler), handler).toEqual([]);
+    for (const handler of ['index.handler', 'index.decode', 'index.fallback', 'index.prefill', 'index.meter']) expect(layers(plain, handler), handler).toEqual([]);
+  });
+});
+
 describe('outputs', () => {
   it('exports the API URL, table names and state machine ARN', () => {
     for (const id of Object.values(STACK_OUTPUTS)) plain.template.hasOutput(id, {});
