@@ -43,8 +43,15 @@ export class StreamShaper {
   /** Set when the upstream sent an error event. */
   upstreamError: Record<string, unknown> | null = null;
   sawDone = false;
+  /** `"model":"<public name>"`: present when the upstream already uses the public name. */
+  private readonly modelField: string;
+  /** What the fast path appends in place of the closing brace. */
+  private readonly tierSuffix: string;
 
-  constructor(private readonly options: StreamShaperOptions) {}
+  constructor(private readonly options: StreamShaperOptions) {
+    this.modelField = `"model":${JSON.stringify(options.model)}`;
+    this.tierSuffix = `,"service_tier":${JSON.stringify(options.tierServed)}}`;
+  }
 
   /**
    * Turns a batch of upstream `data:` payloads into the SSE text for the client (possibly empty).
@@ -57,10 +64,31 @@ export class StreamShaper {
         out += 'data: [DONE]\n\n';
         continue;
       }
-      const line = this.shapeChunk(data);
+      const fast = this.fastChunk(data);
+      const line = fast === undefined ? this.shapeChunk(data) : fast;
       if (line) out += `data: ${line}\n\n`;
     }
     return out;
+  }
+
+  /**
+   * The common token chunk, rewritten as text without a JSON round trip: it carries no error, no
+   * usage object, no KV parameters and no tier of its own, and already names the public model.
+   * Such a chunk only needs `service_tier` appended (and a `"usage":null` dropped for a client
+   * that did not ask for usage). Anything else returns undefined and takes {@link shapeChunk}.
+   * Inside JSON strings quotes are escaped, so these key patterns cannot match generated text.
+   */
+  private fastChunk(data: string): string | undefined {
+    if (data.length < 3 || data.charCodeAt(0) !== 123 || data.charCodeAt(data.length - 1) !== 125) return undefined;
+    if (!data.includes(this.modelField)) return undefined;
+    if (data.includes('"error":') || data.includes('"usage":{') || data.includes('"kv_transfer_params"') || data.includes('"service_tier":')) return undefined;
+    let out = data;
+    if (!this.options.includeUsage) {
+      out = out.replace(',"usage":null', '');
+      if (out.includes('"usage":')) return undefined;
+    }
+    if (GENERATED.test(out)) this.generatedChunks += 1;
+    return out.slice(0, -1) + this.tierSuffix;
   }
 
   private shapeChunk(data: string): string | null {
@@ -90,6 +118,9 @@ export class StreamShaper {
     return JSON.stringify(chunk);
   }
 }
+
+/** A chunk that carries generated text or a tool call (a non-empty string opens with `"x` where x is not a quote). */
+const GENERATED = /"content":"[^"]|"tool_calls":\[|"text":"[^"]/;
 
 function hasGenerated(choice: Record<string, unknown>): boolean {
   const delta = choice.delta as Record<string, unknown> | undefined;

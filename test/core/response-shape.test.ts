@@ -35,3 +35,32 @@ describe('response shaping', () => {
     expect(shaper.upstreamError).not.toBeNull();
   });
 });
+
+describe('stream shaping fast path', () => {
+  const upstream = [
+    { id: 'c', object: 'chat.completion.chunk', created: 1, model: 'llama', choices: [{ index: 0, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }], usage: null },
+    { id: 'c', object: 'chat.completion.chunk', created: 1, model: 'llama', choices: [{ index: 0, delta: { content: 'say "error": no' }, logprobs: null, finish_reason: null }], usage: null },
+    { id: 'c', object: 'chat.completion.chunk', created: 1, model: 'llama', choices: [{ index: 0, delta: { tool_calls: [{ index: 0, function: { arguments: '{"usage":{}}' } }] }, finish_reason: null }], usage: null },
+    { id: 'c', object: 'chat.completion.chunk', created: 1, model: 'upstream/other', choices: [{ index: 0, delta: { content: 'x' } }] },
+    { id: 'c', object: 'text_completion', created: 1, model: 'llama', choices: [{ index: 0, text: 'abc', finish_reason: 'length' }] },
+    { id: 'c', object: 'chat.completion.chunk', created: 1, model: 'llama', choices: [], usage: { prompt_tokens: 2, completion_tokens: 3 } },
+  ];
+
+  it('produces exactly what the JSON round trip produces, and the same tallies', () => {
+    for (const includeUsage of [true, false]) {
+      const shaper = new StreamShaper({ model: 'llama', tierServed: 'priority', includeUsage });
+      const text = shaper.shape(upstream.map((c) => JSON.stringify(c)));
+      const events = text.trim().split('\n\n').map((e) => JSON.parse(e.slice(6)));
+      const expected = upstream
+        .filter((c) => includeUsage || c.choices.length > 0)
+        .map((c) => {
+          const out: Record<string, unknown> = { ...c, model: 'llama', service_tier: 'priority' };
+          if (!includeUsage) delete out.usage;
+          return out;
+        });
+      expect(events).toEqual(expected);
+      expect(shaper.generatedChunks).toBe(4);
+      expect(shaper.usage).toEqual({ promptTokens: 2, completionTokens: 3 });
+    }
+  });
+});
