@@ -6,6 +6,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 
 /** Structured log sink (Powertools `Logger` shape). */
 export interface GatewayLogger {
+  debug(message: string, ...extra: Array<Record<string, unknown>>): void;
   info(message: string, ...extra: Array<Record<string, unknown>>): void;
   warn(message: string, ...extra: Array<Record<string, unknown>>): void;
   error(message: string, ...extra: Array<Record<string, unknown>>): void;

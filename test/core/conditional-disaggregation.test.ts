@@ -128,4 +128,12 @@ describe('conditional disaggregation through the gateway', () => {
     const first = await slow;
     expect(await logOf(first.response.headers.get('x-request-id'))).toMatchObject({ route: 'disaggregated' });
   });
+
+  it('logs a routine request at DEBUG and a local-prefill decision at INFO', () => {
+    const requests = logger.records.filter((r) => r.message === 'request');
+    const levelsOf = (route: string) => new Set(requests.filter((r) => r.fields.route === route).map((r) => r.level));
+    expect(levelsOf('disaggregated')).toEqual(new Set(['debug']));
+    expect(levelsOf('local-prefill-short')).toEqual(new Set(['info']));
+    expect(levelsOf('local-prefill-queue')).toEqual(new Set(['info']));
+  });
 });

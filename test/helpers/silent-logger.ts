@@ -5,7 +5,7 @@ import type { GatewayLogger } from '../../lambda/core/logger.ts';
 
 /** A captured log record. */
 export interface LogRecord {
-  readonly level: 'info' | 'warn' | 'error';
+  readonly level: 'debug' | 'info' | 'warn' | 'error';
   readonly message: string;
   readonly fields: Record<string, unknown>;
 }
@@ -15,7 +15,7 @@ export function capturingLogger(): GatewayLogger & { readonly records: LogRecord
   const records: LogRecord[] = [];
   const at = (level: LogRecord['level']) => (message: string, ...extra: Array<Record<string, unknown>>) =>
     void records.push({ level, message, fields: Object.assign({}, ...extra) as Record<string, unknown> });
-  return { records, info: at('info'), warn: at('warn'), error: at('error') };
+  return { records, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
 }
 
 /** A logger for tests that do not read logs. */
