@@ -117,7 +117,11 @@ export async function serveApiGateway(
 ): Promise<RunningServer> {
   const known = new Set(routes.map((r) => `${r.method} ${r.path}`));
   return listen(async (req: IncomingMessage, res: ServerResponse) => {
-    const body = (await readBody(req)) ?? '';
+    const body = await readBody(req);
+    if (body === undefined) {
+      res.writeHead(413, { 'content-type': 'application/json', connection: 'close' }).end('{"message":"Request Too Long"}');
+      return;
+    }
     const event = toProxyEvent(req, body);
     if (!known.has(`${event.httpMethod} ${event.path}`)) {
       res.writeHead(403, { 'content-type': 'application/json', 'x-amzn-errortype': 'MissingAuthenticationTokenException' });

@@ -282,6 +282,17 @@ export function describeGatewayContract(adapter: string, start: (config: Splitse
       await eventually(() => backends.prefill.stats().aborted > aborted);
     });
 
+    it('refuses a body over the size limit with 413, without reading it all into memory', async () => {
+      const res = await fetch(`${gateway.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${ACME_KEY}`, 'content-type': 'application/json' },
+        body: 'x'.repeat(17 * 1024 * 1024),
+      }).catch((e: unknown) => e);
+      // The server may close the connection before the upload ends; then fetch fails instead.
+      if (res instanceof Response) expect(res.status).toBe(413);
+      else expect(String((res as Error).cause ?? res)).toMatch(/ECONNRESET|EPIPE|other side closed|SocketError/);
+    });
+
     it('answers an unknown route with 404 and a wrong method with 405 (or API Gateway 403)', async () => {
       const res = await fetch(`${gateway.url}/v1/embeddings`, { method: 'POST', headers: { authorization: `Bearer ${ACME_KEY}` }, body: '{}' });
       expect([403, 404]).toContain(res.status);
