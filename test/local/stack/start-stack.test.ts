@@ -4,62 +4,27 @@
  * aws-local-stepfunctions behind the local StartSyncExecution endpoint, and the API's routes;
  * called with the official `openai` client.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import OpenAI, { APIError } from 'openai';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { PLAN_ERRORS } from '../../../lambda/core/plan-errors.ts';
 import type { LocalStack } from '../../../local/stack/start-stack.ts';
-import { startStack } from '../../../local/stack/start-stack.ts';
 import type { ExecutionRecord } from '../../../local/stack/state-machine-runner.ts';
 import { statesEntered } from '../../../local/stack/state-machine-runner.ts';
-import { REPO_ROOT } from '../../../local/stack/synth.ts';
+import { CONFIG, KEY, MODEL, startTestStack } from './fixture.ts';
 
-const KEY = 'sk-ss-test-stack-0123456789abcdef0123456789ab';
-const MODEL = 'llama-3.1-8b';
-
-const CONFIG = {
-  pools: {
-    prefill: { protocol: 'vllm-nixl', role: 'prefill', simulate: { profile: 'trainium-prefill', replicas: 1, speedup: 1000 } },
-    decode: { protocol: 'vllm-nixl', role: 'decode', simulate: { profile: 'cerebras-decode', replicas: 1, speedup: 1000 } },
-    gpu: { protocol: 'openai', simulate: { profile: 'gpu-aggregated', replicas: 1, speedup: 1000 } },
-  },
-  models: { [MODEL]: { pools: ['prefill', 'decode', 'gpu'] } },
-  tiers: {
-    priority: { route: { mode: 'disaggregated', prefill: 'prefill', decode: 'decode' }, fallback: 'default' },
-    default: { route: { mode: 'aggregated', pool: 'gpu' } },
-  },
-  tenants: [{ id: 'stack-test', apiKeys: [KEY], tiers: ['priority', 'default'] }],
-};
-
-let dir: string;
 let stack: LocalStack;
 let client: OpenAI;
 const progress: string[] = [];
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'splitserve-stack-'));
-  const configPath = join(dir, 'config.json');
-  await writeFile(configPath, JSON.stringify(CONFIG));
   const started = performance.now();
-  stack = await startStack({
-    configPath,
-    port: 0,
-    // Its own cache (the config differs from npm start's); under the repository so the bundles
-    // resolve the runtime-provided AWS SDK packages from node_modules, as Lambda's runtime does.
-    assemblyDir: join(REPO_ROOT, '.splitserve', 'cdk.out.test-stack'),
-    retryIntervalMs: 5,
-    environment: { POWERTOOLS_LOG_LEVEL: 'CRITICAL' },
-    onProgress: (m) => progress.push(m),
-  });
+  stack = await startTestStack((m) => progress.push(m));
   process.stdout.write(`local stack ${stack.synth.cached ? 'cached' : 'cold'} start: ${Math.round(performance.now() - started)} ms (synth ${Math.round(stack.synth.ms)} ms)\n`);
   client = new OpenAI({ baseURL: `${stack.url}/v1`, apiKey: KEY, maxRetries: 0 });
 }, 240_000);
 
 afterAll(async () => {
   await stack?.close();
-  if (dir) await rm(dir, { recursive: true, force: true });
 });
 
 afterEach(() => {
