@@ -61,7 +61,14 @@ export async function startCommand(args: string[]): Promise<number> {
     const config = await loadConfigFile(configPath);
     local =
       values.runtime === 'stack'
-        ? await startStack({ configPath, port, host, onProgress: (m) => process.stderr.write(`splitserve: ${m}\n`) })
+        ? await startStack({
+            configPath,
+            port,
+            host,
+            onProgress: (m) => process.stderr.write(`splitserve: ${m}\n`),
+            // The template sets the functions' log level; a level set in the shell wins locally.
+            ...(process.env.POWERTOOLS_LOG_LEVEL ? { environment: { POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL } } : {}),
+          })
         : await startLocal({ config, port, host });
   } catch (err) {
     process.stderr.write(`splitserve: ${err instanceof ConfigError ? err.message : (err as Error).stack}\n`);

@@ -9,7 +9,7 @@ import { UpstreamError } from './errors.ts';
 import type { PlanState } from './plan.ts';
 import { switchTier, tierRoute } from './plan.ts';
 import type { StepDeps } from './plan-steps.ts';
-import { decode, fallback, isFallbackWorthy, nextFallbackTier, openDecode, prefill } from './plan-steps.ts';
+import { decode, isFallbackWorthy, nextFallbackTier, openDecode, prefill } from './plan-steps.ts';
 import { withRetry } from './retry.ts';
 
 /** Runs a non-streaming plan to its final state (with `response` and `usage`). */
@@ -28,15 +28,30 @@ export class InProcessExecutor implements PlanExecutor {
 
   constructor(private readonly deps: StepDeps) {}
 
-  async runJson(state: PlanState, signal: AbortSignal): Promise<PlanState> {
-    try {
-      const afterPrefill = await withRetry(() => prefill(this.deps, state, signal), signal);
-      return await withRetry(() => decode(this.deps, afterPrefill, signal), signal);
-    } catch (err) {
-      if (!isFallbackWorthy(err) || signal.aborted) throw err;
-      return fallback(this.deps, state, err, signal);
+  /**
+   * Prefill then decode, each retried on transient failures; a failure that outlives its retries
+   * moves to the next fallback tier, whose steps are retried the same way (as the state machine
+   * retries its Fallback task, and as {@link openPlanStream} does).
+   */
+  async runJson(initial: PlanState, signal: AbortSignal): Promise<PlanState> {
+    let state = initial;
+    for (;;) {
+      try {
+        const afterPrefill = await withRetry(() => prefill(this.deps, state, signal), signal);
+        return await withRetry(() => decode(this.deps, afterPrefill, signal), signal);
+      } catch (err) {
+        state = nextTierOrThrow(this.deps, state, err, signal);
+      }
     }
   }
+}
+
+/** The state switched to the next fallback tier, or the error rethrown when there is none. */
+function nextTierOrThrow(deps: StepDeps, state: PlanState, err: unknown, signal: AbortSignal): PlanState {
+  if (!isFallbackWorthy(err) || signal.aborted) throw err;
+  const tier = nextFallbackTier(deps.config, state);
+  if (!tier) throw err;
+  return switchTier(state, tier, tierRoute(deps.config, tier, state.model));
 }
 
 /** A decode stream opened and primed: its first batch already arrived. */
@@ -63,10 +78,7 @@ export async function openPlanStream(deps: StepDeps, initial: PlanState, signal:
       const afterPrefill = await withRetry(() => prefill(deps, state, signal), signal);
       return await withRetry(() => primeDecode(deps, afterPrefill, signal), signal);
     } catch (err) {
-      if (!isFallbackWorthy(err) || signal.aborted) throw err;
-      const tier = nextFallbackTier(deps.config, state);
-      if (!tier) throw err;
-      state = switchTier(state, tier, tierRoute(deps.config, tier, state.model));
+      state = nextTierOrThrow(deps, state, err, signal);
     }
   }
 }
