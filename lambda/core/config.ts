@@ -41,7 +41,7 @@ const poolSchema = z
     kvTransfer: z._default(z.enum(['pull', 'push']), 'pull'),
     /** Per-call timeout towards this pool's endpoints, in milliseconds. */
     timeoutMs: z._default(positiveInt, 120_000),
-    /** Maximum open connections per endpoint. */
+    /** Maximum open connections per endpoint (one connection pool serves every pool: the largest value applies to each endpoint). */
     maxConnections: z._default(positiveInt, 256),
     region: z.optional(z.string()),
     modelIds: z.optional(z.record(z.string(), z.string())),
