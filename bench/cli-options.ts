@@ -11,6 +11,14 @@ export type Route = (typeof ROUTES)[number];
 export const TARGETS = ['direct', 'relay', 'gateway'] as const;
 export type TargetName = (typeof TARGETS)[number];
 
+/**
+ * How the bench tenant is admitted by the gateway: `none` (no limits: no DynamoDB call), `exact`
+ * (limits far above the load: one conditional UpdateItem per request), `lease` (the same limits
+ * with lease mode: an instance claims blocks of the window and admits locally).
+ */
+export const ADMISSIONS = ['none', 'exact', 'lease'] as const;
+export type AdmissionMode = (typeof ADMISSIONS)[number];
+
 /** Backends: the bench's own fake vLLM (default) or the project's simulator. */
 export const BACKENDS = ['fake', 'sim'] as const;
 export type BackendKind = (typeof BACKENDS)[number];
@@ -28,6 +36,8 @@ export interface BenchOptions {
   /** Simulator speed-up factor (`--backend sim` only). */
   readonly simSpeedup: number;
   readonly quick: boolean;
+  /** How the gateway admits the bench tenant. */
+  readonly admission: AdmissionMode;
   /** Directory for V8 CPU profiles of the relay and the gateway (`node --cpu-prof`); off when `undefined`. */
   readonly cpuProf: string | undefined;
   /** Where to write the JSON figures; `undefined` means bench/results/bench-<ISO time>.json. */
@@ -56,6 +66,9 @@ options:
   --targets LIST       direct,relay,gateway               (default: all available)
   --backend KIND       fake | sim                         (default: fake: 8-token reply, no delays)
   --sim-speedup S      simulator speed-up (--backend sim) (default: 10)
+  --admission MODE     none | exact | lease (default: lease): the bench tenant has no limits,
+                       limits checked with one conditional UpdateItem per request, or the same
+                       limits in lease mode (metering is on in every mode)
   --quick              tiny run for CI smoke: 1 round, concurrency 1,8, 16 requests
   --json-out FILE      write the figures there            (default: bench/results/bench-<time>.json)
   --cpu-prof DIR       write V8 CPU profiles of the relay and the gateway there (slows them: the
@@ -111,6 +124,7 @@ export function parseBenchArgs(args: readonly string[]): BenchOptions {
         backend: { type: 'string' },
         'sim-speedup': { type: 'string' },
         quick: { type: 'boolean' },
+        admission: { type: 'string' },
         'json-out': { type: 'string' },
         'cpu-prof': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
@@ -124,6 +138,10 @@ export function parseBenchArgs(args: readonly string[]): BenchOptions {
   const backendRaw = str('backend') ?? 'fake';
   if (!(BACKENDS as readonly string[]).includes(backendRaw)) {
     throw new BenchUsageError(`--backend must be one of ${BACKENDS.join(', ')}, got "${backendRaw}"`);
+  }
+  const admissionRaw = str('admission') ?? 'lease';
+  if (!(ADMISSIONS as readonly string[]).includes(admissionRaw)) {
+    throw new BenchUsageError(`--admission must be one of ${ADMISSIONS.join(', ')}, got "${admissionRaw}"`);
   }
   const speedupRaw = str('sim-speedup');
   const simSpeedup = speedupRaw === undefined ? 10 : Number(speedupRaw);
@@ -145,6 +163,7 @@ export function parseBenchArgs(args: readonly string[]): BenchOptions {
     backend: backendRaw as BackendKind,
     simSpeedup,
     quick,
+    admission: admissionRaw as AdmissionMode,
     jsonOut: str('json-out'),
     cpuProf: str('cpu-prof'),
     help: values['help'] === true,

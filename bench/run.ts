@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { requestsFor } from './cli-options.ts';
-import type { BenchOptions, Route, TargetName } from './cli-options.ts';
+import type { AdmissionMode, BenchOptions, Route, TargetName } from './cli-options.ts';
 import type { BatchProgress, BatchRequest, BatchResult, LoadTarget } from './load-generator.ts';
 import { ProcessGroup, REPO_ROOT, clockTicksPerSecond, treeCpuMs } from './processes.ts';
 import { cellsOf, comparisonsOf, failedCount } from './report.ts';
@@ -57,7 +57,11 @@ async function startBackends(procs: ProcessGroup, options: BenchOptions): Promis
 }
 
 /** The gateway config (DESIGN.md section 7) pointing at the bench's backends. */
-export function gatewayConfig(backends: Backends): object {
+/** Limits far above any bench load: admission runs, never refuses. */
+const BENCH_LIMITS = { rpm: 100_000_000, tpm: 1_000_000_000_000 };
+
+export function gatewayConfig(backends: Backends, admission: AdmissionMode = 'lease'): object {
+  const limits = admission === 'none' ? {} : { priority: BENCH_LIMITS, default: BENCH_LIMITS };
   return {
     pools: {
       prefill: { protocol: 'vllm-nixl', role: 'prefill', endpoints: [backends.prefill] },
@@ -69,7 +73,8 @@ export function gatewayConfig(backends: Backends): object {
       priority: { route: { mode: 'disaggregated', prefill: 'prefill', decode: 'decode' } },
       default: { route: { mode: 'aggregated', pool: 'agg' } },
     },
-    tenants: [{ id: 'bench', apiKeys: [BENCH_API_KEY], tiers: ['priority', 'default'] }],
+    tenants: [{ id: 'bench', apiKeys: [BENCH_API_KEY], tiers: ['priority', 'default'], limits }],
+    ...(admission === 'lease' ? { admission: { leaseAboveRpm: 1 } } : {}),
   };
 }
 
@@ -144,7 +149,7 @@ export async function runBench(options: BenchOptions, io: BenchIo): Promise<Benc
     const setups: TargetSetup[] = [];
     const nodeFlags = options.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', resolve(options.cpuProf)] : [];
     if (options.cpuProf) notes.push(`CPU profiles of the relay and the gateway in ${resolve(options.cpuProf)}: profiling slows them, compare nothing from this run`);
-    for (const name of targets) setups.push(await startTarget(procs, name, backends, scratch, nodeFlags, io));
+    for (const name of targets) setups.push(await startTarget(procs, name, backends, scratch, nodeFlags, io, options.admission));
     const loadGen = new LoadGenerator(procs.forkModule(join(REPO_ROOT, 'bench', 'load-generator.ts')));
 
     const runOne = async (label: string, setup: TargetSetup, route: Route, c: number, n: number, round: number): Promise<BatchFigures> => {
@@ -202,7 +207,15 @@ export async function runBench(options: BenchOptions, io: BenchIo): Promise<Benc
   }
 }
 
-async function startTarget(procs: ProcessGroup, name: TargetName, backends: Backends, scratch: string, nodeFlags: readonly string[], io: BenchIo): Promise<TargetSetup> {
+async function startTarget(
+  procs: ProcessGroup,
+  name: TargetName,
+  backends: Backends,
+  scratch: string,
+  nodeFlags: readonly string[],
+  io: BenchIo,
+  admission: AdmissionMode,
+): Promise<TargetSetup> {
   const stream = (url: string, headers: Record<string, string>, route: Route): LoadTarget => ({ kind: 'stream', url: url + CHAT_PATH, headers, serviceTier: SERVICE_TIER[route] });
   if (name === 'direct') {
     return {
@@ -224,7 +237,7 @@ async function startTarget(procs: ProcessGroup, name: TargetName, backends: Back
   }
   io.progress('starting gateway…', false);
   const configFile = join(scratch, 'gateway-config.json');
-  writeFileSync(configFile, JSON.stringify(gatewayConfig(backends), null, 2));
+  writeFileSync(configFile, JSON.stringify(gatewayConfig(backends, admission), null, 2));
   const port = await freePort();
   // The core behind its Node HTTP adapter: the gateway's own request path. The stack runtime would
   // add the local API Gateway emulator, which in AWS is API Gateway's cost, not the gateway's.
