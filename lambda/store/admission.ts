@@ -300,7 +300,9 @@ export class DynamoAdmission implements Admission {
         settled = true;
         const delta = Math.ceil(usedTokens) - reserve;
         if (delta === 0 || !this.leasesTokens(where.limits)) return;
-        if (lease && delta < 0 && this.leases.get(lease.id) === lease && lease.window === this.windowOf(lease.limits, this.now())) {
+        // A live lease settles locally: unused tokens go back to it, and extra tokens come out of it
+        // while it has them (the window item already counts the whole block, so this stays exact).
+        if (lease && (delta < 0 || lease.tokLeft >= delta) && this.leases.get(lease.id) === lease && lease.window === this.windowOf(lease.limits, this.now())) {
           lease.tokLeft -= delta;
           return;
         }

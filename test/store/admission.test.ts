@@ -234,6 +234,22 @@ describe('DynamoAdmission', () => {
     expect(c.mon).toBe(100 + 800 + 1000); // used by a and b, plus the new minute's lease block
   });
 
+  it('a request that used more than it reserved settles from its lease, with no DynamoDB call, and stays exact', async () => {
+    const clock = manualClock();
+    const client = localDynamoClient(store.endpoint);
+    const admission = new DynamoAdmission(client, names.usage, { now: clock.now, leaseSize: () => ({ requests: 10, tokens: 1000 }), adjustments: quiet });
+    const t = tenant({ default: { rpm: 100, tpm: 10_000, monthlyTokens: 100_000 } });
+    const calls = countCalls(client);
+    for (let i = 0; i < 5; i += 1) (await admission.admit({ requestId: `r${i}`, tenant: t, tier: 'default', reserveTokens: 50 })).settle(70);
+    await admission.drain();
+    expect(calls.total()).toBe(1); // the lease block, nothing per request
+    await admission.releaseLeases();
+    const c = await counts(t, 'default', clock.now());
+    expect(c.mon).toBe(5 * 70);
+    expect(c.tok).toBe(5 * 70);
+    client.destroy();
+  });
+
   it('unlimited tiers cost zero DynamoDB calls', async () => {
     const client = localDynamoClient(store.endpoint);
     const calls = countCalls(client);
