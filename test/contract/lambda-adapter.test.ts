@@ -34,6 +34,7 @@ describeGatewayContract('lambda streaming handler', async (config) => {
     AWS_ACCESS_KEY_ID: 'local',
     AWS_SECRET_ACCESS_KEY: 'local',
     POWERTOOLS_LOG_LEVEL: 'SILENT',
+    POWERTOOLS_METRICS_DISABLED: 'true',
   });
   installLambdaGlobals();
   const { handler } = await import('../../lambda/handlers/gateway-stream.ts');

@@ -35,7 +35,7 @@ describeE2E('embedded runtime', async () => {
     configPath,
     port: 0,
     assemblyDir: join(REPO_ROOT, '.splitserve', 'cdk.out.e2e'),
-    environment: { POWERTOOLS_LOG_LEVEL: 'CRITICAL' },
+    environment: { POWERTOOLS_LOG_LEVEL: 'CRITICAL', POWERTOOLS_METRICS_DISABLED: 'true' },
   });
   return {
     url: stack.url,

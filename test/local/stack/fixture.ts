@@ -38,7 +38,7 @@ export async function startTestStack(onProgress?: (message: string) => void): Pr
     // resolve the runtime-provided AWS SDK packages from node_modules, as Lambda's runtime does.
     assemblyDir: join(REPO_ROOT, '.splitserve', 'cdk.out.test-stack'),
     retryIntervalMs: 5,
-    environment: { POWERTOOLS_LOG_LEVEL: 'CRITICAL' },
+    environment: { POWERTOOLS_LOG_LEVEL: 'CRITICAL', POWERTOOLS_METRICS_DISABLED: 'true' },
     ...(onProgress ? { onProgress } : {}),
   });
   return {
