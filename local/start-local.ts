@@ -20,6 +20,7 @@ import { startEmbeddedDynamo } from './embedded-dynamo.ts';
 import type { RunningServer } from './http-adapter.ts';
 import { serveGateway } from './http-adapter.ts';
 import { startSimulatedPools } from './simulated-pools.ts';
+import { UndiciTransport } from './undici-transport.ts';
 
 /** The config bundled with splitserve: simulated Trainium-prefill / Cerebras-decode pools and a dev tenant. */
 export const DEFAULT_CONFIG_PATH = fileURLToPath(new URL('../splitserve.config.json', import.meta.url));
@@ -84,7 +85,14 @@ export async function startLocal(options: StartLocalOptions): Promise<LocalGatew
     await createTables(store.client, tableDefinitions(LOCAL_TABLES));
     await seedFromConfig(store.client, LOCAL_TABLES, config);
     const resolved = withEndpoints(config, sims.endpoints);
-    const runtime = assembleGateway({ config: resolved, dynamo: store.client, tables: LOCAL_TABLES, logger: options.logger, now: options.now });
+    const runtime = assembleGateway({
+      config: resolved,
+      dynamo: store.client,
+      tables: LOCAL_TABLES,
+      logger: options.logger,
+      now: options.now,
+      transport: (connections) => new UndiciTransport({ connections }),
+    });
     closers.push(() => runtime.close());
     const server: RunningServer = await serveGateway(runtime.gateway, options.port ?? 8787, options.host ?? '127.0.0.1');
     closers.push(() => server.close());

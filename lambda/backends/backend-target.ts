@@ -4,7 +4,7 @@
 import type { PoolConfig, TierConfig, TierName } from '../core/config.ts';
 import type { ApiKind } from '../core/request-schema.ts';
 import { API_PATHS } from '../core/request-schema.ts';
-import type { UpstreamClient } from './upstream-client.ts';
+import type { UpstreamTransport } from './upstream-client.ts';
 
 /** One chosen endpoint of a pool. */
 export interface BackendTarget {
@@ -17,7 +17,7 @@ export interface BackendTarget {
 
 /** A call of one generation request to one backend. */
 export interface BackendCall {
-  readonly client: UpstreamClient;
+  readonly client: UpstreamTransport;
   readonly target: BackendTarget;
   readonly api: ApiKind;
   readonly requestId: string;

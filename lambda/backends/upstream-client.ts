@@ -1,17 +1,27 @@
 /**
- * HTTP client towards backend servers, on `node:http` with keep-alive agents (a connection pool
- * per origin), so no request pays a TCP handshake and the Lambda bundle carries no HTTP library.
- * Maps transport failures and upstream statuses to typed gateway errors in one place.
+ * HTTP transport towards backend servers. {@link UpstreamTransport} is what the backends call;
+ * {@link UpstreamClient} implements it on `node:http` with keep-alive agents (a connection pool per
+ * origin, no TCP handshake per request, and no HTTP library in the Lambda bundles). Long-running
+ * servers may plug in a faster transport (local/undici-transport.ts). Transport failures and
+ * upstream statuses map to typed gateway errors here, once, for every transport.
  */
 import { Agent as HttpAgent, request as httpRequest } from 'node:http';
-import type { IncomingMessage, RequestOptions } from 'node:http';
+import type { RequestOptions } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import type { Readable } from 'node:stream';
 import { InvalidRequestError, UpstreamError } from '../core/errors.ts';
 
 /** A successful (2xx) upstream answer whose body has not been read yet. */
 export interface UpstreamReply {
   readonly status: number;
-  readonly body: IncomingMessage;
+  readonly body: Readable;
+}
+
+/** POSTs JSON to backends; non-2xx answers and transport failures throw typed errors. */
+export interface UpstreamTransport {
+  post(call: UpstreamCall): Promise<UpstreamReply>;
+  /** Closes every pooled connection. */
+  close(): Promise<void>;
 }
 
 /** Options of {@link UpstreamClient}. */
@@ -37,7 +47,7 @@ export interface UpstreamCall {
 const MAX_ERROR_BODY = 2048;
 
 /** Raised when a connection stays silent longer than the call's timeout. */
-class UpstreamTimeout extends Error {
+export class UpstreamTimeout extends Error {
   readonly code = 'UPSTREAM_TIMEOUT';
 }
 
@@ -47,8 +57,8 @@ interface Origin {
   readonly port: number;
 }
 
-/** Keep-alive HTTP client for backend calls. */
-export class UpstreamClient {
+/** Keep-alive `node:http` transport for backend calls. */
+export class UpstreamClient implements UpstreamTransport {
   private readonly http: HttpAgent;
   private readonly https: HttpsAgent;
   private readonly origins = new Map<string, Origin>();
@@ -108,7 +118,7 @@ export class UpstreamClient {
 }
 
 /** Reads a whole upstream body as text. */
-export async function readText(body: IncomingMessage): Promise<string> {
+export async function readText(body: Readable): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of body) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks).toString('utf8');
@@ -117,10 +127,10 @@ export async function readText(body: IncomingMessage): Promise<string> {
 /** Maps a transport-level failure (refused, reset, timeout, abort) to a gateway error. */
 export function transportError(err: unknown, call: Pick<UpstreamCall, 'pool' | 'signal'>): Error {
   if (call.signal.aborted) return call.signal.reason instanceof Error ? call.signal.reason : new Error('aborted');
-  if (err instanceof UpstreamTimeout) {
+  const code = (err as { code?: string }).code ?? 'unknown';
+  if (err instanceof UpstreamTimeout || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') {
     return new UpstreamError(`The ${call.pool} backend timed out.`, 504, true, call.pool);
   }
-  const code = (err as { code?: string }).code ?? 'unknown';
   return new UpstreamError(`The ${call.pool} backend is unreachable (${code}).`, 502, true, call.pool);
 }
 
@@ -151,7 +161,8 @@ function upstreamMessage(text: string): string | undefined {
   }
 }
 
-async function readBounded(body: IncomingMessage): Promise<string> {
+/** Reads at most a few KB of an error body (for its message), then drops the rest. */
+export async function readBounded(body: Readable): Promise<string> {
   let text = '';
   try {
     for await (const chunk of body) {

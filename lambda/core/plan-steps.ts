@@ -7,7 +7,7 @@ import type { BackendCall, BackendTarget } from '../backends/backend-target.ts';
 import type { EndpointLease, PoolDirectory } from '../backends/pool-directory.ts';
 import type { AggregatedProtocol, DisaggregatedProtocol } from '../backends/protocol.ts';
 import { BACKEND_PROTOCOLS } from '../backends/registry.ts';
-import type { UpstreamClient } from '../backends/upstream-client.ts';
+import type { UpstreamTransport } from '../backends/upstream-client.ts';
 import type { UpstreamCompletion } from '../backends/upstream-completion.ts';
 import { PREFILL_DECISIONS, decidePrefill } from '../routing/conditional-disaggregation.ts';
 import type { SplitserveConfig, TierName } from './config.ts';
@@ -20,7 +20,7 @@ import { completionUsage, shapeCompletion } from './response-shape.ts';
 export interface StepDeps {
   readonly config: SplitserveConfig;
   readonly pools: PoolDirectory;
-  readonly client: UpstreamClient;
+  readonly client: UpstreamTransport;
 }
 
 function call(deps: StepDeps, state: PlanState, pool: string, target: BackendTarget, signal: AbortSignal): BackendCall {

@@ -6,6 +6,7 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { PoolDirectory } from '../backends/pool-directory.ts';
 import { UpstreamClient } from '../backends/upstream-client.ts';
+import type { UpstreamTransport } from '../backends/upstream-client.ts';
 import type { AdmissionConfig, SplitserveConfig } from '../core/config.ts';
 import { ConfigError } from '../core/errors.ts';
 import type { PlanExecutor } from '../core/executor.ts';
@@ -40,6 +41,11 @@ export interface GatewayRuntimeOptions {
   readonly now?: () => number;
   /** Per-request metrics. @default none */
   readonly metrics?: RequestMetrics;
+  /**
+   * The backend transport, given the largest `maxConnections` of the pools.
+   * @default the `node:http` transport (what the Lambda functions use)
+   */
+  readonly transport?: (connections: number) => UpstreamTransport;
 }
 
 /** An assembled gateway and what must be closed with it. */
@@ -103,7 +109,8 @@ export function assembleGateway(options: GatewayRuntimeOptions): GatewayRuntime 
   const pools = new PoolDirectory(config.pools);
   assertProtocolsBuilt(config, pools);
   pools.start();
-  const client = new UpstreamClient({ connections: Math.max(...Object.values(config.pools).map((p) => p.maxConnections), 1) });
+  const connections = Math.max(...Object.values(config.pools).map((p) => p.maxConnections), 1);
+  const client = options.transport?.(connections) ?? new UpstreamClient({ connections });
   const steps: StepDeps = { config, pools, client };
   const meter = new DynamoUsageMeter(options.dynamo, options.tables.usage);
   const admission = new DynamoAdmission(options.dynamo, options.tables.usage, { ...admissionOptions(config.admission), now: options.now });

@@ -4,13 +4,20 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runAggregated } from '../../lambda/backends/openai.ts';
 import { UpstreamClient } from '../../lambda/backends/upstream-client.ts';
+import type { UpstreamTransport } from '../../lambda/backends/upstream-client.ts';
+import { UndiciTransport } from '../../local/undici-transport.ts';
 import { InvalidRequestError, UpstreamError } from '../../lambda/core/errors.ts';
 import type { RecordingBackend } from './recording-backend.ts';
 import { json, startRecordingBackend } from './recording-backend.ts';
 
-describe('openai backend', () => {
+const TRANSPORTS: Array<[string, () => UpstreamTransport]> = [
+  ['node:http transport (Lambda)', () => new UpstreamClient()],
+  ['undici transport (long-running servers)', () => new UndiciTransport()],
+];
+
+describe.each(TRANSPORTS)('openai backend over the %s', (_name, makeTransport) => {
   let backend: RecordingBackend;
-  const client = new UpstreamClient();
+  const client = makeTransport();
   const call = (endpoint: string) => ({
     client,
     target: { pool: 'gpu', endpoint, timeoutMs: 2000, upstreamModels: { public: 'org/upstream-name' } },
@@ -67,6 +74,14 @@ describe('openai backend', () => {
     const err = await runAggregated(call(backend.url), { model: 'm' }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(InvalidRequestError);
     expect((err as InvalidRequestError).message).toContain('maximum context length');
+  });
+
+  it('maps a backend that stays silent past the pool timeout to a retryable 504', async () => {
+    backend.respond(() => undefined);
+    const silent = { ...call(backend.url), target: { ...call(backend.url).target, timeoutMs: 200 } };
+    const err = (await runAggregated(silent, { model: 'm' }).catch((e: unknown) => e)) as UpstreamError;
+    expect(err).toBeInstanceOf(UpstreamError);
+    expect([err.statusCode, err.retryable, err.toJSON().error.code]).toEqual([504, true, 'upstream_timeout']);
   });
 
   it('maps a refused connection to a retryable 502', async () => {
