@@ -5,9 +5,11 @@
  * servers may plug in a faster transport (local/undici-transport.ts). Transport failures and
  * upstream statuses map to typed gateway errors here, once, for every transport.
  */
-import { Agent as HttpAgent, request as httpRequest } from 'node:http';
+// Called through the module objects, not named imports: tracing (lambda/handlers/tracing.ts)
+// instruments `http.request`/`https.request` on those objects.
+import http from 'node:http';
 import type { RequestOptions } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import https from 'node:https';
 import type { Readable } from 'node:stream';
 import { InvalidRequestError, UpstreamError } from '../core/errors.ts';
 
@@ -59,14 +61,14 @@ interface Origin {
 
 /** Keep-alive `node:http` transport for backend calls. */
 export class UpstreamClient implements UpstreamTransport {
-  private readonly http: HttpAgent;
-  private readonly https: HttpsAgent;
+  private readonly httpAgent: http.Agent;
+  private readonly httpsAgent: https.Agent;
   private readonly origins = new Map<string, Origin>();
 
   constructor(options: UpstreamClientOptions = {}) {
     const agentOptions = { keepAlive: true, maxSockets: options.connections ?? 256, scheduling: 'lifo' as const };
-    this.http = new HttpAgent(agentOptions);
-    this.https = new HttpsAgent(agentOptions);
+    this.httpAgent = new http.Agent(agentOptions);
+    this.httpsAgent = new https.Agent(agentOptions);
   }
 
   private origin(endpoint: string): Origin {
@@ -88,7 +90,7 @@ export class UpstreamClient implements UpstreamTransport {
     const origin = this.origin(call.endpoint);
     const payload = JSON.stringify(call.body);
     const options: RequestOptions = {
-      agent: origin.https ? this.https : this.http,
+      agent: origin.https ? this.httpsAgent : this.httpAgent,
       hostname: origin.hostname,
       port: origin.port,
       path: call.path,
@@ -98,7 +100,7 @@ export class UpstreamClient implements UpstreamTransport {
       timeout: call.timeoutMs,
     };
     return new Promise<UpstreamReply>((resolve, reject) => {
-      const req = (origin.https ? httpsRequest : httpRequest)(options);
+      const req = origin.https ? https.request(options) : http.request(options);
       req.on('timeout', () => req.destroy(new UpstreamTimeout('upstream timed out')));
       req.on('error', (err) => reject(transportError(err, call)));
       req.on('response', (res) => {
@@ -112,8 +114,8 @@ export class UpstreamClient implements UpstreamTransport {
 
   /** Closes every pooled connection. */
   async close(): Promise<void> {
-    this.http.destroy();
-    this.https.destroy();
+    this.httpAgent.destroy();
+    this.httpsAgent.destroy();
   }
 }
 

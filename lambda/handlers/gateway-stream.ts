@@ -12,6 +12,7 @@ import type { GatewayRuntime } from './gateway-runtime.ts';
 import { assembleGateway } from './gateway-runtime.ts';
 import { PowertoolsRequestMetrics } from './request-metrics.ts';
 import { StepFunctionsExecutor } from './step-functions-executor.ts';
+import { traced } from './tracing.ts';
 import { writeWithBackpressure } from './write-stream.ts';
 
 let runtime: GatewayRuntime | undefined;
@@ -23,7 +24,7 @@ function getRuntime(): GatewayRuntime {
     const arn = env.stateMachineArn;
     runtime = assembleGateway({
       config: env.config,
-      dynamo: env.dynamo,
+      dynamo: traced(env.dynamo),
       tables: env.tables,
       executor: arn ? (steps) => new StepFunctionsExecutor(arn, steps) : undefined,
       metrics: new PowertoolsRequestMetrics(),

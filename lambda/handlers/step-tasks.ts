@@ -14,6 +14,7 @@ import { fromStepError, isUpstreamFailure, toStepError } from '../core/wire-erro
 import type { UsageMeter } from '../core/ports.ts';
 import { DynamoUsageMeter } from '../store/usage-meter.ts';
 import { readFunctionEnvironment } from './function-env.ts';
+import { traced } from './tracing.ts';
 
 /** What the task handlers share within one execution environment. */
 export interface StepRuntime {
@@ -33,7 +34,7 @@ function current(): StepRuntime {
     const env = readFunctionEnvironment();
     runtime = {
       deps: { config: env.config, pools: new PoolDirectory(env.config.pools), client: new UpstreamClient() },
-      meter: new DynamoUsageMeter(env.dynamo, env.tables.usage),
+      meter: new DynamoUsageMeter(traced(env.dynamo), env.tables.usage),
     };
   }
   return runtime;
