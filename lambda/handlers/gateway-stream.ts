@@ -26,7 +26,7 @@ function getRuntime(): GatewayRuntime {
       config: env.config,
       dynamo: traced(env.dynamo),
       tables: env.tables,
-      executor: arn ? (steps) => new StepFunctionsExecutor(arn, steps) : undefined,
+      executor: arn ? () => new StepFunctionsExecutor(arn) : undefined,
       metrics: new PowertoolsRequestMetrics(),
     });
   }

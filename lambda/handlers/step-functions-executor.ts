@@ -6,7 +6,6 @@ import { SFNClient, StartSyncExecutionCommand } from '@aws-sdk/client-sfn';
 import { UpstreamError } from '../core/errors.ts';
 import type { PlanExecutor } from '../core/executor.ts';
 import type { PlanState } from '../core/plan.ts';
-import type { StepDeps } from '../core/plan-steps.ts';
 import { fromStepError } from '../core/wire-errors.ts';
 
 /** Executes plans on a state machine. */
@@ -16,7 +15,6 @@ export class StepFunctionsExecutor implements PlanExecutor {
 
   constructor(
     private readonly stateMachineArn: string,
-    _steps: StepDeps,
     private readonly client: SFNClient = new SFNClient({ disableHostPrefix: process.env.AWS_ENDPOINT_URL_SFN !== undefined }),
   ) {}
 
