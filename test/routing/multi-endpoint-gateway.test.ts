@@ -103,16 +103,21 @@ describe('multi-endpoint pools through the gateway', () => {
     const pools = local.runtime.deps.steps.pools;
     let inFlightOnKilled = -1;
     let killing: Promise<void> | undefined;
-    const phase1 = await load(60, 6, () => streamOnce(client, 'default', 12), (done) => {
-      if (done === 15 && !killing) {
-        inFlightOnKilled = pools.snapshot('gpu').find((e) => e.url === b!.url)!.outstanding;
+    // Long enough replies (~30 ms each) that requests are in flight on every endpoint at the kill.
+    const phase1 = await load(60, 6, () => streamOnce(client, 'default', 200), (done) => {
+      // Kill b once a quarter of the run is done, at a moment when it has calls in flight.
+      const onB = pools.snapshot('gpu').find((e) => e.url === b!.url)!.outstanding;
+      if (done >= 15 && !killing && onB >= 1) {
+        inFlightOnKilled = onB;
         killing = b!.close();
       }
     });
+    expect(killing).toBeDefined();
     await killing;
     const failed = phase1.filter((r) => !r.ok).length;
-    expect(inFlightOnKilled).toBeGreaterThanOrEqual(0);
+    expect(inFlightOnKilled).toBeGreaterThanOrEqual(1);
     expect(failed).toBeLessThanOrEqual(inFlightOnKilled);
+    expect(phase1.filter((r) => r.ok).length).toBeGreaterThanOrEqual(60 - inFlightOnKilled);
     await until(() => pools.snapshot('gpu').find((e) => e.url === b!.url)!.healthy === false);
 
     // A decoy on the killed endpoint's port counts any completion call still sent there.
