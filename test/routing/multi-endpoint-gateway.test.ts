@@ -127,7 +127,14 @@ describe('multi-endpoint pools through the gateway', () => {
       res.writeHead(500).end();
     });
     await new Promise<void>((resolve) => decoy.listen(b!.port, '127.0.0.1', resolve));
-    running.push(() => new Promise<void>((resolve) => decoy.close(() => resolve())));
+    // Close its connections too: the health checker keeps one alive, and close() alone would wait for it.
+    running.push(
+      () =>
+        new Promise<void>((resolve) => {
+          decoy.close(() => resolve());
+          decoy.closeAllConnections();
+        }),
+    );
     const phase2 = await load(30, 6, () => streamOnce(client));
     expect(phase2.every((r) => r.ok)).toBe(true);
     expect(reached).toBe(0);
