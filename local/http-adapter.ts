@@ -6,6 +6,7 @@
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { PayloadTooLargeError } from '../lambda/core/errors.ts';
 import type { Gateway } from '../lambda/core/gateway.ts';
 import type { GatewayRequest, GatewayResponse } from '../lambda/core/http-types.ts';
 import { writeWithBackpressure } from '../lambda/handlers/write-stream.ts';
@@ -70,9 +71,7 @@ export async function writeResponse(res: ServerResponse, response: GatewayRespon
   }
 }
 
-const PAYLOAD_TOO_LARGE = JSON.stringify({
-  error: { message: 'The request body is too large.', type: 'invalid_request_error', param: null, code: 'request_too_large' },
-});
+const PAYLOAD_TOO_LARGE = JSON.stringify(new PayloadTooLargeError(MAX_BODY_BYTES).toJSON());
 
 /** A `node:http` request listener over the gateway. */
 export function nodeHandler(gateway: Gateway) {

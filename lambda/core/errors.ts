@@ -71,6 +71,13 @@ export class MethodNotAllowedError extends GatewayError {
   }
 }
 
+/** 413: the request body is larger than the gateway accepts. */
+export class PayloadTooLargeError extends GatewayError {
+  constructor(limitBytes: number) {
+    super(`The request body is too large (at most ${limitBytes} bytes).`, 413, 'invalid_request_error', 'request_too_large');
+  }
+}
+
 /** 429 `rate_limit_exceeded`: a window is full; retry after `retryAfterMs`. */
 export class RateLimitError extends GatewayError {
   constructor(message: string, public readonly retryAfterMs: number) {

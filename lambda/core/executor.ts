@@ -7,9 +7,8 @@
 import type { UpstreamCompletion } from '../backends/upstream-completion.ts';
 import { UpstreamError } from './errors.ts';
 import type { PlanState } from './plan.ts';
-import { switchTier, tierRoute } from './plan.ts';
 import type { StepDeps } from './plan-steps.ts';
-import { decode, isFallbackWorthy, nextFallbackTier, openDecode, prefill } from './plan-steps.ts';
+import { decode, onTierChain, openDecode, prefill } from './plan-steps.ts';
 import { withRetry } from './retry.ts';
 
 /** Runs a non-streaming plan to its final state (with `response` and `usage`). */
@@ -33,25 +32,12 @@ export class InProcessExecutor implements PlanExecutor {
    * moves to the next fallback tier, whose steps are retried the same way (as the state machine
    * retries its Fallback task, and as {@link openPlanStream} does).
    */
-  async runJson(initial: PlanState, signal: AbortSignal): Promise<PlanState> {
-    let state = initial;
-    for (;;) {
-      try {
-        const afterPrefill = await withRetry(() => prefill(this.deps, state, signal), signal);
-        return await withRetry(() => decode(this.deps, afterPrefill, signal), signal);
-      } catch (err) {
-        state = nextTierOrThrow(this.deps, state, err, signal);
-      }
-    }
+  runJson(initial: PlanState, signal: AbortSignal): Promise<PlanState> {
+    return onTierChain(this.deps, initial, signal, async (state) => {
+      const afterPrefill = await withRetry(() => prefill(this.deps, state, signal), signal);
+      return withRetry(() => decode(this.deps, afterPrefill, signal), signal);
+    });
   }
-}
-
-/** The state switched to the next fallback tier, or the error rethrown when there is none. */
-function nextTierOrThrow(deps: StepDeps, state: PlanState, err: unknown, signal: AbortSignal): PlanState {
-  if (!isFallbackWorthy(err) || signal.aborted) throw err;
-  const tier = nextFallbackTier(deps.config, state);
-  if (!tier) throw err;
-  return switchTier(state, tier, tierRoute(deps.config, tier, state.model));
 }
 
 /** A decode stream opened and primed: its first batch already arrived. */
@@ -71,16 +57,11 @@ export interface OpenedStream {
  * batch; any failure before that falls back to the next tier, so a client never sees a stream
  * that changes tier or repeats tokens.
  */
-export async function openPlanStream(deps: StepDeps, initial: PlanState, signal: AbortSignal): Promise<OpenedStream> {
-  let state = initial;
-  for (;;) {
-    try {
-      const afterPrefill = await withRetry(() => prefill(deps, state, signal), signal);
-      return await withRetry(() => primeDecode(deps, afterPrefill, signal), signal);
-    } catch (err) {
-      state = nextTierOrThrow(deps, state, err, signal);
-    }
-  }
+export function openPlanStream(deps: StepDeps, initial: PlanState, signal: AbortSignal): Promise<OpenedStream> {
+  return onTierChain(deps, initial, signal, async (state) => {
+    const afterPrefill = await withRetry(() => prefill(deps, state, signal), signal);
+    return withRetry(() => primeDecode(deps, afterPrefill, signal), signal);
+  });
 }
 
 async function primeDecode(deps: StepDeps, state: PlanState, signal: AbortSignal): Promise<OpenedStream> {

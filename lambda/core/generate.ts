@@ -9,7 +9,7 @@ import type { GatewayDeps } from './gateway-deps.ts';
 import type { GatewayResponse } from './http-types.ts';
 import { jsonResponse, SSE_HEADERS } from './http-types.ts';
 import type { PlanState, PlanUsage } from './plan.ts';
-import { routePools, tierRoute } from './plan.ts';
+import { ROUTE_KINDS, routePools, tierRoute } from './plan.ts';
 import { openPlanStream } from './executor.ts';
 import type { AdmissionTicket, Principal, UsageRecord } from './ports.ts';
 import { rateLimitHeaders } from './rate-limit-headers.ts';
@@ -22,7 +22,7 @@ import { grantTier, normaliseTier } from './tiers.ts';
 import { estimatePromptTokens, maxCompletionTokens } from './token-estimate.ts';
 
 /** Routes that are the plan as configured (anything else is a decision worth logging). */
-const ROUTINE_ROUTES: ReadonlySet<string> = new Set(['disaggregated', 'aggregated', 'bedrock']);
+const ROUTINE_ROUTES: ReadonlySet<string> = new Set([ROUTE_KINDS.disaggregated, ROUTE_KINDS.aggregated, ROUTE_KINDS.bedrock]);
 
 /** Per-request context the edge hands to the generation handler. */
 export interface GenerationContext {

@@ -176,23 +176,41 @@ export function nextFallbackTier(config: SplitserveConfig, state: PlanState): Ti
 }
 
 /**
- * Fallback: serves the request on the failed tier's fallback route (prefill and decode, once
- * each), following the chain of fallbacks until one succeeds. Throws the last failure when the
- * chain is exhausted.
+ * Runs `attempt` on the state's tier and, while it fails for the backends' reasons, on each
+ * fallback tier in turn (never one already tried); rethrows a client error, an abort, or the last
+ * failure once the chain is exhausted. Both executors walk fallbacks with it.
  */
-export async function fallback(deps: StepDeps, state: PlanState, failure: unknown, signal: AbortSignal): Promise<PlanState> {
-  let current = state;
-  let lastError = failure;
-  for (let tier = nextFallbackTier(deps.config, current); tier; tier = nextFallbackTier(deps.config, current)) {
-    current = switchTier(current, tier, tierRoute(deps.config, tier, current.model));
+export async function onTierChain<T>(deps: StepDeps, initial: PlanState, signal: AbortSignal, attempt: (state: PlanState) => Promise<T>): Promise<T> {
+  let state = initial;
+  for (;;) {
     try {
-      return await decode(deps, await prefill(deps, current, signal), signal);
+      return await attempt(state);
     } catch (err) {
-      if (!isFallbackWorthy(err)) throw err;
-      lastError = err;
+      state = nextTierOrThrow(deps, state, err, signal);
     }
   }
-  throw lastError;
+}
+
+/** The state switched to the next fallback tier, or `err` rethrown when there is none. */
+function nextTierOrThrow(deps: StepDeps, state: PlanState, err: unknown, signal: AbortSignal): PlanState {
+  if (!isFallbackWorthy(err) || signal.aborted) throw err;
+  const tier = nextFallbackTier(deps.config, state);
+  if (!tier) throw err;
+  return switchTier(state, tier, tierRoute(deps.config, tier, state.model));
+}
+
+/**
+ * The state machine's `Fallback` task (the caller has decided the failure warrants one): the
+ * failed tier's fallback route serves the request (prefill and decode once each; the state
+ * machine retries the whole task), following the chain of fallbacks. Throws `failure` when there
+ * is no fallback, or the last failure.
+ */
+export async function fallback(deps: StepDeps, state: PlanState, failure: unknown, signal: AbortSignal): Promise<PlanState> {
+  const tier = nextFallbackTier(deps.config, state);
+  if (!tier) throw failure;
+  return onTierChain(deps, switchTier(state, tier, tierRoute(deps.config, tier, state.model)), signal, async (current) =>
+    decode(deps, await prefill(deps, current, signal), signal),
+  );
 }
 
 /** Whether a failure is the backend's (worth another route) rather than the client's. */

@@ -112,8 +112,9 @@ export function assembleGateway(options: GatewayRuntimeOptions): GatewayRuntime 
   const connections = Math.max(...Object.values(config.pools).map((p) => p.maxConnections), 1);
   const client = options.transport?.(connections) ?? new UpstreamClient({ connections });
   const steps: StepDeps = { config, pools, client };
-  const meter = new DynamoUsageMeter(options.dynamo, options.tables.usage);
-  const admission = new DynamoAdmission(options.dynamo, options.tables.usage, { ...admissionOptions(config.admission), now: options.now });
+  const logger = options.logger ?? createLogger();
+  const meter = new DynamoUsageMeter(options.dynamo, options.tables.usage, { logger });
+  const admission = new DynamoAdmission(options.dynamo, options.tables.usage, { ...admissionOptions(config.admission), now: options.now, adjustments: { logger } });
   const deps: GatewayDeps = {
     config,
     steps,
@@ -121,7 +122,7 @@ export function assembleGateway(options: GatewayRuntimeOptions): GatewayRuntime 
     keys: new DynamoKeyResolver(options.dynamo, options.tables.config, { ttlMs: options.keyCacheMs ?? 5000 }),
     admission,
     meter,
-    logger: options.logger ?? createLogger(),
+    logger,
     metrics: options.metrics,
   };
   return {

@@ -13,6 +13,7 @@ import { usageRecordOf } from '../core/usage-record.ts';
 import { fromStepError, isUpstreamFailure, toStepError } from '../core/wire-errors.ts';
 import type { UsageMeter } from '../core/ports.ts';
 import { DynamoUsageMeter } from '../store/usage-meter.ts';
+import { createLogger } from '../core/logger.ts';
 import { readFunctionEnvironment } from './function-env.ts';
 import { traced } from './tracing.ts';
 
@@ -34,7 +35,7 @@ function current(): StepRuntime {
     const env = readFunctionEnvironment();
     runtime = {
       deps: { config: env.config, pools: new PoolDirectory(env.config.pools), client: new UpstreamClient() },
-      meter: new DynamoUsageMeter(traced(env.dynamo), env.tables.usage),
+      meter: new DynamoUsageMeter(traced(env.dynamo), env.tables.usage, { logger: createLogger() }),
     };
   }
   return runtime;
