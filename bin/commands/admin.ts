@@ -7,7 +7,7 @@ import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { TIER_NAMES, type TenantLimits, type TierName } from '../../lambda/core/config.ts';
 import * as admin from '../../lambda/store/admin.ts';
 import type { ApiKeyRecord, TenantRecord } from '../../lambda/store/config-items.ts';
-import { StoreError } from '../../lambda/store/errors.ts';
+import { InvalidArgumentError, StoreError } from '../../lambda/store/errors.ts';
 import { LOCAL_TABLE_NAMES, TABLE_ENV } from '../../lambda/store/table-schema.ts';
 import type { TableNames } from '../../lambda/store/tables.ts';
 
@@ -104,7 +104,7 @@ export async function adminCommand(args: string[], io: AdminIO = processIO): Pro
     await run({ client, tables: target.tables }, positionals, values, io);
     return 0;
   } catch (err) {
-    if (err instanceof UsageError) {
+    if (err instanceof UsageError || err instanceof InvalidArgumentError) {
       io.err(`${err.message}\n\n${USAGE}`);
       return 2;
     }

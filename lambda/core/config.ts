@@ -96,8 +96,11 @@ const limitsSchema = z.strictObject({
   monthlyTokens: z.optional(positiveInt),
 });
 
+/** What a tenant id may be (the config file and the admin CLI share it). */
+export const TENANT_ID_PATTERN = /^[a-zA-Z0-9_.-]{1,64}$/;
+
 const tenantSchema = z.strictObject({
-  id: z.string().check(z.regex(/^[a-zA-Z0-9_.-]{1,64}$/, 'tenant ids are 1-64 characters of [a-zA-Z0-9_.-]')),
+  id: z.string().check(z.regex(TENANT_ID_PATTERN, 'tenant ids are 1-64 characters of [a-zA-Z0-9_.-]')),
   apiKeys: z.array(z.string().check(z.minLength(8))).check(z.minLength(1)),
   tiers: z.array(z.enum(TIER_NAMES)).check(z.minLength(1)),
   limits: z._default(z.partialRecord(z.enum(TIER_NAMES), limitsSchema), {}),

@@ -4,7 +4,7 @@
  * {@link createKey} and {@link rotateKey}, and never stored or logged.
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { TIER_NAMES, type TenantLimits, type TierName } from '../core/config.ts';
+import { TENANT_ID_PATTERN, TIER_NAMES, type TenantLimits, type TierName } from '../core/config.ts';
 import { generateApiKey } from './api-keys.ts';
 import type { ApiKeyRecord, TenantRecord } from './config-items.ts';
 import { ConfigTable } from './config-table.ts';
@@ -26,7 +26,6 @@ export interface CreatedKey {
   readonly record: ApiKeyRecord;
 }
 
-const TENANT_ID = /^[a-zA-Z0-9_.-]{1,64}$/;
 const DAY = /^\d{4}-\d{2}-\d{2}$/;
 
 function table(ctx: AdminContext): ConfigTable {
@@ -35,7 +34,7 @@ function table(ctx: AdminContext): ConfigTable {
 
 /** Validates a tenant id (the config file's rule). */
 export function assertTenantId(id: string): void {
-  if (!TENANT_ID.test(id)) throw new InvalidArgumentError(`invalid tenant id "${id}": 1-64 characters of [a-zA-Z0-9_.-]`);
+  if (!TENANT_ID_PATTERN.test(id)) throw new InvalidArgumentError(`invalid tenant id "${id}": 1-64 characters of [a-zA-Z0-9_.-]`);
 }
 
 /** Parses a tier list such as `priority,default` (`fast` means `priority`). */

@@ -143,10 +143,15 @@ export class DynamoAdmission implements Admission {
     return this.queue.size;
   }
 
+  /**
+   * Shards of a (tenant, tier): as configured, but never more than its smallest limit, so that no
+   * shard owns a share of 0 (which would refuse every request that lands on it).
+   */
   private shardCount(tenant: Tenant, tier: TierName): number {
     const s = this.options.shards;
     const n = typeof s === 'function' ? s(tenant, tier) : (s ?? 1);
-    return Math.max(1, Math.floor(n));
+    const l = tenant.limits[tier];
+    return Math.max(1, Math.min(Math.floor(n), l?.rpm ?? Infinity, l?.tpm ?? Infinity, l?.monthlyTokens ?? Infinity));
   }
 
   private pickShard(n: number, not?: number): number {

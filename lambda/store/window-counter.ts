@@ -22,6 +22,7 @@
  * if another instance rolled first, the failure (with ALL_OLD) says so and `add` follows: at most
  * one extra call per item per minute per instance.
  */
+import { USAGE_TTL_ATTRIBUTE } from './table-schema.ts';
 import {
   ConditionalCheckFailedException,
   GetItemCommand,
@@ -66,7 +67,7 @@ type Shape = 'add' | 'roll' | 'month';
 type Decision = { readonly refuse: RefusalReason; readonly minute: number } | { readonly next: Shape; readonly minute: number };
 
 const MAX_ATTEMPTS = 4;
-const NAMES = { '#m': 'm', '#req': 'req', '#tok': 'tok', '#mon': 'mon', '#exp': 'expiresAt' } as const;
+const NAMES = { '#m': 'm', '#req': 'req', '#tok': 'tok', '#mon': 'mon', '#exp': USAGE_TTL_ATTRIBUTE } as const;
 
 /** True when any window limit is set. */
 export function hasLimits(l: WindowLimits | undefined): l is WindowLimits {

@@ -250,6 +250,15 @@ describe('DynamoAdmission', () => {
     client.destroy();
   });
 
+  it('never gives a shard a share of 0: more shards than the limit still admit up to the limit', async () => {
+    const admission = new DynamoAdmission(store.client, names.usage, { shards: 16, random: seededRandom(3), adjustments: quiet });
+    for (let i = 0; i < 20; i += 1) {
+      const t = tenant({ default: { rpm: 10 } });
+      const ticket = await admission.admit({ requestId: `s${i}`, tenant: t, tier: 'default', reserveTokens: 1 });
+      expect(ticket.rateLimit.limitRequests).toBe(10);
+    }
+  });
+
   it('unlimited tiers cost zero DynamoDB calls', async () => {
     const client = localDynamoClient(store.endpoint);
     const calls = countCalls(client);
