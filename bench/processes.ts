@@ -160,7 +160,8 @@ function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
 /**
  * For server children of the bench: exit cleanly on SIGTERM/SIGINT (a clean exit lets
  * `node --cpu-prof` write its profile), and exit when the parent goes away (stdin is a pipe or
- * socket from the parent and reaches end-of-file), so a killed bench never leaves servers behind.
+ * socket from the parent and reaches end-of-file), so a killed bench leaves none of these servers
+ * behind (the simulator and gateway processes it starts through the CLI do not use this yet).
  */
 export function exitWhenParentGone(beforeExit?: () => void): void {
   const leave = (): void => { beforeExit?.(); process.exit(0); };

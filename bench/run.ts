@@ -5,8 +5,6 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { requestsFor } from './cli-options.ts';
@@ -78,16 +76,6 @@ export function gatewayConfig(backends: Backends, admission: AdmissionMode = 'le
   };
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 /** The load generator process, one batch at a time. */
 class LoadGenerator {
@@ -238,12 +226,11 @@ async function startTarget(
   io.progress('starting gateway…', false);
   const configFile = join(scratch, 'gateway-config.json');
   writeFileSync(configFile, JSON.stringify(gatewayConfig(backends, admission), null, 2));
-  const port = await freePort();
   // The core behind its Node HTTP adapter: the gateway's own request path. The stack runtime would
   // add the local API Gateway emulator, which in AWS is API Gateway's cost, not the gateway's.
   const gateway = await procs.spawnService({
     name: 'gateway',
-    args: [...nodeFlags, '--import', 'tsx', 'bin/splitserve.ts', 'start', '--runtime', 'node', '--config', configFile, '--port', String(port)],
+    args: [...nodeFlags, '--import', 'tsx', 'bin/splitserve.ts', 'start', '--runtime', 'node', '--config', configFile, '--port', '0'],
     ready: READY,
     timeoutMs: 60_000,
   });

@@ -1,6 +1,6 @@
 /**
  * The `awslambda` global of the Lambda Node.js runtime, for local runs and tests:
- * `streamifyResponse` marks a handler as streaming, and `HttpResponseStream.from` writes the same
+ * `streamifyResponse` returns the handler as is (it is always called as a streaming handler here), and `HttpResponseStream.from` writes the same
  * wire format as the real runtime (a JSON prelude with status and headers, then eight NUL bytes,
  * then the body), which local/apigw-emulator.ts decodes as API Gateway does.
  */
@@ -9,12 +9,8 @@ import type { Writable } from 'node:stream';
 /** Separator between the prelude and the body. */
 export const PRELUDE_DELIMITER = Buffer.alloc(8, 0);
 
-/** Marker set on handlers wrapped by `streamifyResponse`. */
-export const STREAMING_HANDLER = Symbol.for('splitserve.lambda.streaming');
-
 const implementation = {
   streamifyResponse<T extends object>(handler: T): T {
-    Object.defineProperty(handler, STREAMING_HANDLER, { value: true });
     return handler;
   },
   HttpResponseStream: {

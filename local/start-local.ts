@@ -14,7 +14,6 @@ import type { GatewayRuntime } from '../lambda/handlers/gateway-runtime.ts';
 import { assembleGateway } from '../lambda/handlers/gateway-runtime.ts';
 import { seedFromConfig } from '../lambda/store/seed.ts';
 import { LOCAL_TABLE_NAMES } from '../lambda/store/table-schema.ts';
-import type { TableNames } from '../lambda/store/tables.ts';
 import { createTables, tableDefinitions } from '../lambda/store/tables.ts';
 import { startEmbeddedDynamo } from './embedded-dynamo.ts';
 import type { RunningServer } from './http-adapter.ts';
@@ -25,8 +24,6 @@ import { UndiciTransport } from './undici-transport.ts';
 /** The config bundled with splitserve: simulated Trainium-prefill / Cerebras-decode pools and a dev tenant. */
 export const DEFAULT_CONFIG_PATH = fileURLToPath(new URL('../splitserve.config.json', import.meta.url));
 
-/** Table names of local runs. */
-export const LOCAL_TABLES: TableNames = LOCAL_TABLE_NAMES;
 
 /** Options of {@link startLocal}. */
 export interface StartLocalOptions {
@@ -74,21 +71,24 @@ export async function loadConfigFile(path: string): Promise<SplitserveConfig> {
 export async function startLocal(options: StartLocalOptions): Promise<LocalGateway> {
   const config = typeof options.config === 'string' ? await loadConfigFile(options.config) : options.config;
   const closers: Array<() => Promise<void>> = [];
-  const closeAll = async () => {
-    for (const close of closers.reverse()) await close().catch(() => undefined);
-  };
+  let closing: Promise<void> | undefined;
+  // Once only, newest first; a second call waits for the first.
+  const closeAll = () =>
+    (closing ??= (async () => {
+      for (const close of [...closers].reverse()) await close().catch(() => undefined);
+    })());
   try {
     const sims = await startSimulatedPools(config);
     closers.push(() => sims.close());
     const store = await startEmbeddedDynamo();
     closers.push(() => store.close());
-    await createTables(store.client, tableDefinitions(LOCAL_TABLES));
-    await seedFromConfig(store.client, LOCAL_TABLES, config);
+    await createTables(store.client, tableDefinitions(LOCAL_TABLE_NAMES));
+    await seedFromConfig(store.client, LOCAL_TABLE_NAMES, config);
     const resolved = withEndpoints(config, sims.endpoints);
     const runtime = assembleGateway({
       config: resolved,
       dynamo: store.client,
-      tables: LOCAL_TABLES,
+      tables: LOCAL_TABLE_NAMES,
       logger: options.logger,
       now: options.now,
       transport: (connections) => new UndiciTransport({ connections }),

@@ -23,7 +23,7 @@ export interface SimFaults {
   readonly unhealthy?: boolean;
 }
 
-/** zod schema of {@link SimFaults} (for `POST /sim/faults` and the CLI). */
+/** zod schema of {@link SimFaults} (for `POST /sim/faults`). */
 export const simFaultsSchema = z
   .object({
     failNth: z.array(z.number().int().min(1)).optional(),

@@ -1,7 +1,7 @@
 /**
  * The OpenAI / vLLM wire shapes the simulator answers with: `chat.completion`,
  * `chat.completion.chunk`, `text_completion`, SSE framing and error bodies. Pure string/object
- * builders; the timing of when each piece is written lives in engine.ts.
+ * builders; the timing of when each piece is written lives in pacing.ts and completions.ts.
  */
 
 /** The two completion APIs served. */

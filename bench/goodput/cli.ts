@@ -8,7 +8,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { PROFILES } from '../../sim/profiles.ts';
+import { DEFAULT_PROFILES } from './cluster.ts';
 import type { ExperimentResult, LoadName } from './experiment.ts';
 import { LOAD_POINTS, QUEUE_FACTOR_CANDIDATES, THRESHOLD_CANDIDATES, TIER_SLOS, runExperiment } from './experiment.ts';
 import { formatTable, renderSvg, verdicts } from './report.ts';
@@ -56,7 +56,7 @@ function listOf<T extends string>(value: string | undefined, allowed: readonly T
   const items = value.split(',').map((s) => s.trim()).filter(Boolean);
   for (const item of items) if (!(allowed as readonly string[]).includes(item)) throw new GoodputUsageError(`${flag}: unknown "${item}" (one of ${allowed.join(', ')})`);
   if (items.length === 0) throw new GoodputUsageError(`${flag}: empty list`);
-  return items as T[];
+  return [...new Set(items)] as T[];
 }
 
 function numberOf(value: string | undefined, fallback: number, flag: string, check: (n: number) => boolean): number {
@@ -109,7 +109,7 @@ export function resultDocument(result: ExperimentResult, startedAt: string): Rec
     slos: TIER_SLOS,
     loadPoints: LOAD_POINTS,
     sweep: { localPrefillBelowTokens: THRESHOLD_CANDIDATES, maxPrefillQueueTimesPrefillSlots: QUEUE_FACTOR_CANDIDATES.map((f) => f ?? null) },
-    profiles: { gpu: PROFILES['gpu-aggregated'], prefill: PROFILES['trainium-prefill'], decode: PROFILES['cerebras-decode'] },
+    profiles: DEFAULT_PROFILES,
     mixes: MIXES,
     ...result,
   };

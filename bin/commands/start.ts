@@ -58,7 +58,7 @@ export async function startCommand(args: string[]): Promise<number> {
   const host = values.host ?? '127.0.0.1';
   let local;
   try {
-    const config = await loadConfigFile(configPath);
+    // The stack runtime validates the config itself, first thing, with the same messages.
     local =
       values.runtime === 'stack'
         ? await startStack({
@@ -69,7 +69,7 @@ export async function startCommand(args: string[]): Promise<number> {
             // The template sets the functions' log level; a level set in the shell wins locally.
             ...(process.env.POWERTOOLS_LOG_LEVEL ? { environment: { POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL } } : {}),
           })
-        : await startLocal({ config, port, host });
+        : await startLocal({ config: await loadConfigFile(configPath), port, host });
   } catch (err) {
     process.stderr.write(`splitserve: ${err instanceof ConfigError ? err.message : (err as Error).stack}\n`);
     return err instanceof ConfigError ? 2 : 1;
