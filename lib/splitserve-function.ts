@@ -17,7 +17,7 @@ import { NODE_RUNTIME } from './runtime.ts';
  * runtimes ship SDK v3 as `@aws-sdk/*` (not v2's `aws-sdk`), so these stay out of the bundle: they
  * are the calls whose API has not changed for years (DynamoDB items, StartSyncExecution).
  */
-export const RUNTIME_PROVIDED_MODULES = ['@aws-sdk/client-dynamodb', '@aws-sdk/lib-dynamodb', '@aws-sdk/client-sfn'] as const;
+export const RUNTIME_PROVIDED_MODULES = ['@aws-sdk/client-dynamodb', '@aws-sdk/client-sfn'] as const;
 
 /**
  * Packages kept out of the bundle but NOT taken from the runtime's SDK. `@aws-sdk/client-bedrock-runtime`

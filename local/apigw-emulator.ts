@@ -12,6 +12,7 @@ import type { Writable } from 'node:stream';
 import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
 import { flatHeaders, listen, readBody } from './http-adapter.ts';
 import type { RunningServer } from './http-adapter.ts';
+import { lambdaContext } from './lambda-context.ts';
 import { PRELUDE_DELIMITER } from './lambda-globals.ts';
 
 /** A streaming Lambda handler as `awslambda.streamifyResponse` returns it. */
@@ -55,24 +56,6 @@ export function toProxyEvent(req: IncomingMessage, body: string, stage = 'local'
       identity: { sourceIp: req.socket.remoteAddress ?? '127.0.0.1' } as APIGatewayProxyEvent['requestContext']['identity'],
       authorizer: undefined,
     },
-  };
-}
-
-function lambdaContext(name: string): Context {
-  const requestId = randomUUID();
-  return {
-    callbackWaitsForEmptyEventLoop: false,
-    functionName: name,
-    functionVersion: '$LATEST',
-    invokedFunctionArn: `arn:aws:lambda:local:000000000000:function:${name}`,
-    memoryLimitInMB: '1024',
-    awsRequestId: requestId,
-    logGroupName: `/aws/lambda/${name}`,
-    logStreamName: 'local',
-    getRemainingTimeInMillis: () => 900_000,
-    done: () => undefined,
-    fail: () => undefined,
-    succeed: () => undefined,
   };
 }
 
@@ -134,7 +117,7 @@ export async function serveApiGateway(
     });
     const relayed = relayResponseStream(stream, res);
     try {
-      await handler(event, stream, lambdaContext(functionName));
+      await handler(event, stream, lambdaContext({ name: functionName, arn: `arn:aws:lambda:local:000000000000:function:${functionName}` }, 900, 1024));
     } catch {
       if (!res.headersSent) res.writeHead(502, { 'content-type': 'application/json' }).end('{"message":"Internal server error"}');
       stream.destroy();

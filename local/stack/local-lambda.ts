@@ -16,6 +16,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Context } from 'aws-lambda';
+import { lambdaContext } from '../lambda-context.ts';
 import type { AssemblyStack } from './cloud-assembly.ts';
 import { functionAssetDir, resourcesOfType } from './cloud-assembly.ts';
 import { LambdaTaskError } from './lambda-error.ts';
@@ -80,24 +81,6 @@ function bundleFile(dir: string, handlerName: string): { file: string; exportNam
     if (existsSync(file)) return { file, exportName };
   }
   throw new Error(`handler ${handlerName}: no ${moduleName}.mjs/.js/.cjs in ${dir}`);
-}
-
-function lambdaContext(fn: { name: string; arn: string }, timeoutSeconds: number, memory: number): Context {
-  const deadline = Date.now() + timeoutSeconds * 1000;
-  return {
-    callbackWaitsForEmptyEventLoop: false,
-    functionName: fn.name,
-    functionVersion: '$LATEST',
-    invokedFunctionArn: fn.arn,
-    memoryLimitInMB: String(memory),
-    awsRequestId: randomUUID(),
-    logGroupName: `/aws/lambda/${fn.name}`,
-    logStreamName: 'local',
-    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
-    done: () => undefined,
-    fail: () => undefined,
-    succeed: () => undefined,
-  };
 }
 
 /** Splits per-function environments into the shared part and each function's own part. */
