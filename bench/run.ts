@@ -111,7 +111,13 @@ class LoadGenerator {
   }
 }
 
-interface TargetSetup { readonly name: TargetName; readonly pid: number | undefined; readonly load: Record<Route, LoadTarget> }
+interface TargetSetup {
+  readonly name: TargetName;
+  readonly pid: number | undefined;
+  /** The gateway's store process (`splitserve store`), measured on its own. */
+  readonly storePid?: number;
+  readonly load: Record<Route, LoadTarget>;
+}
 
 /**
  * Runs the whole benchmark and returns its report (the caller prints and writes it).
@@ -144,8 +150,10 @@ export async function runBench(options: BenchOptions, io: BenchIo): Promise<Benc
       const prefix = `${label} c=${c} ${route} ${setup.name}`;
       io.progress(`${prefix} 0/${n}…`, true);
       const cpuBefore = setup.pid === undefined ? 0 : treeCpuMs(setup.pid);
+      const storeBefore = setup.storePid === undefined ? 0 : treeCpuMs(setup.storePid);
       const r = await loadGen.run(setup.load[route], n, c, `${route}-${setup.name}`, (done) => io.progress(`${prefix} ${done}/${n}…`, true));
       const cpuAfter = setup.pid === undefined ? 0 : treeCpuMs(setup.pid);
+      const storeAfter = setup.storePid === undefined ? 0 : treeCpuMs(setup.storePid);
       const ttft = summarize(r.ttftMs);
       const total = summarize(r.totalMs);
       return {
@@ -155,6 +163,7 @@ export async function runBench(options: BenchOptions, io: BenchIo): Promise<Benc
         throughputRps: r.wallMs > 0 ? (r.completed * 1000) / r.wallMs : Number.NaN,
         cpuMs: setup.pid === undefined ? null : cpuAfter - cpuBefore,
         cpuMsPerRequest: setup.pid === undefined ? null : r.completed > 0 ? (cpuAfter - cpuBefore) / r.completed : Number.NaN,
+        storeCpuMs: setup.storePid === undefined ? null : storeAfter - storeBefore,
         wallMs: r.wallMs,
       };
     };
@@ -223,6 +232,10 @@ async function startTarget(
     });
     return { name, pid: relay.pid, load: { agg: stream(relay.url, { 'x-relay-route': 'agg' }, 'agg'), disagg: stream(relay.url, { 'x-relay-route': 'disagg' }, 'disagg') } };
   }
+  // The store in a process of its own, as DynamoDB is a service of its own deployed: its CPU is
+  // reported on its own line, not as the gateway's.
+  io.progress('starting the gateway\'s store…', false);
+  const store = await procs.spawnService({ name: 'store', args: ['--import', 'tsx', 'bin/splitserve.ts', 'store', '--port', '0'], ready: READY, timeoutMs: 60_000 });
   io.progress('starting gateway…', false);
   const configFile = join(scratch, 'gateway-config.json');
   writeFileSync(configFile, JSON.stringify(gatewayConfig(backends, admission), null, 2));
@@ -230,10 +243,10 @@ async function startTarget(
   // add the local API Gateway emulator, which in AWS is API Gateway's cost, not the gateway's.
   const gateway = await procs.spawnService({
     name: 'gateway',
-    args: [...nodeFlags, '--import', 'tsx', 'bin/splitserve.ts', 'start', '--runtime', 'node', '--config', configFile, '--port', '0'],
+    args: [...nodeFlags, '--import', 'tsx', 'bin/splitserve.ts', 'start', '--runtime', 'node', '--config', configFile, '--port', '0', '--store', store.url],
     ready: READY,
     timeoutMs: 60_000,
   });
   const auth = { authorization: `Bearer ${BENCH_API_KEY}` };
-  return { name, pid: gateway.pid, load: { agg: stream(gateway.url, auth, 'agg'), disagg: stream(gateway.url, auth, 'disagg') } };
+  return { name, pid: gateway.pid, storePid: store.pid, load: { agg: stream(gateway.url, auth, 'agg'), disagg: stream(gateway.url, auth, 'disagg') } };
 }

@@ -29,7 +29,7 @@ export interface EmbeddedDynamoOptions {
   readonly port?: number;
 }
 
-/** A running embedded store. */
+/** A running embedded store, or a connection to one elsewhere. */
 export interface EmbeddedDynamo {
   /** `http://127.0.0.1:<port>`: give it to other clients (`splitserve admin --endpoint …`). */
   readonly endpoint: string;
@@ -53,6 +53,32 @@ export function localDynamoClient(endpoint: string, maxAttempts?: number): Dynam
     credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
     ...(maxAttempts !== undefined ? { maxAttempts } : {}),
   });
+}
+
+/**
+ * A DynamoDB-compatible store that runs elsewhere (`splitserve store`, DynamoDB Local, LocalStack's
+ * DynamoDB): only a client; `close()` destroys the client and leaves the store and its data alone.
+ *
+ * @example
+ * const store = connectDynamo('http://127.0.0.1:4567');
+ */
+export function connectDynamo(endpoint: string): EmbeddedDynamo {
+  const url = new URL(endpoint);
+  const client = localDynamoClient(url.origin);
+  return {
+    endpoint: url.origin,
+    port: Number(url.port) || (url.protocol === 'https:' ? 443 : 80),
+    client,
+    close: async () => client.destroy(),
+  };
+}
+
+/**
+ * The store of a local gateway: the one at `endpoint` when given ({@link connectDynamo}), or an
+ * embedded one started in this process ({@link startEmbeddedDynamo}).
+ */
+export function openLocalStore(endpoint?: string): Promise<EmbeddedDynamo> {
+  return endpoint === undefined ? startEmbeddedDynamo() : Promise.resolve(connectDynamo(endpoint));
 }
 
 /**

@@ -15,7 +15,7 @@ import { assembleGateway } from '../lambda/handlers/gateway-runtime.ts';
 import { seedFromConfig } from '../lambda/store/seed.ts';
 import { LOCAL_TABLE_NAMES } from '../lambda/store/table-schema.ts';
 import { createTables, tableDefinitions } from '../lambda/store/tables.ts';
-import { startEmbeddedDynamo } from './embedded-dynamo.ts';
+import { openLocalStore } from './embedded-dynamo.ts';
 import type { RunningServer } from './http-adapter.ts';
 import { serveGateway } from './http-adapter.ts';
 import { startSimulatedPools } from './simulated-pools.ts';
@@ -35,13 +35,19 @@ export interface StartLocalOptions {
   readonly logger?: GatewayLogger;
   /** Clock of the admission windows. @default Date.now */
   readonly now?: () => number;
+  /**
+   * A DynamoDB-compatible store to use instead of an embedded one (`splitserve store`, DynamoDB
+   * Local): its tables are created when missing and the config's tenants seeded.
+   * @default undefined (an embedded store in this process)
+   */
+  readonly storeEndpoint?: string;
 }
 
 /** A running local gateway. */
 export interface LocalGateway {
   readonly url: string;
   readonly port: number;
-  /** The embedded store's endpoint (for `splitserve admin --endpoint`). */
+  /** The store's endpoint (for `splitserve admin --endpoint`). */
   readonly storeEndpoint: string;
   readonly config: SplitserveConfig;
   readonly runtime: GatewayRuntime;
@@ -80,7 +86,7 @@ export async function startLocal(options: StartLocalOptions): Promise<LocalGatew
   try {
     const sims = await startSimulatedPools(config);
     closers.push(() => sims.close());
-    const store = await startEmbeddedDynamo();
+    const store = await openLocalStore(options.storeEndpoint);
     closers.push(() => store.close());
     await createTables(store.client, tableDefinitions(LOCAL_TABLE_NAMES));
     await seedFromConfig(store.client, LOCAL_TABLE_NAMES, config);

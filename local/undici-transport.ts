@@ -1,14 +1,17 @@
 /**
  * The backend transport of long-running local and container servers: undici's `Agent` (a
- * keep-alive pool per origin with its own HTTP/1.1 parser). It costs ~12% less CPU per
- * prefill → decode request than `node:http` here (0.85 → 0.75 ms at 16 streams, measured
- * side by side), but adds ~500 KB to a bundle, so the Lambda functions keep the `node:http`
- * transport (lambda/backends/upstream-client.ts). Both map errors through the same functions.
+ * keep-alive pool per origin with its own HTTP/1.1 parser), driven through `dispatch` with a
+ * handler of our own. The handler hands each body chunk straight to the reader (one promise per
+ * chunk, no `Readable` in between) and pauses the connection when the reader falls behind.
+ *
+ * It costs less CPU per request than `node:http` here (see the README's benchmark section), but
+ * adds ~500 KB to a bundle, so the Lambda functions keep the `node:http` transport
+ * (lambda/backends/upstream-client.ts). Both map errors through the same functions.
  */
 import { Agent } from 'undici';
 import type { Dispatcher } from 'undici';
-import type { UpstreamCall, UpstreamReply, UpstreamTransport } from '../lambda/backends/upstream-client.ts';
-import { readBounded, statusError, transportError } from '../lambda/backends/upstream-client.ts';
+import type { UpstreamBody, UpstreamCall, UpstreamReply, UpstreamTransport } from '../lambda/backends/upstream-client.ts';
+import { MAX_ERROR_BODY, statusError, transportError } from '../lambda/backends/upstream-client.ts';
 
 /** Options of {@link UndiciTransport}. */
 export interface UndiciTransportOptions {
@@ -34,27 +37,171 @@ export class UndiciTransport implements UpstreamTransport {
     return origin;
   }
 
-  async post(call: UpstreamCall): Promise<UpstreamReply> {
-    let reply: Dispatcher.ResponseData;
-    try {
-      reply = await this.agent.request({
-        origin: this.origin(call.endpoint),
-        path: call.path,
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-request-id': call.requestId },
-        body: JSON.stringify(call.body),
-        signal: call.signal,
-        headersTimeout: call.timeoutMs,
-        bodyTimeout: call.timeoutMs,
-      });
-    } catch (err) {
-      throw transportError(err, call);
-    }
-    if (reply.statusCode >= 200 && reply.statusCode < 300) return { status: reply.statusCode, body: reply.body };
-    throw statusError(reply.statusCode, await readBounded(reply.body), call.pool);
+  post(call: UpstreamCall): Promise<UpstreamReply> {
+    return new Promise<UpstreamReply>((resolve, reject) => {
+      const handler = new ReplyHandler(call, resolve, reject);
+      if (call.signal.aborted) return handler.abort();
+      this.agent.dispatch(
+        {
+          origin: this.origin(call.endpoint),
+          path: call.path,
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'x-request-id': call.requestId },
+          body: JSON.stringify(call.body),
+          headersTimeout: call.timeoutMs,
+          bodyTimeout: call.timeoutMs,
+        },
+        handler,
+      );
+    });
   }
 
   async close(): Promise<void> {
     await this.agent.close();
+  }
+}
+
+/** Chunks buffered before the connection is paused, and the level at which it resumes. */
+const HIGH_WATER_CHUNKS = 64;
+const LOW_WATER_CHUNKS = 16;
+
+const DONE: IteratorReturnResult<undefined> = { done: true, value: undefined };
+
+type Phase = 'headers' | 'body' | 'error-body' | 'ended' | 'failed';
+
+/**
+ * One call's dispatch handler, and its reply body once a 2xx status arrived. Before the status,
+ * failures reject the call's promise (mapped by {@link transportError}); a non-2xx answer is read
+ * up to {@link MAX_ERROR_BODY} and rejects with {@link statusError}; after a 2xx status, failures
+ * reach the body's reader unchanged (the reader knows whether the client went away).
+ */
+class ReplyHandler implements Dispatcher.DispatchHandler, UpstreamBody, AsyncIterator<Uint8Array> {
+  private controller: Dispatcher.DispatchController | undefined;
+  private phase: Phase = 'headers';
+  private status = 0;
+  private errorText = '';
+  private failure: Error | undefined;
+  private readonly chunks: Buffer[] = [];
+  private waiter: { resolve(r: IteratorResult<Uint8Array>): void; reject(e: unknown): void } | undefined;
+
+  constructor(
+    private readonly call: UpstreamCall,
+    private readonly resolve: (reply: UpstreamReply) => void,
+    private readonly reject: (err: unknown) => void,
+  ) {
+    call.signal.addEventListener('abort', this.abort);
+  }
+
+  /** The call's signal fired: stop the request; the reader (or the caller) sees the reason. */
+  readonly abort = (): void => {
+    this.call.signal.removeEventListener('abort', this.abort);
+    const reason = this.call.signal.reason instanceof Error ? this.call.signal.reason : new Error('aborted');
+    if (this.phase === 'headers') this.reject(transportError(reason, this.call));
+    this.controller?.abort(reason);
+    this.fail(reason);
+  };
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    if (this.phase === 'failed') controller.abort(this.failure!);
+  }
+
+  onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number): void {
+    this.status = statusCode;
+    if (statusCode >= 200 && statusCode < 300) {
+      this.phase = 'body';
+      this.resolve({ status: statusCode, body: this });
+    } else {
+      this.phase = 'error-body';
+    }
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.phase === 'error-body') {
+      this.errorText += chunk.toString('utf8');
+      if (this.errorText.length > MAX_ERROR_BODY) {
+        this.settleErrorBody();
+        controller.abort(this.failure!);
+      }
+      return;
+    }
+    if (this.phase !== 'body') return;
+    const waiter = this.waiter;
+    if (waiter) {
+      this.waiter = undefined;
+      waiter.resolve({ value: chunk, done: false });
+      return;
+    }
+    this.chunks.push(chunk);
+    if (this.chunks.length >= HIGH_WATER_CHUNKS) controller.pause();
+  }
+
+  onResponseEnd(): void {
+    this.call.signal.removeEventListener('abort', this.abort);
+    if (this.phase === 'error-body') return this.settleErrorBody();
+    if (this.phase !== 'body') return;
+    this.phase = 'ended';
+    const waiter = this.waiter;
+    this.waiter = undefined;
+    waiter?.resolve(DONE);
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
+    this.call.signal.removeEventListener('abort', this.abort);
+    if (this.phase === 'headers') this.reject(transportError(err, this.call));
+    else if (this.phase === 'error-body') this.settleErrorBody();
+    this.fail(err);
+  }
+
+  /** Rejects the call with the status and what was read of the error body (best effort). */
+  private settleErrorBody(): void {
+    this.phase = 'failed';
+    this.failure = new Error('error body read');
+    this.reject(statusError(this.status, this.errorText.slice(0, MAX_ERROR_BODY), this.call.pool));
+  }
+
+  private fail(err: Error): void {
+    if (this.phase === 'ended' || this.phase === 'failed') return;
+    this.phase = 'failed';
+    this.failure = err;
+    const waiter = this.waiter;
+    this.waiter = undefined;
+    waiter?.reject(err);
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
+    return this;
+  }
+
+  next(): Promise<IteratorResult<Uint8Array>> {
+    const chunk = this.chunks.shift();
+    if (chunk !== undefined) {
+      if (this.controller?.paused && this.chunks.length <= LOW_WATER_CHUNKS) this.controller.resume();
+      return Promise.resolve({ value: chunk, done: false });
+    }
+    if (this.phase === 'ended') return Promise.resolve(DONE);
+    if (this.phase === 'failed') return Promise.reject(this.failure);
+    return new Promise((resolve, reject) => {
+      this.waiter = { resolve, reject };
+    });
+  }
+
+  return(): Promise<IteratorResult<Uint8Array>> {
+    this.cancel();
+    return Promise.resolve(DONE);
+  }
+
+  async text(): Promise<string> {
+    const parts: Buffer[] = [];
+    for await (const chunk of this) parts.push(chunk as Buffer);
+    return parts.length === 1 ? parts[0]!.toString('utf8') : Buffer.concat(parts).toString('utf8');
+  }
+
+  cancel(): void {
+    if (this.phase === 'ended' || this.phase === 'failed') return;
+    this.call.signal.removeEventListener('abort', this.abort);
+    const reason = new Error('reply body cancelled');
+    this.controller?.abort(reason);
+    this.fail(reason);
   }
 }

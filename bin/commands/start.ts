@@ -6,11 +6,11 @@ import { ConfigError } from '../../lambda/core/errors.ts';
 import { DEFAULT_CONFIG_PATH, loadConfigFile, startLocal } from '../../local/start-local.ts';
 import { startStack } from '../../local/stack/start-stack.ts';
 
-const HELP = `usage: splitserve start [--config FILE] [--port N] [--host HOST] [--runtime stack|node]
+const HELP = `usage: splitserve start [--config FILE] [--port N] [--host HOST] [--runtime stack|node] [--store URL]
 
 Runs the gateway on http://HOST:PORT over the pools of the config file: pools with "simulate"
 get simulator replicas, pools with "endpoints" are called as they are. Tenants and keys of the
-config are seeded into an embedded DynamoDB-compatible store.
+config are seeded into an embedded DynamoDB-compatible store, or into the one given by --store.
 
   --config FILE     config file (default: the bundled splitserve.config.json)
   --port N          port (default: $PORT or 8787)
@@ -19,6 +19,9 @@ config are seeded into an embedded DynamoDB-compatible store.
                     it: tables from the template, the bundled Lambda handlers behind the API
                     routes, non-streaming requests through the synthesized state machine
   --runtime node    the gateway core over a plain Node HTTP server, in-process executor, no synth
+  --store URL       a DynamoDB-compatible store in another process (splitserve store, DynamoDB
+                    Local) instead of the embedded one: tables are created when missing, tenants
+                    seeded, and its data outlives the gateway
 `;
 
 /** Runs `splitserve start` until SIGINT/SIGTERM; resolves the exit code. */
@@ -32,6 +35,7 @@ export async function startCommand(args: string[]): Promise<number> {
         port: { type: 'string' },
         host: { type: 'string' },
         runtime: { type: 'string', default: 'stack' },
+        store: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -53,6 +57,11 @@ export async function startCommand(args: string[]): Promise<number> {
     process.stderr.write(`invalid --runtime "${values.runtime}": expected stack or node\n`);
     return 2;
   }
+  if (values.store !== undefined && !isHttpUrl(values.store)) {
+    process.stderr.write(`invalid --store "${values.store}": expected an http(s) URL such as http://127.0.0.1:4567\n`);
+    return 2;
+  }
+  const storeEndpoint = values.store;
   const started = performance.now();
   const configPath = values.config ?? DEFAULT_CONFIG_PATH;
   const host = values.host ?? '127.0.0.1';
@@ -66,10 +75,11 @@ export async function startCommand(args: string[]): Promise<number> {
             port,
             host,
             onProgress: (m) => process.stderr.write(`splitserve: ${m}\n`),
+            storeEndpoint,
             // The template sets the functions' log level; a level set in the shell wins locally.
             ...(process.env.POWERTOOLS_LOG_LEVEL ? { environment: { POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL } } : {}),
           })
-        : await startLocal({ config: await loadConfigFile(configPath), port, host });
+        : await startLocal({ config: await loadConfigFile(configPath), port, host, storeEndpoint });
   } catch (err) {
     process.stderr.write(`splitserve: ${err instanceof ConfigError ? err.message : (err as Error).stack}\n`);
     return err instanceof ConfigError ? 2 : 1;
@@ -81,7 +91,7 @@ export async function startCommand(args: string[]): Promise<number> {
       `  pools: ${Object.entries(local.config.pools).map(([name, p]) => `${name}=${p.endpoints?.length ?? 0}×${p.protocol}`).join(', ')}`,
       `  tiers: ${Object.keys(local.config.tiers).join(', ')}`,
       devKey ? `  dev key (tenant "${local.config.tenants[0]!.id}"): ${devKey}` : '  no tenants in the config: create a key with splitserve admin',
-      `  embedded DynamoDB: ${local.storeEndpoint} (splitserve admin --endpoint ${local.storeEndpoint} …)`,
+      `  ${storeEndpoint ? 'DynamoDB' : 'embedded DynamoDB'}: ${local.storeEndpoint} (splitserve admin --endpoint ${local.storeEndpoint} …)`,
       `  try: curl ${local.url}/v1/chat/completions -H "Authorization: Bearer ${devKey ?? '<key>'}" -H 'content-type: application/json' -d '{"model":"${Object.keys(local.config.models)[0]}","service_tier":"priority","messages":[{"role":"user","content":"hi"}]}'`,
       '',
     ].join('\n'),
@@ -94,4 +104,13 @@ export async function startCommand(args: string[]): Promise<number> {
   process.stdout.write('splitserve: stopping\n');
   await local.close();
   return 0;
+}
+
+function isHttpUrl(text: string): boolean {
+  try {
+    const url = new URL(text);
+    return url.protocol === 'http:' || url.protocol === 'https:';
+  } catch {
+    return false;
+  }
 }

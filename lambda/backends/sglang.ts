@@ -19,7 +19,6 @@ import { postTo, upstreamBody } from './backend-target.ts';
 import { runAggregated } from './openai.ts';
 import type { EndpointLease, PairLeases } from './pool-directory.ts';
 import type { BackendProtocol, PrefillResult } from './protocol.ts';
-import { readText } from './upstream-client.ts';
 import type { UpstreamCompletion } from './upstream-completion.ts';
 import { toCompletion } from './upstream-completion.ts';
 
@@ -111,7 +110,7 @@ async function sendPair(
 
   let prefillError: unknown;
   void postTo(prefillCall, { ...upstreamBody(body, prefillTarget), ...fields })
-    .then((reply) => readText(reply.body))
+    .then((reply) => reply.body.text())
     .then(
       () => leases.prefill?.release(true),
       (err: unknown) => {

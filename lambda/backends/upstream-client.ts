@@ -13,10 +13,33 @@ import https from 'node:https';
 import type { Readable } from 'node:stream';
 import { InvalidRequestError, UpstreamError } from '../core/errors.ts';
 
+/**
+ * The body of an upstream answer, read once: chunk by chunk (async iteration) or whole
+ * ({@link UpstreamBody.text}). Breaking out of the iteration, or {@link UpstreamBody.cancel},
+ * closes the connection unless the body was already read to its end.
+ */
+export interface UpstreamBody extends AsyncIterable<Uint8Array> {
+  /** Reads the rest of the body as UTF-8 text. */
+  text(): Promise<string>;
+  /** Stops reading; closes the connection when the body was not complete. Idempotent. */
+  cancel(): void;
+}
+
 /** A successful (2xx) upstream answer whose body has not been read yet. */
 export interface UpstreamReply {
   readonly status: number;
-  readonly body: Readable;
+  readonly body: UpstreamBody;
+}
+
+/** A `node:http` response as an {@link UpstreamBody}. */
+export function nodeReplyBody(res: Readable): UpstreamBody {
+  return {
+    [Symbol.asyncIterator]: () => res[Symbol.asyncIterator](),
+    text: () => readText(res),
+    cancel: () => {
+      if (!res.destroyed) res.destroy();
+    },
+  };
 }
 
 /** POSTs JSON to backends; non-2xx answers and transport failures throw typed errors. */
@@ -46,7 +69,8 @@ export interface UpstreamCall {
   readonly pool: string;
 }
 
-const MAX_ERROR_BODY = 2048;
+/** Bytes of a non-2xx answer's body kept for the error message. */
+export const MAX_ERROR_BODY = 2048;
 
 /** Raised when a connection stays silent longer than the call's timeout. */
 export class UpstreamTimeout extends Error {
@@ -105,7 +129,7 @@ export class UpstreamClient implements UpstreamTransport {
       req.on('error', (err) => reject(transportError(err, call)));
       req.on('response', (res) => {
         const status = res.statusCode ?? 502;
-        if (status >= 200 && status < 300) resolve({ status, body: res });
+        if (status >= 200 && status < 300) resolve({ status, body: nodeReplyBody(res) });
         else readBounded(res).then((text) => reject(statusError(status, text, call.pool)));
       });
       req.end(payload);
@@ -119,8 +143,8 @@ export class UpstreamClient implements UpstreamTransport {
   }
 }
 
-/** Reads a whole upstream body as text. */
-export async function readText(body: Readable): Promise<string> {
+/** Reads a whole stream as UTF-8 text. */
+async function readText(body: Readable): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of body) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks).toString('utf8');

@@ -5,7 +5,6 @@
 import { createParser } from 'eventsource-parser';
 import { UpstreamError } from '../core/errors.ts';
 import type { UpstreamReply } from './upstream-client.ts';
-import { readText } from './upstream-client.ts';
 
 /** A completed or streaming upstream answer. */
 export type UpstreamCompletion =
@@ -16,7 +15,7 @@ export type UpstreamCompletion =
 export async function readJson(reply: UpstreamReply, pool: string): Promise<Record<string, unknown>> {
   let text: string;
   try {
-    text = await readText(reply.body);
+    text = await reply.body.text();
   } catch {
     throw new UpstreamError(`The ${pool} backend closed the connection before its answer was complete.`, 502, true, pool);
   }
@@ -57,7 +56,7 @@ export async function* sseBatches(reply: UpstreamReply, pool: string, signal: Ab
     if (signal.aborted) throw signal.reason instanceof Error ? signal.reason : err;
     throw new UpstreamError(`The ${pool} backend dropped the stream.`, 502, true, pool);
   } finally {
-    if (!reply.body.destroyed) reply.body.destroy();
+    reply.body.cancel();
   }
   if (!done) throw new UpstreamError(`The ${pool} backend ended the stream early.`, 502, true, pool);
 }

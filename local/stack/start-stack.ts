@@ -21,7 +21,7 @@ import { createTables } from '../../lambda/store/tables.ts';
 import type { SimFaults } from '../../sim/index.ts';
 import { serveApiGateway } from '../apigw-emulator.ts';
 import type { StreamingLambdaHandler } from '../apigw-emulator.ts';
-import { startEmbeddedDynamo } from '../embedded-dynamo.ts';
+import { openLocalStore } from '../embedded-dynamo.ts';
 import { installLambdaGlobals } from '../lambda-globals.ts';
 import { startSimulatedPools } from '../simulated-pools.ts';
 import type { LocalGateway } from '../start-local.ts';
@@ -63,6 +63,12 @@ export interface StartStackOptions {
    * @default {}
    */
   readonly environment?: Readonly<Record<string, string>>;
+  /**
+   * A DynamoDB-compatible store to use instead of an embedded one (`splitserve store`, DynamoDB
+   * Local): the template's tables are created when missing and the config's tenants seeded.
+   * @default undefined (an embedded store in this process)
+   */
+  readonly storeEndpoint?: string;
 }
 
 /** A running local stack: the {@link LocalGateway} shape (without the in-process runtime), plus the stack's parts. */
@@ -120,12 +126,12 @@ export async function startStack(options: StartStackOptions): Promise<LocalStack
     const templateConfig: SplitserveConfig = parseConfig(JSON.parse(pick(FUNCTION_ENV.config)), `${FUNCTION_ENV.config} of the template`);
     const configTable = pick(TABLE_ENV.config);
 
-    const store = await startEmbeddedDynamo();
+    const store = await openLocalStore(options.storeEndpoint);
     closers.push(() => store.close());
     const tables = tableDefinitionsFromTemplate(stack.template, resolver);
     await createTables(store.client, tables.map((t) => t.input));
     const seeded = await seedFromConfig(store.client, { config: configTable }, original);
-    progress(`embedded store: ${tables.length} tables from the template, ${seeded.tenants} tenants seeded`);
+    progress(`${options.storeEndpoint ? `store ${store.endpoint}` : 'embedded store'}: ${tables.length} tables from the template, ${seeded.tenants} tenants seeded`);
 
     const sims = await startSimulatedPools(templateConfig);
     closers.push(() => sims.close());

@@ -5,8 +5,8 @@ describe('parseBenchArgs', () => {
   it('has the documented defaults', () => {
     const o = parseBenchArgs([]);
     expect(o).toMatchObject({ requests: undefined, rounds: 5, concurrency: [1, 16, 64, 256], routes: ['agg', 'disagg'], targets: undefined, backend: 'fake', quick: false });
-    expect(requestsFor(o, 1)).toBe(200);
-    expect(requestsFor(o, 256)).toBe(1024);
+    expect(requestsFor(o, 1)).toBe(1000);
+    expect(requestsFor(o, 256)).toBe(2048);
   });
 
   it('reads lists and numbers', () => {

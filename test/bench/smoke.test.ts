@@ -38,6 +38,9 @@ describe('bench --quick against the fake backend', () => {
           expect(cell?.throughputRps).toBeGreaterThan(0);
           if (target === 'direct') expect(cell?.cpuMsPerRequest).toBeNull();
           else expect(typeof cell?.cpuMsPerRequest).toBe('number');
+          // Only the gateway has a store (its own process), measured apart from it.
+          if (target === 'gateway') expect(typeof cell?.storeCpuMsPerRequestPooled).toBe('number');
+          else expect(cell?.storeCpuMsPerRequestPooled).toBeNull();
         }
       }
     }

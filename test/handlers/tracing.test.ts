@@ -29,9 +29,9 @@ describe('tracing in Lambda', () => {
       const handler = segment.addNewSubsegment('## handler');
       tracer.setSegment(handler);
       const reply = await client.post({ endpoint, path: '/v1/chat/completions', body: {}, requestId: 'r1', signal: new AbortController().signal, timeoutMs: 2000, pool: 'gpu' });
-      reply.body.resume();
       const names = (handler.subsegments ?? []).map((s) => s.name);
       expect(names).toContain('127.0.0.1');
+      await reply.body.text();
     } finally {
       await client.close();
       server.close();
