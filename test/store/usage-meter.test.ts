@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import type { UsageRecord } from '../../lambda/core/ports.ts';
 import { NotDurableError } from '../../lambda/store/errors.ts';
-import { DynamoUsageMeter } from '../../lambda/store/usage-meter.ts';
+import { DynamoUsageMeter, RECORDS_PER_ITEM, decodeUsageItem, packUsageRecords } from '../../lambda/store/usage-meter.ts';
 import { usageRecords, usageReport } from '../../lambda/store/usage-report.ts';
 import type { TableNames } from '../../lambda/store/tables.ts';
 import { localDynamoClient, startEmbeddedDynamo, type EmbeddedDynamo } from '../../local/embedded-dynamo.ts';
@@ -141,5 +141,21 @@ describe('DynamoUsageMeter', () => {
     for (let i = 0; i < 100 && meter.pending > 0; i++) await new Promise((r) => setTimeout(r, 20));
     expect(meter.pending).toBe(0);
     expect(await usageRecords(store.client, names.usage, 'eps', JUNE)).toHaveLength(10);
+  });
+});
+
+describe('packed usage items', () => {
+  it('pack rows that decode back to the same records, at most RECORDS_PER_ITEM per item', () => {
+    const records = Array.from({ length: RECORDS_PER_ITEM + 7 }, (_, i) => rec('delta', i));
+    const items = packUsageRecords(records, 30);
+    expect(items.map((p) => p.records.length)).toEqual([RECORDS_PER_ITEM, 7]);
+    expect(items.flatMap((p) => decodeUsageItem(p.item))).toEqual(records);
+    // Rows, not objects: field names appear once per item, not once per record.
+    expect(items[1]!.item.records!.S!.includes('requestId')).toBe(false);
+  });
+
+  it('still reads items written as record objects (before rows)', () => {
+    const records = [rec('eps', 1), rec('eps', 2)];
+    expect(decodeUsageItem({ records: { S: JSON.stringify(records) } })).toEqual(records);
   });
 });
