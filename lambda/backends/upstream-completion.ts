@@ -2,6 +2,7 @@
  * An upstream completion as the plan steps see it: a whole JSON body, or batches of SSE `data:`
  * payloads, one batch per chunk the upstream wrote (so the relay writes once per upstream write).
  */
+import { StringDecoder } from 'node:string_decoder';
 import { createParser } from 'eventsource-parser';
 import { UpstreamError } from '../core/errors.ts';
 import type { UpstreamReply } from './upstream-client.ts';
@@ -34,7 +35,7 @@ export async function readJson(reply: UpstreamReply, pool: string): Promise<Reco
  * {@link UpstreamError} so the caller can tell the client instead of cutting silently.
  */
 export async function* sseBatches(reply: UpstreamReply, pool: string, signal: AbortSignal): AsyncGenerator<string[]> {
-  const decoder = new TextDecoder();
+  const decoder = new StringDecoder('utf8');
   let pending: string[] = [];
   let done = false;
   const parser = createParser({
@@ -45,7 +46,7 @@ export async function* sseBatches(reply: UpstreamReply, pool: string, signal: Ab
   });
   try {
     for await (const chunk of reply.body) {
-      parser.feed(decoder.decode(chunk as Uint8Array, { stream: true }));
+      parser.feed(decoder.write(chunk as Buffer));
       if (pending.length > 0) {
         const batch = pending;
         pending = [];

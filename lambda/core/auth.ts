@@ -2,13 +2,16 @@
  * Authentication: `Authorization: Bearer <key>` → SHA-256 of the key → principal. The key itself
  * is never stored, logged or echoed; only its hash leaves this module.
  */
-import { createHash } from 'node:crypto';
+import * as crypto from 'node:crypto';
 import { AuthenticationError, PermissionDeniedError } from './errors.ts';
 import type { KeyResolver, Principal } from './ports.ts';
 
+/** `crypto.hash` (Node ≥ 20.12): a one-shot digest, ~3x cheaper than a `Hash` object per key. */
+const oneShot = (crypto as { hash?: (algorithm: string, data: string, encoding: 'hex') => string }).hash;
+
 /** SHA-256 of an API key, lower-case hex: how keys are stored and looked up. */
 export function hashApiKey(key: string): string {
-  return createHash('sha256').update(key, 'utf8').digest('hex');
+  return oneShot ? oneShot('sha256', key, 'hex') : crypto.createHash('sha256').update(key, 'utf8').digest('hex');
 }
 
 /** Extracts the bearer token of an `Authorization` header, or undefined. */
