@@ -8,6 +8,7 @@ import { NotFoundError, PermissionDeniedError } from './errors.ts';
 import type { GatewayDeps } from './gateway-deps.ts';
 import type { GatewayResponse } from './http-types.ts';
 import { jsonResponse, SSE_HEADERS } from './http-types.ts';
+import { writesDebug } from './logger.ts';
 import type { PlanState, PlanUsage } from './plan.ts';
 import { ROUTE_KINDS, routePools, tierRoute } from './plan.ts';
 import { openPlanStream } from './executor.ts';
@@ -136,6 +137,7 @@ function finish(deps: GatewayDeps, state: PlanState, ticket: AdmissionTicket, en
   // other than the one asked, a local prefill, a KV recompute), at DEBUG otherwise: a synchronous
   // stdout line per routine request was ~8% of the gateway's CPU (npm run bench, --cpu-prof).
   const notable = end.outcome !== 'ok' || kvRecomputed || (state.tierAsked !== 'auto' && state.tierAsked !== state.tierServed) || !ROUTINE_ROUTES.has(state.route);
+  if (!notable && !writesDebug(deps.logger)) return;
   (notable ? deps.logger.info : deps.logger.debug).call(deps.logger, 'request', {
     requestId: state.requestId,
     tenant: state.tenantId,

@@ -12,6 +12,16 @@ export interface GatewayLogger {
   error(message: string, ...extra: Array<Record<string, unknown>>): void;
 }
 
+/**
+ * Whether `logger` writes DEBUG records, so a caller can skip building a routine record's fields
+ * (Powertools builds the whole record before it checks the level). Loggers that do not say, such
+ * as test captures, are assumed to.
+ */
+export function writesDebug(logger: GatewayLogger): boolean {
+  const level = (logger as { getLevelName?: () => string }).getLevelName?.();
+  return level === undefined || level === 'DEBUG' || level === 'TRACE';
+}
+
 /** The Powertools logger of the gateway (service `splitserve`, level from `POWERTOOLS_LOG_LEVEL`). */
 export function createLogger(): GatewayLogger {
   return new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'splitserve' });

@@ -80,12 +80,21 @@ export class StreamShaper {
    */
   private fastChunk(data: string): string | undefined {
     if (data.length < 3 || data.charCodeAt(0) !== 123 || data.charCodeAt(data.length - 1) !== 125) return undefined;
-    if (!data.includes(this.modelField)) return undefined;
-    if (data.includes('"error":') || data.includes('"usage":{') || data.includes('"kv_transfer_params"') || data.includes('"service_tier":')) return undefined;
+    // One scan for every key that matters (one regex is ~6x cheaper than a String#includes each).
+    let modelSeen = false;
+    let usageNullAt = -1;
+    WATCHED_KEYS.lastIndex = 0;
+    for (let m = WATCHED_KEYS.exec(data); m !== null; m = WATCHED_KEYS.exec(data)) {
+      if (m[1] === 'model' && !modelSeen && data.startsWith(this.modelField, m.index)) modelSeen = true;
+      else if (m[1] === 'usage' && usageNullAt < 0 && data.startsWith('null', WATCHED_KEYS.lastIndex)) usageNullAt = m.index;
+      else return undefined;
+    }
+    if (!modelSeen) return undefined;
     let out = data;
-    if (!this.options.includeUsage) {
-      out = out.replace(',"usage":null', '');
-      if (out.includes('"usage":')) return undefined;
+    if (usageNullAt >= 0 && !this.options.includeUsage) {
+      // Drop `,"usage":null`; a `"usage":null` that opens the object takes the slow path.
+      if (data.charCodeAt(usageNullAt - 1) !== 44) return undefined;
+      out = data.slice(0, usageNullAt - 1) + data.slice(usageNullAt + USAGE_NULL.length);
     }
     if (GENERATED.test(out)) this.generatedChunks += 1;
     return out.slice(0, -1) + this.tierSuffix;
@@ -118,6 +127,10 @@ export class StreamShaper {
     return JSON.stringify(chunk);
   }
 }
+
+/** Keys that send a chunk off the fast path, or that it must check (`model`, `usage`). */
+const WATCHED_KEYS = /"(model|error|usage|kv_transfer_params|service_tier)":/g;
+const USAGE_NULL = '"usage":null';
 
 /** A chunk that carries generated text or a tool call (a non-empty string opens with `"x` where x is not a quote). */
 const GENERATED = /"content":"[^"]|"tool_calls":\[|"text":"[^"]/;

@@ -36,12 +36,19 @@ export function epochMinute(ms: number): number {
 
 /** `yyyy-mm` (UTC) of `ms`. */
 export function monthKey(ms: number): string {
-  return new Date(ms).toISOString().slice(0, 7);
+  return dayKey(ms).slice(0, 7);
 }
+
+const DAY_MS = 86_400_000;
+/** The last day computed: nearly every call of a running gateway falls on it (UTC days are 86,400,000 ms). */
+let lastDay = { start: Number.NaN, key: '' };
 
 /** `yyyy-mm-dd` (UTC) of `ms`. */
 export function dayKey(ms: number): string {
-  return new Date(ms).toISOString().slice(0, 10);
+  if (ms >= lastDay.start && ms < lastDay.start + DAY_MS) return lastDay.key;
+  const key = new Date(ms).toISOString().slice(0, 10);
+  lastDay = { start: Math.floor(ms / DAY_MS) * DAY_MS, key };
+  return key;
 }
 
 /** Epoch milliseconds at which the UTC month containing `ms` ends. */

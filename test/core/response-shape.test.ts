@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { StreamShaper, shapeCompletion } from '../../lambda/core/response-shape.ts';
 
 const chunk = (content: string) => JSON.stringify({ id: 'c', object: 'chat.completion.chunk', model: 'upstream/name', choices: [{ index: 0, delta: { content } }] });
@@ -43,6 +43,9 @@ describe('stream shaping fast path', () => {
     { id: 'c', object: 'chat.completion.chunk', created: 1, model: 'llama', choices: [{ index: 0, delta: { tool_calls: [{ index: 0, function: { arguments: '{"usage":{}}' } }] }, finish_reason: null }], usage: null },
     { id: 'c', object: 'chat.completion.chunk', created: 1, model: 'upstream/other', choices: [{ index: 0, delta: { content: 'x' } }] },
     { id: 'c', object: 'text_completion', created: 1, model: 'llama', choices: [{ index: 0, text: 'abc', finish_reason: 'length' }] },
+    { usage: null, id: 'c', object: 'chat.completion.chunk', created: 1, model: 'llama', choices: [{ index: 0, delta: { content: 'usage first' } }] },
+    { id: 'c', object: 'chat.completion.chunk', created: 1, model: 'llama', choices: [{ index: 0, delta: { content: 'n' } }], vendor: { model: 'inner' } },
+    { id: 'c', object: 'chat.completion.chunk', created: 1, model: 'llama', service_tier: 'default', kv_transfer_params: { a: 1 }, choices: [{ index: 0, delta: { content: 'k' } }] },
     { id: 'c', object: 'chat.completion.chunk', created: 1, model: 'llama', choices: [], usage: { prompt_tokens: 2, completion_tokens: 3 } },
   ];
 
@@ -56,11 +59,26 @@ describe('stream shaping fast path', () => {
         .map((c) => {
           const out: Record<string, unknown> = { ...c, model: 'llama', service_tier: 'priority' };
           if (!includeUsage) delete out.usage;
+          delete out.kv_transfer_params;
           return out;
         });
       expect(events).toEqual(expected);
-      expect(shaper.generatedChunks).toBe(4);
+      expect(shaper.generatedChunks).toBe(7);
       expect(shaper.usage).toEqual({ promptTokens: 2, completionTokens: 3 });
+    }
+  });
+
+  it('rewrites a plain token chunk without parsing it', () => {
+    const parse = vi.spyOn(JSON, 'parse');
+    try {
+      const shaper = new StreamShaper({ model: 'llama', tierServed: 'priority', includeUsage: false });
+      const text = shaper.shape([JSON.stringify(upstream[1]), JSON.stringify(upstream[4])]);
+      expect(parse).not.toHaveBeenCalled();
+      expect(text).toBe(
+        `data: ${JSON.stringify({ ...upstream[1], usage: undefined, service_tier: 'priority' })}\n\ndata: ${JSON.stringify({ ...upstream[4], service_tier: 'priority' })}\n\n`,
+      );
+    } finally {
+      parse.mockRestore();
     }
   });
 });
