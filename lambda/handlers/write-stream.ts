@@ -7,7 +7,11 @@ import type { Writable } from 'node:stream';
 
 /** Writes `chunk`, resolving when the stream can take more (or has closed). */
 export function writeWithBackpressure(stream: Writable, chunk: string): Promise<void> {
-  if (stream.write(chunk)) return Promise.resolve();
+  return stream.write(chunk) ? Promise.resolve() : drained(stream);
+}
+
+/** Resolves on the stream's next `drain`, or when it closes. */
+export function drained(stream: Pick<Writable, 'on' | 'off'>): Promise<void> {
   return new Promise((resolve) => {
     const done = () => {
       stream.off('drain', done);
