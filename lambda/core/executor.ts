@@ -8,7 +8,7 @@ import type { UpstreamCompletion } from '../backends/upstream-completion.ts';
 import { UpstreamError } from './errors.ts';
 import type { PlanState } from './plan.ts';
 import type { StepDeps } from './plan-steps.ts';
-import { decode, onTierChain, openDecode, prefill } from './plan-steps.ts';
+import { decode, hasPrefill, onTierChain, openDecode, prefill } from './plan-steps.ts';
 import { withRetry } from './retry.ts';
 
 /** Runs a non-streaming plan to its final state (with `response` and `usage`). */
@@ -34,7 +34,7 @@ export class InProcessExecutor implements PlanExecutor {
    */
   runJson(initial: PlanState, signal: AbortSignal): Promise<PlanState> {
     return onTierChain(this.deps, initial, signal, async (state) => {
-      const afterPrefill = await withRetry(() => prefill(this.deps, state, signal), signal);
+      const afterPrefill = hasPrefill(this.deps, state) ? await withRetry(() => prefill(this.deps, state, signal), signal) : state;
       return withRetry(() => decode(this.deps, afterPrefill, signal), signal);
     });
   }
@@ -59,7 +59,7 @@ export interface OpenedStream {
  */
 export function openPlanStream(deps: StepDeps, initial: PlanState, signal: AbortSignal): Promise<OpenedStream> {
   return onTierChain(deps, initial, signal, async (state) => {
-    const afterPrefill = await withRetry(() => prefill(deps, state, signal), signal);
+    const afterPrefill = hasPrefill(deps, state) ? await withRetry(() => prefill(deps, state, signal), signal) : state;
     return withRetry(() => primeDecode(deps, afterPrefill, signal), signal);
   });
 }

@@ -72,6 +72,11 @@ async function onLease<T>(lease: EndpointLease, signal: AbortSignal, work: (targ
   }
 }
 
+/** Whether the state's route has a prefill step (a disaggregated route); {@link prefill} is a no-op otherwise. */
+export function hasPrefill(deps: Pick<StepDeps, 'config'>, state: PlanState): boolean {
+  return tierRoute(deps.config, state.tierServed, state.model).mode === 'disaggregated';
+}
+
 /**
  * Prefill: on a disaggregated route, runs the prefill half of the prefill pool's protocol and
  * records what decode needs (null when prefill returned nothing: decode then recomputes). Other
