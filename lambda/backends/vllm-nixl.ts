@@ -5,7 +5,7 @@
  * the `kv_transfer_params` prefill returned, opaque and unchanged. Same `X-Request-Id` on both.
  */
 import type { BackendCall } from './backend-target.ts';
-import { postTo, upstreamBody } from './backend-target.ts';
+import { copyWithout, postTo, upstreamBody } from './backend-target.ts';
 import { runAggregated } from './openai.ts';
 import type { BackendProtocol, PrefillResult } from './protocol.ts';
 import type { UpstreamCompletion } from './upstream-completion.ts';
@@ -28,13 +28,14 @@ export const PREFILL_KV_REQUEST = {
   remote_port: null,
 } as const;
 
-const STRIPPED_FOR_PREFILL = ['stream_options', 'min_tokens', 'min_completion_tokens'] as const;
+const STRIPPED_FOR_PREFILL: ReadonlySet<string> = new Set(['stream_options', 'min_tokens', 'min_completion_tokens']);
 
 /** Builds the prefill body from the client's body. */
 export function prefillBody(body: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = { ...body, stream: false, max_tokens: 1 };
+  const out = copyWithout(body, STRIPPED_FOR_PREFILL);
+  out.stream = false;
+  out.max_tokens = 1;
   if ('max_completion_tokens' in body) out.max_completion_tokens = 1;
-  for (const field of STRIPPED_FOR_PREFILL) delete out[field];
   out.kv_transfer_params = PREFILL_KV_REQUEST;
   return out;
 }
