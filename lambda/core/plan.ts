@@ -75,13 +75,32 @@ export function routePools(route: RouteConfig): string[] {
  * @throws InvalidRequestError when the tier is not configured or cannot serve the model
  */
 export function tierRoute(config: SplitserveConfig, tier: TierName, model: string): RouteConfig {
+  // A request looks its route up several times (classify, prefill, decode): the answer for a
+  // config, tier and model never changes, so it is worked out once (for configured models only,
+  // so the cache stays as small as the config).
+  if (!Object.hasOwn(config.models, model)) return routeOrThrow(lookUpRoute(config, tier, model));
+  let byTier = ROUTES.get(config);
+  if (!byTier) ROUTES.set(config, (byTier = new Map()));
+  let byModel = byTier.get(tier);
+  if (!byModel) byTier.set(tier, (byModel = new Map()));
+  let found = byModel.get(model);
+  if (found === undefined) byModel.set(model, (found = lookUpRoute(config, tier, model)));
+  return routeOrThrow(found);
+}
+
+function routeOrThrow(found: RouteConfig | string): RouteConfig {
+  if (typeof found === 'string') throw new InvalidRequestError(found, 'service_tier');
+  return found;
+}
+
+/** Known routes (or the refusal message) per config, tier and model. */
+const ROUTES = new WeakMap<SplitserveConfig, Map<TierName, Map<string, RouteConfig | string>>>();
+
+function lookUpRoute(config: SplitserveConfig, tier: TierName, model: string): RouteConfig | string {
   const route = config.tiers[tier]?.route;
-  if (!route) throw new InvalidRequestError(`The '${tier}' service tier is not available.`, 'service_tier');
+  if (!route) return `The '${tier}' service tier is not available.`;
   const served = config.models[model]?.pools ?? [];
-  const missing = routePools(route).filter((p) => !served.includes(p));
-  if (missing.length > 0) {
-    throw new InvalidRequestError(`The model '${model}' is not served at the '${tier}' service tier.`, 'service_tier');
-  }
+  if (routePools(route).some((p) => !served.includes(p))) return `The model '${model}' is not served at the '${tier}' service tier.`;
   return route;
 }
 
