@@ -18,7 +18,7 @@ export interface StreamEnd {
 /**
  * The SSE body of a streaming response.
  *
- * @param onEnd - called once, when the stream completes, fails, or the client goes away
+ * @param onEnd - called once, just after the stream completes, fails, or the client goes away
  */
 export async function* relayStream(
   opened: OpenedStream,
@@ -50,7 +50,9 @@ export async function* relayStream(
   } finally {
     if (!upstreamDone) await opened.rest.return?.();
     const state = opened.state;
-    onEnd({
+    // Reported from the next turn of the event loop: metering and logging are never on the
+    // response path, even when the last chunk and the end of the response leave together.
+    setImmediate(onEnd, {
       outcome,
       error: failure,
       usage: shaper.usage ?? {

@@ -129,12 +129,22 @@ export function assembleGateway(options: GatewayRuntimeOptions): GatewayRuntime 
     gateway: createGateway(deps),
     deps,
     flush: async () => {
+      await endsReported();
       await Promise.all([meter.flush(), admission.drain()]);
     },
     close: async () => {
       pools.close();
+      await endsReported();
       await Promise.all([meter.flush(), admission.releaseLeases()]);
       await client.close();
     },
   };
+}
+
+/**
+ * Resolves once every stream end reported so far has been handled: streams report their end on
+ * the next turn of the event loop (lambda/core/stream-relay.ts), and immediates run in order.
+ */
+function endsReported(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }

@@ -79,10 +79,28 @@ function rowOf(r: UsageRecord): unknown[] {
   return USAGE_ROW_FIELDS.map((field) => r[field]);
 }
 
-/** A packed batch item and the records it carries. */
+/** A packed batch item and how many records it carries. */
 interface PackedItem {
   readonly item: Record<string, AttributeValue>;
-  readonly records: readonly UsageRecord[];
+  readonly count: number;
+}
+
+/**
+ * A record as the meter keeps it until it is written: its row already serialised, plus what
+ * packing needs. A buffered record is one flat string and a few fields instead of a 13-field
+ * object, so holding a flush's worth costs the garbage collector less, and a flush only joins
+ * strings.
+ */
+interface BufferedRecord {
+  readonly pk: string;
+  readonly tenantId: string;
+  readonly requestId: string;
+  readonly startedAt: number;
+  readonly row: string;
+}
+
+function buffered(r: UsageRecord): BufferedRecord {
+  return { pk: usageRecordPk(r.tenantId, r.startedAt), tenantId: r.tenantId, requestId: r.requestId, startedAt: r.startedAt, row: JSON.stringify(rowOf(r)) };
 }
 
 /**
@@ -90,12 +108,15 @@ interface PackedItem {
  * {@link RECORDS_PER_ITEM} per item.
  */
 export function packUsageRecords(records: readonly UsageRecord[], retentionDays: number): PackedItem[] {
-  const groups = new Map<string, UsageRecord[]>();
+  return packBuffered(records.map(buffered), retentionDays);
+}
+
+function packBuffered(records: readonly BufferedRecord[], retentionDays: number): PackedItem[] {
+  const groups = new Map<string, BufferedRecord[]>();
   for (const r of records) {
-    const pk = usageRecordPk(r.tenantId, r.startedAt);
-    const group = groups.get(pk);
+    const group = groups.get(r.pk);
     if (group) group.push(r);
-    else groups.set(pk, [r]);
+    else groups.set(r.pk, [r]);
   }
   const packed: PackedItem[] = [];
   for (const [pk, group] of groups) {
@@ -105,14 +126,14 @@ export function packUsageRecords(records: readonly UsageRecord[], retentionDays:
       const first = chunk[0]!;
       const last = chunk[chunk.length - 1]!;
       packed.push({
-        records: chunk,
+        count: chunk.length,
         item: {
           pk: { S: pk },
           sk: { S: usageBatchSk(first.startedAt, first.requestId) },
           count: { N: String(chunk.length) },
           tenant: { S: first.tenantId },
           fields: { S: FIELDS_TEXT },
-          records: { S: JSON.stringify(chunk.map(rowOf)) },
+          records: { S: `[${chunk.map((r) => r.row).join(',')}]` },
           [TTL_ATTRIBUTE]: { N: String(Math.floor(last.startedAt / 1000) + retentionDays * 86_400) },
         },
       });
@@ -146,7 +167,7 @@ export function decodeUsageItem(item: Record<string, AttributeValue>): UsageReco
  * await meter.flush();   // after the response: durable, or NotDurableError (kept for retry)
  */
 export class DynamoUsageMeter implements UsageMeter {
-  private buffer: UsageRecord[] = [];
+  private buffer: BufferedRecord[] = [];
   /** Packed items not yet accepted by DynamoDB, retried unchanged. */
   private unwritten: PackedItem[] = [];
   private aggregates = new Map<string, Aggregate>();
@@ -177,7 +198,7 @@ export class DynamoUsageMeter implements UsageMeter {
 
   /** Buffers a record; never throws, never blocks. */
   record(usage: UsageRecord): void {
-    this.buffer.push(usage);
+    this.buffer.push(buffered(usage));
     const day = dayKey(usage.startedAt);
     const id = `${usage.tenantId}|${day}|${usage.tierServed}`;
     const a = this.aggregates.get(id) ?? emptyAggregate(usage.tenantId, day, usage.tierServed, usage.startedAt);
@@ -193,7 +214,7 @@ export class DynamoUsageMeter implements UsageMeter {
 
   /** Records (and aggregate deltas) not yet durable, including those being written. */
   get pending(): number {
-    return this.buffer.length + this.unwritten.reduce((n, p) => n + p.records.length, 0) + this.aggregates.size + this.writing;
+    return this.buffer.length + this.unwritten.reduce((n, p) => n + p.count, 0) + this.aggregates.size + this.writing;
   }
 
   /**
@@ -221,12 +242,12 @@ export class DynamoUsageMeter implements UsageMeter {
   }
 
   private async writeAll(): Promise<void> {
-    const items = [...this.unwritten, ...packUsageRecords(this.buffer, this.retentionDays)];
+    const items = [...this.unwritten, ...packBuffered(this.buffer, this.retentionDays)];
     this.buffer = [];
     this.unwritten = [];
     const aggregates = [...this.aggregates.values()];
     this.aggregates = new Map();
-    this.writing = items.reduce((n, p) => n + p.records.length, 0) + aggregates.length;
+    this.writing = items.reduce((n, p) => n + p.count, 0) + aggregates.length;
     let unwritten: PackedItem[];
     let failedAggregates: Aggregate[];
     try {
@@ -240,7 +261,7 @@ export class DynamoUsageMeter implements UsageMeter {
     if (unwritten.length === 0 && failedAggregates.length === 0) return;
     this.unwritten = [...unwritten, ...this.unwritten];
     for (const a of failedAggregates) this.mergeAggregate(a);
-    const records = unwritten.reduce((n, p) => n + p.records.length, 0);
+    const records = unwritten.reduce((n, p) => n + p.count, 0);
     this.logger.error('usage records not yet durable; kept for the next flush', { records, aggregates: failedAggregates.length });
     throw new NotDurableError(`${records} usage records and ${failedAggregates.length} aggregates not yet durable; kept for retry`, records + failedAggregates.length);
   }

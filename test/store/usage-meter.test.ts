@@ -148,7 +148,7 @@ describe('packed usage items', () => {
   it('pack rows that decode back to the same records, at most RECORDS_PER_ITEM per item', () => {
     const records = Array.from({ length: RECORDS_PER_ITEM + 7 }, (_, i) => rec('delta', i));
     const items = packUsageRecords(records, 30);
-    expect(items.map((p) => p.records.length)).toEqual([RECORDS_PER_ITEM, 7]);
+    expect(items.map((p) => p.count)).toEqual([RECORDS_PER_ITEM, 7]);
     expect(items.flatMap((p) => decodeUsageItem(p.item))).toEqual(records);
     // Rows, not objects: field names appear once per item, not once per record.
     expect(items[1]!.item.records!.S!.includes('requestId')).toBe(false);
