@@ -40,10 +40,15 @@ export function readBody(req: IncomingMessage): Promise<string | undefined> {
   });
 }
 
-/** Flattens Node's header object to single string values. */
+/**
+ * Request headers as single string values. Node already joins repeated request headers into one
+ * string, except `set-cookie` (always an array): only a request carrying one needs a copy.
+ */
 export function flatHeaders(req: IncomingMessage): Record<string, string | undefined> {
+  const headers = req.headers;
+  if (headers['set-cookie'] === undefined) return headers as Record<string, string | undefined>;
   const out: Record<string, string | undefined> = {};
-  for (const [name, value] of Object.entries(req.headers)) out[name] = Array.isArray(value) ? value.join(', ') : value;
+  for (const [name, value] of Object.entries(headers)) out[name] = Array.isArray(value) ? value.join(', ') : value;
   return out;
 }
 

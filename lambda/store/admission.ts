@@ -218,7 +218,7 @@ export class DynamoAdmission implements Admission {
       if (lease && this.fits(lease, reserve)) {
         if (lease.limits.rpm !== undefined) lease.reqLeft -= 1;
         if (this.leasesTokens(lease.limits)) lease.tokLeft -= reserve;
-        return this.ticket(full, { ...lease }, reserve, lease, lease.counts);
+        return this.ticket(full, lease, reserve, lease, lease.counts);
       }
       if (this.blockRefused.get(id) === this.windowOf(this.share(full, 1, 0), nowMs)) break;
       const pending = this.acquiring.get(id);
