@@ -82,6 +82,7 @@ type Admitted = { readonly key: ItemKey; readonly minute: number; readonly count
 type Refused = { readonly refused: RateLimitError | InsufficientQuotaError };
 
 const UNLIMITED: AdmissionTicket = Object.freeze({ rateLimit: Object.freeze({}), settle: () => undefined });
+const ADMITTED_UNLIMITED = Promise.resolve(UNLIMITED);
 
 /** Share of `limit` held by shard `k` of `n` (the shares sum to `limit`). */
 export function shardShare(limit: number, n: number, k: number): number {
@@ -112,16 +113,35 @@ export class DynamoAdmission implements Admission {
     this.queue = new AdjustmentQueue(client, tableName, { ...options.adjustments, now: this.now });
   }
 
-  /** Admits or throws RateLimitError / InsufficientQuotaError. */
-  async admit(request: AdmissionRequest): Promise<AdmissionTicket> {
+  /**
+   * Admits or rejects with RateLimitError / InsufficientQuotaError. Not `async`: the common
+   * answers (no limits, a live lease with room) are worked out synchronously, without the
+   * promise chain of a store round trip.
+   */
+  admit(request: AdmissionRequest): Promise<AdmissionTicket> {
     const full = request.tenant.limits[request.tier];
-    if (!hasLimits(full)) return UNLIMITED;
+    if (!hasLimits(full)) return ADMITTED_UNLIMITED;
     const reserve = Math.max(0, Math.ceil(request.reserveTokens));
     const lease = this.options.leaseSize?.(request.tenant, request.tier);
-    if (lease) return this.admitLeased(request, full, reserve, lease);
+    if (!lease) return this.admitOnce(request, full, reserve);
+    const local = this.fromLiveLease(`${request.tenant.id}#${request.tier}`, full, reserve);
+    return local ? Promise.resolve(local) : this.admitLeased(request, full, reserve, lease);
+  }
+
+  /** One exact admission in the store. */
+  private async admitOnce(request: AdmissionRequest, full: TenantLimits, reserve: number): Promise<AdmissionTicket> {
     const out = await this.admitExact(request, full, reserve);
     if ('refused' in out) throw out.refused;
     return this.ticket(full, out, reserve, undefined, out.counts);
+  }
+
+  /** A ticket from the live lease `id` when it is of the current window and has room; else undefined. */
+  private fromLiveLease(id: string, full: TenantLimits, reserve: number): AdmissionTicket | undefined {
+    const lease = this.leases.get(id);
+    if (!lease || lease.window !== this.windowOf(lease.limits, this.now()) || !this.fits(lease, reserve)) return undefined;
+    if (lease.limits.rpm !== undefined) lease.reqLeft -= 1;
+    if (this.leasesTokens(lease.limits)) lease.tokLeft -= reserve;
+    return this.ticket(full, lease, reserve, lease, lease.counts);
   }
 
   /** Resolves when every queued reconciliation and lease return is applied. */
@@ -215,11 +235,8 @@ export class DynamoAdmission implements Admission {
         this.release(lease);
         lease = undefined;
       }
-      if (lease && this.fits(lease, reserve)) {
-        if (lease.limits.rpm !== undefined) lease.reqLeft -= 1;
-        if (this.leasesTokens(lease.limits)) lease.tokLeft -= reserve;
-        return this.ticket(full, lease, reserve, lease, lease.counts);
-      }
+      const local = lease && this.fromLiveLease(id, full, reserve);
+      if (local) return local;
       if (this.blockRefused.get(id) === this.windowOf(this.share(full, 1, 0), nowMs)) break;
       const pending = this.acquiring.get(id);
       if (pending) {
@@ -231,9 +248,7 @@ export class DynamoAdmission implements Admission {
       if (!(await acquire)) break;
     }
     // The window cannot hold another block: admit this one request exactly.
-    const out = await this.admitExact(request, full, reserve);
-    if ('refused' in out) throw out.refused;
-    return this.ticket(full, out, reserve, undefined, out.counts);
+    return this.admitOnce(request, full, reserve);
   }
 
   private windowOf(limits: WindowLimits, nowMs: number): string {
