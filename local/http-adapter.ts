@@ -112,15 +112,19 @@ export async function writeResponse(res: ServerResponse, response: GatewayRespon
   }
   const iterator = response.body[Symbol.asyncIterator]();
   const out = new TickWriter(res);
+  let finished = false;
   try {
     for (;;) {
       const next = await iterator.next();
-      if (next.done) break;
+      if (next.done) {
+        finished = true;
+        break;
+      }
       if (res.destroyed) break;
       await out.write(next.value);
     }
   } finally {
-    await iterator.return?.();
+    if (!finished) await iterator.return?.();
     out.end();
   }
 }

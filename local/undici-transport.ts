@@ -84,6 +84,8 @@ class ReplyHandler implements Dispatcher.DispatchHandler, UpstreamBody, AsyncIte
   private waiter: { resolve(r: IteratorResult<Uint8Array>): void; reject(e: unknown): void } | undefined;
   /** A delivery to the waiting reader is queued for the end of the current parse. */
   private delivering = false;
+  /** A reader of the whole body ({@link ReplyHandler.text}), settled at its end. */
+  private whole: { resolve(text: string): void; reject(e: unknown): void } | undefined;
 
   constructor(
     private readonly call: UpstreamCall,
@@ -128,6 +130,7 @@ class ReplyHandler implements Dispatcher.DispatchHandler, UpstreamBody, AsyncIte
     }
     if (this.phase !== 'body') return;
     this.chunks.push(chunk);
+    if (this.whole) return;
     if (this.chunks.length >= HIGH_WATER_CHUNKS) controller.pause();
     // undici reports each HTTP chunk of a network read separately, in one synchronous run (an
     // 8-token SSE reply is a dozen of them): the waiting reader gets them all at once, after the
@@ -162,6 +165,7 @@ class ReplyHandler implements Dispatcher.DispatchHandler, UpstreamBody, AsyncIte
     if (this.phase === 'error-body') return this.settleErrorBody();
     if (this.phase !== 'body') return;
     this.phase = 'ended';
+    if (this.whole) return this.whole.resolve(this.takeChunks().toString('utf8'));
     if (this.delivering) return; // the queued delivery hands over the data; the end follows
     const waiter = this.waiter;
     this.waiter = undefined;
@@ -186,6 +190,7 @@ class ReplyHandler implements Dispatcher.DispatchHandler, UpstreamBody, AsyncIte
     if (this.phase === 'ended' || this.phase === 'failed') return;
     this.phase = 'failed';
     this.failure = err;
+    if (this.whole) return this.whole.reject(err);
     if (this.delivering) return; // the queued delivery reports it
     const waiter = this.waiter;
     this.waiter = undefined;
@@ -210,10 +215,14 @@ class ReplyHandler implements Dispatcher.DispatchHandler, UpstreamBody, AsyncIte
     return Promise.resolve(DONE);
   }
 
-  async text(): Promise<string> {
-    const parts: Buffer[] = [];
-    for await (const chunk of this) parts.push(chunk as Buffer);
-    return parts.length === 1 ? parts[0]!.toString('utf8') : Buffer.concat(parts).toString('utf8');
+  /** The rest of the body, settled once at its end (no promise per chunk). */
+  text(): Promise<string> {
+    if (this.phase === 'ended') return Promise.resolve(this.takeChunks().toString('utf8'));
+    if (this.phase === 'failed') return Promise.reject(this.failure);
+    return new Promise((resolve, reject) => {
+      this.whole = { resolve, reject };
+      if (this.controller?.paused) this.controller.resume();
+    });
   }
 
   cancel(): void {
