@@ -61,15 +61,17 @@ function verdictOf(err: unknown, signal: AbortSignal): false | undefined {
 }
 
 /** Runs `work` on a leased endpoint, releasing it with a verdict when the work settles. */
-async function onLease<T>(lease: EndpointLease, signal: AbortSignal, work: (target: BackendTarget) => Promise<T>): Promise<T> {
-  try {
-    const out = await work(lease.target);
-    lease.release(true);
-    return out;
-  } catch (err) {
-    lease.release(verdictOf(err, signal));
-    throw err;
-  }
+function onLease<T>(lease: EndpointLease, signal: AbortSignal, work: (target: BackendTarget) => Promise<T>): Promise<T> {
+  return settled(() => work(lease.target)).then(
+    (out) => {
+      lease.release(true);
+      return out;
+    },
+    (err: unknown) => {
+      lease.release(verdictOf(err, signal));
+      throw err;
+    },
+  );
 }
 
 /** Whether the state's route has a prefill step (a disaggregated route); {@link prefill} is a no-op otherwise. */
@@ -204,15 +206,10 @@ export function nextFallbackTier(config: SplitserveConfig, state: PlanState): Ti
  * fallback tier in turn (never one already tried); rethrows a client error, an abort, or the last
  * failure once the chain is exhausted. Both executors walk fallbacks with it.
  */
-export async function onTierChain<T>(deps: StepDeps, initial: PlanState, signal: AbortSignal, attempt: (state: PlanState) => Promise<T>): Promise<T> {
-  let state = initial;
-  for (;;) {
-    try {
-      return await attempt(state);
-    } catch (err) {
-      state = nextTierOrThrow(deps, state, err, signal);
-    }
-  }
+export function onTierChain<T>(deps: StepDeps, initial: PlanState, signal: AbortSignal, attempt: (state: PlanState) => Promise<T>): Promise<T> {
+  // A promise chain, not an async loop: the common case (the first tier serves) costs one promise.
+  const run = (state: PlanState): Promise<T> => settled(() => attempt(state)).catch((err: unknown) => run(nextTierOrThrow(deps, state, err, signal)));
+  return run(initial);
 }
 
 /** The state switched to the next fallback tier, or `err` rethrown when there is none. */
@@ -245,4 +242,13 @@ export function isFallbackWorthy(err: unknown): boolean {
 /** Whether a failure is transient (worth retrying the same step). */
 export function isTransient(err: unknown): boolean {
   return err instanceof UpstreamError && err.retryable;
+}
+
+/** `attempt()`, with a synchronous throw turned into a rejection (as an `async` caller would). */
+export function settled<T>(attempt: () => Promise<T>): Promise<T> {
+  try {
+    return attempt();
+  } catch (err) {
+    return Promise.reject(err);
+  }
 }

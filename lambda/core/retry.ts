@@ -4,27 +4,25 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { TASK_RETRY } from './plan-policy.ts';
-import { isTransient } from './plan-steps.ts';
+import { isTransient, settled } from './plan-steps.ts';
 
 /**
  * Runs `attempt`, retrying transient failures up to `TASK_RETRY.maxRetries` times.
  *
  * @param onRetry - called before each retry (for logs and counters)
  */
-export async function withRetry<T>(
+export function withRetry<T>(
   attempt: () => Promise<T>,
   signal: AbortSignal,
   onRetry?: (err: unknown, retry: number) => void,
 ): Promise<T> {
-  let delay: number = TASK_RETRY.inProcessIntervalMs;
-  for (let retry = 0; ; retry += 1) {
-    try {
-      return await attempt();
-    } catch (err) {
+  // A promise chain, not an async loop: the common case (no retry) costs one promise.
+  const run = (retry: number, delay: number): Promise<T> =>
+    settled(attempt).catch(async (err: unknown) => {
       if (retry >= TASK_RETRY.maxRetries || !isTransient(err) || signal.aborted) throw err;
       onRetry?.(err, retry + 1);
       await sleep(delay, undefined, { signal });
-      delay *= TASK_RETRY.backoffRate;
-    }
-  }
+      return run(retry + 1, delay * TASK_RETRY.backoffRate);
+    });
+  return run(0, TASK_RETRY.inProcessIntervalMs);
 }
