@@ -20,44 +20,119 @@ export interface StreamEnd {
  *
  * @param onEnd - called once, just after the stream completes, fails, or the client goes away
  */
-export async function* relayStream(
+export function relayStream(
   opened: OpenedStream,
   shaper: StreamShaper,
   signal: AbortSignal,
   onEnd: (end: StreamEnd) => void,
-): AsyncGenerator<string> {
-  let outcome: StreamEnd['outcome'] = 'aborted';
-  let failure: unknown;
-  let upstreamDone = false;
-  try {
-    const first = shaper.shape(opened.first);
-    if (first) yield first;
-    for (;;) {
-      const next = await opened.rest.next();
-      if (next.done) break;
-      const text = shaper.shape(next.value);
-      if (text) yield text;
+): AsyncIterableIterator<string> {
+  return new RelayedStream(opened, shaper, signal, onEnd);
+}
+
+const DONE: IteratorReturnResult<undefined> = { done: true, value: undefined };
+
+/**
+ * A plain iterator rather than an async generator: one promise per upstream batch instead of a
+ * generator's several (the relay is the per-token path).
+ */
+class RelayedStream implements AsyncIterableIterator<string> {
+  /** `first`: the primed batch is not sent yet; `closing`: the error event is sent, the end is next. */
+  private phase: 'first' | 'streaming' | 'closing' | 'ended' = 'first';
+  private outcome: StreamEnd['outcome'] = 'aborted';
+  private failure: unknown;
+
+  constructor(
+    private readonly opened: OpenedStream,
+    private readonly shaper: StreamShaper,
+    private readonly signal: AbortSignal,
+    private readonly onEnd: (end: StreamEnd) => void,
+  ) {}
+
+  [Symbol.asyncIterator](): AsyncIterableIterator<string> {
+    return this;
+  }
+
+  next(): Promise<IteratorResult<string>> {
+    if (this.phase === 'first') {
+      this.phase = 'streaming';
+      let text: string;
+      try {
+        text = this.shaper.shape(this.opened.first);
+      } catch (err) {
+        return Promise.resolve(this.failed(err, true));
+      }
+      if (text) return Promise.resolve({ value: text, done: false });
     }
-    upstreamDone = true;
-    outcome = shaper.upstreamError ? 'error' : 'ok';
-  } catch (err) {
-    upstreamDone = true;
-    if (!signal.aborted) {
-      outcome = 'error';
-      failure = err;
-      yield `data: ${JSON.stringify(toGatewayError(err).toJSON())}\n\n`;
+    if (this.phase !== 'streaming') {
+      this.end();
+      return Promise.resolve(DONE);
     }
-  } finally {
-    if (!upstreamDone) await opened.rest.return?.();
-    const state = opened.state;
+    return this.pull();
+  }
+
+  /** The next non-empty batch, shaped; the end; or the error event of a failure. */
+  private pull(): Promise<IteratorResult<string>> {
+    return this.opened.rest.next().then(
+      (next): IteratorResult<string> | Promise<IteratorResult<string>> => {
+        if (next.done) {
+          this.outcome = this.shaper.upstreamError ? 'error' : 'ok';
+          this.end();
+          return DONE;
+        }
+        let text: string;
+        try {
+          text = this.shaper.shape(next.value);
+        } catch (err) {
+          return this.failed(err, true);
+        }
+        return text ? { value: text, done: false } : this.pull();
+      },
+      (err: unknown) => this.failed(err, false),
+    );
+  }
+
+  /**
+   * A failure after the first byte: an error event for the client (unless the client is the one
+   * that went away), then the end. `upstreamOpen`: the upstream stream still has to be closed.
+   */
+  private failed(err: unknown, upstreamOpen: boolean): IteratorResult<string> {
+    if (upstreamOpen) void this.opened.rest.return?.();
+    if (this.signal.aborted) {
+      this.end();
+      return DONE;
+    }
+    this.outcome = 'error';
+    this.failure = err;
+    this.phase = 'closing';
+    return { value: `data: ${JSON.stringify(toGatewayError(err).toJSON())}\n\n`, done: false };
+  }
+
+  /** The consumer stopped early (the client went away): close the upstream, then report. */
+  async return(): Promise<IteratorResult<string>> {
+    if (this.phase === 'ended') return DONE;
+    const upstreamOpen = this.phase === 'first' || this.phase === 'streaming';
+    this.phase = 'ended';
+    if (upstreamOpen) await this.opened.rest.return?.();
+    this.report();
+    return DONE;
+  }
+
+  private end(): void {
+    if (this.phase === 'ended') return;
+    this.phase = 'ended';
+    this.report();
+  }
+
+  private report(): void {
+    const state = this.opened.state;
     // Reported from the next turn of the event loop: metering and logging are never on the
     // response path, even when the last chunk and the end of the response leave together.
-    setImmediate(onEnd, {
-      outcome,
-      error: failure,
-      usage: shaper.usage ?? {
+    setImmediate(this.onEnd, {
+      outcome: this.outcome,
+      error: this.failure,
+      usage: this.shaper.usage ?? {
         promptTokens: state.prefillPromptTokens ?? state.promptEstimate,
-        completionTokens: shaper.generatedChunks,
+        completionTokens: this.shaper.generatedChunks,
       },
     });
   }
