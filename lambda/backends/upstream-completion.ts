@@ -34,32 +34,71 @@ export async function readJson(reply: UpstreamReply, pool: string): Promise<Reco
  * one batch per network chunk. A connection that ends without `[DONE]` or breaks throws an
  * {@link UpstreamError} so the caller can tell the client instead of cutting silently.
  */
-export async function* sseBatches(reply: UpstreamReply, pool: string, signal: AbortSignal): AsyncGenerator<string[]> {
-  const decoder = new StringDecoder('utf8');
-  let pending: string[] = [];
-  let done = false;
-  const parser = createParser({
-    onEvent: (event) => {
-      pending.push(event.data);
-      if (event.data === '[DONE]') done = true;
-    },
-  });
-  try {
-    for await (const chunk of reply.body) {
-      parser.feed(decoder.write(chunk as Buffer));
-      if (pending.length > 0) {
-        const batch = pending;
-        pending = [];
-        yield batch;
-      }
-    }
-  } catch (err) {
-    if (signal.aborted) throw signal.reason instanceof Error ? signal.reason : err;
-    throw new UpstreamError(`The ${pool} backend dropped the stream.`, 502, true, pool);
-  } finally {
-    reply.body.cancel();
+export function sseBatches(reply: UpstreamReply, pool: string, signal: AbortSignal): AsyncIterableIterator<string[]> {
+  return new SseBatches(reply, pool, signal);
+}
+
+const DONE: IteratorReturnResult<undefined> = { done: true, value: undefined };
+
+/** {@link sseBatches}: a plain iterator (one promise per network chunk, not a generator's several). */
+class SseBatches implements AsyncIterableIterator<string[]> {
+  private readonly chunks: AsyncIterator<Uint8Array>;
+  private readonly decoder = new StringDecoder('utf8');
+  private readonly parser = createParser({ onEvent: (event) => this.onEvent(event.data) });
+  private pending: string[] = [];
+  private sawDone = false;
+  private closed = false;
+
+  constructor(
+    private readonly reply: UpstreamReply,
+    private readonly pool: string,
+    private readonly signal: AbortSignal,
+  ) {
+    this.chunks = reply.body[Symbol.asyncIterator]();
   }
-  if (!done) throw new UpstreamError(`The ${pool} backend ended the stream early.`, 502, true, pool);
+
+  [Symbol.asyncIterator](): AsyncIterableIterator<string[]> {
+    return this;
+  }
+
+  private onEvent(data: string): void {
+    this.pending.push(data);
+    if (data === '[DONE]') this.sawDone = true;
+  }
+
+  next(): Promise<IteratorResult<string[]>> {
+    if (this.closed) return Promise.resolve(DONE);
+    return this.chunks.next().then(
+      (chunk): IteratorResult<string[]> | Promise<IteratorResult<string[]>> => {
+        if (chunk.done) {
+          this.close();
+          if (!this.sawDone) throw new UpstreamError(`The ${this.pool} backend ended the stream early.`, 502, true, this.pool);
+          return DONE;
+        }
+        this.parser.feed(this.decoder.write(chunk.value as Buffer));
+        if (this.pending.length === 0) return this.next();
+        const batch = this.pending;
+        this.pending = [];
+        return { value: batch, done: false };
+      },
+      (err: unknown) => {
+        this.close();
+        if (this.signal.aborted) throw this.signal.reason instanceof Error ? this.signal.reason : err;
+        throw new UpstreamError(`The ${this.pool} backend dropped the stream.`, 502, true, this.pool);
+      },
+    );
+  }
+
+  return(): Promise<IteratorResult<string[]>> {
+    this.close();
+    return Promise.resolve(DONE);
+  }
+
+  private close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.reply.body.cancel();
+  }
 }
 
 /** Turns a 2xx reply into an {@link UpstreamCompletion} of the expected kind. */
