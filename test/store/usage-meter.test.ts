@@ -1,3 +1,4 @@
+import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import type { UsageRecord } from '../../lambda/core/ports.ts';
@@ -150,12 +151,19 @@ describe('packed usage items', () => {
     const items = packUsageRecords(records, 30);
     expect(items.map((p) => p.count)).toEqual([RECORDS_PER_ITEM, 7]);
     expect(items.flatMap((p) => decodeUsageItem(p.item))).toEqual(records);
-    // Rows, not objects: field names appear once per item, not once per record.
-    expect(items[1]!.item.records!.S!.includes('requestId')).toBe(false);
+    // Rows, not objects: field names appear once per item, not once per record; gzipped.
+    const rows = gunzipSync(items[1]!.item.records!.B!).toString('utf8');
+    expect(rows.includes('requestId')).toBe(false);
+    expect(JSON.parse(rows)).toHaveLength(7);
+    const full = items[0]!.item.records!.B!.length;
+    expect(full).toBeLessThan(JSON.stringify(records.slice(0, RECORDS_PER_ITEM)).length / 4);
   });
 
-  it('still reads items written as record objects (before rows)', () => {
+  it('still reads items written before gzip: record objects, or rows in a string', () => {
     const records = [rec('eps', 1), rec('eps', 2)];
     expect(decodeUsageItem({ records: { S: JSON.stringify(records) } })).toEqual(records);
+    const [packed] = packUsageRecords(records, 30);
+    const rowsText = gunzipSync(packed!.item.records!.B!).toString('utf8');
+    expect(decodeUsageItem({ ...packed!.item, records: { S: rowsText } })).toEqual(records);
   });
 });
