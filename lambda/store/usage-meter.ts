@@ -39,7 +39,11 @@ export interface DynamoUsageMeterOptions {
   readonly retentionDays?: number;
   /** Background flush this long after a record arrives; 0 disables the timer. @default 1000 */
   readonly flushIntervalMs?: number;
-  /** A background flush starts as soon as this many records are buffered. @default RECORDS_PER_ITEM */
+  /**
+   * A background flush starts as soon as this many records are buffered: four full items, one
+   * `BatchWriteItem` (each store request has a fixed cost, a local store's most of all; at most
+   * a second of records waits either way). @default FLUSH_AT_RECORDS
+   */
   readonly flushAtRecords?: number;
   /** Retries of `UnprocessedItems` within one flush. @default 5 */
   readonly batchRetries?: number;
@@ -65,6 +69,9 @@ const BATCH_SIZE = 25;
 
 /** Records packed in one Usage item at most (~150 bytes each as rows before gzip: far under DynamoDB's 400 KB). */
 export const RECORDS_PER_ITEM = 250;
+
+/** Records buffered before a flush starts, by default (four full items). */
+export const FLUSH_AT_RECORDS = 4 * RECORDS_PER_ITEM;
 
 /**
  * The fields of a packed row, in order (the tenant is the item's). Written to each item as
@@ -196,7 +203,7 @@ export class DynamoUsageMeter implements UsageMeter {
     this.logger = options.logger ?? consoleStoreLogger;
     this.retentionDays = options.retentionDays ?? 400;
     this.flushIntervalMs = options.flushIntervalMs ?? 1000;
-    this.flushAtRecords = options.flushAtRecords ?? RECORDS_PER_ITEM;
+    this.flushAtRecords = options.flushAtRecords ?? FLUSH_AT_RECORDS;
     this.batchRetries = options.batchRetries ?? 5;
     this.baseDelayMs = options.baseDelayMs ?? 25;
     this.maxDelayMs = options.maxDelayMs ?? 1000;
