@@ -9,10 +9,9 @@ import type { UpstreamCompletion } from './upstream-completion.ts';
 import { toCompletion } from './upstream-completion.ts';
 
 /** Runs one aggregated completion, streamed or not as the body asks. */
-export async function runAggregated(call: BackendCall, body: Record<string, unknown>): Promise<UpstreamCompletion> {
+export function runAggregated(call: BackendCall, body: Record<string, unknown>): Promise<UpstreamCompletion> {
   const out = upstreamBody(body, call.target);
-  const reply = await postTo(call, out);
-  return toCompletion(reply, out.stream === true, call.target.pool, call.signal);
+  return postTo(call, out).then((reply) => toCompletion(reply, out.stream === true, call.target.pool, call.signal));
 }
 
 /** Any OpenAI-compatible server: aggregated routes only. */

@@ -58,22 +58,24 @@ export function decodeKvParams(fromPrefill: KvTransferParams, mode: KvTransferMo
 }
 
 /** Runs the prefill call and extracts the KV-transfer parameters. */
-export async function runPrefill(call: BackendCall, body: Record<string, unknown>): Promise<PrefillResult> {
-  const reply = await postTo(call, prefillBody(upstreamBody(body, call.target)));
-  const json = await readJson(reply, call.target.pool);
-  const params = json.kv_transfer_params;
-  const usage = json.usage as { prompt_tokens?: unknown } | undefined;
-  return {
-    kvTransferParams: typeof params === 'object' && params !== null ? (params as KvTransferParams) : null,
-    promptTokens: typeof usage?.prompt_tokens === 'number' ? usage.prompt_tokens : null,
-  };
+export function runPrefill(call: BackendCall, body: Record<string, unknown>): Promise<PrefillResult> {
+  return postTo(call, prefillBody(upstreamBody(body, call.target)))
+    .then((reply) => readJson(reply, call.target.pool))
+    .then((json) => {
+      const params = json.kv_transfer_params;
+      const usage = json.usage as { prompt_tokens?: unknown } | undefined;
+      return {
+        kvTransferParams: typeof params === 'object' && params !== null ? (params as KvTransferParams) : null,
+        promptTokens: typeof usage?.prompt_tokens === 'number' ? usage.prompt_tokens : null,
+      };
+    });
 }
 
 /**
  * Runs the decode call with the client's own body (its `stream` and `max_tokens`); without
  * parameters the decode server recomputes the prompt.
  */
-export async function runDecode(
+export function runDecode(
   call: BackendCall,
   body: Record<string, unknown>,
   kvTransferParams: KvTransferParams | null,
@@ -81,8 +83,7 @@ export async function runDecode(
 ): Promise<UpstreamCompletion> {
   const out = upstreamBody(body, call.target);
   if (kvTransferParams) out.kv_transfer_params = decodeKvParams(kvTransferParams, mode);
-  const reply = await postTo(call, out);
-  return toCompletion(reply, out.stream === true, call.target.pool, call.signal);
+  return postTo(call, out).then((reply) => toCompletion(reply, out.stream === true, call.target.pool, call.signal));
 }
 
 /** vLLM with the NIXL connector: disaggregated prefill → decode, or one OpenAI-compatible call. */
