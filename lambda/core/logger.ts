@@ -15,12 +15,19 @@ export interface GatewayLogger {
 /**
  * Whether `logger` writes DEBUG records, so a caller can skip building a routine record's fields
  * (Powertools builds the whole record before it checks the level). Loggers that do not say, such
- * as test captures, are assumed to.
+ * as test captures, are assumed to. The answer is kept for a second per logger: Powertools reads
+ * the environment on every level check, and a level set at run time applies within that second.
  */
-export function writesDebug(logger: GatewayLogger): boolean {
+export function writesDebug(logger: GatewayLogger, now = Date.now()): boolean {
+  const known = DEBUG_CHECKS.get(logger);
+  if (known && now < known.until) return known.debug;
   const level = (logger as { getLevelName?: () => string }).getLevelName?.();
-  return level === undefined || level === 'DEBUG' || level === 'TRACE';
+  const debug = level === undefined || level === 'DEBUG' || level === 'TRACE';
+  DEBUG_CHECKS.set(logger, { debug, until: now + 1000 });
+  return debug;
 }
+
+const DEBUG_CHECKS = new WeakMap<GatewayLogger, { debug: boolean; until: number }>();
 
 /** The Powertools logger of the gateway (service `splitserve`, level from `POWERTOOLS_LOG_LEVEL`). */
 export function createLogger(): GatewayLogger {
