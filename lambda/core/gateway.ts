@@ -52,7 +52,8 @@ export function createGateway(deps: GatewayDeps): Gateway {
       const api = GENERATION_ROUTES[path];
       if (!api) throw new NotFoundError(`Invalid URL (${request.method} ${request.path})`, 'unknown_url');
       if (request.method !== 'POST') throw new MethodNotAllowedError(request.method, path);
-      const principal = await authenticate(deps.keys, request.headers.authorization);
+      const caller = authenticate(deps.keys, request.headers.authorization);
+      const principal = caller instanceof Promise ? await caller : caller;
       return await handleGeneration(deps, api, request.body, { requestId, principal, signal: request.signal, baseHeaders, startedAt });
     } catch (err) {
       const error = toGatewayError(err);

@@ -59,12 +59,14 @@ export async function handleGeneration(deps: GatewayDeps, api: ApiKind, rawBody:
   const route = tierRoute(deps.config, tier, body.model);
 
   const promptEstimate = estimatePromptTokens(api, body);
-  const ticket = await deps.admission.admit({
+  const admission = deps.admission.admit({
     requestId: ctx.requestId,
     tenant: ctx.principal.tenant,
     tier,
     reserveTokens: promptEstimate + maxCompletionTokens(body, deps.config.defaultMaxTokens),
   });
+  // Awaited only when it is a promise: a lease admits synchronously, without a promise round.
+  const ticket = admission instanceof Promise ? await admission : admission;
   const state: PlanState = {
     requestId: ctx.requestId,
     tenantId: ctx.principal.tenant.id,

@@ -24,7 +24,8 @@ export interface Principal {
 
 /** Resolves the SHA-256 (hex) of an API key to its principal, through a short cache. */
 export interface KeyResolver {
-  resolve(keyHash: string): Promise<Principal | undefined>;
+  /** The principal of a key hash; synchronously when it is known (cached), a promise otherwise. */
+  resolve(keyHash: string): Principal | undefined | Promise<Principal | undefined>;
 }
 
 /** Rate-limit figures for the `x-ratelimit-*` response headers; absent fields are not sent. */
@@ -58,7 +59,8 @@ export interface AdmissionTicket {
  * InsufficientQuotaError. At most one DynamoDB round trip.
  */
 export interface Admission {
-  admit(request: AdmissionRequest): Promise<AdmissionTicket>;
+  /** Admits or refuses (a rejection, or a throw when decided synchronously); a ticket synchronously when no store round trip is needed. */
+  admit(request: AdmissionRequest): AdmissionTicket | Promise<AdmissionTicket>;
 }
 
 /** One metered request (the Usage table's record). */

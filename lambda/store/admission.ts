@@ -82,7 +82,6 @@ type Admitted = { readonly key: ItemKey; readonly minute: number; readonly count
 type Refused = { readonly refused: RateLimitError | InsufficientQuotaError };
 
 const UNLIMITED: AdmissionTicket = Object.freeze({ rateLimit: Object.freeze({}), settle: () => undefined });
-const ADMITTED_UNLIMITED = Promise.resolve(UNLIMITED);
 
 /** Share of `limit` held by shard `k` of `n` (the shares sum to `limit`). */
 export function shardShare(limit: number, n: number, k: number): number {
@@ -114,18 +113,16 @@ export class DynamoAdmission implements Admission {
   }
 
   /**
-   * Admits or rejects with RateLimitError / InsufficientQuotaError. Not `async`: the common
-   * answers (no limits, a live lease with room) are worked out synchronously, without the
-   * promise chain of a store round trip.
+   * Admits or rejects with RateLimitError / InsufficientQuotaError. The common answers (no
+   * limits, a live lease with room) are returned synchronously, without a promise.
    */
-  admit(request: AdmissionRequest): Promise<AdmissionTicket> {
+  admit(request: AdmissionRequest): AdmissionTicket | Promise<AdmissionTicket> {
     const full = request.tenant.limits[request.tier];
-    if (!hasLimits(full)) return ADMITTED_UNLIMITED;
+    if (!hasLimits(full)) return UNLIMITED;
     const reserve = Math.max(0, Math.ceil(request.reserveTokens));
     const lease = this.options.leaseSize?.(request.tenant, request.tier);
     if (!lease) return this.admitOnce(request, full, reserve);
-    const local = this.fromLiveLease(`${request.tenant.id}#${request.tier}`, full, reserve);
-    return local ? Promise.resolve(local) : this.admitLeased(request, full, reserve, lease);
+    return this.fromLiveLease(`${request.tenant.id}#${request.tier}`, full, reserve) ?? this.admitLeased(request, full, reserve, lease);
   }
 
   /** One exact admission in the store. */

@@ -117,13 +117,13 @@ describe('DynamoAdmission', () => {
     const admission = new DynamoAdmission(store.client, names.usage, { now: clock.now, adjustments: quiet });
     const t = tenant({ priority: { rpm: 3, tpm: 1000 } });
     await admission.admit({ requestId: 'a', tenant: t, tier: 'priority', reserveTokens: 900 });
-    const err = await admission.admit({ requestId: 'b', tenant: t, tier: 'priority', reserveTokens: 200 }).catch((e: unknown) => e);
+    const err = await Promise.resolve(admission.admit({ requestId: 'b', tenant: t, tier: 'priority', reserveTokens: 200 })).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(RateLimitError);
     expect((err as RateLimitError).message).toContain('TPM');
     expect(await counts(t, 'priority', clock.now())).toMatchObject({ req: 1, tok: 900 });
     await admission.admit({ requestId: 'c', tenant: t, tier: 'priority', reserveTokens: 50 });
     await admission.admit({ requestId: 'd', tenant: t, tier: 'priority', reserveTokens: 50 });
-    const err2 = await admission.admit({ requestId: 'e', tenant: t, tier: 'priority', reserveTokens: 0 }).catch((e: unknown) => e);
+    const err2 = await Promise.resolve(admission.admit({ requestId: 'e', tenant: t, tier: 'priority', reserveTokens: 0 })).catch((e: unknown) => e);
     expect((err2 as RateLimitError).message).toContain('RPM');
     expect(await counts(t, 'priority', clock.now())).toMatchObject({ req: 3, tok: 1000 });
   });
@@ -133,7 +133,7 @@ describe('DynamoAdmission', () => {
     const admission = new DynamoAdmission(store.client, names.usage, { now: clock.now, adjustments: quiet });
     const t = tenant({ default: { rpm: 100, monthlyTokens: 1000 } });
     const first = await admission.admit({ requestId: 'a', tenant: t, tier: 'default', reserveTokens: 600 });
-    const err = await admission.admit({ requestId: 'b', tenant: t, tier: 'default', reserveTokens: 600 }).catch((e: unknown) => e);
+    const err = await Promise.resolve(admission.admit({ requestId: 'b', tenant: t, tier: 'default', reserveTokens: 600 })).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(InsufficientQuotaError);
     expect((err as InsufficientQuotaError).headers['x-should-retry']).toBe('false');
     expect(await counts(t, 'default', clock.now())).toMatchObject({ req: 1, mon: 600 });
@@ -300,7 +300,7 @@ describe('DynamoAdmission', () => {
     const calls = countCalls(client);
     const admission = new DynamoAdmission(client, names.usage, { adjustments: quiet });
     const t = tenant({ priority: { tpm: 100 } });
-    const err = await admission.admit({ requestId: 'x', tenant: t, tier: 'priority', reserveTokens: 101 }).catch((e: unknown) => e);
+    const err = await Promise.resolve(admission.admit({ requestId: 'x', tenant: t, tier: 'priority', reserveTokens: 101 })).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(RateLimitError);
     expect((err as RateLimitError).message).toContain('too large');
     expect(calls.total()).toBe(0);
