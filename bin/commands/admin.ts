@@ -78,6 +78,19 @@ type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositi
 class UsageError extends Error {}
 
 /**
+ * `--key-id ID` as `--key-id=ID`: key ids are base64url, so one in 64 starts with `-`, which
+ * `parseArgs` refuses as an ambiguous value after a separate option name.
+ */
+function withKeyIdValues(args: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === '--key-id' && i + 1 < args.length) out.push(`--key-id=${args[++i]}`);
+    else out.push(args[i]!);
+  }
+  return out;
+}
+
+/**
  * Runs `splitserve admin`; resolves 0 on success, 1 when the operation fails, 2 on bad arguments.
  *
  * @example
@@ -88,7 +101,7 @@ export async function adminCommand(args: string[], io: AdminIO = processIO): Pro
   let values: Values;
   let positionals: string[];
   try {
-    ({ values, positionals } = parseArgs({ args, options: OPTIONS, strict: true, allowPositionals: true }));
+    ({ values, positionals } = parseArgs({ args: withKeyIdValues(args), options: OPTIONS, strict: true, allowPositionals: true }));
   } catch (err) {
     io.err(`${err instanceof Error ? err.message : String(err)}\n\n${USAGE}`);
     return 2;

@@ -90,6 +90,13 @@ describe('splitserve admin', () => {
     expect((await resolve(key))?.tenant.disabled).toBe(false);
   });
 
+  it('takes a key id that starts with a dash (one in 64 do) after a separate --key-id', async () => {
+    await cli('tenant', 'create', '--tenant', 'dash', '--tiers', 'default');
+    const missing = await cli('key', 'revoke', '--tenant', 'dash', '--key-id', '-AbC_123');
+    expect(missing.err).not.toContain('ambiguous');
+    expect(missing.code).toBe(1); // parsed, then not found: an operation failure, not bad arguments
+  });
+
   it('rotates and revokes keys', async () => {
     await cli('tenant', 'create', '--tenant', 'rot', '--tiers', 'default');
     const first = JSON.parse((await cli('key', 'create', '--tenant', 'rot', '--json')).out) as { key: string; keyId: string };
