@@ -6,6 +6,7 @@
 import { parseArgs } from 'node:util';
 import { SIM_PROFILES, SIM_ROLES, isProfileName, startSimulator } from '../../sim/index.ts';
 import type { SimRole } from '../../sim/index.ts';
+import { isPort, untilStopped } from './command-line.ts';
 
 const USAGE = `usage: splitserve sim [options]
 
@@ -58,7 +59,7 @@ export async function simCommand(args: string[]): Promise<number> {
   const speedup = Number(values.speedup);
   const seed = Number(values.seed);
   if (!isProfileName(values.profile)) return usageError(`unknown profile "${values.profile}"`);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) return usageError(`invalid --port "${values.port}"`);
+  if (!isPort(port)) return usageError(`invalid --port "${values.port}"`);
   if (!Number.isFinite(speedup) || speedup <= 0) return usageError(`invalid --speedup "${values.speedup}"`);
   if (!Number.isInteger(seed)) return usageError(`invalid --seed "${values.seed}"`);
   const role = values.role;
@@ -75,15 +76,7 @@ export async function simCommand(args: string[]): Promise<number> {
   });
   process.stdout.write(`splitserve sim ${values.profile} listening on ${sim.url}\n`);
 
-  await new Promise<void>((resolve) => {
-    const stop = (): void => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      resolve();
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
+  await untilStopped();
   await sim.close();
   return 0;
 }

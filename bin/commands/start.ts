@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError } from '../../lambda/core/errors.ts';
 import { DEFAULT_CONFIG_PATH, loadConfigFile, startLocal } from '../../local/start-local.ts';
 import { startStack } from '../../local/stack/start-stack.ts';
+import { isPort, untilStopped } from './command-line.ts';
 
 const HELP = `usage: splitserve start [--config FILE] [--port N] [--host HOST] [--runtime stack|node] [--store URL]
 
@@ -49,7 +50,7 @@ export async function startCommand(args: string[]): Promise<number> {
   }
   const portText = values.port ?? process.env.PORT ?? '8787';
   const port = Number(portText);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+  if (!isPort(port)) {
     process.stderr.write(`invalid port "${portText}"\n`);
     return 2;
   }
@@ -96,11 +97,7 @@ export async function startCommand(args: string[]): Promise<number> {
       '',
     ].join('\n'),
   );
-  await new Promise<void>((resolve) => {
-    const stop = () => resolve();
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-  });
+  await untilStopped();
   process.stdout.write('splitserve: stopping\n');
   await local.close();
   return 0;

@@ -7,6 +7,7 @@
  */
 import { parseArgs } from 'node:util';
 import { startEmbeddedDynamo } from '../../local/embedded-dynamo.ts';
+import { isPort, untilStopped } from './command-line.ts';
 
 const USAGE = `usage: splitserve store [--port N]
 
@@ -36,16 +37,13 @@ export async function storeCommand(args: string[]): Promise<number> {
     return 0;
   }
   const port = Number(values.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+  if (!isPort(port)) {
     process.stderr.write(`invalid port "${values.port}"\n\n${USAGE}`);
     return 2;
   }
   const store = await startEmbeddedDynamo({ port });
   process.stdout.write(`splitserve store listening on ${store.endpoint}\n`);
-  await new Promise<void>((resolve) => {
-    process.once('SIGINT', () => resolve());
-    process.once('SIGTERM', () => resolve());
-  });
+  await untilStopped();
   await store.close();
   return 0;
 }

@@ -1,6 +1,7 @@
 /**
  * An upstream completion as the plan steps see it: a whole JSON body, or batches of SSE `data:`
- * payloads, one batch per chunk the upstream wrote (so the relay writes once per upstream write).
+ * payloads, one batch per delivery of the transport (with undici, everything one network read
+ * brought), so the relay writes once per delivery.
  */
 import { StringDecoder } from 'node:string_decoder';
 import { createParser } from 'eventsource-parser';

@@ -141,7 +141,7 @@ function packBuffered(records: readonly BufferedRecord[], retentionDays: number)
           count: { N: String(chunk.length) },
           tenant: { S: first.tenantId },
           fields: { S: FIELDS_TEXT },
-          // gzip (fastest level): ~6x fewer bytes to sign, send and store (write units are per
+          // gzip (fastest level): ~5x fewer bytes to sign, send and store (write units are per
           // KB), and ~4x less CPU for a local store; base64 in the SDK is native, where a JSON
           // string attribute is escaped character by character.
           records: { B: gzipSync(`[${chunk.map((r) => r.row).join(',')}]`, { level: 1 }) },
