@@ -13,7 +13,7 @@ import type { PlanState, PlanUsage } from './plan.ts';
 import { ROUTE_KINDS, routePools, tierRoute } from './plan.ts';
 import { openPlanStream } from './executor.ts';
 import type { AdmissionTicket, Principal, UsageRecord } from './ports.ts';
-import { rateLimitHeaders } from './rate-limit-headers.ts';
+import { addRateLimitHeaders } from './rate-limit-headers.ts';
 import type { ApiKind } from './request-schema.ts';
 import { parseGenerationBody } from './request-schema.ts';
 import { StreamShaper } from './response-shape.ts';
@@ -81,7 +81,9 @@ export async function handleGeneration(deps: GatewayDeps, api: ApiKind, rawBody:
     promptEstimate,
     startedAt: ctx.startedAt,
   };
-  const admitted: Admitted = { state, ticket, headers: { ...ctx.baseHeaders, ...rateLimitHeaders(ticket.rateLimit) }, ctx };
+  // The answer's headers, built once into one object (spreads re-copy every key).
+  const headers: Record<string, string> = body.stream === true ? { ...SSE_HEADERS, ...ctx.baseHeaders } : { ...ctx.baseHeaders };
+  const admitted: Admitted = { state, ticket, headers: addRateLimitHeaders(headers, ticket.rateLimit), ctx };
   try {
     return body.stream === true ? await streamPlan(deps, admitted) : await jsonPlan(deps, admitted);
   } catch (err) {
@@ -97,7 +99,7 @@ export async function handleGeneration(deps: GatewayDeps, api: ApiKind, rawBody:
 interface Admitted {
   readonly state: PlanState;
   readonly ticket: AdmissionTicket;
-  /** Headers of the answer: request id and rate limits. */
+  /** Headers of the answer: request id and rate limits (and the SSE ones for a stream). */
   readonly headers: Record<string, string>;
   readonly ctx: GenerationContext;
 }
@@ -116,7 +118,8 @@ async function streamPlan(deps: GatewayDeps, { state, ticket, headers, ctx }: Ad
   const body = relayStream(opened, shaper, ctx.signal, (end) =>
     finish(deps, opened.state, ticket, { outcome: end.outcome, usage: end.usage, ttftMs: opened.ttftMs }, end.error),
   );
-  return { status: 200, headers: { ...SSE_HEADERS, ...headers, 'openai-processing-ms': String(Date.now() - ctx.startedAt) }, body };
+  headers['openai-processing-ms'] = String(Date.now() - ctx.startedAt);
+  return { status: 200, headers, body };
 }
 
 interface Ending {

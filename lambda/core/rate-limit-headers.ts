@@ -15,7 +15,11 @@ export function formatReset(ms: number): string {
 
 /** `x-ratelimit-*` headers for the figures present. */
 export function rateLimitHeaders(state: RateLimitState | undefined): Record<string, string> {
-  const headers: Record<string, string> = {};
+  return addRateLimitHeaders({}, state);
+}
+
+/** Adds the `x-ratelimit-*` headers for the figures present to `headers`, and returns it. */
+export function addRateLimitHeaders(headers: Record<string, string>, state: RateLimitState | undefined): Record<string, string> {
   if (!state) return headers;
   if (state.limitRequests !== undefined) headers['x-ratelimit-limit-requests'] = String(state.limitRequests);
   if (state.remainingRequests !== undefined) headers['x-ratelimit-remaining-requests'] = String(Math.max(0, state.remainingRequests));

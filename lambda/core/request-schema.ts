@@ -1,18 +1,19 @@
 /**
  * Validation of what the gateway itself uses in a request body. Every other field (`tools`,
  * `tool_choice`, `response_format`, `seed`, `logprobs`, `stop`, vendor extensions, …) passes
- * through to the backend untouched: the schemas are `loose`.
+ * through to the backend untouched: the schemas are `loose`, and compiled (zod.ts), as they run on
+ * every request.
  */
 import * as z from 'zod/mini';
-import './zod.ts';
+import { compiledLooseObject } from './zod.ts';
 import { InvalidRequestError } from './errors.ts';
 
 /** Values of `service_tier` a client may send; `fast` is an alias of `priority`. */
 export const SERVICE_TIER_VALUES = ['auto', 'default', 'flex', 'priority', 'fast'] as const;
 export type ServiceTierValue = (typeof SERVICE_TIER_VALUES)[number];
 
-const contentPart = z.looseObject({ type: z.string() });
-const message = z.looseObject({
+const contentPart = compiledLooseObject({ type: z.string() });
+const message = compiledLooseObject({
   role: z.string().check(z.minLength(1)),
   content: z.optional(z.union([z.string(), z.array(contentPart), z.null()])),
 });
@@ -22,7 +23,7 @@ const positiveInt = z.int().check(z.positive());
 const common = {
   model: z.string().check(z.minLength(1, 'model is required'), z.maxLength(256)),
   stream: z.optional(z.boolean()),
-  stream_options: z.nullish(z.looseObject({ include_usage: z.optional(z.boolean()) })),
+  stream_options: z.nullish(compiledLooseObject({ include_usage: z.optional(z.boolean()) })),
   max_tokens: z.nullish(positiveInt),
   n: z.nullish(z.literal(1, 'only n=1 is supported')),
   service_tier: z.nullish(z.enum(SERVICE_TIER_VALUES)),
@@ -30,14 +31,14 @@ const common = {
 };
 
 /** `POST /v1/chat/completions` body. */
-export const chatCompletionSchema = z.looseObject({
+export const chatCompletionSchema = compiledLooseObject({
   ...common,
   messages: z.array(message).check(z.minLength(1, 'messages must contain at least one message')),
   max_completion_tokens: z.nullish(positiveInt),
 });
 
 /** `POST /v1/completions` (legacy text completions) body. */
-export const completionSchema = z.looseObject({
+export const completionSchema = compiledLooseObject({
   ...common,
   prompt: z.union([z.string(), z.array(z.string()).check(z.minLength(1))]),
 });

@@ -335,6 +335,11 @@ export class DynamoAdmission implements Admission {
   }
 }
 
+/** What is left of `limit` when a shard of `shareLimit` has `used` (scaled to all `shards`). */
+function remaining(limit: number, shareLimit: number, used: number, shards: number): number {
+  return Math.max(0, Math.min(limit, Math.floor((shareLimit - used) * shards)));
+}
+
 /** `x-ratelimit-*` figures from a window item's counters (scaled by the shard count; estimates when sharded or leased). */
 function rateLimitState(
   full: TenantLimits,
@@ -345,16 +350,15 @@ function rateLimitState(
   nowMs: number,
 ): RateLimitState {
   const reset = counts.minute === undefined ? undefined : Math.max(0, (counts.minute + 1) * MINUTE_MS - nowMs);
-  const remaining = (limit: number, shareLimit: number, used: number): number => Math.max(0, Math.min(limit, Math.floor((shareLimit - used) * shards)));
   const out: { -readonly [K in keyof RateLimitState]: RateLimitState[K] } = {};
   if (full.rpm !== undefined && share.rpm !== undefined) {
     out.limitRequests = full.rpm;
-    out.remainingRequests = remaining(full.rpm, share.rpm, counts.req - localLeft.req);
+    out.remainingRequests = remaining(full.rpm, share.rpm, counts.req - localLeft.req, shards);
     if (reset !== undefined) out.resetRequestsMs = reset;
   }
   if (full.tpm !== undefined && share.tpm !== undefined) {
     out.limitTokens = full.tpm;
-    out.remainingTokens = remaining(full.tpm, share.tpm, counts.tok - localLeft.tok);
+    out.remainingTokens = remaining(full.tpm, share.tpm, counts.tok - localLeft.tok, shards);
     if (reset !== undefined) out.resetTokensMs = reset;
   }
   return out;
