@@ -12,14 +12,15 @@ z.config(en());
 /**
  * `zod/mini`'s object type on zod core's compiling object parser (`$ZodObjectJIT`, what classic
  * `z.object` uses): the shape's checks run as one generated function instead of a walk over the
- * shape. Same issues and messages as `z.looseObject`; ~35% less CPU per request body
- * (`.splitserve/zodjit.mts`: 2.1 → 1.4 µs for a chat body). Where `new Function` is not allowed,
- * zod core detects it and falls back to the walk.
+ * shape. Same issues and messages as `z.looseObject` (test/core/zod.test.ts); ~35% less CPU per
+ * request body (2.1 → 1.4 µs for the bench's chat body, parsed 200,000 times in a loop). Where
+ * `new Function` is not allowed, zod core detects it and falls back to the walk.
  */
 type Init = (inst: unknown, def: unknown) => void;
 const ZodMiniObjectJIT = core.$constructor('ZodMiniObjectJIT', (inst: z.ZodMiniObject, def: core.$ZodObjectDef) => {
   (core.$ZodObjectJIT.init as Init)(inst, def);
   (z.ZodMiniType.init as Init)(inst, def);
+  core.util.installLazyProp(inst, 'shape', (self) => self._zod.def.shape, false);
 });
 
 /** Like `z.looseObject(shape)` (unknown keys kept), parsed by compiled code. */

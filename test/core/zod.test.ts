@@ -18,6 +18,7 @@ describe('compiledLooseObject', () => {
     expect(compiled._zod.traits.has('$ZodObjectJIT')).toBe(true);
     expect(walked._zod.traits.has('$ZodObjectJIT')).toBe(false);
     expect(compiled instanceof core.$ZodObject).toBe(true);
+    expect(Object.keys(compiled.shape)).toEqual(Object.keys(walked.shape));
   });
 
   const outcome = (r: { success: boolean; data?: unknown; error?: { issues: unknown[] } }) => ({ success: r.success, data: r.data, issues: r.error?.issues });
