@@ -4,7 +4,7 @@ import { BenchUsageError, parseBenchArgs, requestsFor } from '../../bench/cli-op
 describe('parseBenchArgs', () => {
   it('has the documented defaults', () => {
     const o = parseBenchArgs([]);
-    expect(o).toMatchObject({ requests: undefined, rounds: 5, concurrency: [1, 16, 64, 256], routes: ['agg', 'disagg'], targets: undefined, backend: 'fake', quick: false });
+    expect(o).toMatchObject({ requests: undefined, rounds: 10, concurrency: [1, 16, 64, 256], routes: ['agg', 'disagg'], targets: undefined, backend: 'fake', quick: false });
     expect(requestsFor(o, 1)).toBe(1000);
     expect(requestsFor(o, 256)).toBe(2048);
   });
