@@ -40,7 +40,7 @@ export interface DynamoUsageMeterOptions {
   /** Background flush this long after a record arrives; 0 disables the timer. @default 1000 */
   readonly flushIntervalMs?: number;
   /**
-   * A background flush starts as soon as this many records are buffered: ten full items, one
+   * A background flush starts as soon as this many records are buffered: two full items, one
    * `BatchWriteItem` (each store request has a fixed cost, a local store's most of all; at most
    * a second of records waits either way). @default FLUSH_AT_RECORDS
    */
@@ -67,15 +67,21 @@ interface Aggregate {
 
 const BATCH_SIZE = 25;
 
-/** Records packed in one Usage item at most (~150 bytes each as rows before gzip: far under DynamoDB's 400 KB). */
-export const RECORDS_PER_ITEM = 250;
+/**
+ * Records packed in one Usage item at most: 1000 typical records are 156 KB as rows and 31 KB
+ * gzipped, far under DynamoDB's 400 KB (the client's part of a row, the model name, is at most
+ * 256 characters). gzip has a fixed cost per call (~0.2 ms), so larger items cost less per record:
+ * 0.29 ms for 250 rows, 0.65 ms for 1000.
+ */
+export const RECORDS_PER_ITEM = 1000;
 
 /**
- * Records buffered before a flush starts, by default: ten full items, one `BatchWriteItem`. The
- * SDK costs ~2 ms of CPU per call, so 4 items per flush (1000 records) cost ~4.6 µs per request
- * (npm run bench, --cpu-prof); ten halve that, and the gzip of 2500 rows (~1 ms) stays short.
+ * Records buffered before a flush starts, by default: two full items, one `BatchWriteItem`. The
+ * SDK costs ~2 ms of CPU per call: at 1000 records per flush, the SDK was ~4.6 µs of the
+ * gateway's CPU per request (a V8 CPU profile of the gateway under the bench's 16-stream load),
+ * and the flush blocks the event loop for the gzip of its items (~1.3 ms for 2000 records).
  */
-export const FLUSH_AT_RECORDS = 10 * RECORDS_PER_ITEM;
+export const FLUSH_AT_RECORDS = 2 * RECORDS_PER_ITEM;
 
 /**
  * The fields of a packed row, in order (the tenant is the item's). Written to each item as
