@@ -20,7 +20,8 @@ type Init = (inst: unknown, def: unknown) => void;
 const ZodMiniObjectJIT = core.$constructor('ZodMiniObjectJIT', (inst: z.ZodMiniObject, def: core.$ZodObjectDef) => {
   (core.$ZodObjectJIT.init as Init)(inst, def);
   (z.ZodMiniType.init as Init)(inst, def);
-  core.util.installLazyProp(inst, 'shape', (self) => self._zod.def.shape, false);
+  // As zod/mini's own object type has it (not via `core.util`: that namespace would bundle whole).
+  Object.defineProperty(inst, 'shape', { get: () => def.shape, enumerable: false, configurable: true });
 });
 
 /** Like `z.looseObject(shape)` (unknown keys kept), parsed by compiled code. */
