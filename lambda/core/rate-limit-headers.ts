@@ -13,11 +13,6 @@ export function formatReset(ms: number): string {
   return `${Math.floor(minutes / 60)}h${minutes % 60}m${seconds % 60}s`;
 }
 
-/** `x-ratelimit-*` headers for the figures present. */
-export function rateLimitHeaders(state: RateLimitState | undefined): Record<string, string> {
-  return addRateLimitHeaders({}, state);
-}
-
 /** Adds the `x-ratelimit-*` headers for the figures present to `headers`, and returns it. */
 export function addRateLimitHeaders(headers: Record<string, string>, state: RateLimitState | undefined): Record<string, string> {
   if (!state) return headers;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatReset, rateLimitHeaders } from '../../lambda/core/rate-limit-headers.ts';
+import { addRateLimitHeaders, formatReset } from '../../lambda/core/rate-limit-headers.ts';
 
 describe('rate-limit headers', () => {
   it('formats resets as OpenAI does', () => {
@@ -10,12 +10,15 @@ describe('rate-limit headers', () => {
     expect(formatReset(3_723_000)).toBe('1h2m3s');
   });
 
-  it('emits only the figures present', () => {
-    expect(rateLimitHeaders({ limitRequests: 50, remainingRequests: -1, resetRequestsMs: 500 })).toEqual({
+  it('adds only the figures present, to the headers given', () => {
+    const headers = { 'x-request-id': 'r1' };
+    expect(addRateLimitHeaders(headers, { limitRequests: 50, remainingRequests: -1, resetRequestsMs: 500 })).toBe(headers);
+    expect(headers).toEqual({
+      'x-request-id': 'r1',
       'x-ratelimit-limit-requests': '50',
       'x-ratelimit-remaining-requests': '0',
       'x-ratelimit-reset-requests': '500ms',
     });
-    expect(rateLimitHeaders(undefined)).toEqual({});
+    expect(addRateLimitHeaders({}, undefined)).toEqual({});
   });
 });
