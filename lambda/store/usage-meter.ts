@@ -69,17 +69,24 @@ const BATCH_SIZE = 25;
 
 /**
  * Records packed in one Usage item at most: 1000 typical records are 156 KB as rows and 31 KB
- * gzipped, far under DynamoDB's 400 KB (the client's part of a row, the model name, is at most
- * 256 characters). gzip has a fixed cost per call (~0.2 ms), so larger items cost less per record:
- * 0.29 ms for 250 rows, 0.65 ms for 1000.
+ * gzipped, far under DynamoDB's 400 KB (a pack that is not is split: {@link MAX_PACKED_BYTES}).
+ * gzip costs ~0.2 ms per call plus ~0.45 µs per row (0.29 ms for 250 rows, 0.65 ms for 1000),
+ * so larger items cost less per record.
  */
 export const RECORDS_PER_ITEM = 1000;
 
 /**
- * Records buffered before a flush starts, by default: two full items, one `BatchWriteItem`. The
- * SDK costs ~2 ms of CPU per call: at 1000 records per flush, the SDK was ~4.6 µs of the
- * gateway's CPU per request (a V8 CPU profile of the gateway under the bench's 16-stream load),
- * and the flush blocks the event loop for the gzip of its items (~1.3 ms for 2000 records).
+ * Largest gzipped `records` attribute of one item: under DynamoDB's 400 KB item limit with room
+ * for the other attributes. Larger packs are split.
+ */
+export const MAX_PACKED_BYTES = 300 * 1024;
+
+/**
+ * Records buffered before a flush starts, by default: two full items, one `BatchWriteItem`. A
+ * flush makes two or three SDK calls (the `BatchWriteItem`, and an `UpdateItem` per daily
+ * aggregate touched); at 1000 records per flush they were ~4.6 µs of the gateway's CPU per
+ * request (a V8 CPU profile of the gateway under the bench's 16-stream load, both routes' tiers),
+ * ~2 ms per call. The flush blocks the event loop for the gzip of its items (~1.3 ms for 2000).
  */
 export const FLUSH_AT_RECORDS = 2 * RECORDS_PER_ITEM;
 
@@ -139,28 +146,42 @@ function packBuffered(records: readonly BufferedRecord[], retentionDays: number)
   const packed: PackedItem[] = [];
   for (const [pk, group] of groups) {
     group.sort((a, b) => a.startedAt - b.startedAt);
-    for (let i = 0; i < group.length; i += RECORDS_PER_ITEM) {
-      const chunk = group.slice(i, i + RECORDS_PER_ITEM);
-      const first = chunk[0]!;
-      const last = chunk[chunk.length - 1]!;
-      packed.push({
-        count: chunk.length,
-        item: {
-          pk: { S: pk },
-          sk: { S: usageBatchSk(first.startedAt, first.requestId) },
-          count: { N: String(chunk.length) },
-          tenant: { S: first.tenantId },
-          fields: { S: FIELDS_TEXT },
-          // gzip (fastest level): ~5x fewer bytes to sign, send and store (write units are per
-          // KB), and ~4x less CPU for a local store; base64 in the SDK is native, where a JSON
-          // string attribute is escaped character by character.
-          records: { B: gzipSync(`[${chunk.map((r) => r.row).join(',')}]`, { level: 1 }) },
-          [TTL_ATTRIBUTE]: { N: String(Math.floor(last.startedAt / 1000) + retentionDays * 86_400) },
-        },
-      });
-    }
+    for (let i = 0; i < group.length; i += RECORDS_PER_ITEM) packChunk(pk, group.slice(i, i + RECORDS_PER_ITEM), retentionDays, packed);
   }
   return packed;
+}
+
+/**
+ * Packs `chunk` (one tenant and month, oldest first) into one item, or, when its gzipped rows
+ * would exceed {@link MAX_PACKED_BYTES} (long pool or model names in the config can make rows
+ * large), into two halves, recursively: DynamoDB refuses an item over 400 KB, and with it the
+ * whole batch.
+ */
+function packChunk(pk: string, chunk: readonly BufferedRecord[], retentionDays: number, out: PackedItem[]): void {
+  // gzip (fastest level): ~5x fewer bytes to sign, send and store (write units are per KB), and
+  // ~4x less CPU for a local store; base64 in the SDK is native, where a JSON string attribute is
+  // escaped character by character.
+  const records = gzipSync(`[${chunk.map((r) => r.row).join(',')}]`, { level: 1 });
+  if (records.length > MAX_PACKED_BYTES && chunk.length > 1) {
+    const half = Math.ceil(chunk.length / 2);
+    packChunk(pk, chunk.slice(0, half), retentionDays, out);
+    packChunk(pk, chunk.slice(half), retentionDays, out);
+    return;
+  }
+  const first = chunk[0]!;
+  const last = chunk[chunk.length - 1]!;
+  out.push({
+    count: chunk.length,
+    item: {
+      pk: { S: pk },
+      sk: { S: usageBatchSk(first.startedAt, first.requestId) },
+      count: { N: String(chunk.length) },
+      tenant: { S: first.tenantId },
+      fields: { S: FIELDS_TEXT },
+      records: { B: records },
+      [TTL_ATTRIBUTE]: { N: String(Math.floor(last.startedAt / 1000) + retentionDays * 86_400) },
+    },
+  });
 }
 
 /**

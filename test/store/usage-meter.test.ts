@@ -1,9 +1,10 @@
+import { randomBytes } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import type { UsageRecord } from '../../lambda/core/ports.ts';
 import { NotDurableError } from '../../lambda/store/errors.ts';
-import { DynamoUsageMeter, RECORDS_PER_ITEM, decodeUsageItem, packUsageRecords } from '../../lambda/store/usage-meter.ts';
+import { DynamoUsageMeter, MAX_PACKED_BYTES, RECORDS_PER_ITEM, decodeUsageItem, packUsageRecords } from '../../lambda/store/usage-meter.ts';
 import { usageRecords, usageReport } from '../../lambda/store/usage-report.ts';
 import type { TableNames } from '../../lambda/store/tables.ts';
 import { localDynamoClient, startEmbeddedDynamo, type EmbeddedDynamo } from '../../local/embedded-dynamo.ts';
@@ -157,6 +158,16 @@ describe('packed usage items', () => {
     expect(JSON.parse(rows)).toHaveLength(7);
     const full = items[0]!.item.records!.B!.length;
     expect(full).toBeLessThan(JSON.stringify(records.slice(0, RECORDS_PER_ITEM)).length / 4);
+  });
+
+  it('splits a pack whose gzipped rows would be too large for one item (long names in the config)', () => {
+    // 1000 records naming 1000 different 800-character pools: ~400 incompressible bytes a row.
+    const records = Array.from({ length: RECORDS_PER_ITEM }, (_, i) => rec('zeta', i, { pools: [randomBytes(400).toString('hex')] }));
+    const items = packUsageRecords(records, 30);
+    expect(items.length).toBeGreaterThan(1);
+    for (const { item } of items) expect(item.records!.B!.length).toBeLessThanOrEqual(MAX_PACKED_BYTES);
+    expect(items.reduce((n, p) => n + p.count, 0)).toBe(RECORDS_PER_ITEM);
+    expect(items.flatMap((p) => decodeUsageItem(p.item))).toEqual(records);
   });
 
   it('still reads items written before gzip: record objects, or rows in a string', () => {
