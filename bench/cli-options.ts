@@ -50,6 +50,14 @@ export class BenchUsageError extends Error {
   override readonly name = 'BenchUsageError';
 }
 
+/**
+ * Measured rounds by default. Ten, not five: on the shared 2-core machine the relay's own TTFT
+ * p50 at 16 streams spans about 2x between batches of one run (1.9–3.7 ms in a typical run), more
+ * than the 1 ms target, so the median of five batches decided the verdict by chance about one run
+ * in five. A full run takes about two minutes.
+ */
+export const DEFAULT_ROUNDS = 10;
+
 /** Usage text printed by `--help`. */
 export const BENCH_USAGE = `usage: splitserve bench [options]
 
@@ -60,7 +68,7 @@ Streams the same requests three ways side by side, in interleaved rounds, and re
 
 options:
   --requests N         requests per measured batch        (default: max(1000, 8 x concurrency))
-  --rounds R           measured rounds, after a warm-up round of half-size batches (default: 10)
+  --rounds R           measured rounds, after a warm-up round of half-size batches (default: ${DEFAULT_ROUNDS})
   --concurrency LIST   comma-separated concurrencies      (default: 1,16,64,256)
   --routes LIST        agg,disagg                         (default: both)
   --targets LIST       direct,relay,gateway               (default: all available)
@@ -78,14 +86,6 @@ options:
 Targets at c=16 (DESIGN.md section 8): gateway TTFT p50 within 1 ms of the relay, CPU/request <= 2x.
 Exit status: 0 when every request completed, 1 when any failed, 2 on a bad command line.
 `;
-
-/**
- * Measured rounds by default. Ten, not five: on the shared 2-core machine the relay's own TTFT
- * p50 at 16 streams spans about 2x between batches of one run (1.9–3.7 ms in a typical run), more
- * than the 1 ms target, so the median of five batches decided the verdict by chance about one run
- * in five. A full run takes about two minutes.
- */
-export const DEFAULT_ROUNDS = 10;
 
 const MAX_CONCURRENCY = 1024;
 const MAX_REQUESTS = 1_000_000;

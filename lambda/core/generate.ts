@@ -108,7 +108,8 @@ async function jsonPlan(deps: GatewayDeps, { state, ticket, headers, ctx }: Admi
   const done = await deps.executor.runJson(state, ctx.signal);
   const usage = done.usage ?? { promptTokens: 0, completionTokens: 0 };
   finish(deps, done, ticket, { outcome: 'ok', usage, ttftMs: null, meter: !deps.executor.meters || done.meterError !== undefined });
-  return jsonResponse(200, done.response, { ...headers, 'openai-processing-ms': String(Date.now() - ctx.startedAt) });
+  headers['openai-processing-ms'] = String(Date.now() - ctx.startedAt);
+  return jsonResponse(200, done.response, headers);
 }
 
 async function streamPlan(deps: GatewayDeps, { state, ticket, headers, ctx }: Admitted): Promise<GatewayResponse> {

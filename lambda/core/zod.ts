@@ -18,10 +18,10 @@ z.config(en());
  */
 type Init = (inst: unknown, def: unknown) => void;
 const ZodMiniObjectJIT = core.$constructor('ZodMiniObjectJIT', (inst: z.ZodMiniObject, def: core.$ZodObjectDef) => {
+  // The compiling parser first; zod/mini's object type then adds its own traits (lazy `shape`,
+  // `instanceof z.ZodMiniObject`) and skips the `$ZodObject` init already done.
   (core.$ZodObjectJIT.init as Init)(inst, def);
-  (z.ZodMiniType.init as Init)(inst, def);
-  // As zod/mini's own object type has it (not via `core.util`: that namespace would bundle whole).
-  Object.defineProperty(inst, 'shape', { get: () => def.shape, enumerable: false, configurable: true });
+  (z.ZodMiniObject.init as Init)(inst, def);
 });
 
 /** Like `z.looseObject(shape)` (unknown keys kept), parsed by compiled code. */
