@@ -3,10 +3,9 @@
  * on stdout, `splitserve sim <profile> listening on http://127.0.0.1:<port>`, which parent
  * processes parse for the port.
  */
-import { parseArgs } from 'node:util';
 import { SIM_PROFILES, SIM_ROLES, isProfileName, startSimulator } from '../../sim/index.ts';
 import type { SimRole } from '../../sim/index.ts';
-import { isPort, untilStopped } from './command-line.ts';
+import { commandOptions, isPort, untilStopped } from './command-line.ts';
 
 const USAGE = `usage: splitserve sim [options]
 
@@ -31,30 +30,21 @@ options:
  * process.exitCode = await simCommand(['--profile', 'cerebras-decode', '--port', '8201']);
  */
 export async function simCommand(args: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args,
-      options: {
-        profile: { type: 'string', default: 'gpu-aggregated' },
-        port: { type: 'string', default: '8201' },
-        host: { type: 'string', default: '127.0.0.1' },
-        speedup: { type: 'string', default: '1' },
-        seed: { type: 'string', default: '0' },
-        role: { type: 'string' },
-        model: { type: 'string', multiple: true },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (err) {
-    return usageError(err instanceof Error ? err.message : String(err));
-  }
-  if (values.help) {
-    process.stdout.write(USAGE);
-    return 0;
-  }
+  const values = commandOptions(
+    args,
+    {
+      profile: { type: 'string', default: 'gpu-aggregated' },
+      port: { type: 'string', default: '8201' },
+      host: { type: 'string', default: '127.0.0.1' },
+      speedup: { type: 'string', default: '1' },
+      seed: { type: 'string', default: '0' },
+      role: { type: 'string' },
+      model: { type: 'string', multiple: true },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    USAGE,
+  );
+  if (typeof values === 'number') return values;
   const port = Number(values.port);
   const speedup = Number(values.speedup);
   const seed = Number(values.seed);

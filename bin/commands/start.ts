@@ -1,11 +1,10 @@
 /**
  * `splitserve start [--config FILE] [--port N] [--host H]`: the gateway locally.
  */
-import { parseArgs } from 'node:util';
 import { ConfigError } from '../../lambda/core/errors.ts';
 import { DEFAULT_CONFIG_PATH, loadConfigFile, startLocal } from '../../local/start-local.ts';
 import { startStack } from '../../local/stack/start-stack.ts';
-import { isPort, untilStopped } from './command-line.ts';
+import { commandOptions, isPort, untilStopped } from './command-line.ts';
 
 const HELP = `usage: splitserve start [--config FILE] [--port N] [--host HOST] [--runtime stack|node] [--store URL]
 
@@ -27,27 +26,19 @@ config are seeded into an embedded DynamoDB-compatible store, or into the one gi
 
 /** Runs `splitserve start` until SIGINT/SIGTERM; resolves the exit code. */
 export async function startCommand(args: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args,
-      options: {
-        config: { type: 'string' },
-        port: { type: 'string' },
-        host: { type: 'string' },
-        runtime: { type: 'string', default: 'stack' },
-        store: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
-  } catch (err) {
-    process.stderr.write(`${(err as Error).message}\n\n${HELP}`);
-    return 2;
-  }
-  if (values.help) {
-    process.stdout.write(HELP);
-    return 0;
-  }
+  const values = commandOptions(
+    args,
+    {
+      config: { type: 'string' },
+      port: { type: 'string' },
+      host: { type: 'string' },
+      runtime: { type: 'string', default: 'stack' },
+      store: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    HELP,
+  );
+  if (typeof values === 'number') return values;
   const portText = values.port ?? process.env.PORT ?? '8787';
   const port = Number(portText);
   if (!isPort(port)) {

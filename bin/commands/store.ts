@@ -5,9 +5,8 @@
  * gateway's (as DynamoDB's is not, deployed). Prints one ready line on stdout,
  * `splitserve store listening on http://127.0.0.1:<port>`.
  */
-import { parseArgs } from 'node:util';
 import { startEmbeddedDynamo } from '../../local/embedded-dynamo.ts';
-import { isPort, untilStopped } from './command-line.ts';
+import { commandOptions, isPort, untilStopped } from './command-line.ts';
 
 const USAGE = `usage: splitserve store [--port N]
 
@@ -20,22 +19,8 @@ splitserve start --store URL and splitserve admin --endpoint URL. Its data lives
 
 /** Runs the `store` command; resolves 0 after a clean stop on SIGINT/SIGTERM, 2 on bad arguments. */
 export async function storeCommand(args: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args,
-      options: { port: { type: 'string', default: '4567' }, help: { type: 'boolean', short: 'h', default: false } },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (err) {
-    process.stderr.write(`${(err as Error).message}\n\n${USAGE}`);
-    return 2;
-  }
-  if (values.help) {
-    process.stdout.write(USAGE);
-    return 0;
-  }
+  const values = commandOptions(args, { port: { type: 'string', default: '4567' }, help: { type: 'boolean', short: 'h', default: false } }, USAGE);
+  if (typeof values === 'number') return values;
   const port = Number(values.port);
   if (!isPort(port)) {
     process.stderr.write(`invalid port "${values.port}"\n\n${USAGE}`);

@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import OpenAI from 'openai';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { storeCommand } from '../../bin/commands/store.ts';
 import { startCommand } from '../../bin/commands/start.ts';
 import { parseConfig } from '../../lambda/core/config.ts';
@@ -18,6 +18,7 @@ import { startLocal } from '../../local/start-local.ts';
 import { startSimulator } from '../../sim/index.ts';
 import type { SimulatorHandle } from '../../sim/index.ts';
 import { silentLogger } from '../helpers/silent-logger.ts';
+import { withStderr } from '../helpers/stderr.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const READY = /^splitserve store listening on (http:\/\/127\.0\.0\.1:\d+)$/m;
@@ -98,18 +99,12 @@ describe('a gateway on a store in its own process', () => {
   });
 
   it('refuses a --store that is not an http(s) URL, and a bad store port, with exit code 2', async () => {
-    const written: string[] = [];
-    const spy = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
-      written.push(String(chunk));
-      return true;
-    });
-    try {
-      expect(await startCommand(['--runtime', 'node', '--store', 'localhost:4567'])).toBe(2);
-      expect(await storeCommand(['--port', 'x'])).toBe(2);
-    } finally {
-      spy.mockRestore();
-    }
-    expect(written.join('')).toContain('invalid --store "localhost:4567"');
-    expect(written.join('')).toContain('invalid port "x"');
+    const { result, written } = await withStderr(async () => [
+      await startCommand(['--runtime', 'node', '--store', 'localhost:4567']),
+      await storeCommand(['--port', 'x']),
+    ]);
+    expect(result).toEqual([2, 2]);
+    expect(written).toContain('invalid --store "localhost:4567"');
+    expect(written).toContain('invalid port "x"');
   });
 });

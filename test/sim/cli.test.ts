@@ -1,8 +1,9 @@
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { simCommand } from '../../bin/commands/sim.ts';
+import { withStderr } from '../helpers/stderr.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const READY = /^splitserve sim (\S+) listening on http:\/\/127\.0\.0\.1:(\d+)$/;
@@ -43,20 +44,15 @@ describe('splitserve sim', () => {
   });
 
   it('rejects bad arguments with exit code 2 and a message', async () => {
-    const written: string[] = [];
-    const spy = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
-      written.push(String(chunk));
-      return true;
-    });
-    try {
-      expect(await simCommand(['--profile', 'tpu-magic'])).toBe(2);
-      expect(await simCommand(['--port', '70000'])).toBe(2);
-      expect(await simCommand(['--speedup', '0'])).toBe(2);
-      expect(await simCommand(['--bogus'])).toBe(2);
-    } finally {
-      spy.mockRestore();
-    }
-    expect(written.join('')).toContain('unknown profile "tpu-magic"');
-    expect(written.join('')).toContain('invalid --port "70000"');
+    const { result, written } = await withStderr(async () => [
+      await simCommand(['--profile', 'tpu-magic']),
+      await simCommand(['--port', '70000']),
+      await simCommand(['--speedup', '0']),
+      await simCommand(['--bogus']),
+    ]);
+    expect(result).toEqual([2, 2, 2, 2]);
+    expect(written).toContain('unknown profile "tpu-magic"');
+    expect(written).toContain('invalid --port "70000"');
+    expect(written).toContain("Unknown option '--bogus'");
   });
 });
