@@ -54,7 +54,7 @@ export class BenchUsageError extends Error {
  * Measured rounds by default. Ten, not five: on the shared 2-core machine the relay's own TTFT
  * p50 at 16 streams spans about 2x between batches of one run (1.9–3.7 ms in a typical run), more
  * than the 1 ms target, so the median of a run's rounds is noisy. Ten narrowed it a little (runs
- * over 1 ms on a route: 3 of 13 with five, 2 of 15 with ten, same code); single runs still
+ * over 1 ms on a route: 3 of 13 with five, 2 of 15 with ten, on nearly the same code); single runs still
  * differ. A full run takes about two minutes.
  */
 export const DEFAULT_ROUNDS = 10;
