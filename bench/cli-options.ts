@@ -23,6 +23,10 @@ export type AdmissionMode = (typeof ADMISSIONS)[number];
 export const BACKENDS = ['fake', 'sim'] as const;
 export type BackendKind = (typeof BACKENDS)[number];
 
+/** What the relay and the gateway run from: esbuild bundles (as in Lambda) or the sources through tsx (bench/build.ts). */
+export const BUILDS = ['bundle', 'source'] as const;
+export type BuildKind = (typeof BUILDS)[number];
+
 /** Everything a bench run needs to know, defaults filled in. */
 export interface BenchOptions {
   /** Requests per measured batch; `undefined` means max(1000, 8 × concurrency). */
@@ -38,6 +42,8 @@ export interface BenchOptions {
   readonly quick: boolean;
   /** How the gateway admits the bench tenant. */
   readonly admission: AdmissionMode;
+  /** What the relay and the gateway run from: esbuild bundles as in Lambda, or the sources through tsx. */
+  readonly build: BuildKind;
   /** Directory for V8 CPU profiles of the relay and the gateway (`node --cpu-prof`); off when `undefined`. */
   readonly cpuProf: string | undefined;
   /** Where to write the JSON figures; `undefined` means bench/results/bench-<ISO time>.json. */
@@ -66,6 +72,7 @@ Streams the same requests three ways side by side, in interleaved rounds, and re
   direct   the load generator calls the backends itself (prefill then decode, or one call)
   relay    through bench/minimal-relay.ts: the practical limit (no auth, no checks)
   gateway  through splitserve itself (bin/splitserve.ts start --runtime node: the core behind its Node adapter)
+The relay and the gateway (and its store) run from the same kind of build (--build).
 
 options:
   --requests N         requests per measured batch        (default: max(1000, 8 x concurrency))
@@ -78,6 +85,10 @@ options:
   --admission MODE     none | exact | lease (default: lease): the bench tenant has no limits,
                        limits checked with one conditional UpdateItem per request, or the same
                        limits in lease mode (metering is on in every mode)
+  --build KIND         bundle | source (default: bundle): the relay and the gateway as esbuild
+                       bundles built with the Lambda functions' options (what runs in AWS), or
+                       their TypeScript sources through tsx (which wraps every function it creates
+                       in a naming helper the bundles do not have)
   --quick              tiny run for CI smoke: 1 round, concurrency 1,8, 16 requests
   --json-out FILE      write the figures there            (default: bench/results/bench-<time>.json)
   --cpu-prof DIR       write V8 CPU profiles of the relay and the gateway there (slows them: the
@@ -134,6 +145,7 @@ export function parseBenchArgs(args: readonly string[]): BenchOptions {
         'sim-speedup': { type: 'string' },
         quick: { type: 'boolean' },
         admission: { type: 'string' },
+        build: { type: 'string' },
         'json-out': { type: 'string' },
         'cpu-prof': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
@@ -151,6 +163,10 @@ export function parseBenchArgs(args: readonly string[]): BenchOptions {
   const admissionRaw = str('admission') ?? 'lease';
   if (!(ADMISSIONS as readonly string[]).includes(admissionRaw)) {
     throw new BenchUsageError(`--admission must be one of ${ADMISSIONS.join(', ')}, got "${admissionRaw}"`);
+  }
+  const buildRaw = str('build') ?? 'bundle';
+  if (!(BUILDS as readonly string[]).includes(buildRaw)) {
+    throw new BenchUsageError(`--build must be one of ${BUILDS.join(', ')}, got "${buildRaw}"`);
   }
   const speedupRaw = str('sim-speedup');
   const simSpeedup = speedupRaw === undefined ? 10 : Number(speedupRaw);
@@ -173,6 +189,7 @@ export function parseBenchArgs(args: readonly string[]): BenchOptions {
     simSpeedup,
     quick,
     admission: admissionRaw as AdmissionMode,
+    build: buildRaw as BuildKind,
     jsonOut: str('json-out'),
     cpuProf: str('cpu-prof'),
     help: values['help'] === true,

@@ -169,7 +169,7 @@ export function verdict(c: Comparison): { readonly ttft: boolean; readonly cpu: 
 export function formatReport(report: BenchReport): string {
   const lines: string[] = [];
   const widths = [9, 10, 10, 9, 11, 11, 8];
-  lines.push(`splitserve bench: ${report.environment.backend} backend, gateway admission ${report.options.admission} (metering on), ${report.options.rounds} round(s) after a warm-up round, medians over rounds; node ${report.environment.node}, ${report.environment.cpus} CPU(s)`);
+  lines.push(`splitserve bench: ${report.environment.backend} backend, gateway admission ${report.options.admission} (metering on), relay and gateway ${report.options.build === 'source' ? 'from their sources (tsx)' : 'as esbuild bundles'}, ${report.options.rounds} round(s) after a warm-up round, medians over rounds; node ${report.environment.node}, ${report.environment.cpus} CPU(s)`);
   lines.push('TTFT in ms (to the first content chunk); CPU ms/req of the process tree, median over rounds and pooled over all rounds');
   lines.push("the gateway's DynamoDB-compatible store runs in its own process, as DynamoDB does deployed: its CPU is reported on its own line");
   for (const note of report.notes) lines.push(`note: ${note}`);

@@ -7,6 +7,8 @@ import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { prepareBuild } from './build.ts';
+import type { BenchBuild } from './build.ts';
 import { requestsFor } from './cli-options.ts';
 import type { AdmissionMode, BenchOptions, Route, TargetName } from './cli-options.ts';
 import type { BatchProgress, BatchRequest, BatchResult, LoadTarget } from './load-generator.ts';
@@ -137,13 +139,18 @@ export async function runBench(options: BenchOptions, io: BenchIo): Promise<Benc
   const procs = new ProcessGroup();
   const removeHandlers = procs.installSignalHandlers();
   const scratch = mkdtempSync(join(tmpdir(), 'splitserve-bench-'));
+  let build: BenchBuild | undefined;
   try {
     io.progress(`starting ${options.backend} backends…`, false);
     const backends = await startBackends(procs, options);
+    if (targets.includes('relay') || targets.includes('gateway')) {
+      io.progress(options.build === 'bundle' ? 'building the relay and the gateway (esbuild bundles, the Lambda options)…' : 'relay and gateway from their sources (tsx)', false);
+      build = await prepareBuild(options.build);
+    }
     const setups: TargetSetup[] = [];
     const nodeFlags = options.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', resolve(options.cpuProf)] : [];
     if (options.cpuProf) notes.push(`CPU profiles of the relay and the gateway in ${resolve(options.cpuProf)}: profiling slows them, compare nothing from this run`);
-    for (const name of targets) setups.push(await startTarget(procs, name, backends, scratch, nodeFlags, io, options.admission));
+    for (const name of targets) setups.push(await startTarget(procs, name, backends, { scratch, nodeFlags, io, admission: options.admission, build }));
     const loadGen = new LoadGenerator(procs.forkModule(join(REPO_ROOT, 'bench', 'load-generator.ts')));
 
     const runOne = async (label: string, setup: TargetSetup, route: Route, c: number, n: number, round: number): Promise<BatchFigures> => {
@@ -201,18 +208,24 @@ export async function runBench(options: BenchOptions, io: BenchIo): Promise<Benc
     await procs.stopAll();
     removeHandlers();
     rmSync(scratch, { recursive: true, force: true });
+    if (build?.directory) rmSync(build.directory, { recursive: true, force: true });
   }
 }
 
-async function startTarget(
-  procs: ProcessGroup,
-  name: TargetName,
-  backends: Backends,
-  scratch: string,
-  nodeFlags: readonly string[],
-  io: BenchIo,
-  admission: AdmissionMode,
-): Promise<TargetSetup> {
+/** What starting the relay or the gateway needs besides its name and the backends. */
+interface TargetContext {
+  /** A temporary directory (the gateway's config file goes there). */
+  readonly scratch: string;
+  /** Extra node flags for the relay and the gateway (`--cpu-prof …`). */
+  readonly nodeFlags: readonly string[];
+  readonly io: BenchIo;
+  readonly admission: AdmissionMode;
+  /** Set when the targets include the relay or the gateway. */
+  readonly build: BenchBuild | undefined;
+}
+
+async function startTarget(procs: ProcessGroup, name: TargetName, backends: Backends, context: TargetContext): Promise<TargetSetup> {
+  const { scratch, nodeFlags, io, admission } = context;
   const stream = (url: string, headers: Record<string, string>, route: Route): LoadTarget => ({ kind: 'stream', url: url + CHAT_PATH, headers, serviceTier: SERVICE_TIER[route] });
   if (name === 'direct') {
     return {
@@ -223,11 +236,13 @@ async function startTarget(
       },
     };
   }
+  const build = context.build;
+  if (!build) throw new Error(`${name}: no build prepared`);
   if (name === 'relay') {
     io.progress('starting minimal relay…', false);
     const relay = await procs.spawnService({
       name: 'minimal-relay',
-      args: [...nodeFlags, '--import', 'tsx', 'bench/minimal-relay.ts', '--port', '0', '--prefill', backends.prefill, '--decode', backends.decode, '--agg', backends.agg],
+      args: [...nodeFlags, ...build.relay, '--port', '0', '--prefill', backends.prefill, '--decode', backends.decode, '--agg', backends.agg],
       ready: READY,
     });
     return { name, pid: relay.pid, load: { agg: stream(relay.url, { 'x-relay-route': 'agg' }, 'agg'), disagg: stream(relay.url, { 'x-relay-route': 'disagg' }, 'disagg') } };
@@ -235,7 +250,7 @@ async function startTarget(
   // The store in a process of its own, as DynamoDB is a service of its own deployed: its CPU is
   // reported on its own line, not as the gateway's.
   io.progress('starting the gateway\'s store…', false);
-  const store = await procs.spawnService({ name: 'store', args: ['--import', 'tsx', 'bin/splitserve.ts', 'store', '--port', '0'], ready: READY, timeoutMs: 60_000 });
+  const store = await procs.spawnService({ name: 'store', args: [...build.cli, 'store', '--port', '0'], ready: READY, timeoutMs: 60_000 });
   io.progress('starting gateway…', false);
   const configFile = join(scratch, 'gateway-config.json');
   writeFileSync(configFile, JSON.stringify(gatewayConfig(backends, admission), null, 2));
@@ -243,7 +258,7 @@ async function startTarget(
   // add the local API Gateway emulator, which in AWS is API Gateway's cost, not the gateway's.
   const gateway = await procs.spawnService({
     name: 'gateway',
-    args: [...nodeFlags, '--import', 'tsx', 'bin/splitserve.ts', 'start', '--runtime', 'node', '--config', configFile, '--port', '0', '--store', store.url],
+    args: [...nodeFlags, ...build.cli, 'start', '--runtime', 'node', '--config', configFile, '--port', '0', '--store', store.url],
     ready: READY,
     timeoutMs: 60_000,
   });

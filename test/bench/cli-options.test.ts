@@ -4,14 +4,14 @@ import { BenchUsageError, parseBenchArgs, requestsFor } from '../../bench/cli-op
 describe('parseBenchArgs', () => {
   it('has the documented defaults', () => {
     const o = parseBenchArgs([]);
-    expect(o).toMatchObject({ requests: undefined, rounds: 10, concurrency: [1, 16, 64, 256], routes: ['agg', 'disagg'], targets: undefined, backend: 'fake', quick: false });
+    expect(o).toMatchObject({ requests: undefined, rounds: 10, concurrency: [1, 16, 64, 256], routes: ['agg', 'disagg'], targets: undefined, backend: 'fake', build: 'bundle', quick: false });
     expect(requestsFor(o, 1)).toBe(1000);
     expect(requestsFor(o, 256)).toBe(2048);
   });
 
   it('reads lists and numbers', () => {
-    const o = parseBenchArgs(['--concurrency', '1,16', '--routes', 'disagg', '--targets', 'relay,gateway', '--requests', '50', '--rounds', '3', '--json-out', '/tmp/x.json']);
-    expect(o).toMatchObject({ concurrency: [1, 16], routes: ['disagg'], targets: ['relay', 'gateway'], requests: 50, rounds: 3, jsonOut: '/tmp/x.json' });
+    const o = parseBenchArgs(['--concurrency', '1,16', '--routes', 'disagg', '--targets', 'relay,gateway', '--requests', '50', '--rounds', '3', '--json-out', '/tmp/x.json', '--build', 'source']);
+    expect(o).toMatchObject({ build: 'source',  concurrency: [1, 16], routes: ['disagg'], targets: ['relay', 'gateway'], requests: 50, rounds: 3, jsonOut: '/tmp/x.json' });
     expect(requestsFor(o, 256)).toBe(50);
   });
 
@@ -25,6 +25,7 @@ describe('parseBenchArgs', () => {
     expect(() => parseBenchArgs(['--concurrency', '0'])).toThrow(/--concurrency/);
     expect(() => parseBenchArgs(['--routes', 'agg,bedrock'])).toThrow(/bedrock/);
     expect(() => parseBenchArgs(['--backend', 'real'])).toThrow(/--backend/);
+    expect(() => parseBenchArgs(['--build', 'tsc'])).toThrow(/--build must be one of bundle, source, got "tsc"/);
     expect(() => parseBenchArgs(['--requests', '1.5'])).toThrow(/--requests/);
   });
 });
