@@ -201,7 +201,7 @@ export async function runBench(options: BenchOptions, io: BenchIo): Promise<Benc
       warmup,
       batches,
       cells,
-      comparisons: comparisonsOf(cells),
+      comparisons: comparisonsOf(cells, batches),
       failedRequests: [...warmup, ...batches].reduce((n, b) => n + failedCount(b.errors), 0),
     };
   } finally {

@@ -1,0 +1,79 @@
+import { describe, expect, it } from 'vitest';
+import { cellsOf, comparisonsOf, formatReport, pairedDeltaTtftP50, verdict } from '../../bench/report.ts';
+import type { BatchFigures, BenchReport, Comparison } from '../../bench/report.ts';
+import { parseBenchArgs } from '../../bench/cli-options.ts';
+import type { Route, TargetName } from '../../bench/cli-options.ts';
+
+const NO_ERRORS = { status: 0, errorEvent: 0, missingDone: 0, noContent: 0, network: 0 };
+
+function batch(target: TargetName, round: number, ttftP50Ms: number, route: Route = 'agg', concurrency = 16): BatchFigures {
+  return {
+    round, route, concurrency, target, requests: 100, completed: 100, errors: NO_ERRORS, errorSamples: [],
+    ttftP50Ms, ttftP99Ms: ttftP50Ms * 2, totalP50Ms: ttftP50Ms, totalP99Ms: ttftP50Ms * 2, throughputRps: 1000,
+    cpuMs: target === 'direct' ? null : 10, cpuMsPerRequest: target === 'direct' ? null : 0.1,
+    storeCpuMs: target === 'gateway' ? 0 : null, wallMs: 100,
+  };
+}
+
+/** Five rounds whose machine speed drifts: the gateway is 0.3 ms behind the relay in every round but the fourth. */
+const RELAY = [2.0, 4.0, 2.2, 4.2, 2.1];
+const GATEWAY = [2.3, 4.3, 2.5, 2.4, 4.5];
+const drifting = [
+  ...RELAY.map((t, i) => batch('relay', i + 1, t)),
+  ...GATEWAY.map((t, i) => batch('gateway', i + 1, t)),
+];
+
+describe('pairedDeltaTtftP50', () => {
+  it('is the median over rounds of gateway − relay within each round', () => {
+    // Per round: +0.3, +0.3, +0.3, −1.8, +2.4 → median +0.3.
+    expect(pairedDeltaTtftP50(drifting, 'agg', 16)).toBeCloseTo(0.3, 10);
+  });
+
+  it('skips rounds where one target has no batch, and other routes and concurrencies', () => {
+    const batches = [...drifting, batch('gateway', 6, 9), batch('relay', 1, 50, 'disagg'), batch('gateway', 1, 1, 'agg', 64)];
+    expect(pairedDeltaTtftP50(batches, 'agg', 16)).toBeCloseTo(0.3, 10);
+    expect(pairedDeltaTtftP50(batches, 'disagg', 16)).toBeNaN();
+  });
+});
+
+describe('comparisonsOf', () => {
+  it('reports both the paired difference and the difference of the medians', () => {
+    const [cmp] = comparisonsOf(cellsOf(drifting), drifting);
+    // Medians over rounds: relay 2.2, gateway 2.5.
+    expect(cmp).toMatchObject({ route: 'agg', concurrency: 16 });
+    expect(cmp?.deltaTtftP50Ms).toBeCloseTo(0.3, 10);
+    expect(cmp?.deltaTtftP50PairedMs).toBeCloseTo(0.3, 10);
+    // A slow spell that lands on different rounds for each target moves only the unpaired figure.
+    const spell = [...RELAY.map((t, i) => batch('relay', i + 1, t)), ...[2.3, 4.3, 4.5, 4.5, 2.4].map((t, i) => batch('gateway', i + 1, t))];
+    const [moved] = comparisonsOf(cellsOf(spell), spell);
+    expect(moved?.deltaTtftP50Ms).toBeCloseTo(2.1, 10); // 4.3 − 2.2
+    expect(moved?.deltaTtftP50PairedMs).toBeCloseTo(0.3, 10);
+  });
+});
+
+describe('verdict', () => {
+  const base: Comparison = {
+    route: 'agg', concurrency: 16, deltaTtftP50Ms: 0, deltaTtftP50PairedMs: 0,
+    cpuRatio: 1.2, cpuRatioPooled: 1.2, throughputRatio: 0.9, cpuRatioWithStorePooled: 1.2,
+  };
+
+  it('checks TTFT on the paired difference and CPU on the ratio of medians, bounds included', () => {
+    expect(verdict({ ...base, deltaTtftP50Ms: 1.5, deltaTtftP50PairedMs: 1 })).toEqual({ ttft: true, cpu: true });
+    expect(verdict({ ...base, deltaTtftP50Ms: 0.2, deltaTtftP50PairedMs: 1.01 })).toEqual({ ttft: false, cpu: true });
+    expect(verdict({ ...base, cpuRatio: 2 })).toEqual({ ttft: true, cpu: true });
+    expect(verdict({ ...base, cpuRatio: 2.01 })).toEqual({ ttft: true, cpu: false });
+  });
+
+  it('prints both differences and the verdict line at 16 streams', () => {
+    const cells = cellsOf(drifting);
+    const report: BenchReport = {
+      startedAt: 'a', finishedAt: 'b', options: parseBenchArgs(['--concurrency', '16', '--routes', 'agg', '--rounds', '5']),
+      environment: { node: 'v22', platform: 'linux-x64', cpus: 2, clockTicks: 100, backend: 'fake' },
+      targets: ['relay', 'gateway'], notes: [], warmup: [], batches: drifting, cells,
+      comparisons: comparisonsOf(cells, drifting), failedRequests: 0,
+    };
+    const text = formatReport(report);
+    expect(text).toContain('gateway vs relay: ΔTTFT p50 +0.30 ms per round (difference of the medians +0.30 ms), CPU ratio 1.00x');
+    expect(text).toContain('PASS at c=16: ΔTTFT p50 ≤ 1 ms PASS, CPU ratio ≤ 2 PASS');
+  });
+});
