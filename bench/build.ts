@@ -11,7 +11,7 @@
  *
  * The relay and the gateway always get the same build: the comparison stays like for like.
  */
-import { mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 import type { BuildKind } from './cli-options.ts';
@@ -43,7 +43,9 @@ const SOURCES: Pick<BenchBuild, 'relay' | 'cli'> = {
  */
 export async function prepareBuild(kind: BuildKind): Promise<BenchBuild> {
   if (kind === 'source') return { kind, ...SOURCES, directory: undefined };
-  const directory = mkdtempSync(join(REPO_ROOT, '.splitserve', 'bench-build-'));
+  const parent = join(REPO_ROOT, '.splitserve'); // gitignored; absent in a fresh clone
+  mkdirSync(parent, { recursive: true });
+  const directory = mkdtempSync(join(parent, 'bench-build-'));
   const outfile = (name: string): string => join(directory, `${name}.mjs`);
   await build({
     entryPoints: [
