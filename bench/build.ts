@@ -1,17 +1,19 @@
 /**
  * The builds the bench runs the relay and the gateway from.
  *
- * - `bundle` (default): each is one ESM file built by esbuild with the options the CDK stack builds
- *   the Lambda functions with (ESM, minified, no source map), so what is measured is the build that
- *   runs in AWS. Dependencies stay in node_modules (`packages: 'external'`): the files are written
- *   under the repository, where Node resolves them, and the build takes well under a second.
- * - `source`: the TypeScript sources through tsx, as `npm run sim` and `start --runtime node` run them.
- *   tsx keeps function names by wrapping every function it creates in `__name()`, a per-closure cost
- *   the Lambda build does not have (about 20 µs per request for the gateway on this machine).
+ * - `bundle` (default): each is one ESM file built by esbuild like the Lambda functions are built
+ *   (ESM, minified, no source map; lib/splitserve-function.ts), with packages left external: they
+ *   load from node_modules, so the files are written under the repository, where Node resolves
+ *   them, and the build takes well under a second. The gateway's code thus runs as it does
+ *   deployed, without a dev loader in between; the entry is the CLI (`start --runtime node`), not
+ *   a Lambda handler.
+ * - `source`: the TypeScript sources through tsx, as `npm start` runs the CLI. tsx keeps function
+ *   names (esbuild's `keepNames`): it wraps every named function and class it creates in a
+ *   `__name()` call, a cost per closure the deployed build does not have.
  *
  * The relay and the gateway always get the same build: the comparison stays like for like.
  */
-import { mkdirSync, mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 import type { BuildKind } from './cli-options.ts';
@@ -24,8 +26,17 @@ export interface BenchBuild {
   readonly relay: readonly string[];
   /** Arguments that run bin/splitserve.ts (then `start …`, `store …`). */
   readonly cli: readonly string[];
-  /** The directory of the bundles, to remove after the run; `undefined` for `source`. */
+  /** The directory of the bundles; `undefined` for `source`. */
   readonly directory: string | undefined;
+}
+
+/** Options of {@link prepareBuild}. */
+export interface BuildOptions {
+  /**
+   * Keep identifiers and whitespace (no minifying), for CPU profiles that name functions and
+   * lines as in the sources. @default false
+   */
+  readonly readable?: boolean;
 }
 
 const SOURCES: Pick<BenchBuild, 'relay' | 'cli'> = {
@@ -34,34 +45,43 @@ const SOURCES: Pick<BenchBuild, 'relay' | 'cli'> = {
 };
 
 /**
- * Prepares `kind`: for `bundle`, builds both files into a fresh directory under
- * `.splitserve/` (two levels below the repository root, as bin/splitserve.ts is one and
- * local/stack/synth.ts two: paths the code takes from `import.meta.url` resolve inside the
- * repository).
+ * Prepares `kind`: for `bundle`, builds both files into a fresh directory
+ * `.splitserve/bench-build-XXXXXX/` (the caller removes it; it is removed here if the build fails).
+ *
+ * Paths the code takes from `import.meta.url` are then relative to that directory, two levels
+ * below the repository root: local/stack/synth.ts's repository root (`../../`) and
+ * local/embedded-dynamo.ts's package resolution still work; local/start-local.ts's default config
+ * file does not (the bench always passes `--config`), nor does bench/processes.ts's `REPO_ROOT`
+ * (unused by the relay, and by the CLI outside `splitserve bench`).
  *
  * @throws Error with esbuild's message when a build fails
  */
-export async function prepareBuild(kind: BuildKind): Promise<BenchBuild> {
+export async function prepareBuild(kind: BuildKind, options: BuildOptions = {}): Promise<BenchBuild> {
   if (kind === 'source') return { kind, ...SOURCES, directory: undefined };
   const parent = join(REPO_ROOT, '.splitserve'); // gitignored; absent in a fresh clone
   mkdirSync(parent, { recursive: true });
   const directory = mkdtempSync(join(parent, 'bench-build-'));
-  const outfile = (name: string): string => join(directory, `${name}.mjs`);
-  await build({
-    entryPoints: [
-      { in: join(REPO_ROOT, 'bench', 'minimal-relay.ts'), out: 'minimal-relay' },
-      { in: join(REPO_ROOT, 'bin', 'splitserve.ts'), out: 'splitserve' },
-    ],
-    outdir: directory,
-    outExtension: { '.js': '.mjs' },
-    bundle: true,
-    packages: 'external',
-    platform: 'node',
-    format: 'esm',
-    target: 'node22',
-    minify: true,
-    sourcemap: false,
-    logLevel: 'silent',
-  });
-  return { kind, relay: [outfile('minimal-relay')], cli: [outfile('splitserve')], directory };
+  try {
+    await build({
+      entryPoints: [
+        { in: join(REPO_ROOT, 'bench', 'minimal-relay.ts'), out: 'minimal-relay' },
+        { in: join(REPO_ROOT, 'bin', 'splitserve.ts'), out: 'splitserve' },
+      ],
+      outdir: directory,
+      outExtension: { '.js': '.mjs' },
+      bundle: true,
+      packages: 'external',
+      platform: 'node',
+      format: 'esm',
+      target: 'node22',
+      minify: options.readable !== true,
+      sourcemap: false,
+      logLevel: 'silent',
+    });
+  } catch (err) {
+    rmSync(directory, { recursive: true, force: true });
+    throw err;
+  }
+  const file = (name: string): string => join(directory, `${name}.mjs`);
+  return { kind, relay: [file('minimal-relay')], cli: [file('splitserve')], directory };
 }

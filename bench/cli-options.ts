@@ -23,7 +23,7 @@ export type AdmissionMode = (typeof ADMISSIONS)[number];
 export const BACKENDS = ['fake', 'sim'] as const;
 export type BackendKind = (typeof BACKENDS)[number];
 
-/** What the relay and the gateway run from: esbuild bundles (as in Lambda) or the sources through tsx (bench/build.ts). */
+/** What the relay and the gateway run from: esbuild bundles (built like the Lambda functions) or the sources through tsx (bench/build.ts). */
 export const BUILDS = ['bundle', 'source'] as const;
 export type BuildKind = (typeof BUILDS)[number];
 
@@ -42,7 +42,7 @@ export interface BenchOptions {
   readonly quick: boolean;
   /** How the gateway admits the bench tenant. */
   readonly admission: AdmissionMode;
-  /** What the relay and the gateway run from: esbuild bundles as in Lambda, or the sources through tsx. */
+  /** What the relay and the gateway run from: esbuild bundles built like the Lambda functions, or the sources through tsx. */
   readonly build: BuildKind;
   /** Directory for V8 CPU profiles of the relay and the gateway (`node --cpu-prof`); off when `undefined`. */
   readonly cpuProf: string | undefined;
@@ -86,16 +86,20 @@ options:
                        limits checked with one conditional UpdateItem per request, or the same
                        limits in lease mode (metering is on in every mode)
   --build KIND         bundle | source (default: bundle): the relay and the gateway as esbuild
-                       bundles built with the Lambda functions' options (what runs in AWS), or
-                       their TypeScript sources through tsx (which wraps every function it creates
-                       in a naming helper the bundles do not have)
+                       bundles built like the Lambda functions (ESM, minified; packages external),
+                       or their TypeScript sources through tsx (which wraps every named function
+                       and class it creates in a naming helper the bundles do not have)
   --quick              tiny run for CI smoke: 1 round, concurrency 1,8, 16 requests
   --json-out FILE      write the figures there            (default: bench/results/bench-<time>.json)
   --cpu-prof DIR       write V8 CPU profiles of the relay and the gateway there (slows them: the
-                       figures of such a run are for finding hot spots, not for comparison)
+                       figures of such a run are for finding hot spots, not for comparison); the
+                       bundles are then not minified, and kept (their directory is printed)
   --help               this text
 
-Targets at c=16 (DESIGN.md section 8): gateway TTFT p50 within 1 ms of the relay, CPU/request <= 2x.
+Rounds: direct first in every group, then the relay and the gateway back to back, relay first
+in odd rounds, gateway first in even ones.
+Targets at c=16 (DESIGN.md section 8): gateway TTFT p50 within 1 ms of the relay (the median over
+rounds of gateway - relay within a round), CPU/request <= 2x (ratio of the medians).
 Exit status: 0 when every request completed, 1 when any failed, 2 on a bad command line.
 `;
 

@@ -11,7 +11,7 @@ describe('parseBenchArgs', () => {
 
   it('reads lists and numbers', () => {
     const o = parseBenchArgs(['--concurrency', '1,16', '--routes', 'disagg', '--targets', 'relay,gateway', '--requests', '50', '--rounds', '3', '--json-out', '/tmp/x.json', '--build', 'source']);
-    expect(o).toMatchObject({ build: 'source',  concurrency: [1, 16], routes: ['disagg'], targets: ['relay', 'gateway'], requests: 50, rounds: 3, jsonOut: '/tmp/x.json' });
+    expect(o).toMatchObject({ build: 'source', concurrency: [1, 16], routes: ['disagg'], targets: ['relay', 'gateway'], requests: 50, rounds: 3, jsonOut: '/tmp/x.json' });
     expect(requestsFor(o, 256)).toBe(50);
   });
 
