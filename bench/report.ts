@@ -63,9 +63,8 @@ export interface Comparison {
   /** gateway − relay TTFT p50, ms: the difference of the two medians over rounds. */
   readonly deltaTtftP50Ms: number;
   /**
-   * gateway − relay TTFT p50, ms, paired: the median over rounds of each round's difference (the
-   * two batches of a round ran one after the other, on the same machine state). The verdict uses
-   * this one: see {@link pairedDeltaTtftP50}.
+   * gateway − relay TTFT p50, ms, paired: the median over pairs of rounds of the mean of the two
+   * rounds' own differences (see {@link pairedDeltaTtftP50}). The verdict uses this one.
    */
   readonly deltaTtftP50PairedMs: number;
   /** gateway / relay CPU ms per request (medians over rounds). */
@@ -137,25 +136,32 @@ export function cellsOf(batches: readonly BatchFigures[]): CellFigures[] {
 }
 
 /**
- * The median over rounds of (gateway − relay) TTFT p50 within each round, for one (route,
- * concurrency); NaN when no round has both.
+ * gateway − relay TTFT p50 for one (route, concurrency), compared within rounds: each round's
+ * difference, the mean of rounds 1 and 2, 3 and 4, and so on, and the median of those means (a
+ * round whose partner did not run counts alone); NaN when no round has both targets.
  *
- * The rounds interleave the targets so that each round's relay and gateway batches run back to
- * back: the machine's speed drifts between rounds (on the shared 2-core machine, the relay's own
- * TTFT p50 at 16 streams spans about 2x over one run) far more than between two adjacent batches.
- * The difference of the two medians can take them from different rounds, and so compares two
- * machine states as well as two relays; the median of per-round differences does not.
+ * - Within a round: the relay's and the gateway's batches run back to back, while the machine's
+ *   speed drifts between rounds (the relay's own TTFT p50 at 16 streams spans about 2x over one
+ *   run on the shared 2-core machine). The difference of the two medians over rounds can take
+ *   them from different rounds, and so compares two machine states as well as two relays.
+ * - Pairs of rounds: the relay goes first in odd rounds and the gateway in even ones
+ *   (`roundOrder` in bench/run.ts), and the later batch of a pair runs faster (by up to ~1 ms at 16 streams
+ *   in some runs). Averaging an odd round with the next even one cancels that; a plain median of
+ *   the rounds' differences would land anywhere between the two places' clusters.
  */
 export function pairedDeltaTtftP50(batches: readonly BatchFigures[], route: Route, concurrency: number): number {
   const relayByRound = new Map<number, number>();
   for (const b of batches) if (b.target === 'relay' && b.route === route && b.concurrency === concurrency) relayByRound.set(b.round, b.ttftP50Ms);
-  const deltas: number[] = [];
+  const byPair = new Map<number, number[]>();
   for (const b of batches) {
     if (b.target !== 'gateway' || b.route !== route || b.concurrency !== concurrency) continue;
     const relay = relayByRound.get(b.round);
-    if (relay !== undefined) deltas.push(b.ttftP50Ms - relay);
+    if (relay === undefined) continue;
+    const pair = Math.ceil(b.round / 2);
+    const deltas = byPair.get(pair);
+    if (deltas) deltas.push(b.ttftP50Ms - relay); else byPair.set(pair, [b.ttftP50Ms - relay]);
   }
-  return deltas.length > 0 ? median(deltas) : Number.NaN;
+  return median([...byPair.values()].map((d) => d.reduce((a, x) => a + x, 0) / d.length));
 }
 
 /** Gateway-vs-relay figures for every (route, concurrency) where both ran. */
@@ -204,7 +210,7 @@ export function formatReport(report: BenchReport): string {
   const widths = [9, 10, 10, 9, 11, 11, 8];
   lines.push(`splitserve bench: ${report.environment.backend} backend, gateway admission ${report.options.admission} (metering on), relay and gateway ${report.options.build === 'source' ? 'from their sources (tsx)' : 'as esbuild bundles'}, ${report.options.rounds} round(s) after a warm-up round, medians over rounds; node ${report.environment.node}, ${report.environment.cpus} CPU(s)`);
   lines.push('TTFT in ms (to the first content chunk); CPU ms/req of the process tree, median over rounds and pooled over all rounds');
-  lines.push('ΔTTFT p50 per round: the median over rounds of gateway − relay within a round (the verdict\'s figure); the difference of the medians also compares different rounds');
+  lines.push('ΔTTFT p50 per round: gateway − relay within each round, averaged over rounds 1+2, 3+4, … (relay first, then gateway first), median of those (the verdict\'s figure); the difference of the medians also compares different rounds');
   lines.push("the gateway's DynamoDB-compatible store runs in its own process, as DynamoDB does deployed: its CPU is reported on its own line");
   for (const note of report.notes) lines.push(`note: ${note}`);
   for (const route of report.options.routes) {

@@ -136,6 +136,9 @@ export async function runBench(options: BenchOptions, io: BenchIo): Promise<Benc
     targets = targets.filter((t) => t !== 'gateway');
     notes.push('gateway not measured: bin/commands/start.ts is not in this tree yet');
   }
+  if (options.rounds % 2 === 1 && options.rounds > 1) {
+    notes.push(`${options.rounds} rounds: an odd count gives the relay the first place once more than the gateway, and the last round has no partner in the paired ΔTTFT`);
+  }
   const procs = new ProcessGroup();
   const removeHandlers = procs.installSignalHandlers();
   const scratch = mkdtempSync(join(tmpdir(), 'splitserve-bench-'));

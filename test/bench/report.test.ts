@@ -16,32 +16,39 @@ function batch(target: TargetName, round: number, ttftP50Ms: number, route: Rout
 }
 
 /**
- * Five rounds whose machine speed drifts: per round the gateway is +0.1, +0.2, +0.3, −1.8 and
- * +2.4 ms behind the relay (median +0.2), while the medians over rounds are 2.2 and 2.5 (+0.3).
+ * Six rounds whose machine speed drifts. Per round the gateway is 0.0, +1.0, +0.2, +1.2, +5.0 and
+ * +5.0 ms behind the relay: the pairs of rounds average +0.5, +0.7 and +5.0 (median +0.7), the
+ * rounds' own median is +1.1, and the medians over rounds are 2.6 and 5.2 (+2.6).
  */
-const RELAY = [2.0, 4.0, 2.2, 4.2, 2.1];
-const GATEWAY = [2.1, 4.2, 2.5, 2.4, 4.5];
-const drifting = [
-  ...RELAY.map((t, i) => batch('relay', i + 1, t)),
-  ...GATEWAY.map((t, i) => batch('gateway', i + 1, t)),
-];
-/** A slow spell that lands on different rounds for each target: +0.3 per round, but the gateway's median round is a slow one. */
-const spell = [...RELAY.map((t, i) => batch('relay', i + 1, t)), ...[2.3, 4.3, 4.5, 4.5, 2.4].map((t, i) => batch('gateway', i + 1, t))];
+const RELAY = [2.0, 4.0, 2.2, 4.2, 2.1, 3.0];
+const GATEWAY = [2.0, 5.0, 2.4, 5.4, 7.1, 8.0];
+const drifting = [...RELAY.map((t, i) => batch('relay', i + 1, t)), ...GATEWAY.map((t, i) => batch('gateway', i + 1, t))];
 
 describe('pairedDeltaTtftP50', () => {
-  it('is the median over rounds of gateway − relay within each round', () => {
-    expect(pairedDeltaTtftP50(drifting, 'agg', 16)).toBeCloseTo(0.2, 10);
-    expect(pairedDeltaTtftP50(spell, 'agg', 16)).toBeCloseTo(0.3, 10);
+  it('is the median over pairs of rounds (1+2, 3+4, …) of the mean of their differences', () => {
+    expect(pairedDeltaTtftP50(drifting, 'agg', 16)).toBeCloseTo(0.7, 10);
   });
 
-  it('matches rounds on the same route and concurrency only, and skips rounds without both targets', () => {
+  it('cancels the advantage of the later place in the pair', () => {
+    // The gateway is 0.3 ms behind; the batch that runs second gains 0.5 ms (the relay goes first in odd rounds).
+    const rounds = [1, 2, 3, 4];
+    const placed = [
+      ...rounds.map((r) => batch('relay', r, 3 + (r % 2 === 1 ? 0 : -0.5))),
+      ...rounds.map((r) => batch('gateway', r, 3.3 + (r % 2 === 1 ? -0.5 : 0))),
+    ];
+    expect(pairedDeltaTtftP50(placed, 'agg', 16)).toBeCloseTo(0.3, 10);
+  });
+
+  it('counts a round without its partner alone, and matches rounds on the same route and concurrency only', () => {
     const batches = [
       ...drifting,
-      batch('gateway', 6, 9), // no relay batch in round 6
+      batch('relay', 7, 3.0), batch('gateway', 7, 3.1), // round 7 has no round 8: +0.1 alone
+      batch('gateway', 9, 9), // no relay batch in round 9
       batch('relay', 1, 50, 'disagg'), batch('relay', 2, 50, 'disagg'), // another route
       batch('gateway', 1, -5, 'agg', 64), batch('gateway', 2, -5, 'agg', 64), batch('relay', 3, 50, 'agg', 64), // another concurrency
     ];
-    expect(pairedDeltaTtftP50(batches, 'agg', 16)).toBeCloseTo(0.2, 10);
+    // Pairs: +0.5, +0.7, +5.0 and +0.1 → median +0.6.
+    expect(pairedDeltaTtftP50(batches, 'agg', 16)).toBeCloseTo(0.6, 10);
     expect(pairedDeltaTtftP50(batches, 'disagg', 16)).toBeNaN();
   });
 });
@@ -50,11 +57,8 @@ describe('comparisonsOf', () => {
   it('reports both the paired difference and the difference of the medians', () => {
     const [cmp] = comparisonsOf(cellsOf(drifting), drifting);
     expect(cmp).toMatchObject({ route: 'agg', concurrency: 16 });
-    expect(cmp?.deltaTtftP50Ms).toBeCloseTo(0.3, 10); // 2.5 − 2.2
-    expect(cmp?.deltaTtftP50PairedMs).toBeCloseTo(0.2, 10);
-    const [moved] = comparisonsOf(cellsOf(spell), spell);
-    expect(moved?.deltaTtftP50Ms).toBeCloseTo(2.1, 10); // 4.3 − 2.2
-    expect(moved?.deltaTtftP50PairedMs).toBeCloseTo(0.3, 10);
+    expect(cmp?.deltaTtftP50Ms).toBeCloseTo(2.6, 10); // 5.2 − 2.6
+    expect(cmp?.deltaTtftP50PairedMs).toBeCloseTo(0.7, 10);
   });
 });
 
@@ -72,15 +76,15 @@ describe('verdict', () => {
   });
 
   it('prints both differences, and the verdict line follows the per-round one', () => {
-    const cells = cellsOf(spell);
+    const cells = cellsOf(drifting);
     const report: BenchReport = {
-      startedAt: 'a', finishedAt: 'b', options: parseBenchArgs(['--concurrency', '16', '--routes', 'agg', '--rounds', '5']),
+      startedAt: 'a', finishedAt: 'b', options: parseBenchArgs(['--concurrency', '16', '--routes', 'agg', '--rounds', '6']),
       environment: { node: 'v22', platform: 'linux-x64', cpus: 2, clockTicks: 100, backend: 'fake' },
-      targets: ['relay', 'gateway'], notes: [], warmup: [], batches: spell, cells,
-      comparisons: comparisonsOf(cells, spell), failedRequests: 0,
+      targets: ['relay', 'gateway'], notes: [], warmup: [], batches: drifting, cells,
+      comparisons: comparisonsOf(cells, drifting), failedRequests: 0,
     };
     const text = formatReport(report);
-    expect(text).toContain('gateway vs relay: ΔTTFT p50 +0.30 ms per round (difference of the medians +2.10 ms), CPU ratio 1.00x');
+    expect(text).toContain('gateway vs relay: ΔTTFT p50 +0.70 ms per round (difference of the medians +2.60 ms), CPU ratio 1.00x');
     expect(text).toContain('PASS at c=16: ΔTTFT p50 ≤ 1 ms PASS, CPU ratio ≤ 2 PASS');
   });
 });
