@@ -125,6 +125,11 @@ function list<T extends string>(flag: string, raw: string, allowed: readonly T[]
   return [...new Set(items)] as T[];
 }
 
+function nonEmpty(flag: string, raw: string | undefined): string | undefined {
+  if (raw === '') throw new BenchUsageError(`${flag} wants a path, got an empty string`);
+  return raw;
+}
+
 /**
  * Parses `splitserve bench` arguments.
  *
@@ -194,8 +199,8 @@ export function parseBenchArgs(args: readonly string[]): BenchOptions {
     quick,
     admission: admissionRaw as AdmissionMode,
     build: buildRaw as BuildKind,
-    jsonOut: str('json-out'),
-    cpuProf: str('cpu-prof'),
+    jsonOut: nonEmpty('--json-out', str('json-out')),
+    cpuProf: nonEmpty('--cpu-prof', str('cpu-prof')),
     help: values['help'] === true,
   };
 }

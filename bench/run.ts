@@ -147,7 +147,7 @@ export async function runBench(options: BenchOptions, io: BenchIo): Promise<Benc
   const removeFiles = (): void => {
     rmSync(scratch, { recursive: true, force: true });
     // A profiled run keeps its bundles: the profiles point into them.
-    if (build?.directory && !options.cpuProf) rmSync(build.directory, { recursive: true, force: true });
+    if (build?.directory && options.cpuProf === undefined) rmSync(build.directory, { recursive: true, force: true });
   };
   process.once('exit', removeFiles);
   try {
@@ -156,10 +156,11 @@ export async function runBench(options: BenchOptions, io: BenchIo): Promise<Benc
     if (targets.includes('relay') || targets.includes('gateway')) {
       io.progress(options.build === 'bundle' ? 'building the relay and the gateway (esbuild bundles, built like the Lambda functions)…' : 'relay and gateway from their sources (tsx)', false);
       build = await prepareBuild(options.build, { readable: options.cpuProf !== undefined });
+      if (options.cpuProf !== undefined && build.directory) io.progress(`profiled bundles (not minified), kept: ${build.directory}`, false);
     }
     const setups: TargetSetup[] = [];
-    const nodeFlags = options.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', resolve(options.cpuProf)] : [];
-    if (options.cpuProf) {
+    const nodeFlags = options.cpuProf !== undefined ? ['--cpu-prof', '--cpu-prof-dir', resolve(options.cpuProf)] : [];
+    if (options.cpuProf !== undefined) {
       notes.push(`CPU profiles of the relay and the gateway in ${resolve(options.cpuProf)}: profiling slows them, compare nothing from this run`);
       if (build?.directory) notes.push(`the profiled bundles (not minified) are kept in ${build.directory}`);
     }
@@ -230,14 +231,16 @@ export async function runBench(options: BenchOptions, io: BenchIo): Promise<Benc
  * ones.
  *
  * Measured over 20 runs (10 rounds each) of an earlier schedule that rotated all three targets,
- * at 16 streams, relative to the same target's median:
- * - The first batch after a change of concurrency or route had a TTFT p50 about 10% higher. Direct
- *   takes that place: it is compared with nothing.
- * - A target that had been idle for 4 batches was 10–20% slower than one idle for 1. With the same
- *   order in every group, the relay and the gateway are each idle for the same number of batches
- *   before each of their batches (except the first group of a round, at the swap).
- * The old rotation gave the two targets these places unevenly, a bias of up to 1 ms on the
- * per-round difference. Alternating the pair's order between rounds balances what is left.
+ * at 16 streams, TTFT p50 relative to the same target's median:
+ * - A target that had been idle for 4 batches ran about 17% slower than one idle for 1. With the
+ *   same order in every group, the relay and the gateway are each idle for two batches before
+ *   each of theirs (except in the first group of a round, at the swap).
+ * - The first batch after a change of concurrency or route ran up to 10% slower (the relay after
+ *   a c=1 batch), about 2% on average. Direct takes that place: it is compared with nothing.
+ * The old rotation gave the two targets these places unevenly, a bias of up to 1 ms on a round's
+ * difference. The later batch of the pair still runs faster; alternating the pair's order
+ * between rounds, and the paired ΔTTFT's averaging of an odd round with the next even one
+ * (bench/report.ts), cancel that.
  */
 export function roundOrder<T extends { readonly name: TargetName }>(setups: readonly T[], round: number): T[] {
   const direct = setups.filter((s) => s.name === 'direct');

@@ -26,6 +26,8 @@ describe('parseBenchArgs', () => {
     expect(() => parseBenchArgs(['--routes', 'agg,bedrock'])).toThrow(/bedrock/);
     expect(() => parseBenchArgs(['--backend', 'real'])).toThrow(/--backend/);
     expect(() => parseBenchArgs(['--build', 'tsc'])).toThrow(/--build must be one of bundle, source, got "tsc"/);
+    expect(() => parseBenchArgs(['--cpu-prof='])).toThrow(/--cpu-prof wants a path/);
+    expect(() => parseBenchArgs(['--json-out', ''])).toThrow(/--json-out wants a path/);
     expect(() => parseBenchArgs(['--requests', '1.5'])).toThrow(/--requests/);
   });
 });
