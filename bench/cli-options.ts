@@ -98,8 +98,9 @@ options:
 
 Rounds: direct first in every group, then the relay and the gateway back to back, relay first
 in odd rounds, gateway first in even ones.
-Targets at c=16 (DESIGN.md section 8): gateway TTFT p50 within 1 ms of the relay (the median over
-rounds of gateway - relay within a round), CPU/request <= 2x (ratio of the medians).
+Targets at c=16 (DESIGN.md section 8): gateway TTFT p50 within 1 ms of the relay (gateway - relay
+within each round, rounds 1+2, 3+4, ... averaged, the median of those), CPU/request <= 2x (ratio
+of the medians). An even --rounds gives the relay and the gateway each place equally.
 Exit status: 0 when every request completed, 1 when any failed, 2 on a bad command line.
 `;
 
