@@ -15,7 +15,6 @@
  */
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { build } from 'esbuild';
 import type { BuildKind } from './cli-options.ts';
 import { REPO_ROOT } from './processes.ts';
 
@@ -39,9 +38,12 @@ export interface BuildOptions {
   readonly readable?: boolean;
 }
 
+/** The splitserve CLI from its sources through tsx: the backends' command whatever the build. */
+export const SOURCE_CLI: readonly string[] = ['--import', 'tsx', 'bin/splitserve.ts'];
+
 const SOURCES: Pick<BenchBuild, 'relay' | 'cli'> = {
   relay: ['--import', 'tsx', 'bench/minimal-relay.ts'],
-  cli: ['--import', 'tsx', 'bin/splitserve.ts'],
+  cli: SOURCE_CLI,
 };
 
 /**
@@ -62,6 +64,9 @@ export async function prepareBuild(kind: BuildKind, options: BuildOptions = {}):
   mkdirSync(parent, { recursive: true });
   const directory = mkdtempSync(join(parent, 'bench-build-'));
   try {
+    // Imported here, not at the top: a bundle hoists the package imports of the CLI's lazily
+    // loaded commands (bench among them), and every bundled `start` and `store` would load esbuild.
+    const { build } = await import('esbuild');
     await build({
       entryPoints: [
         { in: join(REPO_ROOT, 'bench', 'minimal-relay.ts'), out: 'minimal-relay' },

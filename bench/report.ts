@@ -145,9 +145,10 @@ export function cellsOf(batches: readonly BatchFigures[]): CellFigures[] {
  *   run on the shared 2-core machine). The difference of the two medians over rounds can take
  *   them from different rounds, and so compares two machine states as well as two relays.
  * - Pairs of rounds: the relay goes first in odd rounds and the gateway in even ones
- *   (`roundOrder` in bench/run.ts), and the later batch of a pair runs faster (by up to ~1 ms at 16 streams
- *   in some runs). Averaging an odd round with the next even one cancels that; a plain median of
- *   the rounds' differences would land anywhere between the two places' clusters.
+ *   (`roundOrder` in bench/run.ts), and the later batch of a pair runs faster (at 16 streams,
+ *   over 8 runs, by about 0.1 ms aggregated and 0.35 ms prefill → decode; 0.7 ms within one
+ *   run). Averaging an odd round with the next even one cancels that; a plain median of the
+ *   rounds' differences would land anywhere between the two places' clusters.
  */
 export function pairedDeltaTtftP50(batches: readonly BatchFigures[], route: Route, concurrency: number): number {
   const relayByRound = new Map<number, number>();

@@ -7,7 +7,7 @@ import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { prepareBuild } from './build.ts';
+import { SOURCE_CLI, prepareBuild } from './build.ts';
 import type { BenchBuild } from './build.ts';
 import { TARGETS, requestsFor } from './cli-options.ts';
 import type { AdmissionMode, BenchOptions, Route, TargetName } from './cli-options.ts';
@@ -45,7 +45,7 @@ async function startBackends(procs: ProcessGroup, options: BenchOptions): Promis
     }
     return procs.spawnService({
       name: `sim ${SIM_PROFILES[role]}`,
-      args: ['--import', 'tsx', 'bin/splitserve.ts', 'sim', '--profile', SIM_PROFILES[role], '--port', '0', '--speedup', String(options.simSpeedup)],
+      args: [...SOURCE_CLI, 'sim', '--profile', SIM_PROFILES[role], '--port', '0', '--speedup', String(options.simSpeedup)],
       ready: READY,
     });
   };
