@@ -1,6 +1,7 @@
 /**
  * Starts the simulator replicas that `simulate` pools ask for and returns their endpoints.
  */
+import { priorityOrderOf } from '../lambda/backends/engine-priority.ts';
 import type { SplitserveConfig } from '../lambda/core/config.ts';
 import { startSimulator } from '../sim/index.ts';
 import type { SimulatorHandle } from '../sim/index.ts';
@@ -29,6 +30,9 @@ export async function startSimulatedPools(config: SplitserveConfig): Promise<Sim
           seed: (sim.seed ?? 0) + replica,
           role: pool.role === 'both' ? undefined : pool.role,
           model: Object.keys(config.models),
+          ...(sim.slots !== undefined ? { slots: sim.slots } : {}),
+          schedulingPolicy: sim.schedulingPolicy,
+          priorityOrder: priorityOrderOf(pool),
         });
         handles.push(handle);
         endpoints[name].push(handle.url);

@@ -7,7 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { buildKvAnswer, classifyRequest, hasBootstrapRoom, isNixlPrefill } from './kv-transfer.ts';
 import { faultsForCall } from './faults.ts';
 import { firstTokenMs, interTokenMs, kvBlockCount, realMs } from './model.ts';
-import { completeBody, streamPieces, streamTail } from './openai-format.ts';
+import { SSE_DONE, completeBody, streamPieces, streamTail } from './openai-format.ts';
 import type { CompletionApi } from './openai-format.ts';
 import { paceTokens, pause } from './pacing.ts';
 import { randomHex } from './prng.ts';
@@ -43,6 +43,21 @@ export async function handleCompletion(
   const problem = validate(body, api);
   const max = requestedMaxTokens(body, ctx.defaultMaxTokens);
   if (problem || 'error' in max) return reject(ctx, res, 400, problem ?? ('error' in max ? max.error : ''));
+  const priority = body['priority'] ?? 0;
+  if (typeof priority !== 'number' || !Number.isInteger(priority)) return reject(ctx, res, 400, 'priority must be an integer');
+  // A prefill call always answers in one JSON body (it carries kv_transfer_params).
+  const stream = body['stream'] === true && kind !== 'prefill';
+  if (priority !== 0 && ctx.schedulingPolicy !== 'priority' && ctx.priorityOrder === 'low-first') {
+    // vLLM refuses it when the request is added to the engine: a 400 for a plain request, and,
+    // for a stream (whose response has already started), an error event then [DONE]. (SGLang,
+    // the `high-first` engine, ignores a priority it does not schedule by.)
+    const message = `Got priority ${priority} but Priority scheduling is not enabled.`;
+    if (!stream) return reject(ctx, res, 400, message);
+    ctx.stats.count('failed');
+    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' });
+    res.end(`data: ${JSON.stringify({ error: { message, type: 'BadRequestError', param: null, code: 400 } })}\n\n${SSE_DONE}`);
+    return;
+  }
   ctx.stats.countKind(kind);
 
   const faults = faultsForCall(ctx.faults, call, ctx.faultRandom);
@@ -51,7 +66,7 @@ export async function handleCompletion(
   let dropping = false;
   res.on('close', () => {
     if (res.writableFinished || dropping) return;
-    ctx.stats.count('aborted');
+    ctx.stats.aborted(requestId);
     aborter.abort(new Error('client closed the connection'));
   });
 
@@ -59,13 +74,12 @@ export async function handleCompletion(
     await pause(faults.stallMs, signal);
     if (faults.error) return reject(ctx, res, faults.error.status, faults.error.message);
 
-    // A prefill call always answers in one JSON body (it carries kv_transfer_params).
-    const stream = body['stream'] === true && kind !== 'prefill';
     if (stream) {
       res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' });
       res.flushHeaders();
     }
-    const release = await ctx.slots.acquire(signal, () => ctx.stats.count('queuedTotal'));
+    const order = ctx.priorityOrder === 'high-first' ? -priority : priority;
+    const release = await ctx.slots.acquire(signal, order, () => ctx.stats.count('queuedTotal'));
     try {
       ctx.stats.observeActive(ctx.slots.active);
       if (kind === 'decode-remote' && hasBootstrapRoom(body)) await awaitBootstrap(ctx, body, signal);

@@ -3,10 +3,13 @@
  * the hardware profiles and the pure timing model (reusable by a virtual-time benchmark).
  */
 export { startSimulator } from './server.ts';
-export type { SimulatorHandle, SimulatorOptions } from './types.ts';
+export type { PriorityOrder, SimulatorHandle, SimulatorOptions } from './types.ts';
+export { SCHEDULING_POLICIES } from './slots.ts';
+export type { SchedulingPolicy } from './slots.ts';
+export { metricsText } from './metrics.ts';
 export type { SimFaults } from './faults.ts';
 export { simFaultsSchema } from './faults.ts';
-export type { RecordedRequest, SimStats } from './stats.ts';
+export type { AbortedCall, RecordedRequest, SimStats } from './stats.ts';
 export { PROFILES, SIM_PROFILES, SIM_ROLES, getProfile, isProfileName } from './profiles.ts';
 export type { SimProfile, SimProfileName, SimRole } from './profiles.ts';
 export {

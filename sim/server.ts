@@ -7,6 +7,7 @@
  * | `POST /v1/chat/completions`, `POST /v1/completions` | completions (see completions.ts) |
  * | `GET /v1/models` | OpenAI model list |
  * | `GET /health` | 200 `{"status":"ok"}`, 503 under the `unhealthy` fault |
+ * | `GET /metrics` | vLLM's engine gauges and counters, Prometheus text (see metrics.ts) |
  * | `GET /sim/stats` | simulator-only: counters and recent requests |
  * | `POST /sim/faults` | simulator-only: replace the fault plan |
  * | `GET /sim/bootstrap/{room}` | simulator-only: SGLang room readiness (prefill side) |
@@ -19,6 +20,7 @@ import { handleCompletion } from './completions.ts';
 import { simFaultsSchema } from './faults.ts';
 import type { SimFaults } from './faults.ts';
 import { readBody, sendError, sendJson } from './http-util.ts';
+import { METRICS_CONTENT_TYPE, metricsText } from './metrics.ts';
 import { getProfile } from './profiles.ts';
 import { hashString, mulberry32, randomHex } from './prng.ts';
 import { BatchSlots } from './slots.ts';
@@ -47,13 +49,15 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     models: models.length > 0 ? models : ['llama-3.1-8b'],
     defaultMaxTokens: options.defaultMaxTokens ?? 16,
     bootstrapTimeoutMs: options.bootstrapTimeoutMs ?? 10_000,
+    schedulingPolicy: options.schedulingPolicy ?? 'fcfs',
+    priorityOrder: options.priorityOrder ?? 'low-first',
     host,
     port: 0,
     engineId: '',
     faults: simFaultsSchema.parse(options.faults ?? {}),
     faultRandom: mulberry32(hashString('faults', seed)),
     idRandom: mulberry32(hashString('ids', seed)),
-    slots: new BatchSlots(profile.maxBatch),
+    slots: new BatchSlots(options.slots ?? profile.maxBatch, options.schedulingPolicy ?? 'fcfs'),
     stats: new StatsRecorder(profile.name, role),
     nextBlockId: 0,
     rooms: new BootstrapRooms(),
@@ -108,6 +112,12 @@ async function route(ctx: SimContext, req: IncomingMessage, res: ServerResponse)
   if (method === 'GET' && path === '/v1/models') return sendJson(res, 200, modelList(ctx));
   if (method === 'GET' && path === '/health') {
     return ctx.faults.unhealthy ? sendJson(res, 503, { status: 'unhealthy' }) : sendJson(res, 200, { status: 'ok' });
+  }
+  if (method === 'GET' && path === '/metrics') {
+    const text = metricsText({ model: ctx.models[0] ?? 'llama-3.1-8b', running: ctx.slots.active, waiting: ctx.slots.queued, slots: ctx.slots.slots, completed: ctx.stats.value('completed') });
+    res.writeHead(200, { 'content-type': METRICS_CONTENT_TYPE, 'content-length': Buffer.byteLength(text) });
+    res.end(text);
+    return;
   }
   if (method === 'GET' && path === '/sim/stats') {
     return sendJson(res, 200, ctx.stats.snapshot(ctx.slots.active, ctx.slots.queued));

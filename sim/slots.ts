@@ -1,21 +1,41 @@
 /**
- * Batch slots of one simulated replica: at most `capacity` sequences run at once; the rest wait
- * in FIFO order. A waiter whose client goes away leaves the queue.
+ * Batch slots of one simulated replica: at most `capacity` sequences run at once; the rest wait.
+ * The waiting queue follows the engine's scheduling policy, as vLLM's scheduler does:
+ *
+ * - `fcfs` (vLLM's default): first come, first served.
+ * - `priority` (vLLM's `--scheduling-policy priority`): the waiter with the lowest `priority`
+ *   value is admitted first, first come first served among equal values. Running sequences are
+ *   never preempted for a waiting one (vLLM preempts only when the KV cache runs out, which the
+ *   simulator does not model).
+ *
+ * A waiter whose client goes away leaves the queue.
  */
+
+/** Scheduling policies of the waiting queue (vLLM's `--scheduling-policy`). */
+export const SCHEDULING_POLICIES = ['fcfs', 'priority'] as const;
+/** One of {@link SCHEDULING_POLICIES}. */
+export type SchedulingPolicy = (typeof SCHEDULING_POLICIES)[number];
 
 /** Releases a slot; calling it more than once is harmless. */
 export type ReleaseSlot = () => void;
 
 interface Waiter {
+  readonly priority: number;
+  readonly seq: number;
   readonly grant: (release: ReleaseSlot) => void;
 }
 
-/** A FIFO counting semaphore. */
+/** A counting semaphore whose waiters are ordered by the scheduling policy. */
 export class BatchSlots {
   private running = 0;
+  private seq = 0;
+  /** Kept sorted by (priority, arrival): the head is admitted next. */
   private readonly waiters: Waiter[] = [];
 
-  constructor(private readonly capacity: number) {}
+  constructor(
+    private readonly capacity: number,
+    private readonly policy: SchedulingPolicy = 'fcfs',
+  ) {}
 
   /** Sequences holding a slot. */
   get active(): number {
@@ -27,11 +47,17 @@ export class BatchSlots {
     return this.waiters.length;
   }
 
+  /** The slot count. */
+  get slots(): number {
+    return this.capacity;
+  }
+
   /**
-   * Waits for a slot (FIFO). Rejects with the signal's reason if it aborts while queued.
-   * `onQueued` is called when the caller has to wait.
+   * Waits for a slot. Rejects with the signal's reason if it aborts while queued. `onQueued` is
+   * called when the caller has to wait. `priority` orders the queue under the `priority` policy
+   * (lower first) and is ignored under `fcfs`.
    */
-  acquire(signal: AbortSignal, onQueued?: () => void): Promise<ReleaseSlot> {
+  acquire(signal: AbortSignal, priority = 0, onQueued?: () => void): Promise<ReleaseSlot> {
     if (signal.aborted) return Promise.reject(signal.reason);
     if (this.running < this.capacity) {
       this.running++;
@@ -40,6 +66,8 @@ export class BatchSlots {
     onQueued?.();
     return new Promise<ReleaseSlot>((resolve, reject) => {
       const waiter: Waiter = {
+        priority: this.policy === 'priority' ? priority : 0,
+        seq: this.seq++,
         grant: (release) => {
           signal.removeEventListener('abort', onAbort);
           resolve(release);
@@ -51,8 +79,20 @@ export class BatchSlots {
         reject(signal.reason);
       };
       signal.addEventListener('abort', onAbort, { once: true });
-      this.waiters.push(waiter);
+      this.enqueue(waiter);
     });
+  }
+
+  /** Inserts after every waiter that goes before it (binary search: lower priority value, then earlier arrival). */
+  private enqueue(waiter: Waiter): void {
+    let lo = 0;
+    let hi = this.waiters.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.waiters[mid]!.priority <= waiter.priority) lo = mid + 1;
+      else hi = mid;
+    }
+    this.waiters.splice(lo, 0, waiter);
   }
 
   private releaser(): ReleaseSlot {

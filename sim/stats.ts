@@ -51,6 +51,17 @@ export interface SimStats {
   readonly kvParamsOmitted: number;
   /** The last {@link RECENT_REQUESTS} completion requests, oldest first. */
   readonly recent: readonly RecordedRequest[];
+  /**
+   * The last {@link RECENT_REQUESTS} calls whose client went away, oldest first: the request id
+   * and when the simulator saw the connection close (epoch ms, `Date.now()`).
+   */
+  readonly abortedCalls: readonly AbortedCall[];
+}
+
+/** A call whose client closed the connection before the answer was complete. */
+export interface AbortedCall {
+  readonly requestId: string;
+  readonly at: number;
 }
 
 /** Counter names incremented by the server. */
@@ -65,6 +76,7 @@ export class StatsRecorder {
     aborted: 0, completed: 0, failed: 0, dropped: 0, kvParamsOmitted: 0, queuedTotal: 0,
   };
   private readonly recent: RecordedRequest[] = [];
+  private readonly aborts: AbortedCall[] = [];
 
   constructor(
     private readonly profile: SimProfileName,
@@ -80,6 +92,18 @@ export class StatsRecorder {
   record(entry: RecordedRequest): void {
     this.recent.push(entry);
     if (this.recent.length > RECENT_REQUESTS) this.recent.shift();
+  }
+
+  /** Counts an aborted call and remembers when its client went away. */
+  aborted(requestId: string): void {
+    this.counters.aborted++;
+    this.aborts.push({ requestId, at: Date.now() });
+    if (this.aborts.length > RECENT_REQUESTS) this.aborts.shift();
+  }
+
+  /** The current value of a counter. */
+  value(counter: StatCounter): number {
+    return this.counters[counter];
   }
 
   /** Counts a classified call. */
@@ -109,6 +133,7 @@ export class StatsRecorder {
       maxActive: this.maxActive,
       ...this.counters,
       recent: [...this.recent],
+      abortedCalls: [...this.aborts],
     };
   }
 }

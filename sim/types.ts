@@ -5,7 +5,7 @@ import type { SimProfileName } from '../lambda/core/config.ts';
 import type { SimFaults } from './faults.ts';
 import type { SimProfile, SimRole } from './profiles.ts';
 import type { Random } from './prng.ts';
-import type { BatchSlots } from './slots.ts';
+import type { BatchSlots, SchedulingPolicy } from './slots.ts';
 import type { SimStats, StatsRecorder } from './stats.ts';
 import type { BootstrapRooms } from './bootstrap.ts';
 
@@ -34,7 +34,24 @@ export interface SimulatorOptions {
    * @default 10000
    */
   readonly bootstrapTimeoutMs?: number;
+  /** Batch slots (sequences decoded at once; vLLM's `--max-num-seqs`). @default the profile's `maxBatch` */
+  readonly slots?: number;
+  /**
+   * How waiting sequences are ordered, as vLLM's `--scheduling-policy`: under `fcfs` a request
+   * whose `priority` is not 0 is refused (vLLM's "Got priority N but Priority scheduling is not
+   * enabled.") by a `low-first` (vLLM) simulator and ignored by a `high-first` (SGLang) one;
+   * `priority` admits the first value of the order first. @default 'fcfs'
+   */
+  readonly schedulingPolicy?: SchedulingPolicy;
+  /**
+   * Which `priority` values go first under the `priority` policy: `low-first` (vLLM) or
+   * `high-first` (SGLang's default, without `--schedule-low-priority-values-first`). @default 'low-first'
+   */
+  readonly priorityOrder?: PriorityOrder;
 }
+
+/** Which engine `priority` values are scheduled first. */
+export type PriorityOrder = 'low-first' | 'high-first';
 
 /** A running simulator. */
 export interface SimulatorHandle {
@@ -58,6 +75,8 @@ export interface SimContext {
   readonly models: readonly string[];
   readonly defaultMaxTokens: number;
   readonly bootstrapTimeoutMs: number;
+  readonly schedulingPolicy: SchedulingPolicy;
+  readonly priorityOrder: PriorityOrder;
   readonly host: string;
   port: number;
   /** Stable NIXL engine id of this server. */

@@ -3,8 +3,8 @@
  * on stdout, `splitserve sim <profile> listening on http://127.0.0.1:<port>`, which parent
  * processes parse for the port.
  */
-import { SIM_PROFILES, SIM_ROLES, isProfileName, startSimulator } from '../../sim/index.ts';
-import type { SimRole } from '../../sim/index.ts';
+import { SCHEDULING_POLICIES, SIM_PROFILES, SIM_ROLES, isProfileName, startSimulator } from '../../sim/index.ts';
+import type { SchedulingPolicy, SimRole } from '../../sim/index.ts';
 import { commandOptions, isPort, untilStopped } from './command-line.ts';
 
 const USAGE = `usage: splitserve sim [options]
@@ -19,6 +19,12 @@ options:
   --seed <n>         seed of every random choice (default: 0)
   --role <role>      ${SIM_ROLES.join(' | ')} (default: the profile's)
   --model <name>     model name listed by /v1/models (repeatable; default: llama-3.1-8b)
+  --slots <n>        batch slots, as vLLM's --max-num-seqs (default: the profile's)
+  --scheduling-policy <p>
+                     ${SCHEDULING_POLICIES.join(' | ')}, as vLLM's --scheduling-policy (default: fcfs;
+                     fcfs refuses a request whose priority is not 0, as vLLM does)
+  --priority-order <o>
+                     low-first (vLLM) | high-first (SGLang's default) (default: low-first)
   -h, --help         show this help
 `;
 
@@ -40,6 +46,9 @@ export async function simCommand(args: string[]): Promise<number> {
       seed: { type: 'string', default: '0' },
       role: { type: 'string' },
       model: { type: 'string', multiple: true },
+      slots: { type: 'string' },
+      'scheduling-policy': { type: 'string', default: 'fcfs' },
+      'priority-order': { type: 'string', default: 'low-first' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     USAGE,
@@ -52,6 +61,12 @@ export async function simCommand(args: string[]): Promise<number> {
   if (!isPort(port)) return usageError(`invalid --port "${values.port}"`);
   if (!Number.isFinite(speedup) || speedup <= 0) return usageError(`invalid --speedup "${values.speedup}"`);
   if (!Number.isInteger(seed)) return usageError(`invalid --seed "${values.seed}"`);
+  const slots = values.slots === undefined ? undefined : Number(values.slots);
+  if (slots !== undefined && !(Number.isInteger(slots) && slots >= 1)) return usageError(`invalid --slots "${values.slots}"`);
+  const policy = values['scheduling-policy'];
+  if (!(SCHEDULING_POLICIES as readonly string[]).includes(policy)) return usageError(`invalid --scheduling-policy "${policy}"`);
+  const order = values['priority-order'];
+  if (order !== 'low-first' && order !== 'high-first') return usageError(`invalid --priority-order "${order}"`);
   const role = values.role;
   if (role !== undefined && !(SIM_ROLES as readonly string[]).includes(role)) return usageError(`invalid --role "${role}"`);
 
@@ -63,6 +78,9 @@ export async function simCommand(args: string[]): Promise<number> {
     seed,
     ...(role !== undefined ? { role: role as SimRole } : {}),
     ...(values.model && values.model.length > 0 ? { model: values.model } : {}),
+    ...(slots !== undefined ? { slots } : {}),
+    schedulingPolicy: policy as SchedulingPolicy,
+    priorityOrder: order,
   });
   process.stdout.write(`splitserve sim ${values.profile} listening on ${sim.url}\n`);
 

@@ -4,6 +4,7 @@
 import type { PoolConfig, TierConfig, TierName } from '../core/config.ts';
 import type { ApiKind } from '../core/request-schema.ts';
 import { API_PATHS } from '../core/request-schema.ts';
+import type { EnginePriority } from './engine-priority.ts';
 import type { UpstreamTransport } from './upstream-client.ts';
 
 /** One chosen endpoint of a pool. */
@@ -27,6 +28,11 @@ export interface BackendCall {
   /** The tier being served and its configuration (Bedrock maps it to `serviceTier`). */
   readonly tier?: TierName;
   readonly tierConfig?: TierConfig;
+  /**
+   * The engine priority to send to an endpoint of the call (the call's own target, or, for a
+   * protocol that calls two, the other one); undefined: send none (engine-priority.ts).
+   */
+  readonly priority?: (target: BackendTarget) => EnginePriority | undefined;
 }
 
 /** Fields the gateway consumes and never forwards. */

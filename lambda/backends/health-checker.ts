@@ -1,16 +1,29 @@
 /**
- * Active health checks: GET a path (`/health`) on every endpoint of the pools that ask for it,
- * every `intervalMs`, and report each result. Timers are unref'd (they never keep a process
- * alive) and stop on `close()`.
+ * Active checks of the pools' endpoints, two kinds on their own schedules:
+ *
+ * - `health`: GET a path (`/health`) on every endpoint of the pools that ask for it, every
+ *   `intervalMs`; healthy when it answers 2xx in time.
+ * - `load`: GET the engine's Prometheus `/metrics` and read its running and waiting requests,
+ *   KV-cache use and finished-request counter (engine-load.ts); a failed or unreadable answer
+ *   reports no reading.
+ *
+ * Timers are unref'd (they never keep a process alive) and stop on `close()`.
  *
  * In Lambda an execution environment is frozen between invocations, so a background interval does
- * not run there: health is refreshed lazily instead (`refreshIfDue()`, called on the request path,
- * starts a round in the background when the last one is older than the interval), and between
- * rounds the circuit breaker is what keeps a failing endpoint out.
+ * not run there: checks are refreshed lazily instead (`refreshIfDue()`, called on the request path,
+ * starts a round in the background when the last one is older than the interval). Between health
+ * rounds the circuit breaker keeps a failing endpoint out; a load reading older than its
+ * `maxAgeMs` is not used (the pool directory falls back to the gateway's own in-flight count).
  */
+import type { EngineLoad } from './engine-load.ts';
+import { parseEngineLoad } from './engine-load.ts';
 
-/** The health-check settings of one pool, defaults applied. */
-export interface HealthTargets {
+/** The two kinds of check. */
+export type CheckKind = 'health' | 'load';
+
+/** The settings of one kind of check on one pool, defaults applied. */
+export interface CheckTargets {
+  readonly kind: CheckKind;
   readonly pool: string;
   readonly endpoints: readonly string[];
   readonly path: string;
@@ -21,10 +34,17 @@ export interface HealthTargets {
 /** Health check defaults (a pool's `health: {}` means these). */
 export const HEALTH_DEFAULTS = { path: '/health', intervalMs: 5000, timeoutMs: 1000 } as const;
 
-/** Receives one check result. */
-export type HealthListener = (pool: string, endpoint: string, healthy: boolean) => void;
+/** Load polling defaults (a pool's `load: {}`, or no `load` on an engine pool, means these; `maxAgeMs` is 3 × the interval). */
+export const LOAD_DEFAULTS = { path: '/metrics', intervalMs: 1000, timeoutMs: 1000 } as const;
 
-/** Checks `/health` on a schedule. */
+/** Receives check results. */
+export interface CheckListener {
+  health(pool: string, endpoint: string, healthy: boolean): void;
+  /** `load` is undefined when the endpoint gave no reading this round. */
+  load(pool: string, endpoint: string, load: EngineLoad | undefined): void;
+}
+
+/** Runs health checks and load polls on a schedule. */
 export class HealthChecker {
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly lastRound = new Map<string, number>();
@@ -32,8 +52,8 @@ export class HealthChecker {
   private closed = false;
 
   constructor(
-    private readonly targets: readonly HealthTargets[],
-    private readonly onResult: HealthListener,
+    private readonly targets: readonly CheckTargets[],
+    private readonly listener: CheckListener,
     private readonly now: () => number = Date.now,
   ) {}
 
@@ -48,30 +68,37 @@ export class HealthChecker {
     }
   }
 
-  /** Starts a round in the background for each pool whose last round is older than its interval. */
+  /** Starts a round in the background for each check of `pool` (or of every pool) whose last round is older than its interval. */
   refreshIfDue(pool?: string): void {
     if (this.closed) return;
     const now = this.now();
     for (const target of this.targets) {
       if (pool !== undefined && target.pool !== pool) continue;
-      if (now - (this.lastRound.get(target.pool) ?? Number.NEGATIVE_INFINITY) >= target.intervalMs) void this.round(target);
+      if (now - (this.lastRound.get(keyOf(target)) ?? Number.NEGATIVE_INFINITY) >= target.intervalMs) void this.round(target);
     }
   }
 
-  /** Runs one round of a pool now and resolves when every endpoint answered or timed out. */
-  async round(target: HealthTargets): Promise<void> {
-    if (this.closed || this.running.has(target.pool)) return;
-    this.running.add(target.pool);
-    this.lastRound.set(target.pool, this.now());
+  /** Runs one round of a check now and resolves when every endpoint answered or timed out. */
+  async round(target: CheckTargets): Promise<void> {
+    const key = keyOf(target);
+    if (this.closed || this.running.has(key)) return;
+    this.running.add(key);
+    this.lastRound.set(key, this.now());
     try {
       await Promise.all(
         target.endpoints.map(async (endpoint) => {
-          const healthy = await probe(`${endpoint}${target.path}`, target.timeoutMs);
-          if (!this.closed) this.onResult(target.pool, endpoint, healthy);
+          const url = `${endpoint}${target.path}`;
+          if (target.kind === 'health') {
+            const healthy = await probe(url, target.timeoutMs);
+            if (!this.closed) this.listener.health(target.pool, endpoint, healthy);
+          } else {
+            const load = await readLoad(url, target.timeoutMs);
+            if (!this.closed) this.listener.load(target.pool, endpoint, load);
+          }
         }),
       );
     } finally {
-      this.running.delete(target.pool);
+      this.running.delete(key);
     }
   }
 
@@ -82,6 +109,10 @@ export class HealthChecker {
   }
 }
 
+function keyOf(target: CheckTargets): string {
+  return `${target.kind}:${target.pool}`;
+}
+
 /** One GET: healthy when it answers 2xx within `timeoutMs`. */
 async function probe(url: string, timeoutMs: number): Promise<boolean> {
   try {
@@ -90,5 +121,19 @@ async function probe(url: string, timeoutMs: number): Promise<boolean> {
     return res.ok;
   } catch {
     return false;
+  }
+}
+
+/** One GET of an engine's metrics: its load, or undefined (error, timeout, not an engine's metrics). */
+async function readLoad(url: string, timeoutMs: number): Promise<EngineLoad | undefined> {
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+    if (!res.ok) {
+      await res.body?.cancel();
+      return undefined;
+    }
+    return parseEngineLoad(await res.text());
+  } catch {
+    return undefined;
   }
 }

@@ -1,9 +1,11 @@
 /**
  * Any OpenAI-compatible server (vLLM, SGLang, TGI, llama.cpp, a hosted API) serving both phases:
- * the body passes through; upstream errors are mapped by the upstream client.
+ * the body passes through, with the tier's engine priority where the pool sends it
+ * (engine-priority.ts); upstream errors are mapped by the upstream client.
  */
 import type { BackendCall } from './backend-target.ts';
 import { postTo, upstreamBody } from './backend-target.ts';
+import { withEnginePriority } from './engine-priority.ts';
 import type { BackendProtocol } from './protocol.ts';
 import type { UpstreamCompletion } from './upstream-completion.ts';
 import { toCompletion } from './upstream-completion.ts';
@@ -11,7 +13,9 @@ import { toCompletion } from './upstream-completion.ts';
 /** Runs one aggregated completion, streamed or not as the body asks. */
 export function runAggregated(call: BackendCall, body: Record<string, unknown>): Promise<UpstreamCompletion> {
   const out = upstreamBody(body, call.target);
-  return postTo(call, out).then((reply) => toCompletion(reply, out.stream === true, call.target.pool, call.signal));
+  return withEnginePriority(call.priority?.(call.target), out, (sent) =>
+    postTo(call, sent).then((reply) => toCompletion(reply, sent.stream === true, call.target.pool, call.signal)),
+  );
 }
 
 /** Any OpenAI-compatible server: aggregated routes only. */

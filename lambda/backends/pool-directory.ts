@@ -1,15 +1,21 @@
 /**
  * The configured pools with their concrete endpoints: hands out an endpoint per call through the
  * pool's selection policy (lambda/routing/), and keeps per endpoint the calls in flight, the last
- * health check, a circuit breaker and a short "failed a moment ago" mark.
+ * health check, the last load reading of its engine, a circuit breaker, a short "failed a moment
+ * ago" mark, and whether it refused the engine priority.
  *
  * Retries go to a different endpoint: a call that fails (`release(false)`) marks its endpoint as
  * a last resort for {@link RETRY_AVOID_MS}, so the retry that follows (the step calls `acquire`
  * again) picks another endpoint when the pool has one; with a breaker configured, repeated
  * failures take the endpoint out until a probe succeeds. A pool with one endpoint and neither
  * `health` nor `breaker` behaves exactly as a plain round robin.
+ *
+ * Load: engine pools poll their endpoints' `/metrics` (health-checker.ts). A reading younger
+ * than the pool's `maxAgeMs`, corrected by this instance's calls since (routing/load-estimate.ts),
+ * is what the selection policies see as an endpoint's load and what {@link PoolDirectory.queue}
+ * reports to overload control; without one, the instance's own in-flight count is all there is.
  */
-import type { PoolConfig, SplitserveConfig } from '../core/config.ts';
+import type { PoolConfig, SplitserveConfig, TierConfig, TierName } from '../core/config.ts';
 import { ConfigError, UpstreamError } from '../core/errors.ts';
 import { availableEndpoints } from '../routing/availability.ts';
 import type { EndpointStatus } from '../routing/availability.ts';
@@ -17,41 +23,21 @@ import type { Breaker, BreakerSettings, BreakerStateName } from '../routing/circ
 import { BREAKER_STATES, CLOSED_BREAKER, breakerOnAbandon, breakerOnCall, breakerOnFailure, breakerOnSuccess } from '../routing/circuit-breaker.ts';
 import type { RandomSource } from '../routing/least-outstanding.ts';
 import { leastOutstanding } from '../routing/least-outstanding.ts';
+import { loadAware } from '../routing/load-aware.ts';
+import type { LoadReading } from '../routing/load-estimate.ts';
+import { estimatedRequests, estimatedWaiting, nextCompletionRate } from '../routing/load-estimate.ts';
 import { selectPairDecodeFirst } from '../routing/pair-selection.ts';
-import type { SelectionPolicy } from '../routing/policy.ts';
+import type { EndpointView, SelectionPolicy } from '../routing/policy.ts';
 import { roundRobin } from '../routing/round-robin.ts';
 import type { BackendTarget } from './backend-target.ts';
-import { HEALTH_DEFAULTS, HealthChecker } from './health-checker.ts';
-import { BACKEND_PROTOCOLS } from './registry.ts';
+import type { EndpointLease, PairLeases, PrefillPick } from './endpoint-lease.ts';
+import type { EngineLoad } from './engine-load.ts';
+import type { EnginePriority } from './engine-priority.ts';
+import { enginePriorityFor, sendsEnginePriority } from './engine-priority.ts';
+import type { CheckTargets } from './health-checker.ts';
+import { HEALTH_DEFAULTS, HealthChecker, LOAD_DEFAULTS } from './health-checker.ts';
 
-/**
- * An endpoint taken for one call; `release` exactly once when the call ends (later calls are
- * ignored): `true` it succeeded, `false` it failed (counts against the endpoint), nothing: the
- * gateway cancelled it (no verdict on the endpoint).
- */
-export interface EndpointLease {
-  readonly target: BackendTarget;
-  release(ok?: boolean): void;
-}
-
-/**
- * Endpoint leases for a protocol that calls prefill and decode together and retries on a fresh
- * pair (SGLang PD), handed to its `decode`.
- */
-export interface PairLeases {
-  /** The decode lease the step holds; release it (with its verdict) before moving to a fresh pair. */
-  readonly decode: EndpointLease;
-  /** Takes the prefill endpoint the prefill step chose, for the call sent with decode's. */
-  prefill(endpoint: string): EndpointLease;
-  /** Takes a fresh pair for a retry, avoiding `avoid` wherever the pool has another endpoint. */
-  fresh(avoid: ReadonlySet<string>): { readonly prefill: EndpointLease; readonly decode: EndpointLease };
-}
-
-/** What the prefill step takes: its lease, and decode's endpoint when the pair was chosen together. */
-export interface PrefillPick {
-  readonly lease: EndpointLease;
-  readonly decodeEndpoint?: string;
-}
+export type { EndpointLease, PairLeases, PrefillPick } from './endpoint-lease.ts';
 
 /** What a test or a log sees of one endpoint. */
 export interface EndpointSnapshot {
@@ -60,6 +46,32 @@ export interface EndpointSnapshot {
   readonly healthy: boolean;
   readonly breaker: BreakerStateName;
   readonly consecutiveFailures: number;
+  /** The engine's requests now by its last fresh load reading (absent without one). */
+  readonly load?: number;
+  /** Whether the endpoint refused the engine priority (it is sent without it since). */
+  readonly priorityRefused: boolean;
+}
+
+/**
+ * The queue of a pool's engines as overload control needs it, over the endpoints with a fresh
+ * load reading (`endpoints: 0`: no estimate, overload control stands aside).
+ */
+export interface PoolQueue {
+  /** Endpoints in the estimate. */
+  readonly endpoints: number;
+  /** Requests waiting for a batch slot now, over those endpoints (load-estimate.ts). */
+  readonly waiting: number;
+  /** Requests in their engines now (running + waiting). */
+  readonly requests: number;
+  /** Requests those engines finished per second, recently; undefined until two readings were made. */
+  readonly completionsPerSecond: number | undefined;
+  /** Whether the pool sends engine priorities and none of those endpoints refused them. */
+  readonly honoursPriority: boolean;
+}
+
+/** Receives the directory's one-off warnings (an endpoint refusing the engine priority). */
+export interface DirectoryLogger {
+  warn(message: string, attributes: Record<string, unknown>): void;
 }
 
 /** Options of {@link PoolDirectory}. */
@@ -70,6 +82,8 @@ export interface PoolDirectoryOptions {
   readonly random?: RandomSource;
   /** How long a failed endpoint stays a last resort. @default RETRY_AVOID_MS */
   readonly retryAvoidMs?: number;
+  /** @default warnings to stderr as one JSON line */
+  readonly logger?: DirectoryLogger;
 }
 
 /** How long (ms) an endpoint that just failed is chosen only when no other one is available. */
@@ -85,6 +99,15 @@ interface EndpointEntry extends EndpointStatus {
   avoidUntil: number;
   /** Bumped on every failure: a success only resets the breaker if no failure came since its call started. */
   failures: number;
+  /** Calls that succeeded (the completion rate when the engine reports no counter). */
+  succeeded: number;
+  reading: LoadReading | undefined;
+  /** Running requests of the last reading that showed a queue: the engine's batch capacity. */
+  capacity: number | undefined;
+  /** The finished-request count of the last reading, and when. */
+  counted: { count: number; at: number } | undefined;
+  completionsPerSecond: number | undefined;
+  priorityRefused: boolean;
 }
 
 interface PoolEntry {
@@ -93,47 +116,78 @@ interface PoolEntry {
   readonly endpoints: EndpointEntry[];
   readonly policy: SelectionPolicy;
   readonly breaker: BreakerSettings | undefined;
+  /** How old (ms) a load reading may be and still count; undefined when the pool is not polled. */
+  readonly loadMaxAgeMs: number | undefined;
 }
 
 const NO_LEASE = (): void => undefined;
+
+const stderrLogger: DirectoryLogger = {
+  warn: (message, attributes) => process.stderr.write(`${JSON.stringify({ level: 'WARN', message, ...attributes })}\n`),
+};
+
+/** Whether a pool's engines are polled for load, and how: its `load` setting, else on for engine pools (those that send engine priorities). */
+function loadSettings(config: PoolConfig): { path: string; intervalMs: number; timeoutMs: number; maxAgeMs: number } | undefined {
+  if (config.load === false || config.protocol === 'bedrock') return undefined;
+  if (config.load === undefined && !sendsEnginePriority({ ...config, enginePriority: undefined })) return undefined;
+  const merged = { ...LOAD_DEFAULTS, ...config.load };
+  return { ...merged, maxAgeMs: config.load?.maxAgeMs ?? 3 * merged.intervalMs };
+}
+
+function policyOf(config: PoolConfig, random: RandomSource | undefined): SelectionPolicy {
+  if (config.policy === 'least-outstanding') return leastOutstanding(random);
+  if (config.policy === 'round-robin') return roundRobin();
+  return loadAware(random);
+}
 
 /** Pools by name, each able to hand out an endpoint. */
 export class PoolDirectory {
   private readonly pools = new Map<string, PoolEntry>();
   private readonly now: () => number;
   private readonly retryAvoidMs: number;
-  private readonly health: HealthChecker | undefined;
+  private readonly logger: DirectoryLogger;
+  private readonly checks: HealthChecker | undefined;
 
   constructor(pools: SplitserveConfig['pools'], options: PoolDirectoryOptions = {}) {
     this.now = options.now ?? Date.now;
     this.retryAvoidMs = options.retryAvoidMs ?? RETRY_AVOID_MS;
+    this.logger = options.logger ?? stderrLogger;
+    const targets: CheckTargets[] = [];
     for (const [name, config] of Object.entries(pools)) {
       const urls = config.endpoints ?? [];
       if (urls.length === 0 && config.protocol !== 'bedrock') {
         throw new ConfigError(`pools.${name}: no endpoints (a "simulate" pool must be started first)`);
       }
+      const load = urls.length > 0 ? loadSettings(config) : undefined;
       this.pools.set(name, {
         name,
         config,
-        endpoints: urls.map((url) => ({ url, outstanding: 0, healthy: true, breaker: CLOSED_BREAKER, avoidUntil: 0, failures: 0 })),
-        policy: config.policy === 'least-outstanding' ? leastOutstanding(options.random) : roundRobin(),
+        endpoints: urls.map((url) => ({
+          url, outstanding: 0, healthy: true, breaker: CLOSED_BREAKER, avoidUntil: 0, failures: 0, succeeded: 0,
+          reading: undefined, capacity: undefined, counted: undefined, completionsPerSecond: undefined, priorityRefused: false,
+        })),
+        policy: policyOf(config, options.random),
         breaker: config.breaker ? { ...BREAKER_DEFAULTS, ...config.breaker } : undefined,
+        loadMaxAgeMs: load?.maxAgeMs,
       });
+      if (urls.length === 0) continue;
+      if (config.health) targets.push({ kind: 'health', pool: name, endpoints: urls, ...HEALTH_DEFAULTS, ...config.health });
+      if (load) targets.push({ kind: 'load', pool: name, endpoints: urls, path: load.path, intervalMs: load.intervalMs, timeoutMs: load.timeoutMs });
     }
-    const targets = [...this.pools.values()]
-      .filter((p) => p.config.health && p.endpoints.length > 0)
-      .map((p) => ({ ...HEALTH_DEFAULTS, ...p.config.health, pool: p.name, endpoints: p.endpoints.map((e) => e.url) }));
-    this.health = targets.length > 0 ? new HealthChecker(targets, (pool, url, healthy) => this.setHealth(pool, url, healthy), this.now) : undefined;
+    this.checks =
+      targets.length > 0
+        ? new HealthChecker(targets, { health: (pool, url, healthy) => this.setHealth(pool, url, healthy), load: (pool, url, load) => this.setLoad(pool, url, load) }, this.now)
+        : undefined;
   }
 
-  /** Starts the periodic health checks of the pools that configure `health` (no-op otherwise). */
+  /** Starts the periodic health checks and load polls (no-op without any). */
   start(): void {
-    this.health?.start();
+    this.checks?.start();
   }
 
-  /** Stops the health checks. */
+  /** Stops the health checks and load polls. */
   close(): void {
-    this.health?.close();
+    this.checks?.close();
   }
 
   /** The configuration of a pool. */
@@ -160,19 +214,106 @@ export class PoolDirectory {
 
   /** The state of a pool's endpoints (for tests, logs and a status page). */
   snapshot(name: string): EndpointSnapshot[] {
-    return this.entry(name).endpoints.map((e) => ({
-      url: e.url,
-      outstanding: e.outstanding,
-      healthy: e.healthy,
-      breaker: e.breaker.state,
-      consecutiveFailures: e.breaker.consecutiveFailures,
-    }));
+    const pool = this.entry(name);
+    return pool.endpoints.map((e) => {
+      const view = this.view(pool, e);
+      return {
+        url: e.url,
+        outstanding: e.outstanding,
+        healthy: e.healthy,
+        breaker: e.breaker.state,
+        consecutiveFailures: e.breaker.consecutiveFailures,
+        ...(view.load !== undefined ? { load: view.load } : {}),
+        priorityRefused: e.priorityRefused,
+      };
+    });
   }
 
   /** Records a health-check result (the health checker calls this). */
   setHealth(name: string, endpoint: string, healthy: boolean): void {
     const e = this.entry(name).endpoints.find((x) => x.url === endpoint);
     if (e) e.healthy = healthy;
+  }
+
+  /**
+   * Records a load reading of an endpoint's engine (the load poller calls this; undefined: no
+   * reading this round, the last one ages out). Learns the engine's batch capacity from
+   * readings that show a queue, and its completion rate from its finished-request counter (or,
+   * for an engine without one, from this instance's successful calls).
+   */
+  setLoad(name: string, endpoint: string, load: EngineLoad | undefined): void {
+    const e = this.entry(name).endpoints.find((x) => x.url === endpoint);
+    if (!e || !load) return;
+    const at = this.now();
+    e.reading = { running: load.running, waiting: load.waiting, ...(load.kvUsage !== undefined ? { kvUsage: load.kvUsage } : {}), at, outstandingAt: e.outstanding };
+    if (load.waiting > 0 && load.running > 0) e.capacity = load.running;
+    const count = load.completed ?? e.succeeded;
+    if (e.counted) e.completionsPerSecond = nextCompletionRate(e.completionsPerSecond, e.counted, { count, at });
+    e.counted = { count, at };
+  }
+
+  /** A reading of the endpoint young enough to count, if any. */
+  private freshReading(pool: PoolEntry, e: EndpointEntry): LoadReading | undefined {
+    const r = e.reading;
+    if (!r || pool.loadMaxAgeMs === undefined) return undefined;
+    return this.now() - r.at <= pool.loadMaxAgeMs ? r : undefined;
+  }
+
+  private view(pool: PoolEntry, e: EndpointEntry): EndpointView {
+    const r = this.freshReading(pool, e);
+    if (!r) return e;
+    return { url: e.url, outstanding: e.outstanding, load: estimatedRequests(r, e.outstanding), ...(r.kvUsage !== undefined ? { kvUsage: r.kvUsage } : {}) };
+  }
+
+  /**
+   * The queue of a pool's engines now, over its available endpoints with a fresh reading; starts
+   * a background poll when the readings are due (Lambda has no timers between invocations).
+   */
+  queue(name: string): PoolQueue {
+    const pool = this.entry(name);
+    this.checks?.refreshIfDue(name);
+    let endpoints = 0;
+    let waiting = 0;
+    let requests = 0;
+    let rate: number | undefined;
+    let honours = sendsEnginePriority(pool.config);
+    const now = this.now();
+    for (const i of availableEndpoints(pool.endpoints, now, pool.breaker)) {
+      const e = pool.endpoints[i]!;
+      const r = this.freshReading(pool, e);
+      if (!r) continue;
+      endpoints += 1;
+      waiting += estimatedWaiting(r, e.outstanding, e.capacity);
+      requests += estimatedRequests(r, e.outstanding);
+      if (e.completionsPerSecond !== undefined) rate = (rate ?? 0) + e.completionsPerSecond;
+      if (e.priorityRefused) honours = false;
+    }
+    return { endpoints, waiting, requests, completionsPerSecond: rate, honoursPriority: honours };
+  }
+
+  /**
+   * The engine priority to send to an endpoint for a tier: undefined when the pool sends none or
+   * the endpoint refused it before. Its `refused` marks the endpoint (one warning per endpoint).
+   */
+  enginePriority(name: string, endpoint: string, tier: TierName, tierConfig: TierConfig | undefined): EnginePriority | undefined {
+    const pool = this.entry(name);
+    const value = enginePriorityFor(pool.config, tier, tierConfig);
+    if (value === undefined) return undefined;
+    const e = pool.endpoints.find((x) => x.url === endpoint);
+    if (!e || e.priorityRefused) return undefined;
+    return {
+      value,
+      refused: (reason) => {
+        if (e.priorityRefused) return;
+        e.priorityRefused = true;
+        this.logger.warn('engine refused the request priority; sending requests without it from now on', {
+          pool: name,
+          endpoint,
+          reason,
+          hint: 'start vLLM with --scheduling-policy priority (SGLang: --enable-priority-scheduling), or set "enginePriority": false on the pool',
+        });
+      },
+    };
   }
 
   /**
@@ -190,35 +331,45 @@ export class PoolDirectory {
   }
 
   /**
-   * The prefill step's pick on a disaggregated route. With `pairing: "decode-first"` on either
-   * pool, the decode endpoint is chosen first and returned for the decode step to prefer. For a
-   * protocol that sends prefill together with decode (SGLang), the prefill lease only names the
-   * endpoint: the real call is leased from `decode` through {@link PairLeases}.
+   * The prefill step's pick on a disaggregated route: the prefill endpoint (leased) and the
+   * decode endpoint for the decode step to take, both chosen here, once. With
+   * `pairing: "decode-first"` on either pool the decode endpoint is chosen first (as llm-d
+   * schedules). For a protocol that sends prefill together with decode (`concurrent`, SGLang),
+   * the prefill lease only names the endpoint: the real call is leased from `decode` through
+   * {@link PairLeases}.
    */
-  acquirePair(prefillPool: string, decodePool: string): PrefillPick {
+  acquirePair(prefillPool: string, decodePool: string, concurrent: boolean): PrefillPick {
     const prefill = this.entry(prefillPool);
     const decode = this.entry(decodePool);
-    const concurrent = BACKEND_PROTOCOLS[prefill.config.protocol]?.disaggregated?.concurrent === true;
-    const decodeFirst = (prefill.config.pairing ?? decode.config.pairing) === 'decode-first';
-    if (!decodeFirst || prefill.endpoints.length === 0 || decode.endpoints.length === 0) {
-      if (!concurrent || prefill.endpoints.length === 0) return { lease: this.acquire(prefillPool) };
-      const index = this.choose(prefill);
-      return { lease: { target: this.target(prefillPool, prefill.endpoints[index]!.url), release: NO_LEASE } };
+    if (prefill.endpoints.length === 0 || decode.endpoints.length === 0) {
+      return { lease: concurrent ? this.nameOnly(prefill, undefined) : this.acquire(prefillPool) };
     }
-    const prefillCandidates = this.candidates(prefill);
-    const decodeCandidates = this.candidates(decode);
-    const pair = selectPairDecodeFirst({
-      prefill: prefillCandidates.map((i) => prefill.endpoints[i]!),
-      decode: decodeCandidates.map((i) => decode.endpoints[i]!),
-      prefillPolicy: prefill.policy,
-      decodePolicy: decode.policy,
-    });
-    const prefillIndex = prefillCandidates[pair.prefill]!;
-    const decodeEndpoint = decode.endpoints[decodeCandidates[pair.decode]!]!.url;
-    const lease = concurrent
-      ? { target: this.target(prefillPool, prefill.endpoints[prefillIndex]!.url), release: NO_LEASE }
-      : this.lease(prefill, prefillIndex);
-    return { lease, decodeEndpoint };
+    const decodeFirst = (prefill.config.pairing ?? decode.config.pairing) === 'decode-first';
+    let prefillIndex: number;
+    let decodeIndex: number;
+    if (decodeFirst) {
+      const prefillCandidates = this.candidates(prefill);
+      const decodeCandidates = this.candidates(decode);
+      const pair = selectPairDecodeFirst({
+        prefill: prefillCandidates.map((i) => this.view(prefill, prefill.endpoints[i]!)),
+        decode: decodeCandidates.map((i) => this.view(decode, decode.endpoints[i]!)),
+        prefillPolicy: prefill.policy,
+        decodePolicy: decode.policy,
+      });
+      prefillIndex = prefillCandidates[pair.prefill]!;
+      decodeIndex = decodeCandidates[pair.decode]!;
+    } else {
+      prefillIndex = this.choose(prefill);
+      decodeIndex = this.choose(decode);
+    }
+    const lease = concurrent ? this.nameOnly(prefill, prefillIndex) : this.lease(prefill, prefillIndex);
+    return { lease, decodeEndpoint: decode.endpoints[decodeIndex]!.url };
+  }
+
+  /** A lease that only names an endpoint (no call is counted on it). */
+  private nameOnly(pool: PoolEntry, index: number | undefined): EndpointLease {
+    const i = index ?? (pool.endpoints.length > 0 ? this.choose(pool) : undefined);
+    return { target: this.target(pool.name, i === undefined ? '' : pool.endpoints[i]!.url), release: NO_LEASE };
   }
 
   /** Leases for a protocol that calls prefill with decode and retries on a fresh pair (SGLang). */
@@ -240,7 +391,7 @@ export class PoolDirectory {
 
   private candidates(pool: PoolEntry, exclude?: ReadonlySet<string>): number[] {
     const now = this.now();
-    this.health?.refreshIfDue(pool.name);
+    this.checks?.refreshIfDue(pool.name);
     let candidates = availableEndpoints(pool.endpoints, now, pool.breaker, exclude);
     if (candidates.length === 0 && exclude && exclude.size > 0) candidates = availableEndpoints(pool.endpoints, now, pool.breaker);
     if (candidates.length === 0) {
@@ -254,7 +405,7 @@ export class PoolDirectory {
     const kept = preferred === undefined ? undefined : candidates.find((i) => pool.endpoints[i]!.url === preferred);
     if (kept !== undefined) return kept;
     if (candidates.length === 1) return candidates[0]!;
-    return candidates[pool.policy.select(candidates.map((i) => pool.endpoints[i]!))]!;
+    return candidates[pool.policy.select(candidates.map((i) => this.view(pool, pool.endpoints[i]!)))]!;
   }
 
   private lease(pool: PoolEntry, index: number): EndpointLease {
@@ -272,6 +423,7 @@ export class PoolDirectory {
         if (released) return;
         released = true;
         e.outstanding -= 1;
+        if (ok === true) e.succeeded += 1;
         if (ok === false) {
           const now = this.now();
           e.failures += 1;

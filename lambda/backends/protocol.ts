@@ -4,7 +4,7 @@
  * One file per protocol implements this; lambda/backends/registry.ts maps protocol names to them.
  */
 import type { BackendCall, BackendTarget } from './backend-target.ts';
-import type { PairLeases } from './pool-directory.ts';
+import type { PairLeases } from './endpoint-lease.ts';
 import type { UpstreamCompletion } from './upstream-completion.ts';
 
 /** What the prefill half yields. */
@@ -20,7 +20,10 @@ export interface PrefillResult {
 
 /** The two halves of a disaggregated protocol. */
 export interface DisaggregatedProtocol {
-  /** `decode` sends prefill and decode together (SGLang); `prefill` only names the pair. */
+  /**
+   * `decode` sends prefill and decode together (SGLang); `prefill` only names the pair. The
+   * pool directory reads it to lease only decode's endpoint for the pair (plan-steps.ts passes it).
+   */
   readonly concurrent?: boolean;
   prefill(call: BackendCall, body: Record<string, unknown>): Promise<PrefillResult>;
   /**

@@ -5,7 +5,8 @@
  * (a random non-negative 63-bit integer, the same on both calls); the client reads decode's
  * answer while prefill's is read and discarded. If prefill fails, decode is cancelled (a stream
  * already started ends with the error); on 408/429/5xx (or a lost connection) the pair is retried
- * once with a fresh room on a fresh pair.
+ * once with a fresh room on a fresh pair. Both calls carry the tier's engine `priority` where the
+ * pools send it (engine-priority.ts; SGLang reads it with `--enable-priority-scheduling`).
  *
  * Because the two calls are concurrent, the plan's `prefill` step makes no call: it picks the
  * prefill endpoint and a room and hands `{bootstrap_host, bootstrap_port, bootstrap_room}` to the
@@ -17,7 +18,9 @@ import { UpstreamError } from '../core/errors.ts';
 import type { BackendCall, BackendTarget } from './backend-target.ts';
 import { postTo, upstreamBody } from './backend-target.ts';
 import { runAggregated } from './openai.ts';
-import type { EndpointLease, PairLeases } from './pool-directory.ts';
+import type { EndpointLease, PairLeases } from './endpoint-lease.ts';
+import type { EnginePriority } from './engine-priority.ts';
+import { PRIORITY_FIELD, isPriorityRefusal } from './engine-priority.ts';
 import type { BackendProtocol, PrefillResult } from './protocol.ts';
 import type { UpstreamCompletion } from './upstream-completion.ts';
 import { toCompletion } from './upstream-completion.ts';
@@ -69,6 +72,18 @@ export async function sglangPrefill(call: BackendCall): Promise<PrefillResult> {
   return { kvTransferParams: { ...bootstrapFields(call.target, port, bootstrapRoom()) }, promptTokens: null };
 }
 
+/** The engine priorities of a pair's two calls (sent only when both sides send one). */
+interface PairPriority {
+  readonly prefill: EnginePriority;
+  readonly decode: EnginePriority;
+}
+
+function pairPriority(call: BackendCall, prefillTarget: BackendTarget): PairPriority | undefined {
+  const decode = call.priority?.(call.target);
+  const prefill = call.priority?.(prefillTarget);
+  return decode && prefill ? { prefill, decode } : undefined;
+}
+
 /** Which side of a pair failed, and how. */
 class PairFailure {
   constructor(
@@ -99,6 +114,7 @@ async function sendPair(
   prefillTarget: BackendTarget,
   fields: BootstrapFields,
   leases: AttemptLeases,
+  priority: PairPriority | undefined,
 ): Promise<UpstreamCompletion> {
   const prefillAbort = new AbortController();
   const decodeAbort = new AbortController();
@@ -109,7 +125,7 @@ async function sendPair(
   const stream = body.stream === true;
 
   let prefillError: unknown;
-  void postTo(prefillCall, { ...upstreamBody(body, prefillTarget), ...fields })
+  void postTo(prefillCall, { ...upstreamBody(body, prefillTarget), ...fields, ...(priority ? { [PRIORITY_FIELD]: priority.prefill.value } : {}) })
     .then((reply) => reply.body.text())
     .then(
       () => leases.prefill?.release(true),
@@ -125,7 +141,7 @@ async function sendPair(
   let completion: UpstreamCompletion;
   let first: IteratorResult<string[]> | undefined;
   try {
-    const reply = await postTo(decodeCall, { ...upstreamBody(body, call.target), ...fields });
+    const reply = await postTo(decodeCall, { ...upstreamBody(body, call.target), ...fields, ...(priority ? { [PRIORITY_FIELD]: priority.decode.value } : {}) });
     completion = await toCompletion(reply, stream, call.target.pool, decodeSignal);
     if (completion.kind === 'stream') {
       first = await completion.batches.next();
@@ -183,12 +199,20 @@ export async function sglangDecode(
 ): Promise<UpstreamCompletion> {
   if (!isBootstrap(params) || !prefillTarget) return runAggregated(call, body);
   const fields: BootstrapFields = { bootstrap_host: params.bootstrap_host, bootstrap_port: params.bootstrap_port, bootstrap_room: params.bootstrap_room };
+  let priority = pairPriority(call, prefillTarget);
   try {
     const prefill = pairs?.prefill(prefillTarget.endpoint);
-    return await sendPair(call, body, prefillTarget, fields, { prefill, decode: pairs?.decode, ownsDecode: false });
+    return await sendPair(call, body, prefillTarget, fields, { prefill, decode: pairs?.decode, ownsDecode: false }, priority);
   } catch (failure) {
     if (!(failure instanceof PairFailure)) throw failure;
-    if (!isRetryable(failure.error) || call.signal.aborted) throw failure.error;
+    if (priority && isPriorityRefusal(failure.error)) {
+      // An engine that aborts requests carrying a priority it does not schedule by
+      // (--abort-on-priority-when-disabled): remembered, and the retry goes without it.
+      priority[failure.side].refused((failure.error as Error).message);
+      priority = undefined;
+    } else if (!isRetryable(failure.error) || call.signal.aborted) {
+      throw failure.error;
+    }
     let fresh: ReturnType<PairLeases['fresh']> | undefined;
     try {
       fresh = pairs?.fresh(new Set([failure.endpoint]));
@@ -199,7 +223,7 @@ export async function sglangDecode(
     const retryCall: BackendCall = fresh ? { ...call, target: fresh.decode.target } : call;
     const retryFields = bootstrapFields(retryPrefill, fields.bootstrap_port, bootstrapRoom());
     try {
-      return await sendPair(retryCall, body, retryPrefill, retryFields, { prefill: fresh?.prefill, decode: fresh?.decode, ownsDecode: true });
+      return await sendPair(retryCall, body, retryPrefill, retryFields, { prefill: fresh?.prefill, decode: fresh?.decode, ownsDecode: true }, priority && pairPriority(retryCall, retryPrefill));
     } catch (second) {
       throw finalError(second instanceof PairFailure ? second.error : second);
     }

@@ -7,6 +7,7 @@ import { StringDecoder } from 'node:string_decoder';
 import { createParser } from 'eventsource-parser';
 import { UpstreamError } from '../core/errors.ts';
 import type { UpstreamReply } from './upstream-client.ts';
+import { statusError } from './upstream-client.ts';
 
 /** A completed or streaming upstream answer. */
 export type UpstreamCompletion =
@@ -104,7 +105,14 @@ class SseBatches implements AsyncIterableIterator<string[]> {
   }
 }
 
-/** Turns a 2xx reply into an {@link UpstreamCompletion} of the expected kind. */
+/**
+ * Turns a 2xx reply into an {@link UpstreamCompletion} of the expected kind. A stream resolves
+ * once its first batch has arrived; one that opens with an error event (before any output) is
+ * rejected as the status the event names would have been: vLLM refuses a streamed request this
+ * way when the engine will not take it (its response has already started), e.g. "Got priority N
+ * but Priority scheduling is not enabled." with `"code": 400`. So the plan can retry, fall back,
+ * or resend without the engine priority, exactly as for a refused plain request.
+ */
 export function toCompletion(
   reply: UpstreamReply,
   stream: boolean,
@@ -112,5 +120,45 @@ export function toCompletion(
   signal: AbortSignal,
 ): Promise<UpstreamCompletion> {
   if (!stream) return readJson(reply, pool).then((json) => ({ kind: 'json', json }));
-  return Promise.resolve({ kind: 'stream', batches: sseBatches(reply, pool, signal) });
+  const batches = sseBatches(reply, pool, signal);
+  return batches.next().then((first) => {
+    const refusal = first.done ? undefined : leadingError(first.value, pool);
+    if (refusal) {
+      void batches.return?.();
+      throw refusal;
+    }
+    return { kind: 'stream', batches: replayFirst(first, batches) };
+  });
+}
+
+/** The error a stream's first event reports, when it opens with one. */
+function leadingError(batch: readonly string[], pool: string): Error | undefined {
+  const data = batch[0];
+  if (data === undefined || data.charCodeAt(0) !== 123 || !data.includes('"error"')) return undefined;
+  let event: { error?: { code?: unknown } | string; object?: unknown; code?: unknown };
+  try {
+    event = JSON.parse(data) as typeof event;
+  } catch {
+    return undefined;
+  }
+  if (event.error === undefined && event.object !== 'error') return undefined;
+  const code = Number(typeof event.error === 'object' ? event.error?.code : event.code);
+  return statusError(Number.isInteger(code) && code >= 400 && code <= 599 ? code : 502, data, pool);
+}
+
+/** `rest`, with the batch already read from it handed out first. */
+function replayFirst(first: IteratorResult<string[]>, rest: AsyncIterator<string[]>): AsyncIterator<string[]> {
+  let pending: IteratorResult<string[]> | undefined = first;
+  return {
+    next: () => {
+      if (!pending) return rest.next();
+      const out = pending;
+      pending = undefined;
+      return Promise.resolve(out);
+    },
+    return: () => {
+      pending = undefined;
+      return rest.return?.() ?? Promise.resolve(DONE);
+    },
+  };
 }

@@ -2,10 +2,12 @@
  * vLLM disaggregated prefill → decode over the NIXL connector (also vLLM on Trainium/Neuron and
  * llm-d), exactly as DESIGN.md section 2 and vLLM's `toy_proxy_server.py` do it: a prefill call
  * with `max_tokens: 1` asking for remote decode, then the client's own body sent to decode with
- * the `kv_transfer_params` prefill returned, opaque and unchanged. Same `X-Request-Id` on both.
+ * the `kv_transfer_params` prefill returned, opaque and unchanged. Same `X-Request-Id` on both,
+ * and, where the pool sends it, the tier's engine `priority` on both (engine-priority.ts).
  */
 import type { BackendCall } from './backend-target.ts';
 import { copyWithout, postTo, upstreamBody } from './backend-target.ts';
+import { withEnginePriority } from './engine-priority.ts';
 import { runAggregated } from './openai.ts';
 import type { BackendProtocol, PrefillResult } from './protocol.ts';
 import type { UpstreamCompletion } from './upstream-completion.ts';
@@ -59,16 +61,16 @@ export function decodeKvParams(fromPrefill: KvTransferParams, mode: KvTransferMo
 
 /** Runs the prefill call and extracts the KV-transfer parameters. */
 export function runPrefill(call: BackendCall, body: Record<string, unknown>): Promise<PrefillResult> {
-  return postTo(call, prefillBody(upstreamBody(body, call.target)))
-    .then((reply) => readJson(reply, call.target.pool))
-    .then((json) => {
-      const params = json.kv_transfer_params;
-      const usage = json.usage as { prompt_tokens?: unknown } | undefined;
-      return {
-        kvTransferParams: typeof params === 'object' && params !== null ? (params as KvTransferParams) : null,
-        promptTokens: typeof usage?.prompt_tokens === 'number' ? usage.prompt_tokens : null,
-      };
-    });
+  return withEnginePriority(call.priority?.(call.target), prefillBody(upstreamBody(body, call.target)), (sent) =>
+    postTo(call, sent).then((reply) => readJson(reply, call.target.pool)),
+  ).then((json) => {
+    const params = json.kv_transfer_params;
+    const usage = json.usage as { prompt_tokens?: unknown } | undefined;
+    return {
+      kvTransferParams: typeof params === 'object' && params !== null ? (params as KvTransferParams) : null,
+      promptTokens: typeof usage?.prompt_tokens === 'number' ? usage.prompt_tokens : null,
+    };
+  });
 }
 
 /**
@@ -83,7 +85,9 @@ export function runDecode(
 ): Promise<UpstreamCompletion> {
   const out = upstreamBody(body, call.target);
   if (kvTransferParams) out.kv_transfer_params = decodeKvParams(kvTransferParams, mode);
-  return postTo(call, out).then((reply) => toCompletion(reply, out.stream === true, call.target.pool, call.signal));
+  return withEnginePriority(call.priority?.(call.target), out, (sent) =>
+    postTo(call, sent).then((reply) => toCompletion(reply, sent.stream === true, call.target.pool, call.signal)),
+  );
 }
 
 /** vLLM with the NIXL connector: disaggregated prefill → decode, or one OpenAI-compatible call. */

@@ -29,7 +29,18 @@ const simulateSchema = z.strictObject({
   /** Divide every simulated duration by this factor (tests use large values). */
   speedup: z._default(z.number().check(z.positive()), 1),
   seed: z.optional(z.int()),
+  /** Batch slots per replica (vLLM's `--max-num-seqs`). Default: the profile's. */
+  slots: z.optional(z.int().check(z.minimum(1), z.maximum(4096))),
+  /**
+   * The replicas' scheduling policy (vLLM's `--scheduling-policy`): `priority` (the default here,
+   * so the tiers' engine priorities take effect) or `fcfs`.
+   */
+  schedulingPolicy: z._default(z.enum(['priority', 'fcfs']), 'priority'),
 });
+
+/** Which engine `priority` values are scheduled first: vLLM's `low-first`, or SGLang's default `high-first`. */
+export const PRIORITY_ORDERS = ['low-first', 'high-first'] as const;
+export type PriorityOrder = (typeof PRIORITY_ORDERS)[number];
 
 const poolSchema = z
   .strictObject({
@@ -57,6 +68,25 @@ const poolSchema = z
     breaker: z.optional(z.strictObject({ failures: z.optional(positiveInt), coolDownMs: z.optional(positiveInt) })),
     /** SGLang PD: the prefill servers' bootstrap port (default 8998). */
     bootstrapPort: z.optional(z.int().check(z.minimum(1), z.maximum(65_535))),
+    /**
+     * Send each tier's engine priority as the request's `priority` field (prefill and decode).
+     * Default: on for vllm-nixl, sglang and openai pools (off for endpoints at api.openai.com,
+     * which refuses unknown fields); Bedrock never (its tier is `serviceTier`).
+     */
+    enginePriority: z.optional(z.boolean()),
+    /** Which `priority` values the engine schedules first. Default: `high-first` for sglang (SGLang's default), `low-first` otherwise (vLLM). */
+    priorityOrder: z.optional(z.enum(PRIORITY_ORDERS)),
+    /**
+     * Engine load polling (`false`: off): GET `path` (default `/metrics`, Prometheus text of vLLM
+     * or SGLang) every `intervalMs` (1000); a reading older than `maxAgeMs` (3 × interval) is not
+     * used. Default: on for vllm-nixl, sglang and openai pools (off at api.openai.com).
+     */
+    load: z.optional(
+      z.union([
+        z.literal(false),
+        z.strictObject({ path: z.optional(z.string()), intervalMs: z.optional(positiveInt), timeoutMs: z.optional(positiveInt), maxAgeMs: z.optional(positiveInt) }),
+      ]),
+    ),
   })
   .check(
     z.superRefine((pool, ctx) => {
@@ -84,7 +114,17 @@ const routeSchema = z.discriminatedUnion('mode', [
 
 const tierSchema = z.strictObject({
   route: routeSchema,
-  slo: z.optional(z.strictObject({ ttftMs: positive, tpotMs: positive })),
+  /**
+   * Targets per request: time to first token and mean time per output token. `maxQueueMs` is
+   * the queueing a request may meet on a busy pool before the tier yields (falls back or sheds),
+   * default half of `ttftMs`.
+   */
+  slo: z.optional(z.strictObject({ ttftMs: positive, tpotMs: positive, maxQueueMs: z.optional(positive) })),
+  /**
+   * The engine priority of this tier's requests, in vLLM's convention (lower is scheduled
+   * first). Default: priority −10, default 0, flex 10.
+   */
+  enginePriority: z.optional(z.int().check(z.minimum(-1_000_000), z.maximum(1_000_000))),
   fallback: z.optional(z.enum(TIER_NAMES)),
   priceFactor: z._default(positive, 1),
   bedrock: z.optional(z.strictObject({ serviceTier: z.optional(z.string()), latency: z.optional(z.enum(['standard', 'optimized'])) })),

@@ -10,7 +10,8 @@ import type { GatewayResponse } from './http-types.ts';
 import { jsonResponse, SSE_HEADERS } from './http-types.ts';
 import { writesDebug } from './logger.ts';
 import type { PlanState, PlanUsage } from './plan.ts';
-import { ROUTE_KINDS, routePools, tierRoute } from './plan.ts';
+import { ROUTE_KINDS } from './plan.ts';
+import { routePools, tierRoute } from '../routing/tier-route.ts';
 import { openPlanStream } from './executor.ts';
 import type { AdmissionTicket, Principal, UsageRecord } from './ports.ts';
 import { addRateLimitHeaders } from './rate-limit-headers.ts';
@@ -19,7 +20,7 @@ import { parseGenerationBody } from './request-schema.ts';
 import { StreamShaper } from './response-shape.ts';
 import { relayStream } from './stream-relay.ts';
 import { usageRecordOf } from './usage-record.ts';
-import { grantTier, normaliseTier } from './tiers.ts';
+import { grantTier, normaliseTier } from '../routing/tier-grant.ts';
 import { estimatePromptTokens, maxCompletionTokens } from './token-estimate.ts';
 
 /** Routes that are the plan as configured (anything else is a decision worth logging). */

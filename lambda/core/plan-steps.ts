@@ -4,16 +4,18 @@
  * (lambda/core/executor.ts) call these same functions: one plan, two executors.
  */
 import type { BackendCall, BackendTarget } from '../backends/backend-target.ts';
-import type { EndpointLease, PoolDirectory } from '../backends/pool-directory.ts';
+import type { EndpointLease } from '../backends/endpoint-lease.ts';
+import type { PoolDirectory } from '../backends/pool-directory.ts';
 import type { AggregatedProtocol, DisaggregatedProtocol } from '../backends/protocol.ts';
 import { BACKEND_PROTOCOLS } from '../backends/registry.ts';
 import type { UpstreamTransport } from '../backends/upstream-client.ts';
 import type { UpstreamCompletion } from '../backends/upstream-completion.ts';
 import { PREFILL_DECISIONS, decidePrefill } from '../routing/conditional-disaggregation.ts';
-import type { SplitserveConfig, TierName } from './config.ts';
+import { tierRoute } from '../routing/tier-route.ts';
+import type { PoolConfig, RouteConfig, SplitserveConfig, TierName } from './config.ts';
 import { ConfigError, UpstreamError } from './errors.ts';
 import type { PlanState } from './plan.ts';
-import { switchTier, tierRoute } from './plan.ts';
+import { switchTier } from './plan.ts';
 import { completionUsage, shapeCompletion } from './response-shape.ts';
 
 /** What the steps need. */
@@ -23,33 +25,78 @@ export interface StepDeps {
   readonly client: UpstreamTransport;
 }
 
-function call(deps: StepDeps, state: PlanState, pool: string, target: BackendTarget, signal: AbortSignal): BackendCall {
-  return {
-    client: deps.client,
-    target,
-    api: state.api,
-    requestId: state.requestId,
-    signal,
-    pool: deps.pools.pool(pool),
-    tier: state.tierServed,
-    tierConfig: deps.config.tiers[state.tierServed],
-  };
-}
+/**
+ * A tier's route for a model with its pools' protocol halves, resolved once per route of a config
+ * (the steps of a request, and every request after it, reuse it).
+ */
+export type StepRoute =
+  | {
+      readonly mode: 'disaggregated';
+      readonly route: Extract<RouteConfig, { mode: 'disaggregated' }>;
+      readonly prefill: DisaggregatedProtocol;
+      readonly decode: DisaggregatedProtocol;
+    }
+  | { readonly mode: 'aggregated' | 'bedrock'; readonly route: Extract<RouteConfig, { mode: 'aggregated' | 'bedrock' }>; readonly complete: AggregatedProtocol };
+
+const STEP_ROUTES = new WeakMap<SplitserveConfig, WeakMap<RouteConfig, StepRoute>>();
 
 /** The disaggregated half of a pool's protocol. */
-export function disaggregatedProtocol(deps: Pick<StepDeps, 'pools'>, pool: string): DisaggregatedProtocol {
-  const protocol = deps.pools.pool(pool).protocol;
+function disaggregatedHalf(config: SplitserveConfig, pool: string): DisaggregatedProtocol {
+  const protocol = poolConfig(config, pool).protocol;
   const impl = BACKEND_PROTOCOLS[protocol]?.disaggregated;
   if (!impl) throw new ConfigError(`pool "${pool}" speaks "${protocol}", which does not serve disaggregated routes in this version`);
   return impl;
 }
 
 /** The aggregated half of a pool's protocol. */
-export function aggregatedProtocol(deps: Pick<StepDeps, 'pools'>, pool: string): AggregatedProtocol {
-  const protocol = deps.pools.pool(pool).protocol;
+function aggregatedHalf(config: SplitserveConfig, pool: string): AggregatedProtocol {
+  const protocol = poolConfig(config, pool).protocol;
   const impl = BACKEND_PROTOCOLS[protocol]?.aggregated;
   if (!impl) throw new ConfigError(`pool "${pool}" speaks "${protocol}", which does not serve aggregated routes in this version`);
   return impl;
+}
+
+function poolConfig(config: SplitserveConfig, pool: string): PoolConfig {
+  const found = config.pools[pool];
+  if (!found) throw new ConfigError(`unknown pool "${pool}"`);
+  return found;
+}
+
+/**
+ * A route with its protocols. Throws a {@link ConfigError} when a pool's protocol does not serve
+ * that kind of route (checked for every tier at start-up: gateway-runtime.ts).
+ */
+export function resolveRoute(config: SplitserveConfig, route: RouteConfig): StepRoute {
+  let routes = STEP_ROUTES.get(config);
+  if (!routes) STEP_ROUTES.set(config, (routes = new WeakMap()));
+  let resolved = routes.get(route);
+  if (resolved) return resolved;
+  resolved =
+    route.mode === 'disaggregated'
+      ? { mode: route.mode, route, prefill: disaggregatedHalf(config, route.prefill), decode: disaggregatedHalf(config, route.decode) }
+      : { mode: route.mode, route, complete: aggregatedHalf(config, route.pool) };
+  routes.set(route, resolved);
+  return resolved;
+}
+
+/** The route of the tier the state is served at, with its protocols. */
+export function stepRoute(deps: Pick<StepDeps, 'config'>, state: PlanState): StepRoute {
+  return resolveRoute(deps.config, tierRoute(deps.config, state.tierServed, state.model));
+}
+
+function call(deps: StepDeps, state: PlanState, target: BackendTarget, signal: AbortSignal): BackendCall {
+  const tierConfig = deps.config.tiers[state.tierServed];
+  return {
+    client: deps.client,
+    target,
+    api: state.api,
+    requestId: state.requestId,
+    signal,
+    pool: deps.config.pools[target.pool],
+    tier: state.tierServed,
+    tierConfig,
+    priority: (t) => deps.pools.enginePriority(t.pool, t.endpoint, state.tierServed, tierConfig),
+  };
 }
 
 /**
@@ -76,27 +123,28 @@ function onLease<T>(lease: EndpointLease, signal: AbortSignal, work: (target: Ba
 
 /** Whether the state's route has a prefill step (a disaggregated route); {@link prefill} is a no-op otherwise. */
 export function hasPrefill(deps: Pick<StepDeps, 'config'>, state: PlanState): boolean {
-  return tierRoute(deps.config, state.tierServed, state.model).mode === 'disaggregated';
+  return stepRoute(deps, state).mode === 'disaggregated';
 }
 
 /**
- * Prefill: on a disaggregated route, runs the prefill half of the prefill pool's protocol and
- * records what decode needs (null when prefill returned nothing: decode then recomputes). Other
- * routes pass through unchanged. Conditional disaggregation (lambda/routing/conditional-
- * disaggregation.ts) may skip the prefill call: the state then has `kvTransferParams: null`, only
- * the decode pool in `pools`, and `route` saying why (`local-prefill-short` / `-queue`).
+ * Prefill: on a disaggregated route, picks the pair of endpoints (both, once: decode takes the
+ * one chosen here), runs the prefill half of the prefill pool's protocol and records what decode
+ * needs (null when prefill returned nothing: decode then recomputes). Other routes pass through
+ * unchanged. Conditional disaggregation (lambda/routing/conditional-disaggregation.ts) may skip
+ * the prefill call: the state then has `kvTransferParams: null`, only the decode pool in `pools`,
+ * and `route` saying why (`local-prefill-short` / `-queue`).
  */
 export async function prefill(deps: StepDeps, state: PlanState, signal: AbortSignal): Promise<PlanState> {
-  const route = tierRoute(deps.config, state.tierServed, state.model);
-  if (route.mode !== 'disaggregated') return state;
+  const resolved = stepRoute(deps, state);
+  if (resolved.mode !== 'disaggregated') return state;
+  const { route } = resolved;
   const decision = decidePrefill(route, state.promptEstimate, deps.pools.inFlight(route.prefill));
   if (decision !== PREFILL_DECISIONS.disaggregated) {
     return { ...state, route: decision, pools: [route.decode], kvTransferParams: null, prefillEndpoint: undefined, decodeEndpoint: undefined };
   }
   const started = performance.now();
-  const protocol = disaggregatedProtocol(deps, route.prefill);
-  const { lease, decodeEndpoint } = deps.pools.acquirePair(route.prefill, route.decode);
-  const result = await onLease(lease, signal, (target) => protocol.prefill(call(deps, state, route.prefill, target, signal), state.body));
+  const { lease, decodeEndpoint } = deps.pools.acquirePair(route.prefill, route.decode, resolved.prefill.concurrent === true);
+  const result = await onLease(lease, signal, (target) => resolved.prefill.prefill(call(deps, state, target, signal), state.body));
   return {
     ...state,
     kvTransferParams: result.kvTransferParams,
@@ -147,21 +195,22 @@ function releasing(batches: AsyncIterator<string[]>, lease: EndpointLease, signa
  * that did not ask for it.
  */
 export async function openDecode(deps: StepDeps, state: PlanState, signal: AbortSignal): Promise<UpstreamCompletion> {
-  const route = tierRoute(deps.config, state.tierServed, state.model);
+  const resolved = stepRoute(deps, state);
   const body =
     state.body.stream === true
       ? { ...state.body, stream_options: { ...(state.body.stream_options as object | undefined), include_usage: true } }
       : state.body;
-  const pool = route.mode === 'disaggregated' ? route.decode : route.pool;
-  const lease = deps.pools.acquire(pool, route.mode === 'disaggregated' ? state.decodeEndpoint : undefined);
+  const pool = resolved.mode === 'disaggregated' ? resolved.route.decode : resolved.route.pool;
+  const lease = deps.pools.acquire(pool, resolved.mode === 'disaggregated' ? state.decodeEndpoint : undefined);
   let completion: UpstreamCompletion;
   try {
-    const backend = call(deps, state, pool, lease.target, signal);
-    if (route.mode === 'disaggregated') {
-      const prefillTarget = state.prefillEndpoint ? deps.pools.target(route.prefill, state.prefillEndpoint) : null;
-      completion = await disaggregatedProtocol(deps, pool).decode(backend, body, state.kvTransferParams ?? null, prefillTarget, deps.pools.pairLeases(route.prefill, pool, lease));
+    const backend = call(deps, state, lease.target, signal);
+    if (resolved.mode === 'disaggregated') {
+      const prefillPool = resolved.route.prefill;
+      const prefillTarget = state.prefillEndpoint ? deps.pools.target(prefillPool, state.prefillEndpoint) : null;
+      completion = await resolved.decode.decode(backend, body, state.kvTransferParams ?? null, prefillTarget, deps.pools.pairLeases(prefillPool, pool, lease));
     } else {
-      completion = await aggregatedProtocol(deps, pool).complete(backend, body);
+      completion = await resolved.complete.complete(backend, body);
     }
   } catch (err) {
     lease.release(verdictOf(err, signal));

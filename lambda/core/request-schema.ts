@@ -28,6 +28,9 @@ const common = {
   n: z.nullish(z.literal(1, 'only n=1 is supported')),
   service_tier: z.nullish(z.enum(SERVICE_TIER_VALUES)),
   kv_transfer_params: z.optional(z.never('kv_transfer_params is set by the gateway')),
+  // The engine's scheduling priority follows the tier served (lambda/backends/engine-priority.ts):
+  // a client that set it could jump every other tenant's queue.
+  priority: z.optional(z.never('the engine priority is set by the gateway from service_tier')),
 };
 
 /** `POST /v1/chat/completions` body. */

@@ -18,7 +18,7 @@ import type { GatewayLogger } from '../core/logger.ts';
 import { createLogger } from '../core/logger.ts';
 import type { StepDeps } from '../core/plan-steps.ts';
 import type { RequestMetrics } from '../core/ports.ts';
-import { aggregatedProtocol, disaggregatedProtocol } from '../core/plan-steps.ts';
+import { resolveRoute } from '../core/plan-steps.ts';
 import { DynamoAdmission } from '../store/admission.ts';
 import type { DynamoAdmissionOptions } from '../store/admission.ts';
 import { DynamoKeyResolver } from '../store/key-resolver.ts';
@@ -80,17 +80,12 @@ export function admissionOptions(config: AdmissionConfig): DynamoAdmissionOption
 }
 
 /** Checks that every pool a tier routes to speaks a protocol built in this version, for that kind of route. */
-export function assertProtocolsBuilt(config: SplitserveConfig, pools: PoolDirectory): void {
+export function assertProtocolsBuilt(config: SplitserveConfig): void {
   for (const [name, tier] of Object.entries(config.tiers)) {
     const route = tier?.route;
     if (!route) continue;
     try {
-      if (route.mode === 'disaggregated') {
-        disaggregatedProtocol({ pools }, route.prefill);
-        disaggregatedProtocol({ pools }, route.decode);
-      } else {
-        aggregatedProtocol({ pools }, route.pool);
-      }
+      resolveRoute(config, route);
     } catch (err) {
       throw new ConfigError(`tiers.${name}.route: ${(err as Error).message}`);
     }
@@ -106,8 +101,8 @@ export function assertProtocolsBuilt(config: SplitserveConfig, pools: PoolDirect
  */
 export function assembleGateway(options: GatewayRuntimeOptions): GatewayRuntime {
   const { config } = options;
+  assertProtocolsBuilt(config);
   const pools = new PoolDirectory(config.pools);
-  assertProtocolsBuilt(config, pools);
   pools.start();
   const connections = Math.max(...Object.values(config.pools).map((p) => p.maxConnections), 1);
   const client = options.transport?.(connections) ?? new UpstreamClient({ connections });

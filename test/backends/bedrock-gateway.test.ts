@@ -30,7 +30,7 @@ describe('bedrock route end to end (node adapter, openai client)', () => {
 
   beforeAll(async () => {
     restore = useDummyCredentials();
-    [bedrock, gpu] = await Promise.all([startBedrockServer(), startSimulator({ profile: 'gpu-aggregated', seed: 3, speedup: 20 })]);
+    [bedrock, gpu] = await Promise.all([startBedrockServer(), startSimulator({ schedulingPolicy: 'priority', profile: 'gpu-aggregated', seed: 3, speedup: 20 })]);
     const config = parseConfig({
       pools: {
         bedrock: { protocol: 'bedrock', region: 'us-east-1', endpoints: [bedrock.url], modelIds: { [MODEL]: MODEL_ID }, timeoutMs: 5000 },

@@ -127,17 +127,26 @@ describe('PoolDirectory', () => {
   it('decode-first pairing names decode\'s endpoint for the decode step', () => {
     const dir = new PoolDirectory(pools({}, { pairing: 'decode-first', policy: 'least-outstanding' }), { random: () => 0 });
     const busy = dir.acquire('d', A);
-    const pick = dir.acquirePair('p', 'd');
+    const pick = dir.acquirePair('p', 'd', false);
     expect(pick.decodeEndpoint).toBe(B);
     expect(pick.lease.target.pool).toBe('p');
     expect(dir.inFlight('p')).toBe(1);
     busy.release(true);
-    expect(new PoolDirectory(pools()).acquirePair('p', 'd').decodeEndpoint).toBeUndefined();
+  });
+
+  it('picks the pair once: without decode-first the decode endpoint is chosen with prefill, by its own policy, and the decode step takes it', () => {
+    const dir = new PoolDirectory(pools());
+    const first = dir.acquirePair('p', 'd', false);
+    const second = dir.acquirePair('p', 'd', false);
+    expect([first.decodeEndpoint, second.decodeEndpoint]).toEqual([A, B]);
+    expect(dir.inFlight('d')).toBe(0);
+    expect(dir.acquire('d', second.decodeEndpoint).target.endpoint).toBe(B);
+    expect(dir.acquire('d', first.decodeEndpoint).target.endpoint).toBe(A);
   });
 
   it('SGLang: the prefill step takes no call; the pair leases carry the calls and the fresh pair', () => {
     const dir = new PoolDirectory(pools({}, {}, 'sglang'));
-    const pick = dir.acquirePair('p', 'd');
+    const pick = dir.acquirePair('p', 'd', true);
     expect(dir.inFlight('p')).toBe(0);
     const decode = dir.acquire('d');
     const leases = dir.pairLeases('p', 'd', decode);

@@ -23,8 +23,8 @@ describe('SGLang PD through the gateway', () => {
 
   beforeAll(async () => {
     [prefill, decode] = await Promise.all([
-      startSimulator({ profile: 'trainium-prefill', role: 'prefill', speedup: 20, seed: 11 }),
-      startSimulator({ profile: 'cerebras-decode', role: 'decode', speedup: 20, seed: 12, bootstrapTimeoutMs: 3000 }),
+      startSimulator({ priorityOrder: 'high-first', profile: 'trainium-prefill', role: 'prefill', speedup: 20, seed: 11 }),
+      startSimulator({ priorityOrder: 'high-first', profile: 'cerebras-decode', role: 'decode', speedup: 20, seed: 12, bootstrapTimeoutMs: 3000 }),
     ]);
     const config = parseConfig({
       pools: {

@@ -194,7 +194,7 @@ describe('sglang backend', () => {
           tiers: {},
         }).pools,
       );
-      const pick = dir.acquirePair('p', 'd');
+      const pick = dir.acquirePair('p', 'd', true);
       const decodeLease = dir.acquire('d', decode.url);
       const c = dir.pairLeases('p', 'd', decodeLease);
       const kv = (await sglangPrefill({ ...call(prefill, 'p'), target: pick.lease.target })).kvTransferParams;

@@ -24,9 +24,9 @@ export interface Backends {
 /** Starts the three simulators (real time: the figures are small enough for tests). */
 export async function startBackends(): Promise<Backends> {
   const [prefill, decode, gpu] = await Promise.all([
-    startSimulator({ profile: 'trainium-prefill', role: 'prefill', seed: 1, speedup: 4 }),
-    startSimulator({ profile: 'cerebras-decode', role: 'decode', seed: 2, speedup: 1 }),
-    startSimulator({ profile: 'gpu-aggregated', seed: 3, speedup: 20 }),
+    startSimulator({ schedulingPolicy: 'priority', profile: 'trainium-prefill', role: 'prefill', seed: 1, speedup: 4 }),
+    startSimulator({ schedulingPolicy: 'priority', profile: 'cerebras-decode', role: 'decode', seed: 2, speedup: 1 }),
+    startSimulator({ schedulingPolicy: 'priority', profile: 'gpu-aggregated', seed: 3, speedup: 20 }),
   ]);
   return {
     prefill: prefill!,

@@ -10,9 +10,9 @@ import { describePlanScenarios } from './plan-scenarios.ts';
 
 describePlanScenarios('in-process', async () => {
   const sims = {
-    prefill: await startSimulator({ profile: 'trainium-prefill', role: 'prefill', speedup: 1000 }),
-    decode: await startSimulator({ profile: 'cerebras-decode', role: 'decode', speedup: 1000 }),
-    gpu: await startSimulator({ profile: 'gpu-aggregated', speedup: 1000 }),
+    prefill: await startSimulator({ schedulingPolicy: 'priority', profile: 'trainium-prefill', role: 'prefill', speedup: 1000 }),
+    decode: await startSimulator({ schedulingPolicy: 'priority', profile: 'cerebras-decode', role: 'decode', speedup: 1000 }),
+    gpu: await startSimulator({ schedulingPolicy: 'priority', profile: 'gpu-aggregated', speedup: 1000 }),
   };
   const pools = Object.fromEntries(
     Object.entries(CONFIG.pools).map(([name, { simulate: _simulated, ...pool }]) => [name, { ...pool, endpoints: [sims[name as keyof typeof sims].url] }]),

@@ -29,8 +29,8 @@ describe('conditional disaggregation through the gateway', () => {
 
   beforeAll(async () => {
     [prefill, decode] = await Promise.all([
-      startSimulator({ profile: 'trainium-prefill', role: 'prefill', seed: 1, speedup: 10 }),
-      startSimulator({ profile: 'cerebras-decode', role: 'decode', seed: 2, speedup: 10 }),
+      startSimulator({ schedulingPolicy: 'priority', profile: 'trainium-prefill', role: 'prefill', seed: 1, speedup: 10 }),
+      startSimulator({ schedulingPolicy: 'priority', profile: 'cerebras-decode', role: 'decode', seed: 2, speedup: 10 }),
     ]);
     const config = parseConfig({
       pools: {

@@ -25,7 +25,7 @@ describe('assembled gateway', () => {
   let runtime: GatewayRuntime;
 
   beforeAll(async () => {
-    [store, sim] = await Promise.all([startEmbeddedDynamo(), startSimulator({ profile: 'gpu-aggregated', speedup: 1000 })]);
+    [store, sim] = await Promise.all([startEmbeddedDynamo(), startSimulator({ schedulingPolicy: 'priority', profile: 'gpu-aggregated', speedup: 1000 })]);
     const config = parseConfig({
       pools: { gpu: { protocol: 'openai', endpoints: [sim.url] } },
       models: { 'llama-3.1-8b': { pools: ['gpu'] } },

@@ -28,9 +28,9 @@ describe('metering', () => {
 
   beforeAll(async () => {
     sims = await Promise.all([
-      startSimulator({ profile: 'trainium-prefill', role: 'prefill', speedup: 100 }),
-      startSimulator({ profile: 'cerebras-decode', role: 'decode', speedup: 1 }),
-      startSimulator({ profile: 'gpu-aggregated', speedup: 100 }),
+      startSimulator({ schedulingPolicy: 'priority', profile: 'trainium-prefill', role: 'prefill', speedup: 100 }),
+      startSimulator({ schedulingPolicy: 'priority', profile: 'cerebras-decode', role: 'decode', speedup: 1 }),
+      startSimulator({ schedulingPolicy: 'priority', profile: 'gpu-aggregated', speedup: 100 }),
     ]);
     const [prefill, decode, gpu] = sims as [SimulatorHandle, SimulatorHandle, SimulatorHandle];
     local = await startLocal({

@@ -35,7 +35,7 @@ describe('quotas through the gateway', () => {
   const ask = { model: MODEL, messages: [{ role: 'user' as const, content: 'hi' }], max_tokens: 4, service_tier: 'default' as const };
 
   beforeAll(async () => {
-    gpu = await startSimulator({ profile: 'gpu-aggregated', speedup: 1000 });
+    gpu = await startSimulator({ schedulingPolicy: 'priority', profile: 'gpu-aggregated', speedup: 1000 });
     // A clock whose current minute has just begun, so that no test here straddles two minutes.
     const offset = 1000 - (Date.now() % 60_000);
     now = () => Date.now() + offset;
@@ -127,7 +127,7 @@ describe('retry-after with the openai client', () => {
   const ask = { model: MODEL, messages: [{ role: 'user' as const, content: 'hi' }], max_tokens: 4 };
 
   beforeAll(async () => {
-    gpu = await startSimulator({ profile: 'gpu-aggregated', speedup: 1000 });
+    gpu = await startSimulator({ schedulingPolicy: 'priority', profile: 'gpu-aggregated', speedup: 1000 });
     const config = parseConfig({
       pools: { gpu: { protocol: 'openai', endpoints: [gpu.url] } },
       models: { [MODEL]: { pools: ['gpu'] } },

@@ -60,7 +60,7 @@ describe('a gateway on a store in its own process', () => {
     });
 
   beforeAll(async () => {
-    [sim, store] = await Promise.all([startSimulator({ profile: 'gpu-aggregated', speedup: 1000 }), startStoreProcess()]);
+    [sim, store] = await Promise.all([startSimulator({ schedulingPolicy: 'priority', profile: 'gpu-aggregated', speedup: 1000 }), startStoreProcess()]);
   });
   afterAll(async () => {
     await sim?.close();

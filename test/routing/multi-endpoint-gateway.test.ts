@@ -23,7 +23,7 @@ afterEach(async () => {
 
 async function sims(n: number, faults: Array<SimFaults | undefined> = []): Promise<SimulatorHandle[]> {
   const out = await Promise.all(
-    Array.from({ length: n }, (_, i) => startSimulator({ profile: 'gpu-aggregated', speedup: 50, seed: 20 + i, faults: faults[i] })),
+    Array.from({ length: n }, (_, i) => startSimulator({ schedulingPolicy: 'priority', profile: 'gpu-aggregated', speedup: 50, seed: 20 + i, faults: faults[i] })),
   );
   running.push(async () => void (await Promise.all(out.map((s) => s.close()))));
   return out;
@@ -166,7 +166,7 @@ describe('multi-endpoint pools through the gateway', () => {
     const [slow, f1, f2] = await sims(3, [{ stallMs: STALL_MS }]);
     const endpoints = [slow!.url, f1!.url, f2!.url];
     const { client } = await gateway({
-      rr: { endpoints },
+      rr: { endpoints, policy: 'round-robin' },
       lor: { endpoints, policy: 'least-outstanding' },
     });
     // The same seeded open-loop arrivals for both policies; the first WARM_UP requests of each run

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { grantTier, normaliseTier } from '../../lambda/core/tiers.ts';
+import { grantTier, normaliseTier } from '../../lambda/routing/tier-grant.ts';
 
 describe('tiers', () => {
   it('normalises the client value', () => {

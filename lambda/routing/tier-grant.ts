@@ -1,9 +1,10 @@
 /**
- * Classification: the tier a client asked for → the tier it is granted. A tenant asking for a tier
+ * Classification, the first routing decision: the tier a client asked for → the tier it is
+ * granted (tier-route.ts then gives that tier's route, and the pool policies its endpoints). A tenant asking for a tier
  * it is not entitled to is served at its best entitled tier (as OpenAI does), never refused.
  */
-import type { TierName } from './config.ts';
-import type { ServiceTierValue } from './request-schema.ts';
+import type { TierName } from '../core/config.ts';
+import type { ServiceTierValue } from '../core/request-schema.ts';
 
 /** Tiers from best to worst. */
 export const TIER_RANK: readonly TierName[] = ['priority', 'default', 'flex'];
