@@ -22,9 +22,13 @@ commands:
   key revoke --tenant ID --key-id KID
   key rotate --tenant ID --key-id KID    new key (printed once), then revokes KID
   limits set --tenant ID --tier TIER [--rpm N] [--tpm N] [--monthly-tokens N]
-                                         no limit given: the tier becomes unlimited
+                                         no limit given: the tier becomes unlimited;
+                                         --monthly-tokens counts cost units (tokens × the
+                                         tier's priceFactor)
   tiers set --tenant ID priority,default
-  usage --tenant ID --from YYYY-MM-DD --to YYYY-MM-DD
+  usage [--tenant ID] --from YYYY-MM-DD --to YYYY-MM-DD
+                                         per tier (every tenant without --tenant): requests,
+                                         tokens, cost units, SLO attainment, sheds
 
 target (one of):
   --endpoint URL          a DynamoDB endpoint, e.g. the local store (\`npm start\` prints
@@ -251,9 +255,21 @@ async function run(ctx: admin.AdminContext, pos: string[], v: Values, io: AdminI
       return print(t, `tiers of ${t.id}: ${t.tiers.join(', ')}\n`);
     }
     case 'usage': {
-      const r = await admin.getUsage(ctx, need(v, 'tenant'), need(v, 'from'), need(v, 'to'));
-      const rows = r.tiers.map((t) => [t.tier, String(t.requests), String(t.promptTokens), String(t.completionTokens), String(t.errors), String(t.aborted)]);
-      return print(r, `usage of ${r.tenantId}, ${r.from} to ${r.to} (UTC days)\n${table(['TIER', 'REQUESTS', 'PROMPT_TOKENS', 'COMPLETION_TOKENS', 'ERRORS', 'ABORTED'], rows)}`);
+      const from = need(v, 'from');
+      const to = need(v, 'to');
+      const reports = await admin.getUsage(ctx, v.tenant, from, to);
+      const rows = reports.flatMap((r) =>
+        r.tiers.map((t) => [
+          r.tenantId, t.tier, String(t.requests), String(t.promptTokens), String(t.completionTokens), String(t.costUnits),
+          t.sloAttainment === null ? '-' : `${(t.sloAttainment * 100).toFixed(1)}% (${t.sloMet}/${t.sloMet + t.sloMissed})`,
+          String(t.shed), String(t.errors), String(t.aborted),
+        ]),
+      );
+      const who = v.tenant === undefined ? 'every tenant' : v.tenant;
+      return print(
+        v.tenant === undefined ? reports : reports[0],
+        `usage of ${who}, ${from} to ${to} (UTC days)\n${table(['TENANT', 'TIER', 'REQUESTS', 'PROMPT_TOKENS', 'COMPLETION_TOKENS', 'COST_UNITS', 'SLO_MET', 'SHED', 'ERRORS', 'ABORTED'], rows)}`,
+      );
     }
     default:
       throw new UsageError(`unknown command "${pos.join(' ')}"`);

@@ -98,6 +98,40 @@ export class InsufficientQuotaError extends GatewayError {
 }
 
 /**
+ * 429 `resource_unavailable`: the tier's pools are too busy to serve the request within its SLO
+ * and nothing better placed took it (lambda/routing/overload.ts). A 429, not a 503: the server is
+ * not failing, the request's tier is out of capacity for a moment, as OpenAI answers a flex
+ * request it has no capacity for ("429 Resource Unavailable"); clients back off and retry after
+ * `retry-after` (the `openai` SDK does), and it counts against no availability SLO.
+ */
+export class TierOverloadedError extends GatewayError {
+  constructor(
+    tier: string,
+    public readonly retryAfterMs: number,
+    waitMs: number,
+    budgetMs: number,
+  ) {
+    const seconds = Math.max(1, Math.ceil(retryAfterMs / 1000));
+    super(
+      `Resource unavailable: the '${tier}' service tier is at capacity (estimated queue ${formatMs(waitMs)}, over its ${formatMs(budgetMs)} bound). Please retry in ${seconds}s, or use a higher service_tier.`,
+      429,
+      'resource_unavailable',
+      'resource_unavailable',
+    );
+    this.headers = {
+      'retry-after': String(seconds),
+      'retry-after-ms': String(Math.ceil(retryAfterMs)),
+      'x-should-retry': 'true',
+    };
+  }
+}
+
+function formatMs(ms: number): string {
+  if (!Number.isFinite(ms)) return 'unbounded';
+  return ms >= 1000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms)} ms`;
+}
+
+/**
  * 5xx: a backend failed. `retryable` marks transient failures (timeouts, throttling, 5xx,
  * connection errors) that Retry and fallback may act on.
  */

@@ -4,6 +4,7 @@
  */
 import type { SplitserveConfig } from './config.ts';
 import type { PlanExecutor } from './executor.ts';
+import type { OverloadGuard } from './overload-guard.ts';
 import type { GatewayLogger } from './logger.ts';
 import type { StepDeps } from './plan-steps.ts';
 import type { Admission, KeyResolver, RequestMetrics, UsageMeter } from './ports.ts';
@@ -17,6 +18,8 @@ export interface GatewayDeps {
   readonly executor: PlanExecutor;
   readonly keys: KeyResolver;
   readonly admission: Admission;
+  /** Places each request at a tier under overload (a fallback tier, or a 429) before it is admitted. */
+  readonly overload: OverloadGuard;
   readonly meter: UsageMeter;
   readonly logger: GatewayLogger;
   /** Per-request metrics; none when absent (local runs log instead). */

@@ -4,13 +4,15 @@
  * shape → meter. Streaming plans run in-process; non-streaming ones on the configured executor.
  */
 import type { TierName } from './config.ts';
-import { NotFoundError, PermissionDeniedError } from './errors.ts';
+import { priceFactorOf } from './cost.ts';
+import { NotFoundError, PermissionDeniedError, TierOverloadedError } from './errors.ts';
+import type { Placement } from './overload-guard.ts';
 import type { GatewayDeps } from './gateway-deps.ts';
 import type { GatewayResponse } from './http-types.ts';
 import { jsonResponse, SSE_HEADERS } from './http-types.ts';
 import { writesDebug } from './logger.ts';
 import type { PlanState, PlanUsage } from './plan.ts';
-import { ROUTE_KINDS } from './plan.ts';
+import { ROUTE_KINDS, switchTier } from './plan.ts';
 import { routePools, tierRoute } from '../routing/tier-route.ts';
 import { openPlanStream } from './executor.ts';
 import type { AdmissionTicket, Principal, UsageRecord } from './ports.ts';
@@ -58,17 +60,9 @@ export async function handleGeneration(deps: GatewayDeps, api: ApiKind, rawBody:
   const tier = grantTier(tierAsked, servableTiers(deps, ctx.principal, body.model));
   if (!tier) throw new PermissionDeniedError(`Your account has no service tier that serves the model '${body.model}'.`);
   const route = tierRoute(deps.config, tier, body.model);
-
   const promptEstimate = estimatePromptTokens(api, body);
-  const admission = deps.admission.admit({
-    requestId: ctx.requestId,
-    tenant: ctx.principal.tenant,
-    tier,
-    reserveTokens: promptEstimate + maxCompletionTokens(body, deps.config.defaultMaxTokens),
-  });
-  // Awaited only when it is a promise: a lease admits synchronously, without a promise round.
-  const ticket = admission instanceof Promise ? await admission : admission;
-  const state: PlanState = {
+  const reserveTokens = promptEstimate + maxCompletionTokens(body, deps.config.defaultMaxTokens);
+  const asked: PlanState = {
     requestId: ctx.requestId,
     tenantId: ctx.principal.tenant.id,
     api,
@@ -82,43 +76,74 @@ export async function handleGeneration(deps: GatewayDeps, api: ApiKind, rawBody:
     promptEstimate,
     startedAt: ctx.startedAt,
   };
+
+  // Overload control places the request (its tier, a faster fallback, or a 429) before any
+  // quota is consumed: a shed request costs the tenant nothing.
+  let placement: Placement;
+  try {
+    placement = deps.overload.place({ tier, model: body.model, tenantId: asked.tenantId, tokens: reserveTokens });
+  } catch (err) {
+    if (err instanceof TierOverloadedError) shed(deps, asked, err);
+    throw err;
+  }
+  let ticket: AdmissionTicket;
+  try {
+    const admission = deps.admission.admit({ requestId: ctx.requestId, tenant: ctx.principal.tenant, tier, reserveTokens, priceFactor: priceFactorOf(deps.config, tier) });
+    // Awaited only when it is a promise: a lease admits synchronously, without a promise round.
+    ticket = admission instanceof Promise ? await admission : admission;
+  } catch (err) {
+    placement.release();
+    throw err;
+  }
+  const state = placement.tier === tier ? asked : { ...switchTier(asked, placement.tier, tierRoute(deps.config, placement.tier, body.model)), yieldedFrom: tier };
   // The answer's headers, built once into one object (spreads re-copy every key).
   const headers: Record<string, string> = body.stream === true ? { ...SSE_HEADERS, ...ctx.baseHeaders } : { ...ctx.baseHeaders };
-  const admitted: Admitted = { state, ticket, headers: addRateLimitHeaders(headers, ticket.rateLimit), ctx };
+  const admitted: Admitted = { state, ticket, placement, headers: addRateLimitHeaders(headers, ticket.rateLimit), ctx };
   try {
     return body.stream === true ? await streamPlan(deps, admitted) : await jsonPlan(deps, admitted);
   } catch (err) {
     const usage = { promptTokens: 0, completionTokens: 0 };
     // A failed state machine execution has metered itself (its MeterFailure step).
     const metered = body.stream !== true && deps.executor.meters;
-    finish(deps, state, ticket, { outcome: ctx.signal.aborted ? 'aborted' : 'error', usage, ttftMs: null, meter: !metered }, err);
+    finish(deps, admitted, state, { outcome: ctx.signal.aborted ? 'aborted' : 'error', usage, ttftMs: null, meter: !metered }, err);
     throw err;
   }
+}
+
+/** Meters and logs a request the overload shed (429): no tokens, no cost, counted per tier as shed. */
+function shed(deps: GatewayDeps, state: PlanState, err: TierOverloadedError): void {
+  const record = usageRecordOf(state, 'shed', { promptTokens: 0, completionTokens: 0 }, null, deps.config.tiers[state.tierServed]);
+  deps.meter.record(record);
+  deps.logger.info('request shed', { requestId: state.requestId, tenant: state.tenantId, tierAsked: state.tierAsked, tier: state.tierServed, retryAfterMs: err.retryAfterMs, reason: err.message });
 }
 
 /** An admitted request, ready to run its plan. */
 interface Admitted {
   readonly state: PlanState;
   readonly ticket: AdmissionTicket;
+  readonly placement: Placement;
   /** Headers of the answer: request id and rate limits (and the SSE ones for a stream). */
   readonly headers: Record<string, string>;
   readonly ctx: GenerationContext;
 }
 
-async function jsonPlan(deps: GatewayDeps, { state, ticket, headers, ctx }: Admitted): Promise<GatewayResponse> {
+async function jsonPlan(deps: GatewayDeps, admitted: Admitted): Promise<GatewayResponse> {
+  const { state, headers, ctx } = admitted;
   const done = await deps.executor.runJson(state, ctx.signal);
   const usage = done.usage ?? { promptTokens: 0, completionTokens: 0 };
-  finish(deps, done, ticket, { outcome: 'ok', usage, ttftMs: null, meter: !deps.executor.meters || done.meterError !== undefined });
+  finish(deps, admitted, done, { outcome: 'ok', usage, ttftMs: null, meter: !deps.executor.meters || done.meterError !== undefined });
   headers['openai-processing-ms'] = String(Date.now() - ctx.startedAt);
   return jsonResponse(200, done.response, headers);
 }
 
-async function streamPlan(deps: GatewayDeps, { state, ticket, headers, ctx }: Admitted): Promise<GatewayResponse> {
+async function streamPlan(deps: GatewayDeps, admitted: Admitted): Promise<GatewayResponse> {
+  const { state, headers, ctx } = admitted;
   const opened = await openPlanStream(deps.steps, state, ctx.signal);
+  admitted.placement.firstToken();
   const streamOptions = state.body.stream_options as { include_usage?: boolean } | null | undefined;
   const shaper = new StreamShaper({ model: state.model, tierServed: opened.state.tierServed, includeUsage: streamOptions?.include_usage === true });
   const body = relayStream(opened, shaper, ctx.signal, (end) =>
-    finish(deps, opened.state, ticket, { outcome: end.outcome, usage: end.usage, ttftMs: opened.ttftMs }, end.error),
+    finish(deps, admitted, opened.state, { outcome: end.outcome, usage: end.usage, ttftMs: opened.ttftMs }, end.error),
   );
   headers['openai-processing-ms'] = String(Date.now() - ctx.startedAt);
   return { status: 200, headers, body };
@@ -132,11 +157,12 @@ interface Ending {
   readonly meter?: boolean;
 }
 
-/** Settles admission, meters and logs a request exactly once, off the response path. */
-function finish(deps: GatewayDeps, state: PlanState, ticket: AdmissionTicket, end: Ending, error?: unknown): void {
+/** Settles admission and the placement, meters and logs a request exactly once, off the response path. */
+function finish(deps: GatewayDeps, { ticket, placement }: Admitted, state: PlanState, end: Ending, error?: unknown): void {
   const totalMs = Date.now() - state.startedAt;
-  ticket.settle(end.usage.promptTokens + end.usage.completionTokens);
-  const record = usageRecordOf(state, end.outcome, end.usage, end.ttftMs);
+  placement.release();
+  const record = usageRecordOf(state, end.outcome, end.usage, end.ttftMs, deps.config.tiers[state.tierServed]);
+  ticket.settle({ tokens: end.usage.promptTokens + end.usage.completionTokens, costUnits: record.costUnits });
   if (end.meter !== false) deps.meter.record(record);
   const kvRecomputed = state.route === 'disaggregated' && state.kvTransferParams === null;
   deps.metrics?.record(record, kvRecomputed);
@@ -157,7 +183,10 @@ function finish(deps: GatewayDeps, state: PlanState, ticket: AdmissionTicket, en
     prefillMs: state.prefillMs,
     kvParams: state.route === 'disaggregated' ? state.kvTransferParams != null : undefined,
     ttftMs: end.ttftMs,
+    tpotMs: record.tpotMs,
+    sloMet: record.sloMet,
     totalMs,
+    ...(state.yieldedFrom ? { yieldedFrom: state.yieldedFrom } : {}),
     promptTokens: end.usage.promptTokens,
     completionTokens: end.usage.completionTokens,
     ...(error ? { error: error instanceof Error ? error.message : String(error) } : {}),

@@ -38,6 +38,8 @@ export interface PlanState {
   readonly tierServed: TierName;
   /** Tiers already tried, in order (fallback never revisits one). */
   readonly tiersTried: readonly TierName[];
+  /** Set when overload control moved the request off this tier to the one it is served at (lambda/core/overload-guard.ts). */
+  readonly yieldedFrom?: TierName;
   /** The client's validated body. */
   readonly body: Record<string, unknown>;
   readonly route: RouteKind;

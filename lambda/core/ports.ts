@@ -45,13 +45,25 @@ export interface AdmissionRequest {
   readonly tier: TierName;
   /** Tokens reserved: prompt estimate + max tokens. */
   readonly reserveTokens: number;
+  /**
+   * The granted tier's price factor: the monthly budget reserves ⌈reserveTokens × priceFactor⌉
+   * cost units (lambda/core/cost.ts). @default 1
+   */
+  readonly priceFactor?: number;
+}
+
+/** What a request really used, as `settle` reconciles it. */
+export interface UsedAmounts {
+  readonly tokens: number;
+  /** Cost units at the tier that served it (the monthly budget's unit). */
+  readonly costUnits: number;
 }
 
 /** An admitted request; `settle` reconciles the reservation with what was really used. */
 export interface AdmissionTicket {
   readonly rateLimit: RateLimitState;
   /** Called exactly once when the request ends (success, abort, failure, fallback). */
-  settle(usedTokens: number): void;
+  settle(used: UsedAmounts): void;
 }
 
 /**
@@ -74,10 +86,17 @@ export interface UsageRecord {
   readonly model: string;
   readonly promptTokens: number;
   readonly completionTokens: number;
+  /** Time to first token (streams), ms. */
   readonly ttftMs: number | null;
+  /** Mean time per output token after the first (streams of two tokens or more), ms. */
+  readonly tpotMs: number | null;
+  /** Whether it met the served tier's SLO; null: the tier has none, or not judged (lambda/core/usage-record.ts). */
+  readonly sloMet: boolean | null;
+  /** Tokens × the served tier's price factor, rounded up (lambda/core/cost.ts). */
+  readonly costUnits: number;
   readonly totalMs: number;
-  /** `ok`, `aborted` (client went away), or `error`. */
-  readonly outcome: 'ok' | 'aborted' | 'error';
+  /** `ok`, `aborted` (client went away), `error`, or `shed` (refused by overload control, 429). */
+  readonly outcome: 'ok' | 'aborted' | 'error' | 'shed';
   readonly startedAt: number;
 }
 

@@ -1,11 +1,53 @@
 /**
- * The metering record of a request, built the same way by both executors.
+ * The metering record of a request, built the same way by both executors: tokens, timings, the
+ * SLO verdict and the cost.
+ *
+ * - TTFT: from the request's start to the first output the gateway received (streams only; a
+ *   non-streamed answer arrives whole, so it has none).
+ * - TPOT: the mean time per output token after the first, (total − TTFT) / (completion − 1), for
+ *   a stream of two tokens or more.
+ * - SLO met, against the served tier's `slo` (null when it has none): a stream that completed or
+ *   that its client aborted after its first token meets it when TTFT ≤ `ttftMs` and TPOT ≤
+ *   `tpotMs`; a non-streamed answer when its whole latency is within what the targets allow,
+ *   `ttftMs` + `tpotMs` × (completion − 1); a failure never does; an abort before the first token
+ *   and a shed request are not judged (null).
+ * - Cost units: ⌈tokens × the served tier's `priceFactor`⌉ (cost.ts).
  */
+import type { TierConfig } from './config.ts';
+import { costUnits } from './cost.ts';
 import type { PlanState, PlanUsage } from './plan.ts';
 import type { UsageRecord } from './ports.ts';
 
-/** The {@link UsageRecord} of a plan that ended with `outcome`. */
-export function usageRecordOf(state: PlanState, outcome: UsageRecord['outcome'], usage: PlanUsage, ttftMs: number | null, now = Date.now()): UsageRecord {
+/** The TPOT of a stream: mean inter-token time after the first token, or null (fewer than two tokens, no TTFT). */
+export function tpotOf(totalMs: number, ttftMs: number | null, completionTokens: number): number | null {
+  if (ttftMs === null || completionTokens < 2) return null;
+  return Math.round(((totalMs - ttftMs) / (completionTokens - 1)) * 100) / 100;
+}
+
+/** Whether a request met its tier's SLO; null when not judged (see the module header). */
+export function sloMetOf(
+  slo: TierConfig['slo'],
+  outcome: UsageRecord['outcome'],
+  timing: { readonly ttftMs: number | null; readonly tpotMs: number | null; readonly totalMs: number; readonly completionTokens: number },
+): boolean | null {
+  if (!slo || outcome === 'shed') return null;
+  if (outcome === 'error') return false;
+  if (timing.ttftMs !== null) return timing.ttftMs <= slo.ttftMs && (timing.tpotMs === null || timing.tpotMs <= slo.tpotMs);
+  if (outcome === 'aborted') return null;
+  return timing.totalMs <= slo.ttftMs + slo.tpotMs * Math.max(0, timing.completionTokens - 1);
+}
+
+/** The {@link UsageRecord} of a plan that ended with `outcome`, judged against the served tier's config. */
+export function usageRecordOf(
+  state: PlanState,
+  outcome: UsageRecord['outcome'],
+  usage: PlanUsage,
+  ttftMs: number | null,
+  tierConfig: TierConfig | undefined,
+  now = Date.now(),
+): UsageRecord {
+  const totalMs = now - state.startedAt;
+  const tpotMs = tpotOf(totalMs, ttftMs, usage.completionTokens);
   return {
     requestId: state.requestId,
     tenantId: state.tenantId,
@@ -17,7 +59,10 @@ export function usageRecordOf(state: PlanState, outcome: UsageRecord['outcome'],
     promptTokens: usage.promptTokens,
     completionTokens: usage.completionTokens,
     ttftMs,
-    totalMs: now - state.startedAt,
+    tpotMs,
+    sloMet: sloMetOf(tierConfig?.slo, outcome, { ttftMs, tpotMs, totalMs, completionTokens: usage.completionTokens }),
+    costUnits: costUnits(usage.promptTokens + usage.completionTokens, tierConfig?.priceFactor ?? 1),
+    totalMs,
     outcome,
     startedAt: state.startedAt,
   };

@@ -11,6 +11,7 @@ import type { AdmissionConfig, SplitserveConfig } from '../core/config.ts';
 import { ConfigError } from '../core/errors.ts';
 import type { PlanExecutor } from '../core/executor.ts';
 import { InProcessExecutor } from '../core/executor.ts';
+import { OverloadGuard } from '../core/overload-guard.ts';
 import type { Gateway } from '../core/gateway.ts';
 import { createGateway } from '../core/gateway.ts';
 import type { GatewayDeps } from '../core/gateway-deps.ts';
@@ -102,12 +103,12 @@ export function assertProtocolsBuilt(config: SplitserveConfig): void {
 export function assembleGateway(options: GatewayRuntimeOptions): GatewayRuntime {
   const { config } = options;
   assertProtocolsBuilt(config);
-  const pools = new PoolDirectory(config.pools);
+  const logger = options.logger ?? createLogger();
+  const pools = new PoolDirectory(config.pools, { logger });
   pools.start();
   const connections = Math.max(...Object.values(config.pools).map((p) => p.maxConnections), 1);
   const client = options.transport?.(connections) ?? new UpstreamClient({ connections });
   const steps: StepDeps = { config, pools, client };
-  const logger = options.logger ?? createLogger();
   const meter = new DynamoUsageMeter(options.dynamo, options.tables.usage, { logger });
   const admission = new DynamoAdmission(options.dynamo, options.tables.usage, { ...admissionOptions(config.admission), now: options.now, adjustments: { logger } });
   const deps: GatewayDeps = {
@@ -116,6 +117,7 @@ export function assembleGateway(options: GatewayRuntimeOptions): GatewayRuntime 
     executor: options.executor?.(steps) ?? new InProcessExecutor(steps),
     keys: new DynamoKeyResolver(options.dynamo, options.tables.config, { ttlMs: options.keyCacheMs ?? 5000 }),
     admission,
+    overload: new OverloadGuard(config, pools),
     meter,
     logger,
     metrics: options.metrics,

@@ -33,9 +33,10 @@ export function setStepRuntime(value: StepRuntime): void {
 function current(): StepRuntime {
   if (!runtime) {
     const env = readFunctionEnvironment();
+    const logger = createLogger();
     runtime = {
-      deps: { config: env.config, pools: new PoolDirectory(env.config.pools), client: new UpstreamClient() },
-      meter: new DynamoUsageMeter(traced(env.dynamo), env.tables.usage, { logger: createLogger() }),
+      deps: { config: env.config, pools: new PoolDirectory(env.config.pools, { logger }), client: new UpstreamClient() },
+      meter: new DynamoUsageMeter(traced(env.dynamo), env.tables.usage, { logger }),
     };
   }
   return runtime;
@@ -71,7 +72,7 @@ export const fallback = (state: PlanState): Promise<PlanState> =>
 
 /** `Meter` task: records the request's usage (success, or failure with `error`) durably. */
 export async function meter(state: PlanState): Promise<void> {
-  const { meter: sink } = current();
-  sink.record(usageRecordOf(state, state.error ? 'error' : 'ok', state.usage ?? { promptTokens: 0, completionTokens: 0 }, null));
+  const { meter: sink, deps } = current();
+  sink.record(usageRecordOf(state, state.error ? 'error' : 'ok', state.usage ?? { promptTokens: 0, completionTokens: 0 }, null, deps.config.tiers[state.tierServed]));
   await sink.flush();
 }

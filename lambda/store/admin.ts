@@ -111,9 +111,13 @@ export async function rotateKey(ctx: AdminContext, tenantId: string, keyId: stri
   return { ...created, revoked };
 }
 
-/** Per-tier usage totals of a tenant over inclusive UTC days `yyyy-mm-dd`. */
-export async function getUsage(ctx: AdminContext, tenantId: string, from: string, to: string): Promise<UsageReport> {
+/**
+ * Per-tier usage totals (tokens, cost units, SLO attainment, sheds) of one tenant, or of every
+ * tenant when `tenantId` is undefined, over inclusive UTC days `yyyy-mm-dd`.
+ */
+export async function getUsage(ctx: AdminContext, tenantId: string | undefined, from: string, to: string): Promise<UsageReport[]> {
   if (!DAY.test(from) || !DAY.test(to)) throw new InvalidArgumentError('--from and --to are days: yyyy-mm-dd');
   if (from > to) throw new InvalidArgumentError('--from is after --to');
-  return usageReport(ctx.client, ctx.tables.usage, tenantId, from, to);
+  const ids = tenantId !== undefined ? [tenantId] : (await listTenants(ctx)).map((t) => t.id);
+  return Promise.all(ids.map((id) => usageReport(ctx.client, ctx.tables.usage, id, from, to)));
 }

@@ -1,5 +1,6 @@
 /**
- * Admission against a tenant's per-tier windows (requests/minute, tokens/minute, tokens/month),
+ * Admission against a tenant's per-tier windows (requests/minute, tokens/minute, and the monthly
+ * budget in cost units: tokens × the tier's price factor, lambda/core/cost.ts),
  * held in window items of the Usage table (usage-items.ts), with the single-UpdateItem protocol of
  * window-counter.ts. At most one DynamoDB round trip before the first token in the steady state;
  * reconciliation and lease returns go through an off-path queue (adjustment-queue.ts).
@@ -8,9 +9,11 @@
  * - Exact: never over-admits any configured limit, under any concurrency, across instances
  *   (conditional update of one item). A refusal for one limit consumes no other.
  * - Unlimited tiers (no limits configured for the tier) cost zero DynamoDB calls.
- * - Reservations: a request reserves `reserveTokens` (prompt estimate + max tokens) at admission;
- *   `settle(used)` adds `used - reserved` (usually negative) to the tokens of that minute (if it is
- *   still current) and of the month, unconditionally, off the request path, queued until applied.
+ * - Reservations: a request reserves `reserveTokens` (prompt estimate + max tokens) at admission,
+ *   and ⌈reserveTokens × priceFactor⌉ cost units of the month; `settle(used)` adds `used −
+ *   reserved` (usually negative) to the tokens of that minute (if it is still current) and the
+ *   cost units of the served tier to the month, unconditionally, off the request path, queued
+ *   until applied.
  *   A request that used more than it reserved is counted in full (it may push a window past its
  *   limit; later requests are then refused until the window ends).
  * - Sharding (`shards: N`): a hot tenant's window is spread over N items (pk suffix `#0…#N-1`),
@@ -37,7 +40,8 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { TenantLimits, TierName } from '../core/config.ts';
 import { InsufficientQuotaError, RateLimitError } from '../core/errors.ts';
-import type { Admission, AdmissionRequest, AdmissionTicket, RateLimitState, Tenant } from '../core/ports.ts';
+import { costUnits } from '../core/cost.ts';
+import type { Admission, AdmissionRequest, AdmissionTicket, RateLimitState, Tenant, UsedAmounts } from '../core/ports.ts';
 import { AdjustmentQueue, type AdjustmentQueueOptions, type WindowAdjustment } from './adjustment-queue.ts';
 import { MINUTE_MS, monthEndMs, monthKey, windowItemKey, type ItemKey } from './usage-items.ts';
 import { hasLimits, tracksMinute, WindowCounter, type RefusalReason, type WindowCounts, type WindowLimits } from './window-counter.ts';
@@ -75,7 +79,15 @@ interface Lease {
   readonly minute: number;
   reqLeft: number;
   tokLeft: number;
+  /** Cost units left of the block's monthly share. */
+  costLeft: number;
   counts: WindowCounts;
+}
+
+/** What one request reserves: tokens (per minute) and cost units (per month). */
+interface Reserve {
+  readonly tokens: number;
+  readonly cost: number;
 }
 
 type Admitted = { readonly key: ItemKey; readonly minute: number; readonly counts: WindowCounts; readonly limits: WindowLimits; readonly shards: number };
@@ -119,25 +131,27 @@ export class DynamoAdmission implements Admission {
   admit(request: AdmissionRequest): AdmissionTicket | Promise<AdmissionTicket> {
     const full = request.tenant.limits[request.tier];
     if (!hasLimits(full)) return UNLIMITED;
-    const reserve = Math.max(0, Math.ceil(request.reserveTokens));
+    const tokens = Math.max(0, Math.ceil(request.reserveTokens));
+    const reserve: Reserve = { tokens, cost: costUnits(tokens, request.priceFactor ?? 1) };
     const lease = this.options.leaseSize?.(request.tenant, request.tier);
     if (!lease) return this.admitOnce(request, full, reserve);
-    return this.fromLiveLease(`${request.tenant.id}#${request.tier}`, full, reserve) ?? this.admitLeased(request, full, reserve, lease);
+    return this.fromLiveLease(`${request.tenant.id}#${request.tier}`, full, reserve) ?? this.admitLeased(request, full, reserve, lease, request.priceFactor ?? 1);
   }
 
   /** One exact admission in the store. */
-  private async admitOnce(request: AdmissionRequest, full: TenantLimits, reserve: number): Promise<AdmissionTicket> {
+  private async admitOnce(request: AdmissionRequest, full: TenantLimits, reserve: Reserve): Promise<AdmissionTicket> {
     const out = await this.admitExact(request, full, reserve);
     if ('refused' in out) throw out.refused;
     return this.ticket(full, out, reserve, undefined, out.counts);
   }
 
   /** A ticket from the live lease `id` when it is of the current window and has room; else undefined. */
-  private fromLiveLease(id: string, full: TenantLimits, reserve: number): AdmissionTicket | undefined {
+  private fromLiveLease(id: string, full: TenantLimits, reserve: Reserve): AdmissionTicket | undefined {
     const lease = this.leases.get(id);
     if (!lease || lease.window !== this.windowOf(lease.limits, this.now()) || !this.fits(lease, reserve)) return undefined;
     if (lease.limits.rpm !== undefined) lease.reqLeft -= 1;
-    if (this.leasesTokens(lease.limits)) lease.tokLeft -= reserve;
+    if (lease.limits.tpm !== undefined) lease.tokLeft -= reserve.tokens;
+    if (lease.limits.monthlyTokens !== undefined) lease.costLeft -= reserve.cost;
     return this.ticket(full, lease, reserve, lease, lease.counts);
   }
 
@@ -183,7 +197,7 @@ export class DynamoAdmission implements Admission {
   }
 
   /** One exact reservation of (requests, tokens) on a random shard, and on a second one if refused. */
-  private async admitExact(request: AdmissionRequest, full: TenantLimits, tokens: number, requests = 1): Promise<Admitted | Refused> {
+  private async admitExact(request: AdmissionRequest, full: TenantLimits, reserve: Reserve, requests = 1): Promise<Admitted | Refused> {
     const n = this.shardCount(request.tenant, request.tier);
     let shard = this.pickShard(n);
     let refused: Refused | undefined;
@@ -192,9 +206,9 @@ export class DynamoAdmission implements Admission {
       const nowMs = this.now();
       const key = windowItemKey(request.tenant.id, request.tier, shard, nowMs);
       const limits = this.share(full, n, shard);
-      const res = await this.counter.reserve(key, limits, { requests, tokens }, nowMs);
+      const res = await this.counter.reserve(key, limits, { requests, tokens: reserve.tokens, cost: reserve.cost }, nowMs);
       if (res.ok) return { key, minute: res.minute, counts: res.counts, limits, shards: n };
-      refused = { refused: this.refusal(res.reason, request.tier, full, res.minute, nowMs, res.tooLarge, tokens) };
+      refused = { refused: this.refusal(res.reason, request.tier, full, res.minute, nowMs, res.tooLarge, res.reason === 'month' ? reserve.cost : reserve.tokens) };
       if (res.reason === 'contention') break;
     }
     return refused!;
@@ -204,7 +218,7 @@ export class DynamoAdmission implements Admission {
     if (reason === 'month') {
       return new InsufficientQuotaError(
         tooLarge
-          ? `Request too large for the monthly token budget on tier ${tier}: limit ${full.monthlyTokens}, requested ${tokens}.`
+          ? `Request too large for the monthly budget on tier ${tier}: limit ${full.monthlyTokens} cost units, requested ${tokens}.`
           : `You exceeded your monthly token budget on tier ${tier}; it renews on ${new Date(monthEndMs(nowMs)).toISOString().slice(0, 10)}.`,
       );
     }
@@ -222,7 +236,7 @@ export class DynamoAdmission implements Admission {
     return new RateLimitError(`Too many concurrent requests on tier ${tier}. ${wait}`, Math.min(retryAfterMs, 1000));
   }
 
-  private async admitLeased(request: AdmissionRequest, full: TenantLimits, reserve: number, size: LeaseSize): Promise<AdmissionTicket> {
+  private async admitLeased(request: AdmissionRequest, full: TenantLimits, reserve: Reserve, size: LeaseSize, priceFactor: number): Promise<AdmissionTicket> {
     const id = `${request.tenant.id}#${request.tier}`;
     for (;;) {
       const nowMs = this.now();
@@ -240,7 +254,7 @@ export class DynamoAdmission implements Admission {
         if (await pending) continue;
         break;
       }
-      const acquire = this.acquire(request, full, id, reserve, size).finally(() => this.acquiring.delete(id));
+      const acquire = this.acquire(request, full, id, reserve, size, priceFactor).finally(() => this.acquiring.delete(id));
       this.acquiring.set(id, acquire);
       if (!(await acquire)) break;
     }
@@ -252,28 +266,22 @@ export class DynamoAdmission implements Admission {
     return tracksMinute(limits) ? String(Math.floor(nowMs / MINUTE_MS)) : monthKey(nowMs);
   }
 
-  private leasesTokens(l: WindowLimits): boolean {
-    return l.tpm !== undefined || l.monthlyTokens !== undefined;
-  }
-
-  private fits(lease: Lease, reserve: number): boolean {
-    return (lease.limits.rpm === undefined || lease.reqLeft >= 1) && (!this.leasesTokens(lease.limits) || lease.tokLeft >= reserve);
+  private fits(lease: Lease, reserve: Reserve): boolean {
+    const l = lease.limits;
+    return (l.rpm === undefined || lease.reqLeft >= 1) && (l.tpm === undefined || lease.tokLeft >= reserve.tokens) && (l.monthlyTokens === undefined || lease.costLeft >= reserve.cost);
   }
 
   /** Takes one block on a random shard; true if the lease now exists (merged with a live one). */
-  private async acquire(request: AdmissionRequest, full: TenantLimits, id: string, reserve: number, size: LeaseSize): Promise<boolean> {
+  private async acquire(request: AdmissionRequest, full: TenantLimits, id: string, reserve: Reserve, size: LeaseSize, priceFactor: number): Promise<boolean> {
     const n = this.shardCount(request.tenant, request.tier);
     const shard = this.pickShard(n);
     const limits = this.share(full, n, shard);
     const requests = limits.rpm === undefined ? 0 : Math.max(1, Math.min(size.requests, limits.rpm));
-    let tokens = 0;
-    if (this.leasesTokens(limits)) {
-      const cap = Math.min(limits.tpm ?? Infinity, limits.monthlyTokens ?? Infinity);
-      tokens = Math.max(reserve, Math.min(size.tokens, cap));
-    }
+    const tokens = limits.tpm === undefined ? 0 : Math.max(reserve.tokens, Math.min(size.tokens, limits.tpm));
+    const cost = limits.monthlyTokens === undefined ? 0 : Math.max(reserve.cost, Math.min(costUnits(size.tokens, priceFactor), limits.monthlyTokens));
     const nowMs = this.now();
     const key = windowItemKey(request.tenant.id, request.tier, shard, nowMs);
-    const res = await this.counter.reserve(key, limits, { requests, tokens }, nowMs);
+    const res = await this.counter.reserve(key, limits, { requests, tokens, cost }, nowMs);
     const window = this.windowOf(limits, nowMs);
     if (!res.ok) {
       if (this.blockRefused.size >= 10_000) this.blockRefused.clear();
@@ -284,52 +292,57 @@ export class DynamoAdmission implements Admission {
     if (live && live.window === window && live.key.pk.S === key.pk.S && live.key.sk.S === key.sk.S) {
       live.reqLeft += requests;
       live.tokLeft += tokens;
+      live.costLeft += cost;
       live.counts = res.counts;
     } else {
       if (live) this.release(live);
-      this.leases.set(id, { id, key, limits, shards: n, window, minute: res.minute, reqLeft: requests, tokLeft: tokens, counts: res.counts });
+      this.leases.set(id, { id, key, limits, shards: n, window, minute: res.minute, reqLeft: requests, tokLeft: tokens, costLeft: cost, counts: res.counts });
     }
     return true;
   }
 
   private release(lease: Lease): void {
-    const tok = this.leasesTokens(lease.limits) ? -lease.tokLeft : 0;
     const adj: WindowAdjustment = {
       key: lease.key,
       ...(tracksMinute(lease.limits) ? { minute: lease.minute } : {}),
       req: lease.limits.rpm !== undefined ? -lease.reqLeft : 0,
-      tok: lease.limits.tpm !== undefined ? tok : 0,
-      mon: lease.limits.monthlyTokens !== undefined ? tok : 0,
+      tok: lease.limits.tpm !== undefined ? -lease.tokLeft : 0,
+      mon: lease.limits.monthlyTokens !== undefined ? -lease.costLeft : 0,
     };
     lease.reqLeft = 0;
     lease.tokLeft = 0;
+    lease.costLeft = 0;
     this.queue.add(adj);
   }
 
-  private ticket(full: TenantLimits, where: Admitted | Lease, reserve: number, lease: Lease | undefined, counts: WindowCounts): AdmissionTicket {
+  private ticket(full: TenantLimits, where: Admitted | Lease, reserve: Reserve, lease: Lease | undefined, counts: WindowCounts): AdmissionTicket {
     const nowMs = this.now();
     let settled = false;
     const localLeft = lease ? { req: lease.reqLeft, tok: lease.tokLeft } : { req: 0, tok: 0 };
     return {
       rateLimit: rateLimitState(full, where.limits, where.shards, counts, localLeft, nowMs),
-      settle: (usedTokens: number) => {
+      settle: (used: UsedAmounts) => {
         if (settled) return;
         settled = true;
-        const delta = Math.ceil(usedTokens) - reserve;
-        if (delta === 0 || !this.leasesTokens(where.limits)) return;
-        // A live lease settles locally: unused tokens go back to it, and extra tokens come out of it
-        // while it has them (the window item already counts the whole block, so this stays exact).
-        if (lease && (delta < 0 || lease.tokLeft >= delta) && this.leases.get(lease.id) === lease && lease.window === this.windowOf(lease.limits, this.now())) {
-          lease.tokLeft -= delta;
+        const l = where.limits;
+        const tok = l.tpm !== undefined ? Math.ceil(used.tokens) - reserve.tokens : 0;
+        const mon = l.monthlyTokens !== undefined ? Math.ceil(used.costUnits) - reserve.cost : 0;
+        if (tok === 0 && mon === 0) return;
+        // A live lease settles locally: what was not used goes back to it, and extra use comes out
+        // of it while it has room (the window item already counts the whole block: still exact).
+        if (
+          lease &&
+          (tok < 0 || lease.tokLeft >= tok) &&
+          (mon < 0 || lease.costLeft >= mon) &&
+          this.leases.get(lease.id) === lease &&
+          lease.window === this.windowOf(lease.limits, this.now())
+        ) {
+          lease.tokLeft -= tok;
+          lease.costLeft -= mon;
           return;
         }
         const minute = lease ? lease.minute : (where as Admitted).minute;
-        this.queue.add({
-          key: where.key,
-          ...(tracksMinute(where.limits) ? { minute } : {}),
-          tok: where.limits.tpm !== undefined ? delta : 0,
-          mon: where.limits.monthlyTokens !== undefined ? delta : 0,
-        });
+        this.queue.add({ key: where.key, ...(tracksMinute(l) ? { minute } : {}), tok, mon });
       },
     };
   }

@@ -6,7 +6,7 @@
  * |---|---|---|---|
  * | admission window | `WIN#<tenantId>#<tier>#<shard>` | `<yyyy-mm>` | `m` N (current minute, epoch minutes), `req` N and `tok` N (that minute's requests and tokens), `mon` N (the month's tokens), `expiresAt` N |
  * | usage records (a packed batch) | `USAGE#<tenantId>#<yyyy-mm>` | `<oldest startedAt ISO>#<its requestId>` | `records` B (gzipped JSON rows of {@link UsageRecord} values, ≤ 1000; items written before gzip: S), `fields` S (the row's field names, comma-separated), `tenant` S, `count` N, `expiresAt` N |
- * | daily aggregate | `AGG#<tenantId>` | `DAY#<yyyy-mm-dd>#<tierServed>` | `requests` N, `promptTokens` N, `completionTokens` N, `errors` N, `aborted` N, `expiresAt` N |
+ * | daily aggregate | `AGG#<tenantId>` | `DAY#<yyyy-mm-dd>#<tierServed>` | `requests` N, `promptTokens` N, `completionTokens` N, `errors` N, `aborted` N, `costUnits` N, `sloMet` N and `sloMissed` N (requests judged against the tier's SLO), `shed` N (refused by overload control), `expiresAt` N |
  *
  * An admission window item holds all three counters of one (tenant, tier, month, shard), so one
  * conditional `UpdateItem` checks and consumes requests/minute, tokens/minute and the monthly

@@ -63,7 +63,14 @@ interface Aggregate {
   completionTokens: number;
   errors: number;
   aborted: number;
+  costUnits: number;
+  sloMet: number;
+  sloMissed: number;
+  shed: number;
 }
+
+/** The aggregate counters, in the order they are written (`#a0`…). */
+const AGGREGATE_COUNTERS = ['requests', 'promptTokens', 'completionTokens', 'errors', 'aborted', 'costUnits', 'sloMet', 'sloMissed', 'shed'] as const;
 
 const BATCH_SIZE = 25;
 
@@ -97,6 +104,7 @@ export const FLUSH_AT_RECORDS = 2 * RECORDS_PER_ITEM;
 export const USAGE_ROW_FIELDS = [
   'requestId', 'tierAsked', 'tierServed', 'route', 'pools', 'model',
   'promptTokens', 'completionTokens', 'ttftMs', 'totalMs', 'outcome', 'startedAt',
+  'tpotMs', 'sloMet', 'costUnits',
 ] as const satisfies ReadonlyArray<Exclude<keyof UsageRecord, 'tenantId'>>;
 const FIELDS_TEXT = USAGE_ROW_FIELDS.join(',');
 
@@ -199,7 +207,14 @@ export function decodeUsageItem(item: Record<string, AttributeValue>): UsageReco
   const records = fields
     ? parsed.map((row) => Object.fromEntries([['tenantId', tenantId], ...fields.map((f, i) => [f, (row as unknown[])[i]])]) as unknown as UsageRecord)
     : (parsed as UsageRecord[]);
-  return records.map((r) => ({ ...r, outcome: r.outcome === 'aborted' || r.outcome === 'error' ? r.outcome : 'ok' }));
+  // Items written before a field existed lack it: the SLO fields read as not judged, the cost as the tokens (every price factor was 1).
+  return records.map((r) => ({
+    ...r,
+    tpotMs: r.tpotMs ?? null,
+    sloMet: r.sloMet ?? null,
+    costUnits: r.costUnits ?? r.promptTokens + r.completionTokens,
+    outcome: r.outcome === 'aborted' || r.outcome === 'error' || r.outcome === 'shed' ? r.outcome : 'ok',
+  }));
 }
 
 /**
@@ -249,8 +264,12 @@ export class DynamoUsageMeter implements UsageMeter {
     a.requests += 1;
     a.promptTokens += usage.promptTokens;
     a.completionTokens += usage.completionTokens;
+    a.costUnits += usage.costUnits;
     if (usage.outcome === 'error') a.errors += 1;
     if (usage.outcome === 'aborted') a.aborted += 1;
+    if (usage.outcome === 'shed') a.shed += 1;
+    if (usage.sloMet === true) a.sloMet += 1;
+    if (usage.sloMet === false) a.sloMissed += 1;
     this.aggregates.set(id, a);
     if (this.buffer.length >= this.flushAtRecords) this.background(0);
     else if (this.flushIntervalMs > 0) this.background(this.flushIntervalMs);
@@ -346,22 +365,11 @@ export class DynamoUsageMeter implements UsageMeter {
           new UpdateItemCommand({
             TableName: this.tableName,
             Key: aggregateItemKey(a.tenantId, a.day, a.tier),
-            UpdateExpression: 'SET #exp = if_not_exists(#exp, :exp) ADD #r :r, #p :p, #c :c, #e :e, #a :a',
-            ExpressionAttributeNames: {
-              '#exp': TTL_ATTRIBUTE,
-              '#r': 'requests',
-              '#p': 'promptTokens',
-              '#c': 'completionTokens',
-              '#e': 'errors',
-              '#a': 'aborted',
-            },
+            UpdateExpression: `SET #exp = if_not_exists(#exp, :exp) ADD ${AGGREGATE_COUNTERS.map((_, i) => `#a${i} :a${i}`).join(', ')}`,
+            ExpressionAttributeNames: { '#exp': TTL_ATTRIBUTE, ...Object.fromEntries(AGGREGATE_COUNTERS.map((name, i) => [`#a${i}`, name])) },
             ExpressionAttributeValues: {
               ':exp': { N: String(Math.floor(a.startedAt / 1000) + this.retentionDays * 86_400) },
-              ':r': { N: String(a.requests) },
-              ':p': { N: String(a.promptTokens) },
-              ':c': { N: String(a.completionTokens) },
-              ':e': { N: String(a.errors) },
-              ':a': { N: String(a.aborted) },
+              ...Object.fromEntries(AGGREGATE_COUNTERS.map((name, i) => [`:a${i}`, { N: String(a[name]) }])),
             },
           }),
         ),
@@ -377,16 +385,12 @@ export class DynamoUsageMeter implements UsageMeter {
       this.aggregates.set(id, a);
       return;
     }
-    cur.requests += a.requests;
-    cur.promptTokens += a.promptTokens;
-    cur.completionTokens += a.completionTokens;
-    cur.errors += a.errors;
-    cur.aborted += a.aborted;
+    for (const name of AGGREGATE_COUNTERS) cur[name] += a[name];
   }
 }
 
 function emptyAggregate(tenantId: string, day: string, tier: string, startedAt: number): Aggregate {
-  return { tenantId, day, tier, startedAt, requests: 0, promptTokens: 0, completionTokens: 0, errors: 0, aborted: 0 };
+  return { tenantId, day, tier, startedAt, requests: 0, promptTokens: 0, completionTokens: 0, errors: 0, aborted: 0, costUnits: 0, sloMet: 0, sloMissed: 0, shed: 0 };
 }
 
 function sleep(ms: number): Promise<void> {

@@ -10,12 +10,25 @@ import { USAGE_KEYS, usageRecordPk } from './usage-items.ts';
 /** Totals of one tier over a date range. */
 export interface TierUsage {
   readonly tier: string;
+  /** Requests metered, shed ones included. */
   readonly requests: number;
   readonly promptTokens: number;
   readonly completionTokens: number;
   readonly errors: number;
   readonly aborted: number;
+  /** Tokens × the tier's price factor, what monthly budgets count (lambda/core/cost.ts). */
+  readonly costUnits: number;
+  /** Requests that met / missed the tier's SLO (requests not judged count in neither). */
+  readonly sloMet: number;
+  readonly sloMissed: number;
+  /** sloMet / (sloMet + sloMissed); null when none was judged. */
+  readonly sloAttainment: number | null;
+  /** Requests refused by overload control (429, no tokens, no cost). */
+  readonly shed: number;
 }
+
+const COUNTERS = ['requests', 'promptTokens', 'completionTokens', 'errors', 'aborted', 'costUnits', 'sloMet', 'sloMissed', 'shed'] as const;
+type Counters = { -readonly [K in (typeof COUNTERS)[number]]: number };
 
 /** A tenant's usage over `[from, to]` (inclusive UTC days, `yyyy-mm-dd`). */
 export interface UsageReport {
@@ -37,8 +50,9 @@ async function queryAll(client: DynamoDBClient, input: ConstructorParameters<typ
 }
 
 /**
- * Per-tier totals (requests, prompt and completion tokens, errors, aborts) from the daily
- * aggregates, sorted by tier name.
+ * Per-tier totals (requests, tokens, cost units, SLO met and missed, sheds, errors, aborts) from
+ * the daily aggregates, sorted by tier name. Aggregates written before a counter existed read it
+ * as 0 (their cost units as their tokens: every price factor was 1).
  *
  * @example
  * const report = await usageReport(client, 'splitserve-usage', 'acme', '2025-06-01', '2025-06-30');
@@ -53,18 +67,16 @@ export async function usageReport(client: DynamoDBClient, tableName: string, ten
       ':to': { S: `${USAGE_KEYS.dayPrefix}${to}#\uffff` },
     },
   });
-  const byTier = new Map<string, { -readonly [K in keyof TierUsage]: TierUsage[K] }>();
+  const byTier = new Map<string, Counters>();
   for (const item of items) {
     const tier = (item.sk?.S ?? '').split('#')[2] ?? '';
-    const t = byTier.get(tier) ?? { tier, requests: 0, promptTokens: 0, completionTokens: 0, errors: 0, aborted: 0 };
-    t.requests += Number(item.requests?.N ?? 0);
-    t.promptTokens += Number(item.promptTokens?.N ?? 0);
-    t.completionTokens += Number(item.completionTokens?.N ?? 0);
-    t.errors += Number(item.errors?.N ?? 0);
-    t.aborted += Number(item.aborted?.N ?? 0);
+    const t = byTier.get(tier) ?? (Object.fromEntries(COUNTERS.map((c) => [c, 0])) as Counters);
+    for (const c of COUNTERS) t[c] += Number(item[c]?.N ?? 0);
+    if (item.costUnits === undefined) t.costUnits += Number(item.promptTokens?.N ?? 0) + Number(item.completionTokens?.N ?? 0);
     byTier.set(tier, t);
   }
-  return { tenantId, from, to, tiers: [...byTier.values()].sort((a, b) => a.tier.localeCompare(b.tier)) };
+  const tiers = [...byTier].map(([tier, t]) => ({ tier, ...t, sloAttainment: t.sloMet + t.sloMissed > 0 ? t.sloMet / (t.sloMet + t.sloMissed) : null }));
+  return { tenantId, from, to, tiers: tiers.sort((a, b) => a.tier.localeCompare(b.tier)) };
 }
 
 /** The usage records of a tenant in the UTC month containing `monthMs`, oldest first. */

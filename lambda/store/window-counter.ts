@@ -1,13 +1,14 @@
 /**
  * The admission hot path: one conditional `UpdateItem` on a window item (usage-items.ts) that
- * checks and consumes requests/minute, tokens/minute and the month's tokens together.
+ * checks and consumes requests/minute, tokens/minute and the month's budget together. The month's
+ * counter counts cost units (tokens × the tier's price factor, lambda/core/cost.ts): `cost` below.
  *
  * Three update shapes, each ONE conditional UpdateItem:
  * - `add` (steady state, the item is in the current minute):
- *   `ADD req :r, tok :t, mon :t` if `m = :m AND (attribute_not_exists(req) OR req <= :rpm-r) AND … tok … AND … mon …`
+ *   `ADD req :r, tok :t, mon :c` if `m = :m AND (attribute_not_exists(req) OR req <= :rpm-r) AND … tok … AND … mon …`
  * - `roll` (first admission of a minute on this item; resets the minute counters, keeps the month):
- *   `SET m = :m, req = :r, tok = :t, expiresAt = :ttl ADD mon :t` if `(attribute_not_exists(m) OR m < :m) AND … mon …`
- * - `month` (only a monthly budget is configured): `ADD mon :t` if `… mon …`
+ *   `SET m = :m, req = :r, tok = :t, expiresAt = :ttl ADD mon :c` if `(attribute_not_exists(m) OR m < :m) AND … mon …`
+ * - `month` (only a monthly budget is configured): `ADD mon :c` if `… mon …`
  *
  * Exactness: DynamoDB applies writes to one item one at a time and evaluates the condition against
  * the item as it is at that moment, so no sequence of concurrent admissions can leave a counter
@@ -42,7 +43,10 @@ export interface WindowLimits {
 /** Amounts to consume. */
 export interface WindowAmounts {
   readonly requests: number;
+  /** Tokens, against the tokens-per-minute limit. */
   readonly tokens: number;
+  /** Cost units, against the monthly budget. */
+  readonly cost: number;
 }
 
 /** Counters of a window item (absent ones read as 0; `minute` undefined before the first roll). */
@@ -91,7 +95,7 @@ export function decodeCounts(item: Record<string, AttributeValue> | undefined): 
  * which shape to try next.
  */
 export function decide(old: WindowCounts, limits: WindowLimits, amounts: WindowAmounts, minute: number): Decision {
-  if (limits.monthlyTokens !== undefined && old.mon + amounts.tokens > limits.monthlyTokens) return { refuse: 'month', minute };
+  if (limits.monthlyTokens !== undefined && old.mon + amounts.cost > limits.monthlyTokens) return { refuse: 'month', minute };
   if (!tracksMinute(limits)) return { next: 'month', minute };
   if (old.minute === undefined || old.minute < minute) return { next: 'roll', minute };
   const m = old.minute; // equal, or ahead (another instance's clock): adopt the stored minute
@@ -102,7 +106,7 @@ export function decide(old: WindowCounts, limits: WindowLimits, amounts: WindowA
 
 /** A request that no window could ever hold (larger than the limit itself), or undefined. */
 function tooLarge(limits: WindowLimits, amounts: WindowAmounts): RefusalReason | undefined {
-  if (limits.monthlyTokens !== undefined && amounts.tokens > limits.monthlyTokens) return 'month';
+  if (limits.monthlyTokens !== undefined && amounts.cost > limits.monthlyTokens) return 'month';
   if (limits.rpm !== undefined && amounts.requests > limits.rpm) return 'requests';
   if (limits.tpm !== undefined && amounts.tokens > limits.tpm) return 'tokens';
   return undefined;
@@ -207,8 +211,8 @@ export class WindowCounter {
       set.push(`${name('#exp')} = if_not_exists(#exp, ${value(':ttl', windowExpiresAt(nowMs))})`);
     }
     if (limits.monthlyTokens !== undefined) {
-      add.push(`${name('#mon')} ${value(':t', amounts.tokens)}`);
-      within('#mon', limits.monthlyTokens - amounts.tokens, ':monMax');
+      add.push(`${name('#mon')} ${value(':c', amounts.cost)}`);
+      within('#mon', limits.monthlyTokens - amounts.cost, ':monMax');
     }
     const expr = [set.length ? `SET ${set.join(', ')}` : '', add.length ? `ADD ${add.join(', ')}` : ''].filter(Boolean).join(' ');
     try {

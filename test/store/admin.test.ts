@@ -115,22 +115,33 @@ describe('splitserve admin', () => {
     expect((await cli('key', 'rotate', '--tenant', 'rot', '--key-id', first.keyId)).code).toBe(1);
   });
 
-  it('reports usage per tier', async () => {
+  it('reports usage per tier: tokens, cost units, SLO attainment and sheds, for one tenant or every tenant', async () => {
+    await cli('tenant', 'create', '--tenant', 'beta', '--tiers', 'default');
     const meter = new DynamoUsageMeter(store.client, names.usage, { flushIntervalMs: 0 });
-    const base = { tenantId: 'acme', tierAsked: 'priority', route: 'aggregated', pools: ['gpu'], model: 'm', ttftMs: 5, totalMs: 9, outcome: 'ok' as const };
-    meter.record({ ...base, requestId: 'a', tierServed: 'priority', promptTokens: 10, completionTokens: 1, startedAt: Date.UTC(2025, 5, 1, 1) });
-    meter.record({ ...base, requestId: 'b', tierServed: 'priority', promptTokens: 20, completionTokens: 2, startedAt: Date.UTC(2025, 5, 30, 23) });
-    meter.record({ ...base, requestId: 'c', tierServed: 'default', promptTokens: 40, completionTokens: 4, startedAt: Date.UTC(2025, 5, 2) });
-    meter.record({ ...base, requestId: 'd', tierServed: 'default', promptTokens: 80, completionTokens: 8, startedAt: Date.UTC(2025, 6, 1) });
+    const base = { tenantId: 'acme', tierAsked: 'priority', route: 'aggregated', pools: ['gpu'], model: 'm', ttftMs: 5, tpotMs: 2, totalMs: 9, outcome: 'ok' as const };
+    const judged = (sloMet: boolean | null, costUnits: number) => ({ sloMet, costUnits });
+    meter.record({ ...base, ...judged(true, 22), requestId: 'a', tierServed: 'priority', promptTokens: 10, completionTokens: 1, startedAt: Date.UTC(2025, 5, 1, 1) });
+    meter.record({ ...base, ...judged(false, 44), requestId: 'b', tierServed: 'priority', promptTokens: 20, completionTokens: 2, startedAt: Date.UTC(2025, 5, 30, 23) });
+    meter.record({ ...base, ...judged(true, 44), requestId: 'c', tierServed: 'default', promptTokens: 40, completionTokens: 4, startedAt: Date.UTC(2025, 5, 2) });
+    meter.record({ ...base, ...judged(null, 88), requestId: 'd', tierServed: 'default', promptTokens: 80, completionTokens: 8, startedAt: Date.UTC(2025, 6, 1) });
+    meter.record({ ...base, ...judged(null, 0), requestId: 'e', tierServed: 'default', outcome: 'shed', ttftMs: null, tpotMs: null, promptTokens: 0, completionTokens: 0, startedAt: Date.UTC(2025, 5, 3) });
+    meter.record({ ...base, ...judged(true, 11), tenantId: 'beta', requestId: 'f', tierServed: 'default', promptTokens: 10, completionTokens: 1, startedAt: Date.UTC(2025, 5, 3) });
     await meter.flush();
     const r = await cli('usage', '--tenant', 'acme', '--from', '2025-06-01', '--to', '2025-06-30', '--json');
     expect(r.code).toBe(0);
     expect(JSON.parse(r.out).tiers).toEqual([
-      { tier: 'default', requests: 1, promptTokens: 40, completionTokens: 4, errors: 0, aborted: 0 },
-      { tier: 'priority', requests: 2, promptTokens: 30, completionTokens: 3, errors: 0, aborted: 0 },
+      { tier: 'default', requests: 2, promptTokens: 40, completionTokens: 4, errors: 0, aborted: 0, costUnits: 44, sloMet: 1, sloMissed: 0, sloAttainment: 1, shed: 1 },
+      { tier: 'priority', requests: 2, promptTokens: 30, completionTokens: 3, errors: 0, aborted: 0, costUnits: 66, sloMet: 1, sloMissed: 1, sloAttainment: 0.5, shed: 0 },
     ]);
     const human = await cli('usage', '--tenant', 'acme', '--from', '2025-06-01', '--to', '2025-06-30');
-    expect(human.out).toMatch(/priority\s+2\s+30\s+3/);
+    expect(human.out).toMatch(/acme\s+priority\s+2\s+30\s+3\s+66\s+50\.0% \(1\/2\)\s+0/);
+    expect(human.out).toMatch(/acme\s+default\s+2\s+40\s+4\s+44\s+100\.0% \(1\/1\)\s+1/);
+    expect(human.out).not.toMatch(/beta/);
+    // Every tenant, without --tenant: SLO attainment per tier and tenant.
+    const all = await cli('usage', '--from', '2025-06-01', '--to', '2025-06-30', '--json');
+    const byTenant = Object.fromEntries((JSON.parse(all.out) as Array<{ tenantId: string; tiers: Array<{ tier: string; sloAttainment: number | null }> }>).map((t) => [t.tenantId, t.tiers]));
+    expect(byTenant.beta).toEqual([expect.objectContaining({ tier: 'default', requests: 1, sloAttainment: 1, costUnits: 11 })]);
+    expect(byTenant.acme?.map((t) => t.sloAttainment)).toEqual([1, 0.5]);
   });
 
   it('exits 2 on bad arguments and 1 on failed operations, without a stack trace', async () => {

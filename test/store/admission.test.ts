@@ -11,6 +11,9 @@ import { decodeCounts } from '../../lambda/store/window-counter.ts';
 import type { TableNames } from '../../lambda/store/tables.ts';
 import { countCalls, faultSwitch, freshTables, manualClock, seededRandom } from './helpers.ts';
 
+/** What a request used: `n` tokens, at price factor 1 as many cost units. */
+const usedTokens = (n: number) => ({ tokens: n, costUnits: n });
+
 let store: EmbeddedDynamo;
 let names: TableNames;
 let tenantSeq = 0;
@@ -87,8 +90,8 @@ describe('DynamoAdmission', () => {
     expect((await counts(t, 'priority', clock.now())).tok).toBe(9000);
     await expect(admission.admit({ requestId: 'big', tenant: t, tier: 'priority', reserveTokens: 1001 })).rejects.toBeInstanceOf(RateLimitError);
     const used = [10, 20, 30, 40, 50, 60, 70, 80, 90, 900];
-    tickets.forEach((tk, i) => tk.settle(used[i]!));
-    tickets[0]!.settle(5000); // a second settle is ignored
+    tickets.forEach((tk, i) => tk.settle(usedTokens(used[i]!)));
+    tickets[0]!.settle(usedTokens(5000)); // a second settle is ignored
     await admission.drain();
     const c = await counts(t, 'priority', clock.now());
     const real = used.reduce((a, b) => a + b, 0);
@@ -105,7 +108,7 @@ describe('DynamoAdmission', () => {
     const tk = await admission.admit({ requestId: 'a', tenant: t, tier: 'priority', reserveTokens: 800 });
     clock.advance(60_000);
     await admission.admit({ requestId: 'b', tenant: t, tier: 'priority', reserveTokens: 100 });
-    tk.settle(300);
+    tk.settle(usedTokens(300));
     await admission.drain();
     const c = await counts(t, 'priority', clock.now());
     expect(c.tok).toBe(100);
@@ -138,7 +141,7 @@ describe('DynamoAdmission', () => {
     expect((err as InsufficientQuotaError).headers['x-should-retry']).toBe('false');
     expect(await counts(t, 'default', clock.now())).toMatchObject({ req: 1, mon: 600 });
     await expect(admission.admit({ requestId: 'huge', tenant: t, tier: 'default', reserveTokens: 5000 })).rejects.toBeInstanceOf(InsufficientQuotaError);
-    first.settle(200);
+    first.settle(usedTokens(200));
     await admission.drain();
     await admission.admit({ requestId: 'c', tenant: t, tier: 'default', reserveTokens: 600 });
     await expect(admission.admit({ requestId: 'd', tenant: t, tier: 'default', reserveTokens: 300 })).rejects.toBeInstanceOf(InsufficientQuotaError);
@@ -223,10 +226,10 @@ describe('DynamoAdmission', () => {
     const calls = countCalls(store.client);
     calls.reset();
     const first = await admission.admit({ requestId: 'a', tenant: t, tier: 'default', reserveTokens: 600 });
-    first.settle(100); // 500 back into the lease
+    first.settle(usedTokens(100)); // 500 back into the lease
     const second = await admission.admit({ requestId: 'b', tenant: t, tier: 'default', reserveTokens: 800 });
     expect(calls.total()).toBe(1);
-    second.settle(800);
+    second.settle(usedTokens(800));
     clock.advance(60_000);
     await admission.admit({ requestId: 'c', tenant: t, tier: 'default', reserveTokens: 100 });
     await admission.drain();
@@ -240,7 +243,7 @@ describe('DynamoAdmission', () => {
     const admission = new DynamoAdmission(client, names.usage, { now: clock.now, leaseSize: () => ({ requests: 10, tokens: 1000 }), adjustments: quiet });
     const t = tenant({ default: { rpm: 100, tpm: 10_000, monthlyTokens: 100_000 } });
     const calls = countCalls(client);
-    for (let i = 0; i < 5; i += 1) (await admission.admit({ requestId: `r${i}`, tenant: t, tier: 'default', reserveTokens: 50 })).settle(70);
+    for (let i = 0; i < 5; i += 1) (await admission.admit({ requestId: `r${i}`, tenant: t, tier: 'default', reserveTokens: 50 })).settle(usedTokens(70));
     await admission.drain();
     expect(calls.total()).toBe(1); // the lease block, nothing per request
     await admission.releaseLeases();
@@ -267,10 +270,10 @@ describe('DynamoAdmission', () => {
     for (let i = 0; i < 100; i++) {
       const tk = await admission.admit({ requestId: `r${i}`, tenant: t, tier: 'default', reserveTokens: 1000 });
       expect(tk.rateLimit).toEqual({});
-      tk.settle(10);
+      tk.settle(usedTokens(10));
     }
     const none = tenant({ default: {} });
-    (await admission.admit({ requestId: 'n', tenant: none, tier: 'default', reserveTokens: 1 })).settle(1);
+    (await admission.admit({ requestId: 'n', tenant: none, tier: 'default', reserveTokens: 1 })).settle(usedTokens(1));
     await admission.drain();
     expect(calls.total()).toBe(0);
     client.destroy();
@@ -284,7 +287,7 @@ describe('DynamoAdmission', () => {
     const t = tenant({ priority: { tpm: 5000, monthlyTokens: 50_000 } });
     const tickets = await Promise.all([1, 2, 3].map((i) => admission.admit({ requestId: `r${i}`, tenant: t, tier: 'priority', reserveTokens: 1000 })));
     fault.on = true;
-    tickets.forEach((tk) => tk.settle(250));
+    tickets.forEach((tk) => tk.settle(usedTokens(250)));
     const err = await admission.drain().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(NotDurableError);
     expect(admission.pendingAdjustments).toBe(1); // three settles coalesced into one adjustment

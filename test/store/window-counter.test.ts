@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { decide, decodeCounts, hasLimits } from '../../lambda/store/window-counter.ts';
 
-const one = { requests: 1, tokens: 100 };
+const one = { requests: 1, tokens: 100, cost: 100 };
 
 describe('decide (after a failed conditional update)', () => {
   it('refuses the month first: retrying in a new minute would not help', () => {

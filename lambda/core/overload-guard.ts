@@ -1,0 +1,194 @@
+/**
+ * The overload guard: places each request at a tier before it is sent (lambda/routing/overload.ts
+ * decides; this holds the state). Per pool it counts this instance's requests by tier (in flight,
+ * and not yet at their first token) and per tier the tokens each tenant has in flight, and reads
+ * the pool's queue from the pool directory (the engines' `/metrics`, corrected by this instance's
+ * own calls since).
+ *
+ * One instance per process, shared by every request. In Lambda an instance serves one request at
+ * a time, so its counts hold only that request: what it knows of the others is the polled queue
+ * (at most one poll interval old; see lambda/routing/load-estimate.ts for what that costs).
+ */
+import type { PoolQueue } from '../backends/pool-directory.ts';
+import { tierEnginePriority } from '../backends/engine-priority.ts';
+import type { PoolLoad, PoolTiers, TenantShare, TierBudget } from '../routing/overload.ts';
+import { OVERLOAD_DECISIONS, admitAtTier, lastResort } from '../routing/overload.ts';
+import { TIER_RANK } from '../routing/tier-grant.ts';
+import { routePools, tierRoute } from '../routing/tier-route.ts';
+import type { SplitserveConfig, TierName } from './config.ts';
+import { TierOverloadedError } from './errors.ts';
+
+/** Where the guard reads a pool's queue (the pool directory). */
+export interface QueueSource {
+  queue(pool: string): PoolQueue;
+}
+
+/** A request to place. */
+export interface PlacementRequest {
+  readonly tier: TierName;
+  readonly model: string;
+  readonly tenantId: string;
+  /** Tokens it may use: prompt estimate + max tokens. */
+  readonly tokens: number;
+}
+
+/** A placed request: release it exactly once when it ends (`firstToken` when its first output arrives). */
+export interface Placement {
+  /** The tier to serve at: the one asked, or a fallback the overload moved it to. */
+  readonly tier: TierName;
+  /** The tier it was moved from, when it was. */
+  readonly yieldedFrom?: TierName;
+  /** The estimated queueing (ms) at the tier served, when known. */
+  readonly waitMs?: number;
+  /** The request's first output arrived (it no longer waits in an engine queue). */
+  firstToken(): void;
+  release(): void;
+}
+
+interface PoolCounts {
+  readonly pending: number[];
+  readonly inFlight: number[];
+  /** Per tier rank: tenant → tokens in flight. */
+  readonly tokens: Array<Map<string, number>>;
+}
+
+const LOWEST_RANK = TIER_RANK.length - 1;
+
+/** Places requests at tiers under overload (see lambda/routing/overload.ts). */
+export class OverloadGuard {
+  private readonly counts = new Map<string, PoolCounts>();
+  /** Per pool, the better tiers routing through it: (rank, budget). */
+  private readonly budgetsByPool = new Map<string, Array<{ rank: number; budgetMs: number }>>();
+
+  constructor(
+    private readonly config: SplitserveConfig,
+    private readonly queues: QueueSource,
+  ) {
+    for (const [name, tier] of Object.entries(config.tiers)) {
+      const budgetMs = this.budgetOf(name as TierName).budgetMs;
+      if (!tier || budgetMs === undefined) continue;
+      for (const pool of routePools(tier.route)) {
+        const list = this.budgetsByPool.get(pool) ?? [];
+        list.push({ rank: TIER_RANK.indexOf(name as TierName), budgetMs });
+        this.budgetsByPool.set(pool, list);
+      }
+    }
+  }
+
+  /**
+   * Places a request: at its tier, at a fallback tier that is faster and within its own budget,
+   * or at its tier anyway while a lower tier holds capacity on the route.
+   *
+   * @throws TierOverloadedError (429) when the request is shed
+   */
+  place(request: PlacementRequest): Placement {
+    const first = this.evaluate(request.tier, request);
+    if (first.decision === OVERLOAD_DECISIONS.serve) return this.occupy(request, request.tier, first.waitMs);
+    const tried = new Set<TierName>([request.tier]);
+    for (let tier = this.config.tiers[request.tier]?.fallback; tier && !tried.has(tier); tier = this.config.tiers[tier]?.fallback) {
+      tried.add(tier);
+      if (!this.serves(tier, request.model)) continue;
+      const next = this.evaluate(tier, request);
+      if (next.decision === OVERLOAD_DECISIONS.serve && (next.waitMs ?? 0) < first.waitMs!) {
+        return { ...this.occupy(request, tier, next.waitMs), yieldedFrom: request.tier };
+      }
+    }
+    const last = lastResort(first.tier, first.pools, first.waitMs!, first.budgetMs!, LOWEST_RANK);
+    if (last.decision === 'serve') return this.occupy(request, request.tier, first.waitMs);
+    throw new TierOverloadedError(request.tier, last.retryAfterMs, first.waitMs!, first.budgetMs!);
+  }
+
+  private serves(tier: TierName, model: string): boolean {
+    try {
+      tierRoute(this.config, tier, model);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  private budgetOf(tier: TierName): TierBudget {
+    const config = this.config.tiers[tier];
+    const slo = config?.slo;
+    return {
+      rank: TIER_RANK.indexOf(tier),
+      budgetMs: slo ? (slo.maxQueueMs ?? slo.ttftMs / 2) : undefined,
+      behindUntagged: tierEnginePriority(tier, config) >= 0,
+    };
+  }
+
+  private evaluate(tier: TierName, request: PlacementRequest) {
+    const budget = this.budgetOf(tier);
+    const poolNames = routePools(tierRoute(this.config, tier, request.model));
+    const pools: PoolTiers[] = poolNames.map((name) => ({
+      pool: this.poolLoad(name),
+      betterBudgetsMs: (this.budgetsByPool.get(name) ?? []).filter((b) => b.rank < budget.rank).map((b) => b.budgetMs),
+    }));
+    const verdict = budget.budgetMs === undefined ? { decision: OVERLOAD_DECISIONS.serve, waitMs: undefined, budgetMs: undefined } : admitAtTier({ tier: budget, pools, share: this.share(poolNames, budget.rank, request) });
+    return { ...verdict, tier: budget, pools };
+  }
+
+  private poolLoad(name: string): PoolLoad {
+    const queue = this.queues.queue(name);
+    const counts = this.countsOf(name);
+    return { ...queue, pendingByRank: counts.pending, inFlightByRank: counts.inFlight };
+  }
+
+  private share(pools: readonly string[], rank: number, request: PlacementRequest): TenantShare {
+    let tenantTokens = 0;
+    let tierTokens = 0;
+    const tenants = new Set<string>([request.tenantId]);
+    for (const pool of pools) {
+      for (const [tenant, tokens] of this.countsOf(pool).tokens[rank]!) {
+        tierTokens += tokens;
+        if (tenant === request.tenantId) tenantTokens += tokens;
+        tenants.add(tenant);
+      }
+    }
+    return { tenantTokens, tierTokens, tenants: tenants.size, requestTokens: request.tokens };
+  }
+
+  private countsOf(pool: string): PoolCounts {
+    let counts = this.counts.get(pool);
+    if (!counts) {
+      counts = { pending: TIER_RANK.map(() => 0), inFlight: TIER_RANK.map(() => 0), tokens: TIER_RANK.map(() => new Map()) };
+      this.counts.set(pool, counts);
+    }
+    return counts;
+  }
+
+  private occupy(request: PlacementRequest, tier: TierName, waitMs: number | undefined): Placement {
+    const rank = TIER_RANK.indexOf(tier);
+    const pools = routePools(tierRoute(this.config, tier, request.model)).map((p) => this.countsOf(p));
+    for (const c of pools) {
+      c.pending[rank]! += 1;
+      c.inFlight[rank]! += 1;
+      const tokens = c.tokens[rank]!;
+      tokens.set(request.tenantId, (tokens.get(request.tenantId) ?? 0) + request.tokens);
+    }
+    let waiting = true;
+    let released = false;
+    const firstToken = (): void => {
+      if (!waiting) return;
+      waiting = false;
+      for (const c of pools) c.pending[rank]! -= 1;
+    };
+    return {
+      tier,
+      ...(waitMs !== undefined ? { waitMs } : {}),
+      firstToken,
+      release: () => {
+        if (released) return;
+        released = true;
+        firstToken();
+        for (const c of pools) {
+          c.inFlight[rank]! -= 1;
+          const tokens = c.tokens[rank]!;
+          const left = (tokens.get(request.tenantId) ?? 0) - request.tokens;
+          if (left > 0) tokens.set(request.tenantId, left);
+          else tokens.delete(request.tenantId);
+        }
+      },
+    };
+  }
+}
