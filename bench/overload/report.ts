@@ -110,7 +110,8 @@ export function formatFigures(rows: readonly LoadFigures[], slos: { readonly pri
     (['priority', 'default'] as const).map((tier) => {
       const t = r.tiers[tier];
       const f = (v: number) => (Number.isNaN(v) ? '-' : v.toFixed(0));
-      return [r.system, `${r.load}x`, tier, String(t.sent), f(t.ttftP50), f(t.ttftP90), f(t.ttftP99), `${(t.sloAttainment * 100).toFixed(1)}%`, `${(t.shedRate * 100).toFixed(1)}%`, String(t.failed)];
+      const pct = (v: number) => (Number.isNaN(v) ? '-' : `${(v * 100).toFixed(1)}%`);
+      return [r.system, `${r.load}x`, tier, String(t.sent), f(t.ttftP50), f(t.ttftP90), f(t.ttftP99), pct(t.sloAttainment), pct(t.shedRate), String(t.failed)];
     }),
   );
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((row) => row[i]!.length)));

@@ -43,7 +43,8 @@ const NAMES = {
 export function parseEngineLoad(text: string): EngineLoad | undefined {
   let families;
   try {
-    families = parsePrometheusTextFormat(text);
+    // The format ends every line with a line feed; without the last one the parser drops the last sample.
+    families = parsePrometheusTextFormat(text.endsWith('\n') ? text : `${text}\n`);
   } catch {
     return undefined;
   }
@@ -52,12 +53,14 @@ export function parseEngineLoad(text: string): EngineLoad | undefined {
     let sum = 0;
     let seen = false;
     for (const sample of family.metrics) {
+      if (sample.value === undefined || sample.value.trim() === '') continue;
       const value = Number(sample.value);
-      if (sample.value === undefined || !Number.isFinite(value)) continue;
+      if (!Number.isFinite(value)) continue;
       sum += value;
       seen = true;
     }
-    if (seen) sums.set(family.name, sum);
+    // A name whose samples come in more than one group (not well-formed, but seen) adds up.
+    if (seen) sums.set(family.name, (sums.get(family.name) ?? 0) + sum);
   }
   const read = (names: readonly string[]): number | undefined => {
     for (const name of names) {

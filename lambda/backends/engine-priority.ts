@@ -65,7 +65,8 @@ export function enginePriorityFor(pool: PoolConfig, tier: TierName, config: Tier
 /**
  * Whether a failed call is the engine refusing the `priority` field: a 400 whose message names
  * it (vLLM's "Got priority N but Priority scheduling is not enabled.", or an API's "Unrecognized
- * request argument supplied: priority").
+ * request argument supplied: priority"). Any 400 that names the field counts: at worst such a
+ * request is sent once more without it, and the endpoint no longer gets it.
  */
 export function isPriorityRefusal(err: unknown): boolean {
   return err instanceof InvalidRequestError && /\bpriority\b/i.test(err.message);

@@ -63,6 +63,11 @@ export interface PoolQueue {
   readonly waiting: number;
   /** Requests in their engines now (running + waiting). */
   readonly requests: number;
+  /**
+   * Batch capacity of those engines (requests running when a reading last showed a queue), summed
+   * over the endpoints where it is known; undefined where none is.
+   */
+  readonly capacity: number | undefined;
   /** Requests those engines finished per second, recently; undefined until two readings were made. */
   readonly completionsPerSecond: number | undefined;
   /** Whether the pool sends engine priorities and none of those endpoints refused them. */
@@ -86,6 +91,9 @@ export interface PoolDirectoryOptions {
   readonly logger?: DirectoryLogger;
 }
 
+/** Shortest window (ms) of readings with a queue a completion-rate sample is taken over (a window that ends sooner counts from a fifth of it). */
+export const RATE_WINDOW_MS = 500;
+
 /** How long (ms) an endpoint that just failed is chosen only when no other one is available. */
 export const RETRY_AVOID_MS = 1000;
 
@@ -104,8 +112,8 @@ interface EndpointEntry extends EndpointStatus {
   reading: LoadReading | undefined;
   /** Running requests of the last reading that showed a queue: the engine's batch capacity. */
   capacity: number | undefined;
-  /** The finished-request count of the last reading, and when. */
-  counted: { count: number; at: number } | undefined;
+  /** Where the current window of readings with a queue began: the finished-request count then, and when. */
+  busySince: { count: number; at: number } | undefined;
   completionsPerSecond: number | undefined;
   priorityRefused: boolean;
 }
@@ -164,7 +172,7 @@ export class PoolDirectory {
         config,
         endpoints: urls.map((url) => ({
           url, outstanding: 0, healthy: true, breaker: CLOSED_BREAKER, avoidUntil: 0, failures: 0, succeeded: 0,
-          reading: undefined, capacity: undefined, counted: undefined, completionsPerSecond: undefined, priorityRefused: false,
+          reading: undefined, capacity: undefined, busySince: undefined, completionsPerSecond: undefined, priorityRefused: false,
         })),
         policy: policyOf(config, options.random),
         breaker: config.breaker ? { ...BREAKER_DEFAULTS, ...config.breaker } : undefined,
@@ -237,19 +245,25 @@ export class PoolDirectory {
 
   /**
    * Records a load reading of an endpoint's engine (the load poller calls this; undefined: no
-   * reading this round, the last one ages out). Learns the engine's batch capacity from
-   * readings that show a queue, and its completion rate from its finished-request counter (or,
-   * for an engine without one, from this instance's successful calls).
+   * reading this round, the last one ages out). Learns the engine's batch capacity from readings
+   * that show a queue, and its completion rate from its finished-request counter (or, for an
+   * engine without one, from this instance's successful calls) over windows of at least
+   * {@link RATE_WINDOW_MS} in which it had a queue: the rate it serves at when full, which is
+   * what a queued request waits on (an idle engine's rate says nothing of it, and is not taken).
    */
   setLoad(name: string, endpoint: string, load: EngineLoad | undefined): void {
     const e = this.entry(name).endpoints.find((x) => x.url === endpoint);
     if (!e || !load) return;
     const at = this.now();
+    const point = { count: load.completed ?? e.succeeded, at };
+    const queued = load.waiting > 0;
+    if (e.busySince && (at - e.busySince.at >= RATE_WINDOW_MS || !queued)) {
+      if (at - e.busySince.at >= RATE_WINDOW_MS / 5) e.completionsPerSecond = nextCompletionRate(e.completionsPerSecond, e.busySince, point);
+      e.busySince = undefined;
+    }
+    if (queued && !e.busySince) e.busySince = point;
     e.reading = { running: load.running, waiting: load.waiting, ...(load.kvUsage !== undefined ? { kvUsage: load.kvUsage } : {}), at, outstandingAt: e.outstanding };
-    if (load.waiting > 0 && load.running > 0) e.capacity = load.running;
-    const count = load.completed ?? e.succeeded;
-    if (e.counted) e.completionsPerSecond = nextCompletionRate(e.completionsPerSecond, e.counted, { count, at });
-    e.counted = { count, at };
+    if (queued && load.running > 0) e.capacity = load.running;
   }
 
   /** A reading of the endpoint young enough to count, if any. */
@@ -276,6 +290,7 @@ export class PoolDirectory {
     let waiting = 0;
     let requests = 0;
     let rate: number | undefined;
+    let capacity: number | undefined;
     let honours = sendsEnginePriority(pool.config);
     const now = this.now();
     for (const i of availableEndpoints(pool.endpoints, now, pool.breaker)) {
@@ -286,9 +301,10 @@ export class PoolDirectory {
       waiting += estimatedWaiting(r, e.outstanding, e.capacity);
       requests += estimatedRequests(r, e.outstanding);
       if (e.completionsPerSecond !== undefined) rate = (rate ?? 0) + e.completionsPerSecond;
+      if (e.capacity !== undefined) capacity = (capacity ?? 0) + e.capacity;
       if (e.priorityRefused) honours = false;
     }
-    return { endpoints, waiting, requests, completionsPerSecond: rate, honoursPriority: honours };
+    return { endpoints, waiting, requests, capacity, completionsPerSecond: rate, honoursPriority: honours };
   }
 
   /**

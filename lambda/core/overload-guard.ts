@@ -52,8 +52,6 @@ interface PoolCounts {
   readonly tokens: Array<Map<string, number>>;
 }
 
-const LOWEST_RANK = TIER_RANK.length - 1;
-
 /** Places requests at tiers under overload (see lambda/routing/overload.ts). */
 export class OverloadGuard {
   private readonly counts = new Map<string, PoolCounts>();
@@ -93,7 +91,7 @@ export class OverloadGuard {
         return { ...this.occupy(request, tier, next.waitMs), yieldedFrom: request.tier };
       }
     }
-    const last = lastResort(first.tier, first.pools, first.waitMs!, first.budgetMs!, LOWEST_RANK);
+    const last = lastResort(first.tier, first.pools, first.waitMs!, first.budgetMs!);
     if (last.decision === 'serve') return this.occupy(request, request.tier, first.waitMs);
     throw new TierOverloadedError(request.tier, last.retryAfterMs, first.waitMs!, first.budgetMs!);
   }
@@ -128,10 +126,19 @@ export class OverloadGuard {
     return { ...verdict, tier: budget, pools };
   }
 
+  /**
+   * A pool's load: the engines' queue as read, and at least what this instance alone has there
+   * beyond the engines' capacity. The reading lags (one poll interval, and the calls of requests
+   * placed but not yet sent), so a burst from this instance would otherwise all be placed on one
+   * stale reading. On a prefill pool a request occupies the engine until its first token; on any
+   * other, until it ends.
+   */
   private poolLoad(name: string): PoolLoad {
     const queue = this.queues.queue(name);
     const counts = this.countsOf(name);
-    return { ...queue, pendingByRank: counts.pending, inFlightByRank: counts.inFlight };
+    const own = (this.config.pools[name]?.role === 'prefill' ? counts.pending : counts.inFlight).reduce((a, b) => a + b, 0);
+    const waiting = queue.capacity === undefined ? queue.waiting : Math.max(queue.waiting, own - queue.capacity);
+    return { ...queue, waiting, pendingByRank: counts.pending, inFlightByRank: counts.inFlight };
   }
 
   private share(pools: readonly string[], rank: number, request: PlacementRequest): TenantShare {

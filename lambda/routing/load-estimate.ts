@@ -7,7 +7,8 @@
  * since are added or taken away (`outstanding − outstandingAt`), so one instance's own traffic is
  * seen at once; other instances' traffic (every Lambda instance polls on its own) is seen only at
  * the next reading: that is what the staleness costs, a burst from elsewhere admitted for up to
- * one interval.
+ * one interval. The completion rate is sampled only over readings that show a queue (the pool
+ * directory), so it is the rate a full engine serves at, which is what a waiting request waits on.
  */
 
 /** One `/metrics` reading of an endpoint, with what the gateway had in flight to it then. */

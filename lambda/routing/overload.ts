@@ -3,7 +3,9 @@
  * of the pool's queue (pool-directory.ts, from the engines' `/metrics`) and what this gateway
  * instance has in flight there. The guard that holds that state is lambda/core/overload-guard.ts.
  *
- * **Estimated wait.** A request waits for every request the engine will start before it; each
+ * **Estimated wait.** The queue is the engines' reading (pool-directory.ts), and never less than
+ * what this instance alone has there beyond their capacity (overload-guard.ts: the reading lags).
+ * A request waits for every request the engine will start before it; each
  * start needs a finished request, so the wait is (ahead + 1) / completion rate. Who is ahead:
  * - an engine that schedules by the priority the gateway sends: the waiting requests of this tier
  *   and better (this instance's own, not yet at their first token), plus, for a tier whose engine
@@ -25,8 +27,8 @@
  *    weighted by tokens: one tenant's burst is shed before a light tenant of the same tier is);
  * 3. the tier's fallback, if its route is within its own budget and faster (the caller walks the
  *    fallback chain and echoes the tier served);
- * 4. a request whose pools may hold requests of a lower tier (this instance's, or others' of
- *    unknown tier waiting there) is served anyway: the lower tier yields (an engine that
+ * 4. a request whose pools may hold requests of a lower tier (this instance's, or, for the best
+ *    tier, others' of unknown tier waiting there) is served anyway: the lower tier yields (an engine that
  *    schedules by priority starts it first; on a FIFO pool new lower-tier requests are shed until
  *    the queue is back within the better tier's budget) — so a tier is never shed while a lower
  *    one holds capacity;
@@ -163,13 +165,15 @@ export function admitAtTier(r: TierRequest): { readonly decision: OverloadDecisi
 
 /**
  * Whether a lower tier than `rank` may hold capacity on the pool: this instance has requests of
- * one in flight there, or, for a tier that is not the lowest, requests of others wait there
- * (their tier is unknown: in Lambda every other instance's requests are such).
+ * one in flight there, or, for the best tier (rank 0), requests of others wait there: their tier
+ * is unknown (in Lambda every other instance's requests are such), but none is better than the
+ * best. For another tier, others' waiting requests may be of its own tier or a better one, so
+ * they do not count.
  */
-export function lowerTierHolds(pool: PoolLoad, rank: number, lowestRank: number): boolean {
+export function lowerTierHolds(pool: PoolLoad, rank: number): boolean {
   if (pool.inFlightByRank.some((n, r) => r > rank && n > 0)) return true;
   const ownPending = pool.pendingByRank.reduce((a, b) => a + b, 0);
-  return rank < lowestRank && pool.waiting - ownPending > 0;
+  return rank === 0 && pool.waiting - ownPending > 0;
 }
 
 /**
@@ -177,7 +181,6 @@ export function lowerTierHolds(pool: PoolLoad, rank: number, lowestRank: number)
  * the route's pools ({@link lowerTierHolds}: it yields), else shed, retrying once the queue is
  * back within budget.
  *
- * @param lowestRank - the rank of the lowest tier configured
  * @returns `serve`, or `shed` with the milliseconds to wait before retrying (at least 100)
  */
 export function lastResort(
@@ -185,9 +188,8 @@ export function lastResort(
   pools: readonly PoolTiers[],
   waitMs: number,
   budgetMs: number,
-  lowestRank: number,
 ): { readonly decision: 'serve' } | { readonly decision: 'shed'; readonly retryAfterMs: number } {
-  if (pools.some((p) => lowerTierHolds(p.pool, tier.rank, lowestRank))) return { decision: 'serve' };
+  if (pools.some((p) => lowerTierHolds(p.pool, tier.rank))) return { decision: 'serve' };
   const over = Number.isFinite(waitMs) ? waitMs - budgetMs : 5000;
   return { decision: 'shed', retryAfterMs: Math.max(100, Math.ceil(over)) };
 }

@@ -67,6 +67,8 @@ describe('SGLang PD through the gateway', () => {
     expect(p!.bootstrap_room).toBe(d!.bootstrap_room);
     expect(p).toMatchObject({ bootstrap_host: '127.0.0.1', bootstrap_port: prefill.port });
     expect(d).toMatchObject({ bootstrap_host: '127.0.0.1', bootstrap_port: prefill.port });
+    // Both calls carry the tier's engine priority in SGLang's polarity (higher first): priority is 10.
+    expect([p!.priority, d!.priority]).toEqual([10, 10]);
     expect(prefill.stats().byKind.prefill).toBeGreaterThanOrEqual(1);
     expect(decode.stats().byKind['decode-remote']).toBeGreaterThanOrEqual(1);
   });

@@ -101,6 +101,36 @@ describe('DynamoAdmission', () => {
     await admission.admit({ requestId: 'after', tenant: t, tier: 'priority', reserveTokens: 10_000 - real });
   });
 
+  it('monthly budgets count cost units: the tier\'s price factor at admission, the served tier\'s when settled; minute limits count tokens', async () => {
+    const clock = manualClock();
+    const admission = new DynamoAdmission(store.client, names.usage, { now: clock.now, adjustments: quiet });
+    const t = tenant({ priority: { tpm: 10_000, monthlyTokens: 1000 } });
+    // 300 tokens at price factor 2 reserve 600 of the 1000 cost units, and 300 of the 10,000 tokens a minute.
+    const tk = await admission.admit({ requestId: 'a', tenant: t, tier: 'priority', reserveTokens: 300, priceFactor: 2 });
+    expect(await counts(t, 'priority', clock.now())).toMatchObject({ tok: 300, mon: 600 });
+    // A second one does not fit the month (600 + 600 > 1000), though it fits the minute.
+    await expect(admission.admit({ requestId: 'b', tenant: t, tier: 'priority', reserveTokens: 300, priceFactor: 2 })).rejects.toBeInstanceOf(InsufficientQuotaError);
+    // Served at a fallback tier of factor 1: it used 200 tokens, 200 cost units.
+    tk.settle({ tokens: 200, costUnits: 200 });
+    await admission.drain();
+    expect(await counts(t, 'priority', clock.now())).toMatchObject({ tok: 200, mon: 200 });
+    // A request too large for the budget at its price is told so, in cost units.
+    const err = await admission.admit({ requestId: 'c', tenant: t, tier: 'priority', reserveTokens: 600, priceFactor: 2 }).catch((e: unknown) => e);
+    expect((err as Error).message).toBe('Request too large for the monthly budget on tier priority: limit 1000 cost units, requested 1200.');
+  });
+
+  it('lease mode keeps the month exact in cost units at a price factor', async () => {
+    const clock = manualClock();
+    const admission = new DynamoAdmission(store.client, names.usage, { now: clock.now, leaseSize: () => ({ requests: 10, tokens: 1000 }), adjustments: quiet });
+    const t = tenant({ default: { rpm: 100, tpm: 10_000, monthlyTokens: 100_000 } });
+    const first = await admission.admit({ requestId: 'a', tenant: t, tier: 'default', reserveTokens: 300, priceFactor: 1.5 });
+    first.settle({ tokens: 100, costUnits: 150 });
+    const second = await admission.admit({ requestId: 'b', tenant: t, tier: 'default', reserveTokens: 300, priceFactor: 1.5 });
+    second.settle({ tokens: 300, costUnits: 450 });
+    await admission.releaseLeases();
+    expect(await counts(t, 'default', clock.now())).toMatchObject({ req: 2, tok: 400, mon: 600 });
+  });
+
   it('settles only the month once the minute is over', async () => {
     const clock = manualClock();
     const admission = new DynamoAdmission(store.client, names.usage, { now: clock.now, adjustments: quiet });
