@@ -115,7 +115,7 @@ describe('DynamoAdmission', () => {
     await admission.drain();
     expect(await counts(t, 'priority', clock.now())).toMatchObject({ tok: 200, mon: 200 });
     // A request too large for the budget at its price is told so, in cost units.
-    const err = await admission.admit({ requestId: 'c', tenant: t, tier: 'priority', reserveTokens: 600, priceFactor: 2 }).catch((e: unknown) => e);
+    const err = await Promise.resolve().then(() => admission.admit({ requestId: 'c', tenant: t, tier: 'priority', reserveTokens: 600, priceFactor: 2 })).catch((e: unknown) => e);
     expect((err as Error).message).toBe('Request too large for the monthly budget on tier priority: limit 1000 cost units, requested 1200.');
   });
 
