@@ -5,10 +5,11 @@
  * - TTFT: from the request's start to the first output the gateway received (streams only; a
  *   non-streamed answer arrives whole, so it has none).
  * - TPOT: the mean time per output token after the first, (total − TTFT) / (completion − 1), for
- *   a stream of two tokens or more.
- * - SLO met, against the served tier's `slo` (null when it has none): a stream that completed or
- *   that its client aborted after its first token meets it when TTFT ≤ `ttftMs` and TPOT ≤
- *   `tpotMs`; a non-streamed answer when its whole latency is within what the targets allow,
+ *   a stream of two tokens or more that completed (an aborted stream's end is when the gateway saw
+ *   its client go, not its last token).
+ * - SLO met, against the served tier's `slo` (null when it has none): a stream that completed meets
+ *   it when TTFT ≤ `ttftMs` and TPOT ≤ `tpotMs`, one its client aborted after its first token
+ *   when TTFT ≤ `ttftMs` (it has no TPOT); a non-streamed answer when its whole latency is within what the targets allow,
  *   `ttftMs` + `tpotMs` × (completion − 1); a failure never does; an abort before the first token
  *   and a shed request are not judged (null).
  * - Cost units: ⌈tokens × the served tier's `priceFactor`⌉ (cost.ts).
@@ -47,7 +48,7 @@ export function usageRecordOf(
   now = Date.now(),
 ): UsageRecord {
   const totalMs = now - state.startedAt;
-  const tpotMs = tpotOf(totalMs, ttftMs, usage.completionTokens);
+  const tpotMs = outcome === 'ok' ? tpotOf(totalMs, ttftMs, usage.completionTokens) : null;
   return {
     requestId: state.requestId,
     tenantId: state.tenantId,
