@@ -117,13 +117,14 @@ export class OverloadGuard {
 
   private evaluate(tier: TierName, request: PlacementRequest) {
     const budget = this.budgetOf(tier);
+    // A tier without an SLO never yields: its pools' queues are not even read.
+    if (budget.budgetMs === undefined) return { decision: OVERLOAD_DECISIONS.serve, waitMs: undefined, budgetMs: undefined, tier: budget, pools: [] };
     const poolNames = routePools(tierRoute(this.config, tier, request.model));
     const pools: PoolTiers[] = poolNames.map((name) => ({
       pool: this.poolLoad(name),
       betterBudgetsMs: (this.budgetsByPool.get(name) ?? []).filter((b) => b.rank < budget.rank).map((b) => b.budgetMs),
     }));
-    const verdict = budget.budgetMs === undefined ? { decision: OVERLOAD_DECISIONS.serve, waitMs: undefined, budgetMs: undefined } : admitAtTier({ tier: budget, pools, share: this.share(poolNames, budget.rank, request) });
-    return { ...verdict, tier: budget, pools };
+    return { ...admitAtTier({ tier: budget, pools, share: this.share(poolNames, budget.rank, request) }), tier: budget, pools };
   }
 
   /**

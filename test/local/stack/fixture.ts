@@ -26,17 +26,27 @@ export const CONFIG = {
   tenants: [{ id: 'stack-test', apiKeys: [KEY], tiers: ['priority', 'default'] }],
 };
 
-/** Starts the shared test stack from a temporary copy of {@link CONFIG}; `close` removes it. */
-export async function startTestStack(onProgress?: (message: string) => void): Promise<LocalStack> {
+/** What {@link startTestStack} starts, when not the shared {@link CONFIG}. */
+export interface TestStackOptions {
+  readonly onProgress?: (message: string) => void;
+  /** @default CONFIG */
+  readonly config?: object;
+  /** Name of the assembly cache under .splitserve/ (one per config). @default 'cdk.out.test-stack' */
+  readonly cache?: string;
+}
+
+/** Starts a test stack from a temporary copy of its config (the shared {@link CONFIG} by default); `close` removes it. */
+export async function startTestStack(options: TestStackOptions = {}): Promise<LocalStack> {
+  const { onProgress, config = CONFIG, cache = 'cdk.out.test-stack' } = options;
   const dir = await mkdtemp(join(tmpdir(), 'splitserve-stack-'));
   const configPath = join(dir, 'config.json');
-  await writeFile(configPath, JSON.stringify(CONFIG));
+  await writeFile(configPath, JSON.stringify(config));
   const stack = await startStack({
     configPath,
     port: 0,
     // Its own cache (the config differs from npm start's); under the repository so the bundles
     // resolve the runtime-provided AWS SDK packages from node_modules, as Lambda's runtime does.
-    assemblyDir: join(REPO_ROOT, '.splitserve', 'cdk.out.test-stack'),
+    assemblyDir: join(REPO_ROOT, '.splitserve', cache),
     retryIntervalMs: 5,
     environment: { POWERTOOLS_LOG_LEVEL: 'CRITICAL', POWERTOOLS_METRICS_DISABLED: 'true' },
     ...(onProgress ? { onProgress } : {}),

@@ -18,7 +18,7 @@ const progress: string[] = [];
 
 beforeAll(async () => {
   const started = performance.now();
-  stack = await startTestStack((m) => progress.push(m));
+  stack = await startTestStack({ onProgress: (m) => progress.push(m) });
   process.stdout.write(`local stack ${stack.synth.cached ? 'cached' : 'cold'} start: ${Math.round(performance.now() - started)} ms (synth ${Math.round(stack.synth.ms)} ms)\n`);
   client = new OpenAI({ baseURL: `${stack.url}/v1`, apiKey: KEY, maxRetries: 0 });
 }, 240_000);
