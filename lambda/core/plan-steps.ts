@@ -208,7 +208,9 @@ export async function openDecode(deps: StepDeps, state: PlanState, signal: Abort
     if (resolved.mode === 'disaggregated') {
       const prefillPool = resolved.route.prefill;
       const prefillTarget = state.prefillEndpoint ? deps.pools.target(prefillPool, state.prefillEndpoint) : null;
-      completion = await resolved.decode.decode(backend, body, state.kvTransferParams ?? null, prefillTarget, deps.pools.pairLeases(prefillPool, pool, lease));
+      // Pair leases only for a protocol that calls prefill with decode (SGLang).
+      const pairs = resolved.decode.concurrent === true ? deps.pools.pairLeases(prefillPool, pool, lease) : undefined;
+      completion = await resolved.decode.decode(backend, body, state.kvTransferParams ?? null, prefillTarget, pairs);
     } else {
       completion = await resolved.complete.complete(backend, body);
     }
