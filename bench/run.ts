@@ -69,9 +69,11 @@ export function gatewayConfig(backends: Backends, admission: AdmissionMode = 'le
       agg: { protocol: 'openai', endpoints: [backends.agg] },
     },
     models: { 'llama-3.1-8b': { pools: ['prefill', 'decode', 'agg'] } },
+    // The bundled config's SLOs and price factor: overload control and SLO metering run on every
+    // request, as for a user with SLOs (the fake backends serve no /metrics, so nothing is shed).
     tiers: {
-      priority: { route: { mode: 'disaggregated', prefill: 'prefill', decode: 'decode' } },
-      default: { route: { mode: 'aggregated', pool: 'agg' } },
+      priority: { route: { mode: 'disaggregated', prefill: 'prefill', decode: 'decode' }, slo: { ttftMs: 300, tpotMs: 5 }, priceFactor: 2 },
+      default: { route: { mode: 'aggregated', pool: 'agg' }, slo: { ttftMs: 1000, tpotMs: 50 } },
     },
     tenants: [{ id: 'bench', apiKeys: [BENCH_API_KEY], tiers: ['priority', 'default'], limits }],
     ...(admission === 'lease' ? { admission: { leaseAboveRpm: 1 } } : {}),

@@ -17,12 +17,14 @@
  */
 import type { PoolConfig, PriorityOrder, TierConfig, TierName } from '../core/config.ts';
 import { InvalidRequestError } from '../core/errors.ts';
+import { copyWithout } from './backend-target.ts';
 
 /** The engine priority of each tier when the tier sets none (vLLM's convention: lower first). */
 export const DEFAULT_ENGINE_PRIORITY: Readonly<Record<TierName, number>> = { priority: -10, default: 0, flex: 10 };
 
 /** The request field the engines read. */
 export const PRIORITY_FIELD = 'priority';
+const PRIORITY_ONLY: ReadonlySet<string> = new Set([PRIORITY_FIELD]);
 
 /** Whether a pool's endpoints are the hosted OpenAI API, which refuses fields it does not know. */
 function isHostedOpenAI(pool: PoolConfig): boolean {
@@ -83,17 +85,18 @@ export interface EnginePriority {
 /**
  * Sends `body` with the engine priority set, and once more without it if the engine refuses the
  * field; `send` must settle only once the engine has accepted or refused the request (for a
- * stream: once its first event arrived).
+ * stream: once its first event arrived). `body` is the caller's own copy of the upstream body:
+ * the field is set on it (the resend goes without it, on a copy).
  *
  * @example
  * return withEnginePriority(call.enginePriority, body, (b) => postTo(call, b).then(read));
  */
 export function withEnginePriority<T>(priority: EnginePriority | undefined, body: Record<string, unknown>, send: (body: Record<string, unknown>) => Promise<T>): Promise<T> {
   if (!priority) return send(body);
-  const withField = { ...body, [PRIORITY_FIELD]: priority.value };
-  return send(withField).catch((err: unknown) => {
+  body[PRIORITY_FIELD] = priority.value;
+  return send(body).catch((err: unknown) => {
     if (!isPriorityRefusal(err)) throw err;
     priority.refused((err as Error).message);
-    return send(body);
+    return send(copyWithout(body, PRIORITY_ONLY));
   });
 }

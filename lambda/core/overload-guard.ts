@@ -37,9 +37,9 @@ export interface Placement {
   /** The tier to serve at: the one asked, or a fallback the overload moved it to. */
   readonly tier: TierName;
   /** The tier it was moved from, when it was. */
-  readonly yieldedFrom?: TierName;
+  readonly yieldedFrom: TierName | undefined;
   /** The estimated queueing (ms) at the tier served, when known. */
-  readonly waitMs?: number;
+  readonly waitMs: number | undefined;
   /** The request's first output arrived (it no longer waits in an engine queue). */
   firstToken(): void;
   release(): void;
@@ -55,19 +55,30 @@ interface PoolCounts {
 /** Places requests at tiers under overload (see lambda/routing/overload.ts). */
 export class OverloadGuard {
   private readonly counts = new Map<string, PoolCounts>();
+  /** Per tier: its budget (worked out once). */
+  private readonly budgets = new Map<TierName, TierBudget>();
   /** Per pool, the better tiers routing through it: (rank, budget). */
   private readonly budgetsByPool = new Map<string, Array<{ rank: number; budgetMs: number }>>();
+  /** Per tier and model: the counts of the route's pools (a request touches these, no lookups). */
+  private readonly routeCounts = new Map<string, readonly PoolCounts[]>();
 
   constructor(
     private readonly config: SplitserveConfig,
     private readonly queues: QueueSource,
   ) {
-    for (const [name, tier] of Object.entries(config.tiers)) {
-      const budgetMs = this.budgetOf(name as TierName).budgetMs;
-      if (!tier || budgetMs === undefined) continue;
+    for (const name of TIER_RANK) {
+      const tier = config.tiers[name];
+      const slo = tier?.slo;
+      const budget: TierBudget = {
+        rank: TIER_RANK.indexOf(name),
+        budgetMs: slo ? (slo.maxQueueMs ?? slo.ttftMs / 2) : undefined,
+        behindUntagged: tierEnginePriority(name, tier) >= 0,
+      };
+      this.budgets.set(name, budget);
+      if (!tier || budget.budgetMs === undefined) continue;
       for (const pool of routePools(tier.route)) {
         const list = this.budgetsByPool.get(pool) ?? [];
-        list.push({ rank: TIER_RANK.indexOf(name as TierName), budgetMs });
+        list.push({ rank: budget.rank, budgetMs: budget.budgetMs });
         this.budgetsByPool.set(pool, list);
       }
     }
@@ -87,9 +98,7 @@ export class OverloadGuard {
       tried.add(tier);
       if (!this.serves(tier, request.model)) continue;
       const next = this.evaluate(tier, request);
-      if (next.decision === OVERLOAD_DECISIONS.serve && (next.waitMs ?? 0) < first.waitMs!) {
-        return { ...this.occupy(request, tier, next.waitMs), yieldedFrom: request.tier };
-      }
+      if (next.decision === OVERLOAD_DECISIONS.serve && (next.waitMs ?? 0) < first.waitMs!) return this.occupy(request, tier, next.waitMs, request.tier);
     }
     const last = lastResort(first.tier, first.pools, first.waitMs!, first.budgetMs!);
     if (last.decision === 'serve') return this.occupy(request, request.tier, first.waitMs);
@@ -105,18 +114,8 @@ export class OverloadGuard {
     }
   }
 
-  private budgetOf(tier: TierName): TierBudget {
-    const config = this.config.tiers[tier];
-    const slo = config?.slo;
-    return {
-      rank: TIER_RANK.indexOf(tier),
-      budgetMs: slo ? (slo.maxQueueMs ?? slo.ttftMs / 2) : undefined,
-      behindUntagged: tierEnginePriority(tier, config) >= 0,
-    };
-  }
-
   private evaluate(tier: TierName, request: PlacementRequest) {
-    const budget = this.budgetOf(tier);
+    const budget = this.budgets.get(tier)!;
     // A tier without an SLO never yields: its pools' queues are not even read.
     if (budget.budgetMs === undefined) return { decision: OVERLOAD_DECISIONS.serve, waitMs: undefined, budgetMs: undefined, tier: budget, pools: [] };
     const poolNames = routePools(tierRoute(this.config, tier, request.model));
@@ -124,6 +123,8 @@ export class OverloadGuard {
       pool: this.poolLoad(name),
       betterBudgetsMs: (this.budgetsByPool.get(name) ?? []).filter((b) => b.rank < budget.rank).map((b) => b.budgetMs),
     }));
+    // Without a reading on any of its pools nothing is known: no estimate, no share to work out.
+    if (pools.every((p) => p.pool.endpoints === 0)) return { decision: OVERLOAD_DECISIONS.serve, waitMs: undefined, budgetMs: budget.budgetMs, tier: budget, pools };
     return { ...admitAtTier({ tier: budget, pools, share: this.share(poolNames, budget.rank, request) }), tier: budget, pools };
   }
 
@@ -165,38 +166,52 @@ export class OverloadGuard {
     return counts;
   }
 
-  private occupy(request: PlacementRequest, tier: TierName, waitMs: number | undefined): Placement {
-    const rank = TIER_RANK.indexOf(tier);
-    const pools = routePools(tierRoute(this.config, tier, request.model)).map((p) => this.countsOf(p));
+  private occupy(request: PlacementRequest, tier: TierName, waitMs: number | undefined, yieldedFrom?: TierName): Placement {
+    const key = `${tier}\u0000${request.model}`;
+    let pools = this.routeCounts.get(key);
+    if (!pools) this.routeCounts.set(key, (pools = routePools(tierRoute(this.config, tier, request.model)).map((p) => this.countsOf(p))));
+    return new HeldPlacement(tier, TIER_RANK.indexOf(tier), pools, request, waitMs, yieldedFrom);
+  }
+}
+
+/** A placement holding its counts on the route's pools until released. */
+class HeldPlacement implements Placement {
+  private waiting = true;
+  private released = false;
+
+  constructor(
+    readonly tier: TierName,
+    private readonly rank: number,
+    private readonly pools: readonly PoolCounts[],
+    private readonly request: PlacementRequest,
+    readonly waitMs: number | undefined,
+    readonly yieldedFrom: TierName | undefined,
+  ) {
     for (const c of pools) {
       c.pending[rank]! += 1;
       c.inFlight[rank]! += 1;
       const tokens = c.tokens[rank]!;
       tokens.set(request.tenantId, (tokens.get(request.tenantId) ?? 0) + request.tokens);
     }
-    let waiting = true;
-    let released = false;
-    const firstToken = (): void => {
-      if (!waiting) return;
-      waiting = false;
-      for (const c of pools) c.pending[rank]! -= 1;
-    };
-    return {
-      tier,
-      ...(waitMs !== undefined ? { waitMs } : {}),
-      firstToken,
-      release: () => {
-        if (released) return;
-        released = true;
-        firstToken();
-        for (const c of pools) {
-          c.inFlight[rank]! -= 1;
-          const tokens = c.tokens[rank]!;
-          const left = (tokens.get(request.tenantId) ?? 0) - request.tokens;
-          if (left > 0) tokens.set(request.tenantId, left);
-          else tokens.delete(request.tenantId);
-        }
-      },
-    };
+  }
+
+  firstToken(): void {
+    if (!this.waiting) return;
+    this.waiting = false;
+    for (const c of this.pools) c.pending[this.rank]! -= 1;
+  }
+
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    this.firstToken();
+    const { tenantId, tokens: used } = this.request;
+    for (const c of this.pools) {
+      c.inFlight[this.rank]! -= 1;
+      const tokens = c.tokens[this.rank]!;
+      const left = (tokens.get(tenantId) ?? 0) - used;
+      if (left > 0) tokens.set(tenantId, left);
+      else tokens.delete(tenantId);
+    }
   }
 }

@@ -3,7 +3,7 @@
  * what counts as an engine refusing it, and the resend without it. Pools come from parseConfig;
  * `send` is a plain recording function. No servers.
  */
-import { describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import {
   DEFAULT_ENGINE_PRIORITY, PRIORITY_FIELD, enginePriorityFor, isPriorityRefusal, priorityOrderOf, sendsEnginePriority, tierEnginePriority,
   withEnginePriority,
@@ -205,18 +205,20 @@ function priorityOf(value: number) {
 }
 
 describe('withEnginePriority', () => {
-  const body = { model: 'm', messages: [{ role: 'user', content: 'hi' }], max_tokens: 8 };
+  /** A fresh upstream body each time: the caller's own copy, which withEnginePriority sets the field on. */
+  const plain = () => ({ model: 'm', messages: [{ role: 'user', content: 'hi' }], max_tokens: 8 }) as Record<string, unknown>;
+  let body = plain();
+  beforeEach(() => {
+    body = plain();
+  });
 
-  it('sends the body with the priority field added, without mutating the original', async () => {
+  it('sends the caller\'s body with the priority field set on it', async () => {
     const { bodies, send } = recorder({ ok: 'answer' });
     const { p, reasons } = priorityOf(-10);
-    const original = structuredClone(body);
     await expect(withEnginePriority(p, body, send)).resolves.toBe('answer');
-    expect(bodies).toEqual([{ ...original, priority: -10 }]);
+    expect(bodies).toEqual([{ ...plain(), priority: -10 }]);
     expect(PRIORITY_FIELD).toBe('priority');
-    expect(body).toEqual(original);
-    expect(body).not.toHaveProperty('priority');
-    expect(bodies[0]).not.toBe(body);
+    expect(bodies[0]).toBe(body);
     expect(reasons).toEqual([]);
   });
 
@@ -239,8 +241,9 @@ describe('withEnginePriority', () => {
     expect(reasons).toEqual([VLLM_REFUSAL]);
     expect(bodies).toHaveLength(2);
     expect(bodies[0]).toHaveProperty('priority', -10);
-    expect(bodies[1]).toEqual(body);
+    expect(bodies[1]).toEqual(plain());
     expect(bodies[1]).not.toHaveProperty('priority');
+    expect(bodies[1]).not.toBe(bodies[0]);
   });
 
   it("on the OpenAI API's refusal resends without the field", async () => {
