@@ -72,7 +72,20 @@ export async function handleCompletion(
 
   try {
     await pause(faults.stallMs, signal);
-    if (faults.error) return reject(ctx, res, faults.error.status, faults.error.message);
+    if (faults.reset) {
+      dropping = true;
+      ctx.stats.count('reset');
+      res.socket?.destroy();
+      return;
+    }
+    if (faults.error) {
+      const { retryAfterMs } = faults.error;
+      if (retryAfterMs !== undefined) {
+        res.setHeader('retry-after', String(Math.ceil(retryAfterMs / 1000)));
+        res.setHeader('retry-after-ms', String(retryAfterMs));
+      }
+      return reject(ctx, res, faults.error.status, faults.error.message);
+    }
 
     if (stream) {
       res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' });
@@ -96,14 +109,32 @@ export async function handleCompletion(
         explicitMax: max.explicit,
         created: Math.floor(Date.now() / 1000),
       });
-      const count = Math.min(spec.pieces.length, faults.dropAfterTokens ?? Number.POSITIVE_INFINITY);
+      const stallAt = faults.stallAfterTokens ?? Number.POSITIVE_INFINITY;
+      const count = Math.min(spec.pieces.length, faults.dropAfterTokens ?? Number.POSITIVE_INFINITY, stallAt);
+      const trickle = faults.trickleMs;
       await paceTokens({
         count,
         signal,
-        firstTokenMs: realMs(timing.totalMs, ctx.speedup),
-        interTokenMs: () => realMs(interTokenMs(ctx.profile, ctx.slots.active), ctx.speedup),
-        emit: stream ? (from, to) => void res.write(streamPieces(spec, from, to)) : () => undefined,
+        firstTokenMs: trickle > 0 ? trickle : realMs(timing.totalMs, ctx.speedup),
+        interTokenMs: trickle > 0 ? () => trickle : () => realMs(interTokenMs(ctx.profile, ctx.slots.active), ctx.speedup),
+        emit: stream ? (from, to) => void res.write(streamPieces(spec, from, to) + (faults.invalidBody && from === 0 ? GARBAGE_EVENT : '')) : () => undefined,
       });
+      if (faults.invalidBody) ctx.stats.count('garbled');
+      if (count === stallAt && count < spec.pieces.length) {
+        ctx.stats.count('stalled');
+        if (!stream) {
+          // Headers and the first part of the body, then silence.
+          res.writeHead(200, { 'content-type': 'application/json' });
+          res.write(JSON.stringify(completeBody(spec)).slice(0, 24));
+        }
+        await new Promise<never>((_, fail) => signal.addEventListener('abort', () => fail(signal.reason), { once: true }));
+      }
+      if (!stream && faults.invalidBody) {
+        const text = JSON.stringify(completeBody(spec));
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) - 1 });
+        res.end(text.slice(0, -1)); // the closing brace is missing: not JSON
+        return;
+      }
       if (count < spec.pieces.length) {
         dropping = true;
         ctx.stats.count('dropped');
@@ -124,6 +155,9 @@ export async function handleCompletion(
     res.end(`data: ${JSON.stringify({ error: { message: String(err), type: 'server_error', param: null, code: null } })}\n\n`);
   }
 }
+
+/** What `invalidBody` inserts into a stream: a `data:` event that is not JSON. */
+const GARBAGE_EVENT = 'data: {"choices": [{"delta": garbage\n\n';
 
 function reject(ctx: SimContext, res: ServerResponse, status: number, message: string): void {
   ctx.stats.count('failed');

@@ -49,6 +49,12 @@ export interface SimStats {
   readonly dropped: number;
   /** Prefill answers sent without `kv_transfer_params` (`omitKvParams`). */
   readonly kvParamsOmitted: number;
+  /** Calls whose socket was destroyed before any answer (`reset`). */
+  readonly reset: number;
+  /** Calls that went silent mid-body (`stallAfterTokens`). */
+  readonly stalled: number;
+  /** Answers sent with a malformed body or SSE event (`invalidBody`). */
+  readonly garbled: number;
   /** The last {@link RECENT_REQUESTS} completion requests, oldest first. */
   readonly recent: readonly RecordedRequest[];
   /**
@@ -65,7 +71,7 @@ export interface AbortedCall {
 }
 
 /** Counter names incremented by the server. */
-export type StatCounter = 'aborted' | 'completed' | 'failed' | 'dropped' | 'kvParamsOmitted' | 'queuedTotal';
+export type StatCounter = 'aborted' | 'completed' | 'failed' | 'dropped' | 'kvParamsOmitted' | 'queuedTotal' | 'reset' | 'stalled' | 'garbled';
 
 /** Mutable counters behind {@link SimStats}. */
 export class StatsRecorder {
@@ -73,7 +79,7 @@ export class StatsRecorder {
   private maxActive = 0;
   private readonly byKind = Object.fromEntries(REQUEST_KINDS.map((k) => [k, 0])) as Record<RequestKind, number>;
   private readonly counters: Record<StatCounter, number> = {
-    aborted: 0, completed: 0, failed: 0, dropped: 0, kvParamsOmitted: 0, queuedTotal: 0,
+    aborted: 0, completed: 0, failed: 0, dropped: 0, kvParamsOmitted: 0, queuedTotal: 0, reset: 0, stalled: 0, garbled: 0,
   };
   private readonly recent: RecordedRequest[] = [];
   private readonly aborts: AbortedCall[] = [];

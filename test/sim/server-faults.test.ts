@@ -87,6 +87,74 @@ describe('scripted faults', () => {
     });
   });
 
+  it('reset destroys the socket before any answer, only on the calls onCalls lists', async () => {
+    await withSim({ faults: { reset: true, onCalls: [2] } }, async (sim) => {
+      expect((await chat(sim)).status).toBe(200);
+      await expect(chat(sim)).rejects.toThrow();
+      expect((await chat(sim)).status).toBe(200);
+      expect(sim.stats()).toMatchObject({ calls: 3, reset: 1, completed: 2 });
+    });
+  });
+
+  it('an injected 429 carries retry-after and retry-after-ms', async () => {
+    await withSim({ faults: { failNth: [1], errorStatus: 429, retryAfterMs: 1500 } }, async (sim) => {
+      const res = await chat(sim);
+      expect(res.status).toBe(429);
+      expect(res.headers.get('retry-after')).toBe('2');
+      expect(res.headers.get('retry-after-ms')).toBe('1500');
+      expect(((await res.json()) as { error: unknown }).error).toMatchObject({ type: 'rate_limit_error', code: 'rate_limit_exceeded' });
+    });
+  });
+
+  it('stallAfterTokens goes silent mid-body with the socket open, stream or not, until the client leaves', async () => {
+    await withSim({ faults: { stallAfterTokens: 2 } }, async (sim) => {
+      for (const stream of [true, false]) {
+        const controller = new AbortController();
+        const res = await post(`${sim.url}/v1/chat/completions`, chatBody({ stream, max_tokens: 10 }), {}, controller.signal);
+        expect(res.status).toBe(200);
+        const reader = res.body!.getReader();
+        const first = new TextDecoder().decode((await reader.read()).value);
+        if (stream) expect(first).toContain('"delta"');
+        else expect(() => JSON.parse(first) as unknown).toThrow();
+        const next = await Promise.race([reader.read().then(() => 'data'), new Promise((r) => setTimeout(r, 150, 'silent'))]);
+        expect(next).toBe('silent');
+        controller.abort();
+      }
+      expect(await waitFor(() => sim.stats().aborted === 2 && sim.stats().active === 0)).toBe(true);
+      expect(sim.stats()).toMatchObject({ stalled: 2, completed: 0 });
+    });
+  });
+
+  it('invalidBody sends a JSON answer that is not JSON, and a stream with a garbage data: event', async () => {
+    await withSim({ faults: { invalidBody: true } }, async (sim) => {
+      const plain = await chat(sim, { max_tokens: 3 });
+      expect(plain.status).toBe(200);
+      const text = await plain.text();
+      expect(() => JSON.parse(text) as unknown).toThrow();
+      const streamed = await (await chat(sim, { stream: true, max_tokens: 3 })).text();
+      const events = streamed.split('\n\n').filter((e) => e.startsWith('data: ')).map((e) => e.slice(6));
+      const garbage = events.filter((d) => {
+        try {
+          JSON.parse(d);
+          return false;
+        } catch {
+          return d !== '[DONE]';
+        }
+      });
+      expect(garbage).toHaveLength(1);
+      expect(events.at(-1)).toBe('[DONE]');
+      expect(sim.stats().garbled).toBe(2);
+    });
+  });
+
+  it('trickleMs paces every token at real milliseconds, whatever the speedup', async () => {
+    await withSim({ faults: { trickleMs: 40 } }, async (sim) => {
+      const t0 = performance.now();
+      await (await chat(sim, { max_tokens: 4 })).json();
+      expect(performance.now() - t0).toBeGreaterThanOrEqual(4 * 40 - 5);
+    });
+  });
+
   it('unhealthy turns /health to 503, at runtime through setFaults and POST /sim/faults', async () => {
     await withSim({}, async (sim) => {
       sim.setFaults({ unhealthy: true });
@@ -97,6 +165,9 @@ describe('scripted faults', () => {
       expect((await chat(sim)).status).toBe(500);
       expect((await post(`${sim.url}/sim/faults`, { failNth: 'x' })).status).toBe(400);
       expect((await post(`${sim.url}/sim/faults`, { nope: true })).status).toBe(400);
+      expect((await post(`${sim.url}/sim/faults`, { reset: 'yes' })).status).toBe(400);
+      expect((await post(`${sim.url}/sim/faults`, { onCalls: [0] })).status).toBe(400);
+      expect((await post(`${sim.url}/sim/faults`, { trickleMs: 5, stallAfterTokens: 2, invalidBody: true, retryAfterMs: 10, onCalls: [3] })).status).toBe(200);
     });
   });
 });
