@@ -7,6 +7,7 @@
 import * as z from 'zod/mini';
 import { compiledLooseObject } from './zod.ts';
 import { InvalidRequestError } from './errors.ts';
+import { MAX_JSON_DEPTH, jsonDepthExceeds } from './json-depth.ts';
 
 /** Values of `service_tier` a client may send; `fast` is an alias of `priority`. */
 export const SERVICE_TIER_VALUES = ['auto', 'default', 'flex', 'priority', 'fast'] as const;
@@ -68,9 +69,13 @@ export type GenerationBody = Record<string, unknown> & {
 
 /**
  * Parses and validates a request body, throwing a 400 {@link InvalidRequestError} whose `param`
- * names the first bad field (as OpenAI does).
+ * names the first bad field (as OpenAI does). A body nested deeper than {@link MAX_JSON_DEPTH} is
+ * refused before it is parsed, so nothing recursive ever walks it.
  */
 export function parseGenerationBody(kind: ApiKind, raw: string): GenerationBody {
+  if (jsonDepthExceeds(raw, MAX_JSON_DEPTH)) {
+    throw new InvalidRequestError(`The JSON body of your request is nested too deeply: at most ${MAX_JSON_DEPTH} levels of arrays and objects are accepted.`);
+  }
   let json: unknown;
   try {
     json = JSON.parse(raw);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidRequestError } from '../../lambda/core/errors.ts';
+import { MAX_JSON_DEPTH } from '../../lambda/core/json-depth.ts';
 import { parseGenerationBody } from '../../lambda/core/request-schema.ts';
 
 const bad = (kind: 'chat' | 'text', raw: string): InvalidRequestError => {
@@ -43,5 +44,29 @@ describe('request validation', () => {
   it('rejects non-JSON and non-object bodies without a param', () => {
     expect(bad('chat', '{oops').param).toBeNull();
     expect(bad('chat', '[1,2]').message).toContain('JSON object');
+  });
+});
+
+describe('nesting depth', () => {
+  const deep = (n: number) => '['.repeat(n) + ']'.repeat(n);
+  const chat = (extra: string) => `{"model":"m","messages":[{"role":"user","content":[{"type":"text","text":"x"${extra}}]}]}`;
+
+  it.each([
+    ['an unknown field', `{"model":"m","messages":[{"role":"user","content":"x"}],"x":${deep(100_000)}}`],
+    ['tools', `{"model":"m","messages":[{"role":"user","content":"x"}],"tools":${deep(100_000)}}`],
+    ['a content part', `{"model":"m","messages":[{"role":"user","content":[${deep(100_000)}]}]}`],
+    ["a content part's extra key", chat(`,"extra":${deep(5_000)}`)],
+    ['an unterminated body', `{"model":"m","x":${'['.repeat(100_000)}`],
+  ])('refuses 100,000 / 5,000 levels in %s with a 400 naming the limit', (_, raw) => {
+    const err = bad('chat', raw);
+    expect(err.statusCode).toBe(400);
+    expect(err.toJSON().error).toEqual({ message: expect.stringContaining(String(MAX_JSON_DEPTH)), type: 'invalid_request_error', param: null, code: null });
+    expect(err.message).toMatch(/nested too deeply/);
+  });
+
+  it('accepts a body exactly at the limit', () => {
+    // The root object, `messages`, the message, `content`, the part: 5 levels before "extra".
+    expect(parseGenerationBody('chat', chat(`,"extra":${deep(MAX_JSON_DEPTH - 5)}`)).messages).toHaveLength(1);
+    expect(bad('chat', chat(`,"extra":${deep(MAX_JSON_DEPTH - 4)}`)).message).toMatch(/nested too deeply/);
   });
 });
