@@ -6,36 +6,38 @@
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { PayloadTooLargeError } from '../lambda/core/errors.ts';
+import { MAX_BODY_BYTES, PAYLOAD_TOO_LARGE_BODY } from '../lambda/core/body-limit.ts';
 import type { Gateway } from '../lambda/core/gateway.ts';
 import type { GatewayRequest, GatewayResponse } from '../lambda/core/http-types.ts';
 import { drained } from '../lambda/handlers/write-stream.ts';
-
-/** Largest request body accepted (OpenAI's own limit is in this range). */
-export const MAX_BODY_BYTES = 16 * 1024 * 1024;
 
 /** A running HTTP server. */
 export interface RunningServer {
   readonly url: string;
   readonly port: number;
   readonly server: Server;
+  /** Stops taking connections and closes the idle ones; requests in flight go on. */
+  stopAccepting(): void;
   close(): Promise<void>;
 }
 
-/** Reads a request body up to {@link MAX_BODY_BYTES}; undefined when it is larger. */
-export function readBody(req: IncomingMessage): Promise<string | undefined> {
+/**
+ * Reads a request body up to `limit` bytes (default {@link MAX_BODY_BYTES}, the deployed API's
+ * 10 MB); undefined when it is larger.
+ */
+export function readBody(req: IncomingMessage, limit: number = MAX_BODY_BYTES): Promise<string | undefined> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
-      if (size > MAX_BODY_BYTES) {
+      if (size > limit) {
         req.removeAllListeners('data');
         req.resume();
         resolve(undefined);
       } else chunks.push(chunk);
     });
-    req.on('end', () => resolve(size > MAX_BODY_BYTES ? undefined : chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8')));
+    req.on('end', () => resolve(size > limit ? undefined : chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8')));
     req.on('error', reject);
   });
 }
@@ -129,8 +131,6 @@ export async function writeResponse(res: ServerResponse, response: GatewayRespon
   }
 }
 
-const PAYLOAD_TOO_LARGE = JSON.stringify(new PayloadTooLargeError(MAX_BODY_BYTES).toJSON());
-
 /** A `node:http` request listener over the gateway. */
 export function nodeHandler(gateway: Gateway) {
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
@@ -140,7 +140,7 @@ export function nodeHandler(gateway: Gateway) {
     });
     const body = await readBody(req);
     if (body === undefined) {
-      res.writeHead(413, { 'content-type': 'application/json', connection: 'close' }).end(PAYLOAD_TOO_LARGE);
+      res.writeHead(413, { 'content-type': 'application/json', connection: 'close' }).end(PAYLOAD_TOO_LARGE_BODY);
       return;
     }
     const url = req.url ?? '/';
@@ -177,6 +177,10 @@ export async function listen(
     url: `http://${host}:${actual}`,
     port: actual,
     server,
+    stopAccepting: () => {
+      server.close();
+      server.closeIdleConnections();
+    },
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -12,7 +12,7 @@ import { ConfigError } from '../lambda/core/errors.ts';
 import type { GatewayLogger } from '../lambda/core/logger.ts';
 import type { GatewayRuntime } from '../lambda/handlers/gateway-runtime.ts';
 import { assembleGateway } from '../lambda/handlers/gateway-runtime.ts';
-import { seedFromConfig } from '../lambda/store/seed.ts';
+import { seedFromConfig, seedingSummary } from '../lambda/store/seed.ts';
 import { LOCAL_TABLE_NAMES } from '../lambda/store/table-schema.ts';
 import { createTables, tableDefinitions } from '../lambda/store/tables.ts';
 import { openLocalStore } from './embedded-dynamo.ts';
@@ -41,6 +41,20 @@ export interface StartLocalOptions {
    * @default undefined (an embedded store in this process)
    */
   readonly storeEndpoint?: string;
+  /** Put the config's tenants back as written, over what the store holds (`--reseed`). @default false */
+  readonly reseed?: boolean;
+  /** Progress lines (store, seeding). @default none */
+  readonly onProgress?: (message: string) => void;
+}
+
+/** Options of {@link LocalGateway.close}. */
+export interface CloseOptions {
+  /**
+   * How long in-flight requests may run before each is ended with a 503 `server_shutting_down`
+   * (a stream: an error event, then `[DONE]`) and metered. New requests are refused meanwhile.
+   * @default 0
+   */
+  readonly drainMs?: number;
 }
 
 /** A running local gateway. */
@@ -53,7 +67,8 @@ export interface LocalGateway {
   readonly runtime: GatewayRuntime;
   /** Pool name → endpoints of the simulators started for it. */
   readonly simulators: Record<string, string[]>;
-  close(): Promise<void>;
+  /** Stops taking requests, drains the in-flight ones (see {@link CloseOptions}), stops everything. */
+  close(options?: CloseOptions): Promise<void>;
 }
 
 /** Reads and validates a config file; errors name the file and the bad field. */
@@ -89,7 +104,8 @@ export async function startLocal(options: StartLocalOptions): Promise<LocalGatew
     const store = await openLocalStore(options.storeEndpoint);
     closers.push(() => store.close());
     await createTables(store.client, tableDefinitions(LOCAL_TABLE_NAMES));
-    await seedFromConfig(store.client, LOCAL_TABLE_NAMES, config);
+    const seeded = await seedFromConfig(store.client, LOCAL_TABLE_NAMES, config, { reset: options.reseed });
+    options.onProgress?.(seedingSummary(seeded));
     const resolved = withEndpoints(config, sims.endpoints);
     const runtime = assembleGateway({
       config: resolved,
@@ -109,7 +125,11 @@ export async function startLocal(options: StartLocalOptions): Promise<LocalGatew
       config: resolved,
       runtime,
       simulators: sims.endpoints,
-      close: closeAll,
+      close: async ({ drainMs = 0 } = {}) => {
+        server.stopAccepting();
+        await runtime.shutdown(drainMs);
+        await closeAll();
+      },
     };
   } catch (err) {
     await closeAll();

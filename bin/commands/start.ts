@@ -4,9 +4,10 @@
 import { ConfigError } from '../../lambda/core/errors.ts';
 import { DEFAULT_CONFIG_PATH, loadConfigFile, startLocal } from '../../local/start-local.ts';
 import { startStack } from '../../local/stack/start-stack.ts';
+import { DEFAULT_DRAIN_MS } from '../../lambda/core/drain.ts';
 import { commandOptions, isPort, untilStopped } from './command-line.ts';
 
-const HELP = `usage: splitserve start [--config FILE] [--port N] [--host HOST] [--runtime stack|node] [--store URL]
+const HELP = `usage: splitserve start [--config FILE] [--port N] [--host HOST] [--runtime stack|node] [--store URL] [--reseed]
 
 Runs the gateway on http://HOST:PORT over the pools of the config file: pools with "simulate"
 get simulator replicas, pools with "endpoints" are called as they are. Tenants and keys of the
@@ -22,6 +23,11 @@ config are seeded into an embedded DynamoDB-compatible store, or into the one gi
   --store URL       a DynamoDB-compatible store in another process (splitserve store, DynamoDB
                     Local) instead of the embedded one: tables are created when missing, tenants
                     seeded, and its data outlives the gateway
+  --reseed          put the config's tenants back as the config writes them (tiers, limits,
+                    status, every configured key live again). Without it, a tenant the store
+                    already has is left as stored, so admin changes survive a restart
+  --drain-ms N      on Ctrl-C / SIGTERM, how long in-flight requests may run before each is ended
+                    with an error (streams: an error event and [DONE]), metered (default 10000)
 `;
 
 /** Runs `splitserve start` until SIGINT/SIGTERM; resolves the exit code. */
@@ -34,6 +40,8 @@ export async function startCommand(args: string[]): Promise<number> {
       host: { type: 'string' },
       runtime: { type: 'string', default: 'stack' },
       store: { type: 'string' },
+      reseed: { type: 'boolean', default: false },
+      'drain-ms': { type: 'string', default: String(DEFAULT_DRAIN_MS) },
       help: { type: 'boolean', short: 'h' },
     },
     HELP,
@@ -53,6 +61,11 @@ export async function startCommand(args: string[]): Promise<number> {
     process.stderr.write(`invalid --store "${values.store}": expected an http(s) URL such as http://127.0.0.1:4567\n`);
     return 2;
   }
+  const drainMs = Number(values['drain-ms']);
+  if (!Number.isInteger(drainMs) || drainMs < 0) {
+    process.stderr.write(`invalid --drain-ms "${values['drain-ms']}": expected a whole number of milliseconds\n`);
+    return 2;
+  }
   const storeEndpoint = values.store;
   const started = performance.now();
   const configPath = values.config ?? DEFAULT_CONFIG_PATH;
@@ -68,10 +81,11 @@ export async function startCommand(args: string[]): Promise<number> {
             host,
             onProgress: (m) => process.stderr.write(`splitserve: ${m}\n`),
             storeEndpoint,
+            reseed: values.reseed,
             // The template sets the functions' log level; a level set in the shell wins locally.
             ...(process.env.POWERTOOLS_LOG_LEVEL ? { environment: { POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL } } : {}),
           })
-        : await startLocal({ config: await loadConfigFile(configPath), port, host, storeEndpoint });
+        : await startLocal({ config: await loadConfigFile(configPath), port, host, storeEndpoint, reseed: values.reseed, onProgress: (m) => process.stderr.write(`splitserve: ${m}\n`) });
   } catch (err) {
     process.stderr.write(`splitserve: ${err instanceof ConfigError ? err.message : (err as Error).stack}\n`);
     return err instanceof ConfigError ? 2 : 1;
@@ -82,16 +96,27 @@ export async function startCommand(args: string[]): Promise<number> {
       `splitserve listening on ${local.url} (${values.runtime} runtime, ready in ${Math.round(performance.now() - started)} ms)`,
       `  pools: ${Object.entries(local.config.pools).map(([name, p]) => `${name}=${p.endpoints?.length ?? 0}×${p.protocol}`).join(', ')}`,
       `  tiers: ${Object.keys(local.config.tiers).join(', ')}`,
-      devKey ? `  dev key (tenant "${local.config.tenants[0]!.id}"): ${devKey}` : '  no tenants in the config: create a key with splitserve admin',
+      devKey ? `  dev key (tenant "${local.config.tenants[0]!.id}"): ${maskKey(devKey)} (the first of its apiKeys in ${configPath})` : '  no tenants in the config: create a key with splitserve admin',
       `  ${storeEndpoint ? 'DynamoDB' : 'embedded DynamoDB'}: ${local.storeEndpoint} (splitserve admin --endpoint ${local.storeEndpoint} …)`,
-      `  try: curl ${local.url}/v1/chat/completions -H "Authorization: Bearer ${devKey ?? '<key>'}" -H 'content-type: application/json' -d '{"model":"${Object.keys(local.config.models)[0]}","service_tier":"priority","messages":[{"role":"user","content":"hi"}]}'`,
+      `  try: curl ${local.url}/v1/chat/completions -H "Authorization: Bearer <key>" -H 'content-type: application/json' -d '{"model":"${Object.keys(local.config.models)[0]}","service_tier":"priority","messages":[{"role":"user","content":"hi"}]}'`,
       '',
     ].join('\n'),
   );
   await untilStopped();
-  process.stdout.write('splitserve: stopping\n');
-  await local.close();
+  process.stdout.write(`splitserve: stopping (in-flight requests have ${drainMs} ms to finish)\n`);
+  await local.close({ drainMs });
   return 0;
+}
+
+/**
+ * An API key for a terminal or a log: its first 7 and last 4 characters (`sk-acme…0001`), or
+ * only `…` and the last 4 when the key is too short to show more without revealing most of it.
+ *
+ * @example
+ * maskKey('sk-acme-dev-0000000001'); // 'sk-acme…0001'
+ */
+export function maskKey(key: string): string {
+  return key.length >= 20 ? `${key.slice(0, 7)}…${key.slice(-4)}` : `…${key.slice(-Math.min(4, Math.floor(key.length / 4)))}`;
 }
 
 function isHttpUrl(text: string): boolean {

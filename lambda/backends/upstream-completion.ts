@@ -7,7 +7,7 @@ import { StringDecoder } from 'node:string_decoder';
 import { createParser } from 'eventsource-parser';
 import { UpstreamError } from '../core/errors.ts';
 import type { UpstreamReply } from './upstream-client.ts';
-import { statusError } from './upstream-client.ts';
+import { statusError, transportError } from './upstream-client.ts';
 
 /** A completed or streaming upstream answer. */
 export type UpstreamCompletion =
@@ -88,7 +88,11 @@ class SseBatches implements AsyncIterableIterator<string[]> {
       (err: unknown) => {
         this.close();
         if (this.signal.aborted) throw this.signal.reason instanceof Error ? this.signal.reason : err;
-        throw new UpstreamError(`The ${this.pool} backend dropped the stream.`, 502, true, this.pool);
+        // A silence past the pool's timeout is a timeout, whatever broke the connection otherwise.
+        const failure = transportError(err, { pool: this.pool, signal: this.signal });
+        throw failure instanceof UpstreamError && failure.statusCode === 504
+          ? new UpstreamError(`The ${this.pool} backend timed out in the middle of the stream.`, 504, true, this.pool)
+          : new UpstreamError(`The ${this.pool} backend dropped the stream.`, 502, true, this.pool);
       },
     );
   }

@@ -78,18 +78,48 @@ export class PayloadTooLargeError extends GatewayError {
   }
 }
 
-/** 429 `rate_limit_exceeded`: a window is full; retry after `retryAfterMs`. */
+/** Which limit a 429 `rate_limit_exceeded` is about: OpenAI's error `type` (`requests`: RPM, `tokens`: TPM). */
+export const RATE_LIMIT_TYPES = { requests: 'requests', tokens: 'tokens' } as const;
+/** One of {@link RATE_LIMIT_TYPES}. */
+export type RateLimitType = (typeof RATE_LIMIT_TYPES)[keyof typeof RATE_LIMIT_TYPES];
+
+/**
+ * 429 `rate_limit_exceeded`: a window is full; retry after `retryAfterMs` (`retry-after`,
+ * `retry-after-ms`). `type` names the limit as OpenAI does (`requests` or `tokens`); `headers`
+ * may carry the `x-ratelimit-*` figures of the refusing window.
+ */
 export class RateLimitError extends GatewayError {
-  constructor(message: string, public readonly retryAfterMs: number) {
-    super(message, 429, 'requests', 'rate_limit_exceeded');
+  constructor(
+    message: string,
+    public readonly retryAfterMs: number,
+    limitType: RateLimitType = RATE_LIMIT_TYPES.requests,
+    headers: Record<string, string> = {},
+  ) {
+    super(message, 429, limitType, 'rate_limit_exceeded');
     this.headers = {
+      ...headers,
       'retry-after': String(Math.max(1, Math.ceil(retryAfterMs / 1000))),
       'retry-after-ms': String(Math.max(0, Math.ceil(retryAfterMs))),
     };
   }
 }
 
-/** 429 `insufficient_quota`: the monthly budget is spent; retrying will not help. */
+/**
+ * 429 `rate_limit_exceeded` for a request that no window can ever hold: it alone is larger than
+ * the limit (e.g. `max_tokens` above the tokens per minute). No `retry-after`, and
+ * `x-should-retry: false` (which the `openai` SDKs honour): waiting cannot help, only a smaller
+ * request can. A 429 and not a 400, as OpenAI answers it ("Request too large for … on tokens per
+ * min (TPM): Limit …, Requested …", type `tokens`): the body is valid, and what it exceeds is the
+ * caller's rate limit, which differs per tenant and tier, not a property of the request.
+ */
+export class RequestTooLargeError extends GatewayError {
+  constructor(message: string, limitType: RateLimitType, headers: Record<string, string> = {}) {
+    super(message, 429, limitType, 'rate_limit_exceeded');
+    this.headers = { ...headers, 'x-should-retry': 'false' };
+  }
+}
+
+/** 429 `insufficient_quota`: the monthly budget is spent (or smaller than the request); retrying will not help. */
 export class InsufficientQuotaError extends GatewayError {
   constructor(message = 'You exceeded your current quota for this period.') {
     super(message, 429, 'insufficient_quota', 'insufficient_quota');
@@ -144,6 +174,38 @@ export class UpstreamError extends GatewayError {
     public readonly upstreamStatus: number | null = null,
   ) {
     super(message, statusCode, statusCode === 504 ? 'timeout' : 'upstream_error', statusCode === 504 ? 'upstream_timeout' : 'upstream_error');
+  }
+}
+
+/**
+ * 503 `server_shutting_down`: the gateway is stopping. A request that arrives while it drains is
+ * refused at once (retry elsewhere or later); one still running at the drain deadline ends with
+ * this error (a stream: as its last event, before `[DONE]`).
+ */
+export class ShuttingDownError extends GatewayError {
+  constructor(message = 'The server is shutting down. Please retry your request.') {
+    super(message, 503, 'server_error', 'server_shutting_down');
+    this.headers = { 'retry-after': '1', 'x-should-retry': 'true' };
+  }
+}
+
+/**
+ * 504 `request_timeout`: the request ran into the gateway's own deadline (the Lambda function's
+ * time limit less a margin to meter it, or the plan execution's time limit).
+ */
+export class RequestTimeoutError extends GatewayError {
+  constructor(message = 'The request took too long and was stopped before the server\'s time limit.') {
+    super(message, 504, 'timeout', 'request_timeout');
+  }
+}
+
+/**
+ * 504: a plan execution ended without running its Meter or MeterFailure step (timed out, or
+ * aborted), so the gateway meters the request itself.
+ */
+export class PlanNotMeteredError extends UpstreamError {
+  constructor(status: string) {
+    super(`The plan execution ended as ${status}.`, 504, true);
   }
 }
 

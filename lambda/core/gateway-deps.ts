@@ -4,10 +4,11 @@
  */
 import type { SplitserveConfig } from './config.ts';
 import type { PlanExecutor } from './executor.ts';
+import type { RequestDrain } from './drain.ts';
 import type { OverloadGuard } from './overload-guard.ts';
 import type { GatewayLogger } from './logger.ts';
 import type { StepDeps } from './plan-steps.ts';
-import type { Admission, KeyResolver, RequestMetrics, UsageMeter } from './ports.ts';
+import type { Admission, KeyResolver, OpenRequests, RequestMetrics, UsageMeter } from './ports.ts';
 
 /** Dependencies of {@link createGateway}. */
 export interface GatewayDeps {
@@ -22,6 +23,10 @@ export interface GatewayDeps {
   readonly overload: OverloadGuard;
   readonly meter: UsageMeter;
   readonly logger: GatewayLogger;
+  /** In-flight requests, refused and ended when the instance stops. */
+  readonly drain: RequestDrain;
   /** Per-request metrics; none when absent (local runs log instead). */
   readonly metrics?: RequestMetrics;
+  /** Markers of requests being served (crash safety of metering); none when absent. */
+  readonly openRequests?: OpenRequests;
 }

@@ -4,7 +4,7 @@
  * handler and the local server are thin adapters over this function.
  */
 import { authenticate } from './auth.ts';
-import { MethodNotAllowedError, NotFoundError, toGatewayError } from './errors.ts';
+import { MethodNotAllowedError, NotFoundError, ShuttingDownError, TierOverloadedError, toGatewayError } from './errors.ts';
 import { handleGeneration } from './generate.ts';
 import type { GatewayDeps } from './gateway-deps.ts';
 import type { GatewayRequest, GatewayResponse } from './http-types.ts';
@@ -38,6 +38,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     const startedAt = Date.now();
     const requestId = newRequestId();
     const baseHeaders = { 'x-request-id': responseRequestId(request.headers['x-request-id'], requestId) };
+    let tenant: string | undefined;
     try {
       const path = request.path.length > 1 && request.path.endsWith('/') ? request.path.slice(0, -1) : request.path;
       if (path === '/health') {
@@ -52,13 +53,18 @@ export function createGateway(deps: GatewayDeps): Gateway {
       const api = GENERATION_ROUTES[path];
       if (!api) throw new NotFoundError(`Invalid URL (${request.method} ${request.path})`, 'unknown_url');
       if (request.method !== 'POST') throw new MethodNotAllowedError(request.method, path);
+      if (deps.drain.draining) throw new ShuttingDownError();
       const caller = authenticate(deps.keys, request.headers.authorization);
       const principal = caller instanceof Promise ? await caller : caller;
-      return await handleGeneration(deps, api, request.body, { requestId, principal, signal: request.signal, baseHeaders, startedAt });
+      tenant = principal.tenant.id;
+      return await handleGeneration(deps, api, request.body, { requestId, principal, signal: request.signal, deadline: request.deadline, baseHeaders, startedAt });
     } catch (err) {
       const error = toGatewayError(err);
       if (error.statusCode >= 500) {
-        deps.logger.error('request failed', { requestId, status: error.statusCode, code: error.code, error: err instanceof Error ? err.message : String(err) });
+        deps.logger.error('request failed', { requestId, tenant, status: error.statusCode, code: error.code, error: err instanceof Error ? err.message : String(err) });
+      } else if (!(err instanceof TierOverloadedError)) {
+        // A refusal (4xx) is logged with its reason, never with the key; a shed has its own line.
+        deps.logger.info('request refused', { requestId, tenant, method: request.method, path: request.path, status: error.statusCode, code: error.code, reason: error.message });
       }
       return jsonResponse(error.statusCode, error.toJSON(), { ...baseHeaders, ...error.headers });
     }

@@ -4,8 +4,8 @@
  * shape → meter. Streaming plans run in-process; non-streaming ones on the configured executor.
  */
 import type { TierName } from './config.ts';
-import { priceFactorOf } from './cost.ts';
-import { NotFoundError, PermissionDeniedError, TierOverloadedError } from './errors.ts';
+import { costUnits, reservePriceFactor } from './cost.ts';
+import { NotFoundError, PermissionDeniedError, PlanNotMeteredError, TierOverloadedError } from './errors.ts';
 import type { Placement } from './overload-guard.ts';
 import type { GatewayDeps } from './gateway-deps.ts';
 import type { GatewayResponse } from './http-types.ts';
@@ -20,10 +20,11 @@ import { addRateLimitHeaders } from './rate-limit-headers.ts';
 import type { ApiKind } from './request-schema.ts';
 import { parseGenerationBody } from './request-schema.ts';
 import { StreamShaper } from './response-shape.ts';
+import { neverFitRefusal } from './request-fit.ts';
 import { relayStream } from './stream-relay.ts';
 import { usageRecordOf } from './usage-record.ts';
 import { grantTier, normaliseTier } from '../routing/tier-grant.ts';
-import { estimatePromptTokens, maxCompletionTokens } from './token-estimate.ts';
+import { applyCompletionLimit, estimatePromptTokens, maxCompletionTokens, tokenBounds } from './token-estimate.ts';
 
 /** Routes that are the plan as configured (anything else is a decision worth logging). */
 const ROUTINE_ROUTES: ReadonlySet<string> = new Set([ROUTE_KINDS.disaggregated, ROUTE_KINDS.aggregated, ROUTE_KINDS.bedrock]);
@@ -33,6 +34,8 @@ export interface GenerationContext {
   readonly requestId: string;
   readonly principal: Principal;
   readonly signal: AbortSignal;
+  /** The request's own deadline (the adapter's), aborted with the error to answer. */
+  readonly deadline?: AbortSignal;
   /** Response headers every answer carries (request id). */
   readonly baseHeaders: Record<string, string>;
   readonly startedAt: number;
@@ -61,7 +64,15 @@ export async function handleGeneration(deps: GatewayDeps, api: ApiKind, rawBody:
   if (!tier) throw new PermissionDeniedError(`Your account has no service tier that serves the model '${body.model}'.`);
   const route = tierRoute(deps.config, tier, body.model);
   const promptEstimate = estimatePromptTokens(api, body);
-  const reserveTokens = promptEstimate + maxCompletionTokens(body, deps.config.defaultMaxTokens);
+  // The engine gets the completion limit reserved; admission reserves an upper bound of the
+  // request's tokens (token-estimate.ts); the overload guard weighs the central estimate.
+  const reserveTokens = tokenBounds(api, applyCompletionLimit(api, body, deps.config.defaultMaxTokens), deps.config.defaultMaxTokens).total;
+  const loadTokens = promptEstimate + maxCompletionTokens(body, deps.config.defaultMaxTokens);
+  const priceFactor = reservePriceFactor(deps.config, tier);
+  // A request that can never fit its tenant's limits is told so before the overload guard could
+  // shed it with a retry-after (request-fit.ts).
+  const tooLarge = neverFitRefusal(tier, ctx.principal.tenant.limits[tier], { tokens: reserveTokens, cost: costUnits(reserveTokens, priceFactor) });
+  if (tooLarge) throw tooLarge;
   const asked: PlanState = {
     requestId: ctx.requestId,
     tenantId: ctx.principal.tenant.id,
@@ -81,14 +92,14 @@ export async function handleGeneration(deps: GatewayDeps, api: ApiKind, rawBody:
   // quota is consumed: a shed request costs the tenant nothing.
   let placement: Placement;
   try {
-    placement = deps.overload.place({ tier, model: body.model, tenantId: asked.tenantId, tokens: reserveTokens });
+    placement = deps.overload.place({ tier, model: body.model, tenantId: asked.tenantId, tokens: loadTokens });
   } catch (err) {
     if (err instanceof TierOverloadedError) shed(deps, asked, err);
     throw err;
   }
   let ticket: AdmissionTicket;
   try {
-    const admission = deps.admission.admit({ requestId: ctx.requestId, tenant: ctx.principal.tenant, tier, reserveTokens, priceFactor: priceFactorOf(deps.config, tier) });
+    const admission = deps.admission.admit({ requestId: ctx.requestId, tenant: ctx.principal.tenant, tier, reserveTokens, priceFactor });
     // Awaited only when it is a promise: a lease admits synchronously, without a promise round.
     ticket = admission instanceof Promise ? await admission : admission;
   } catch (err) {
@@ -98,13 +109,21 @@ export async function handleGeneration(deps: GatewayDeps, api: ApiKind, rawBody:
   const state = placement.tier === tier ? asked : { ...switchTier(asked, placement.tier, tierRoute(deps.config, placement.tier, body.model)), yieldedFrom: tier };
   // The answer's headers, built once into one object (spreads re-copy every key).
   const headers: Record<string, string> = body.stream === true ? { ...SSE_HEADERS, ...ctx.baseHeaders } : { ...ctx.baseHeaders };
-  const admitted: Admitted = { state, ticket, placement, headers: addRateLimitHeaders(headers, ticket.rateLimit), ctx };
+  // What ends the request early: the adapter's deadline or this instance's drain deadline; the
+  // upstream calls stop at either, or when the client goes away.
+  const stop = ctx.deadline ? AbortSignal.any([ctx.deadline, deps.drain.signal]) : deps.drain.signal;
+  const signal = AbortSignal.any([ctx.signal, stop]);
+  const admitted: Admitted = { state, ticket, placement, headers: addRateLimitHeaders(headers, ticket.rateLimit), ctx, signal, stop };
+  deps.drain.enter();
   try {
     return body.stream === true ? await streamPlan(deps, admitted) : await jsonPlan(deps, admitted);
-  } catch (err) {
+  } catch (thrown) {
+    // Ended by a deadline: answered (and metered) as the deadline's error, not as an abort.
+    const err = stop.aborted && !ctx.signal.aborted ? stop.reason : thrown;
     const usage = { promptTokens: 0, completionTokens: 0 };
-    // A failed state machine execution has metered itself (its MeterFailure step).
-    const metered = body.stream !== true && deps.executor.meters;
+    // A state machine execution meters itself (its Meter or MeterFailure step), unless it ended
+    // without running either (timed out, aborted): then the gateway meters it.
+    const metered = body.stream !== true && deps.executor.meters && !(err instanceof PlanNotMeteredError);
     finish(deps, admitted, state, { outcome: ctx.signal.aborted ? 'aborted' : 'error', usage, ttftMs: null, meter: !metered }, err);
     throw err;
   }
@@ -125,11 +144,15 @@ interface Admitted {
   /** Headers of the answer: request id and rate limits (and the SSE ones for a stream). */
   readonly headers: Record<string, string>;
   readonly ctx: GenerationContext;
+  /** Aborted when the client goes away or {@link stop} fires: what upstream calls stop at. */
+  readonly signal: AbortSignal;
+  /** Aborted, with the error to answer, at the request's deadline or the drain deadline. */
+  readonly stop: AbortSignal;
 }
 
 async function jsonPlan(deps: GatewayDeps, admitted: Admitted): Promise<GatewayResponse> {
   const { state, headers, ctx } = admitted;
-  const done = await deps.executor.runJson(state, ctx.signal);
+  const done = await deps.executor.runJson(state, admitted.signal);
   const usage = done.usage ?? { promptTokens: 0, completionTokens: 0 };
   finish(deps, admitted, done, { outcome: 'ok', usage, ttftMs: null, meter: !deps.executor.meters || done.meterError !== undefined });
   headers['openai-processing-ms'] = String(Date.now() - ctx.startedAt);
@@ -138,13 +161,16 @@ async function jsonPlan(deps: GatewayDeps, admitted: Admitted): Promise<GatewayR
 
 async function streamPlan(deps: GatewayDeps, admitted: Admitted): Promise<GatewayResponse> {
   const { state, headers, ctx } = admitted;
-  const opened = await openPlanStream(deps.steps, state, ctx.signal);
+  const opened = await openPlanStream(deps.steps, state, admitted.signal);
   admitted.placement.firstToken();
   const streamOptions = state.body.stream_options as { include_usage?: boolean } | null | undefined;
   const shaper = new StreamShaper({ model: state.model, tierServed: opened.state.tierServed, includeUsage: streamOptions?.include_usage === true });
-  const body = relayStream(opened, shaper, ctx.signal, (end) =>
-    finish(deps, admitted, opened.state, { outcome: end.outcome, usage: end.usage, ttftMs: opened.ttftMs }, end.error),
-  );
+  const body = relayStream(opened, shaper, { client: ctx.signal, stop: admitted.stop }, (end) => {
+    if (end.invalidEvents > 0) {
+      deps.logger.warn('invalid stream events dropped', { requestId: state.requestId, pools: opened.state.pools, invalidEvents: end.invalidEvents });
+    }
+    finish(deps, admitted, opened.state, { outcome: end.outcome, usage: end.usage, ttftMs: opened.ttftMs }, end.error);
+  });
   headers['openai-processing-ms'] = String(Date.now() - ctx.startedAt);
   return { status: 200, headers, body };
 }
@@ -160,6 +186,7 @@ interface Ending {
 /** Settles admission and the placement, meters and logs a request exactly once, off the response path. */
 function finish(deps: GatewayDeps, { ticket, placement }: Admitted, state: PlanState, end: Ending, error?: unknown): void {
   const totalMs = Date.now() - state.startedAt;
+  deps.drain.leave();
   placement.release();
   const record = usageRecordOf(state, end.outcome, end.usage, end.ttftMs, deps.config.tiers[state.tierServed]);
   ticket.settle({ tokens: end.usage.promptTokens + end.usage.completionTokens, costUnits: record.costUnits });

@@ -14,6 +14,12 @@ export interface GatewayRequest {
   readonly body: string;
   /** Aborted when the client goes away; the core cancels upstream calls with it. */
   readonly signal: AbortSignal;
+  /**
+   * Aborted, with a `GatewayError` as its reason, when the request must end whatever it is doing
+   * (the Lambda function's time limit is near): the request is answered with that error (a
+   * stream: as its last event) and metered. @default none
+   */
+  readonly deadline?: AbortSignal;
 }
 
 /** An outgoing response: a whole body, or a stream of text chunks written as they come. */

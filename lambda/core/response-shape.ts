@@ -40,6 +40,8 @@ export class StreamShaper {
   usage: { promptTokens: number; completionTokens: number } | null = null;
   /** Chunks that carried generated content (a token count for streams cut before their usage chunk). */
   generatedChunks = 0;
+  /** Upstream events that were not JSON (dropped; the relay reports the count). */
+  invalidEvents = 0;
   /** Set when the upstream sent an error event. */
   upstreamError: Record<string, unknown> | null = null;
   sawDone = false;
@@ -105,6 +107,7 @@ export class StreamShaper {
     try {
       chunk = JSON.parse(data) as Record<string, unknown>;
     } catch {
+      this.invalidEvents += 1;
       return null;
     }
     if (chunk.error !== undefined) {

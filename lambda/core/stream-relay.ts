@@ -1,7 +1,8 @@
 /**
  * Relays an opened decode stream to the client as SSE, chunk by chunk as it arrives (no
  * buffering), and reports how it ended exactly once: completed, aborted by the client, or failed.
- * A failure after the first byte becomes a `data: {"error": …}` event, never a silent cut.
+ * A failure after the first byte becomes a `data: {"error": …}` event followed by `data: [DONE]`
+ * (as vLLM ends a failed stream), never a silent cut; so does the request's deadline (`stop`).
  */
 import { toGatewayError } from './errors.ts';
 import type { OpenedStream } from './executor.ts';
@@ -13,6 +14,16 @@ export interface StreamEnd {
   readonly outcome: 'ok' | 'aborted' | 'error';
   readonly usage: PlanUsage;
   readonly error?: unknown;
+  /** Upstream events that were not valid JSON, dropped (a backend fault worth a warning). */
+  readonly invalidEvents: number;
+}
+
+/** What ends a relayed stream from outside. */
+export interface RelaySignals {
+  /** Aborted when the client goes away: the stream ends without another byte. */
+  readonly client: AbortSignal;
+  /** Aborted, with the error to tell the client, at the request's deadline. */
+  readonly stop: AbortSignal;
 }
 
 /**
@@ -23,10 +34,10 @@ export interface StreamEnd {
 export function relayStream(
   opened: OpenedStream,
   shaper: StreamShaper,
-  signal: AbortSignal,
+  signals: RelaySignals,
   onEnd: (end: StreamEnd) => void,
 ): AsyncIterableIterator<string> {
-  return new RelayedStream(opened, shaper, signal, onEnd);
+  return new RelayedStream(opened, shaper, signals, onEnd);
 }
 
 const DONE: IteratorReturnResult<undefined> = { done: true, value: undefined };
@@ -44,7 +55,7 @@ class RelayedStream implements AsyncIterableIterator<string> {
   constructor(
     private readonly opened: OpenedStream,
     private readonly shaper: StreamShaper,
-    private readonly signal: AbortSignal,
+    private readonly signals: RelaySignals,
     private readonly onEnd: (end: StreamEnd) => void,
   ) {}
 
@@ -97,14 +108,15 @@ class RelayedStream implements AsyncIterableIterator<string> {
    */
   private failed(err: unknown, upstreamOpen: boolean): IteratorResult<string> {
     if (upstreamOpen) void this.opened.rest.return?.();
-    if (this.signal.aborted) {
+    const { client, stop } = this.signals;
+    if (client.aborted) {
       this.end();
       return DONE;
     }
     this.outcome = 'error';
-    this.failure = err;
+    this.failure = stop.aborted ? stop.reason : err;
     this.phase = 'closing';
-    return { value: `data: ${JSON.stringify(toGatewayError(err).toJSON())}\n\n`, done: false };
+    return { value: `data: ${JSON.stringify(toGatewayError(this.failure).toJSON())}\n\ndata: [DONE]\n\n`, done: false };
   }
 
   /** The consumer stopped early (the client went away): close the upstream, then report. */
@@ -130,6 +142,7 @@ class RelayedStream implements AsyncIterableIterator<string> {
     setImmediate(this.onEnd, {
       outcome: this.outcome,
       error: this.failure,
+      invalidEvents: this.shaper.invalidEvents,
       usage: this.shaper.usage ?? {
         promptTokens: state.prefillPromptTokens ?? state.promptEstimate,
         completionTokens: this.shaper.generatedChunks,

@@ -11,6 +11,7 @@ import type { AdmissionConfig, SplitserveConfig } from '../core/config.ts';
 import { ConfigError } from '../core/errors.ts';
 import type { PlanExecutor } from '../core/executor.ts';
 import { InProcessExecutor } from '../core/executor.ts';
+import { RequestDrain } from '../core/drain.ts';
 import { OverloadGuard } from '../core/overload-guard.ts';
 import type { Gateway } from '../core/gateway.ts';
 import { createGateway } from '../core/gateway.ts';
@@ -58,6 +59,13 @@ export interface GatewayRuntime {
    * The Lambda handler awaits it after each response (a frozen environment runs no timers).
    */
   flush(): Promise<void>;
+  /**
+   * Stops taking requests (503 `server_shutting_down`), gives the in-flight ones `drainMs` to
+   * finish, ends the rest with that error, and makes their usage durable. Resolves with the
+   * number ended at the deadline.
+   */
+  shutdown(drainMs: number): Promise<number>;
+  /** Shuts down without a drain (see {@link shutdown}) and releases everything. */
   close(): Promise<void>;
 }
 
@@ -120,16 +128,26 @@ export function assembleGateway(options: GatewayRuntimeOptions): GatewayRuntime 
     overload: new OverloadGuard(config, pools),
     meter,
     logger,
+    drain: new RequestDrain(),
     metrics: options.metrics,
+  };
+  const flush = async () => {
+    await endsReported();
+    await Promise.all([meter.flush(), admission.drain()]);
+  };
+  const shutdown = async (drainMs: number) => {
+    const ended = await deps.drain.stop(drainMs);
+    if (ended > 0) logger.warn('requests ended at the drain deadline', { ended, drainMs });
+    await flush();
+    return ended;
   };
   return {
     gateway: createGateway(deps),
     deps,
-    flush: async () => {
-      await endsReported();
-      await Promise.all([meter.flush(), admission.drain()]);
-    },
+    flush,
+    shutdown,
     close: async () => {
+      await shutdown(0);
       pools.close();
       await endsReported();
       await Promise.all([meter.flush(), admission.releaseLeases()]);

@@ -5,6 +5,7 @@
  */
 import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
 import type { Writable } from 'node:stream';
+import { RequestTimeoutError } from '../core/errors.ts';
 import type { GatewayResponse } from '../core/http-types.ts';
 import { fromProxyEvent } from './api-gateway-request.ts';
 import { readFunctionEnvironment } from './function-env.ts';
@@ -47,16 +48,38 @@ export async function writeToResponseStream(responseStream: Writable, response: 
   await new Promise<void>((resolve) => stream.end(resolve));
 }
 
+/**
+ * Time kept back from the function's time limit: the request is ended this long before it (a
+ * stream with an error event and `[DONE]`, a plain answer with a 504), so its usage is written
+ * before Lambda would stop the invocation.
+ */
+export const DEADLINE_MARGIN_MS = 2000;
+
 /** Lambda entry point. */
 export const handler = awslambda.streamifyResponse(
-  async (event: APIGatewayProxyEvent, responseStream: Writable, _context: Context): Promise<void> => {
+  async (event: APIGatewayProxyEvent, responseStream: Writable, context: Context): Promise<void> => {
     const current = getRuntime();
     const controller = new AbortController();
     responseStream.on('close', () => {
       if (!responseStream.writableFinished) controller.abort(new Error('client disconnected'));
     });
-    const response = await current.gateway(fromProxyEvent(event, controller.signal));
-    await writeToResponseStream(responseStream, response);
+    const deadline = new AbortController();
+    const timer = setTimeout(() => deadline.abort(new RequestTimeoutError()), Math.max(0, context.getRemainingTimeInMillis() - DEADLINE_MARGIN_MS));
+    try {
+      const response = await current.gateway(fromProxyEvent(event, controller.signal, deadline.signal));
+      await writeToResponseStream(responseStream, response);
+    } finally {
+      clearTimeout(timer);
+    }
     await current.flush();
   },
 );
+
+/**
+ * Drains this environment's gateway: new requests are refused, in-flight ones get `drainMs`, then
+ * end with a 503 and are metered. Lambda never stops an environment with an invocation in
+ * flight, so only the local stack runtime calls it (when `npm start` stops).
+ */
+export async function shutdown(drainMs: number): Promise<void> {
+  await runtime?.shutdown(drainMs);
+}

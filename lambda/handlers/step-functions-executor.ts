@@ -3,7 +3,7 @@
  * Prefill → Decode → Meter with Retry and Catch → Fallback, as synthesized in lib/orchestration.ts.
  */
 import { SFNClient, StartSyncExecutionCommand } from '@aws-sdk/client-sfn';
-import { UpstreamError } from '../core/errors.ts';
+import { PlanNotMeteredError } from '../core/errors.ts';
 import type { PlanExecutor } from '../core/executor.ts';
 import type { PlanState } from '../core/plan.ts';
 import { fromStepError } from '../core/wire-errors.ts';
@@ -25,6 +25,6 @@ export class StepFunctionsExecutor implements PlanExecutor {
     );
     if (out.status === 'SUCCEEDED' && out.output) return JSON.parse(out.output) as PlanState;
     if (out.status === 'FAILED') throw fromStepError(out.error, out.cause);
-    throw new UpstreamError(`The plan execution ended as ${out.status ?? 'unknown'}.`, 504, true);
+    throw new PlanNotMeteredError(out.status ?? 'unknown');
   }
 }

@@ -111,6 +111,32 @@ export class ConfigTable {
     return record;
   }
 
+  /** Creates a tenant unless it exists; the created record, or undefined when it was already there. */
+  async createTenantIfMissing(tenant: Tenant): Promise<TenantRecord | undefined> {
+    try {
+      return await this.createTenant(tenant);
+    } catch (err) {
+      if (err instanceof AlreadyExistsError) return undefined;
+      throw err;
+    }
+  }
+
+  /**
+   * Whether the store holds, or has held, `key` for the tenant: a live key, a revoked one (its
+   * index item under the id derived from the key stays), or the same key added by the admin CLI.
+   */
+  async hasHeldKey(tenantId: string, key: string): Promise<boolean> {
+    const keyHash = hashApiKey(key);
+    const index = await this.client.send(
+      new GetItemCommand({ TableName: this.tableName, Key: keyIndexItemKey(tenantId, derivedKeyId(keyHash)), ConsistentRead: true, ProjectionExpression: 'pk' }),
+    );
+    if (index.Item) return true;
+    const lookup = await this.client.send(
+      new GetItemCommand({ TableName: this.tableName, Key: keyLookupItemKey(keyHash), ConsistentRead: true, ProjectionExpression: 'pk' }),
+    );
+    return lookup.Item !== undefined;
+  }
+
   /** Creates or replaces a tenant (keeping `createdAt`), then refreshes its keys' copies. */
   async putTenant(tenant: Tenant): Promise<TenantRecord> {
     const existing = await this.getTenant(tenant.id);

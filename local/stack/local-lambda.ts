@@ -70,6 +70,11 @@ export interface LocalFunctions {
    * what it does after its response ended (flushing usage records) before the store stops.
    */
   drain(timeoutMs: number): Promise<void>;
+  /**
+   * Calls each function module's `shutdown(drainMs)` export, where it has one (the gateway
+   * function: refuse new requests, let the in-flight ones finish, end the rest with an error).
+   */
+  shutdown(drainMs: number): Promise<void>;
 }
 
 function bundleFile(dir: string, handlerName: string): { file: string; exportName: string } {
@@ -152,6 +157,7 @@ export async function loadLocalFunctions(options: LoadFunctionsOptions): Promise
   };
 
   const functions: LocalFunction[] = [];
+  const shutdowns: Array<(drainMs: number) => unknown> = [];
   const load = randomUUID();
   const running = new Set<Promise<unknown>>();
   const track = <T>(value: T): T => {
@@ -176,6 +182,7 @@ export async function loadLocalFunctions(options: LoadFunctionsOptions): Promise
       const exported = mod[exportName];
       if (typeof exported !== 'function') throw new Error(`${spec.logicalId}: ${file} does not export a function "${exportName}"`);
       const original = exported as (...args: unknown[]) => unknown;
+      if (typeof mod.shutdown === 'function') shutdowns.push(mod.shutdown as (drainMs: number) => unknown);
       const handler = ((...args: unknown[]) => {
         useEnvironmentOf(spec.environment);
         return track(original(...args));
@@ -219,6 +226,9 @@ export async function loadLocalFunctions(options: LoadFunctionsOptions): Promise
       return functions.find((f) => f.arn === key || f.name === key);
     },
     restoreEnvironment,
+    shutdown: async (drainMs) => {
+      await Promise.all(shutdowns.map((shutdown) => Promise.resolve().then(() => shutdown(drainMs)).catch(() => undefined)));
+    },
     drain: async (timeoutMs) => {
       const deadline = Date.now() + timeoutMs;
       while (running.size > 0 && Date.now() < deadline) {

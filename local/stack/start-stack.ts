@@ -15,7 +15,7 @@ import { withEndpoints } from '../../lambda/backends/pool-directory.ts';
 import { parseConfig } from '../../lambda/core/config.ts';
 import type { SplitserveConfig } from '../../lambda/core/config.ts';
 import { FUNCTION_ENV } from '../../lambda/handlers/function-env.ts';
-import { seedFromConfig } from '../../lambda/store/seed.ts';
+import { seedFromConfig, seedingSummary } from '../../lambda/store/seed.ts';
 import { TABLE_ENV } from '../../lambda/store/table-schema.ts';
 import { createTables } from '../../lambda/store/tables.ts';
 import type { SimFaults } from '../../sim/index.ts';
@@ -69,6 +69,8 @@ export interface StartStackOptions {
    * @default undefined (an embedded store in this process)
    */
   readonly storeEndpoint?: string;
+  /** Put the config's tenants back as written, over what the store holds (`--reseed`). @default false */
+  readonly reseed?: boolean;
 }
 
 /** A running local stack: the {@link LocalGateway} shape (without the in-process runtime), plus the stack's parts. */
@@ -130,8 +132,8 @@ export async function startStack(options: StartStackOptions): Promise<LocalStack
     closers.push(() => store.close());
     const tables = tableDefinitionsFromTemplate(stack.template, resolver);
     await createTables(store.client, tables.map((t) => t.input));
-    const seeded = await seedFromConfig(store.client, { config: configTable }, original);
-    progress(`${options.storeEndpoint ? `store ${store.endpoint}` : 'embedded store'}: ${tables.length} tables from the template, ${seeded.tenants} tenants seeded`);
+    const seeded = await seedFromConfig(store.client, { config: configTable }, original, { reset: options.reseed });
+    progress(`${options.storeEndpoint ? `store ${store.endpoint}` : 'embedded store'}: ${tables.length} tables from the template, ${seedingSummary(seeded)}`);
 
     const sims = await startSimulatedPools(templateConfig);
     closers.push(() => sims.close());
@@ -195,7 +197,11 @@ export async function startStack(options: StartStackOptions): Promise<LocalStack
         if (urls.size === 0) throw new Error(`pool "${pool}" has no simulators`);
         for (const handle of sims.handles) if (urls.has(handle.url)) handle.setFaults(faults);
       },
-      close: closeAll,
+      close: async ({ drainMs = 0 } = {}) => {
+        server.stopAccepting();
+        await fns.shutdown(drainMs);
+        await closeAll();
+      },
     };
   } catch (err) {
     await closeAll();
