@@ -95,8 +95,12 @@ export interface UsageRecord {
   /** Tokens × the served tier's price factor, rounded up (lambda/core/cost.ts). */
   readonly costUnits: number;
   readonly totalMs: number;
-  /** `ok`, `aborted` (client went away), `error`, or `shed` (refused by overload control, 429). */
-  readonly outcome: 'ok' | 'aborted' | 'error' | 'shed';
+  /**
+   * `ok`, `aborted` (client went away), `error`, `shed` (refused by overload control, 429), or
+   * `interrupted` (the process serving it died; written by the open-request sweep, billing the
+   * reservation: lambda/store/open-requests.ts).
+   */
+  readonly outcome: 'ok' | 'aborted' | 'error' | 'shed' | 'interrupted';
   readonly startedAt: number;
 }
 
@@ -105,6 +109,42 @@ export interface UsageMeter {
   record(usage: UsageRecord): void;
   /** Resolves when every record so far is durably written. */
   flush(): Promise<void>;
+}
+
+/** What a request holds while it is served: enough to bill it if its process dies (its reservation). */
+export interface OpenRequest {
+  readonly requestId: string;
+  readonly tenantId: string;
+  readonly tierAsked: string;
+  readonly tierServed: string;
+  readonly route: string;
+  readonly pools: readonly string[];
+  readonly model: string;
+  /** The prompt's estimated tokens. */
+  readonly promptTokens: number;
+  /** Tokens reserved: prompt estimate + max tokens (the upper bound of what it may use). */
+  readonly reservedTokens: number;
+  /** Cost units reserved in the month's window (⌈reservedTokens × the admitted tier's price factor⌉). */
+  readonly reservedCost: number;
+  readonly startedAt: number;
+}
+
+/** A request's open marker, as {@link OpenRequests.open} returns it. */
+export interface OpenRequestHandle {
+  /** Resolves once the marker is durable (or could not be written, which is logged); never rejects. */
+  readonly durable: Promise<void>;
+}
+
+/**
+ * Markers of requests being served, so that a killed process leaves no served request without a
+ * usage record: a marker goes once the request's usage record is durable; a sweep bills what is
+ * left (lambda/store/open-requests.ts).
+ */
+export interface OpenRequests {
+  /** Opens a marker; the caller awaits `durable` before the first byte reaches the client. */
+  open(request: OpenRequest): OpenRequestHandle;
+  /** The usage records of these requests are durable (written by this meter or elsewhere): their markers may go. */
+  recorded(requestIds: Iterable<string>): void;
 }
 
 /** Per-request metrics (CloudWatch EMF in Lambda). */

@@ -6,19 +6,30 @@
  * |---|---|---|---|
  * | admission window | `WIN#<tenantId>#<tier>#<shard>` | `<yyyy-mm>` | `m` N (current minute, epoch minutes), `req` N and `tok` N (that minute's requests and tokens), `mon` N (the month's tokens), `expiresAt` N |
  * | usage records (a packed batch) | `USAGE#<tenantId>#<yyyy-mm>` | `<oldest startedAt ISO>#<its requestId>` | `records` B (gzipped JSON rows of {@link UsageRecord} values, ≤ 1000; items written before gzip: S), `fields` S (the row's field names, comma-separated), `tenant` S, `count` N, `expiresAt` N |
- * | daily aggregate | `AGG#<tenantId>` | `DAY#<yyyy-mm-dd>#<tierServed>` | `requests` N, `promptTokens` N, `completionTokens` N, `errors` N, `aborted` N, `costUnits` N, `sloMet` N and `sloMissed` N (requests judged against the tier's SLO), `shed` N (refused by overload control), `expiresAt` N |
+ * | daily aggregate | `AGG#<tenantId>` | `DAY#<yyyy-mm-dd>#<tierServed>` | `requests` N, `promptTokens` N, `completionTokens` N, `errors` N, `aborted` N, `costUnits` N, `sloMet` N and `sloMissed` N (requests judged against the tier's SLO), `shed` N (refused by overload control), `interrupted` N (billed by the open-request sweep), `expiresAt` N |
+ * | open requests (a group of markers) | `OPEN#<partition>` (0…{@link OPEN_PARTITIONS}−1, a hash of the instance) | `<deadline ISO>#<instanceId>#<seq>` | `instance` S, `deadline` N (epoch ms), `entries` S (JSON rows of {@link OpenRequest} values, fields named by `fields` S), `expiresAt` N |
  *
  * An admission window item holds all three counters of one (tenant, tier, month, shard), so one
  * conditional `UpdateItem` checks and consumes requests/minute, tokens/minute and the monthly
  * budget together (admission.ts). Each counter is present only when its limit is configured.
  * `expiresAt` is the TTL attribute ({@link USAGE_TTL_ATTRIBUTE}); dynalite ignores it.
  *
+ * Open-request items are sorted by deadline within a partition, so a sweep reads only those past
+ * it (`sk < <now ISO>`), never a live one (open-requests.ts).
+ *
  * @see UsageRecord
  */
+import type { OpenRequest } from '../core/ports.ts';
 import { USAGE_TTL_ATTRIBUTE } from './table-schema.ts';
 
 /** Key prefixes of the Usage table. */
-export const USAGE_KEYS = { windowPrefix: 'WIN#', recordPrefix: 'USAGE#', aggregatePrefix: 'AGG#', dayPrefix: 'DAY#' } as const;
+export const USAGE_KEYS = { windowPrefix: 'WIN#', recordPrefix: 'USAGE#', aggregatePrefix: 'AGG#', dayPrefix: 'DAY#', openPrefix: 'OPEN#' } as const;
+
+/**
+ * Partitions of the open-request items: an instance writes to one (a hash of its id), a sweep
+ * reads all. 16 partitions take 16,000 marker writes a second before DynamoDB throttles a key.
+ */
+export const OPEN_PARTITIONS = 16;
 
 /** Milliseconds in a minute window. */
 export const MINUTE_MS = 60_000;
@@ -84,3 +95,26 @@ export function aggregateItemKey(tenantId: string, day: string, tier: string): I
 
 /** The TTL attribute name, re-exported for the writers of this table. */
 export const TTL_ATTRIBUTE = USAGE_TTL_ATTRIBUTE;
+
+/** The open-request partition of an instance: a hash (FNV-1a) of its id. */
+export function openPartition(instanceId: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < instanceId.length; i++) h = Math.imul(h ^ instanceId.charCodeAt(i), 0x01000193);
+  return (h >>> 0) % OPEN_PARTITIONS;
+}
+
+/** Partition key of open-request partition `p`. */
+export function openItemPk(p: number): string {
+  return `${USAGE_KEYS.openPrefix}${p}`;
+}
+
+/** Primary key of a group of open-request markers, sorted by its deadline. */
+export function openItemKey(instanceId: string, deadline: number, seq: number): ItemKey {
+  return { pk: { S: openItemPk(openPartition(instanceId)) }, sk: { S: `${new Date(deadline).toISOString()}#${instanceId}#${seq}` } };
+}
+
+/** The fields of an open-request row, in order (written to each item as `fields`). */
+export const OPEN_ROW_FIELDS = [
+  'requestId', 'tenantId', 'tierAsked', 'tierServed', 'route', 'pools', 'model',
+  'promptTokens', 'reservedTokens', 'reservedCost', 'startedAt',
+] as const satisfies ReadonlyArray<keyof OpenRequest>;

@@ -18,6 +18,10 @@
  * which `flush()` reports by rejecting with {@link NotDurableError} (the log line carries counts
  * only). Aggregates are `ADD`s, at-least-once: a retry after a lost response may count a batch
  * twice in the daily totals (the records stay exact).
+ *
+ * Crash safety: a record still buffered when the process is killed is lost here; its request's
+ * open marker (open-requests.ts) is what survives, and the meter reports each record's
+ * durability (`onDurable`) so that the marker goes only once the record is written.
  */
 import {
   BatchWriteItemCommand,
@@ -51,6 +55,11 @@ export interface DynamoUsageMeterOptions {
   readonly baseDelayMs?: number;
   /** Largest retry delay. @default 1000 */
   readonly maxDelayMs?: number;
+  /**
+   * Called with the request ids of records once DynamoDB has accepted them (the open-request
+   * journal closes their markers: open-requests.ts). Must not throw.
+   */
+  readonly onDurable?: (requestIds: readonly string[]) => void;
 }
 
 interface Aggregate {
@@ -67,10 +76,11 @@ interface Aggregate {
   sloMet: number;
   sloMissed: number;
   shed: number;
+  interrupted: number;
 }
 
 /** The aggregate counters, in the order they are written (`#a0`…). */
-const AGGREGATE_COUNTERS = ['requests', 'promptTokens', 'completionTokens', 'errors', 'aborted', 'costUnits', 'sloMet', 'sloMissed', 'shed'] as const;
+const AGGREGATE_COUNTERS = ['requests', 'promptTokens', 'completionTokens', 'errors', 'aborted', 'costUnits', 'sloMet', 'sloMissed', 'shed', 'interrupted'] as const;
 
 const BATCH_SIZE = 25;
 
@@ -116,6 +126,8 @@ function rowOf(r: UsageRecord): unknown[] {
 interface PackedItem {
   readonly item: Record<string, AttributeValue>;
   readonly count: number;
+  /** Request ids of its records. */
+  readonly ids: readonly string[];
 }
 
 /**
@@ -180,6 +192,7 @@ function packChunk(pk: string, chunk: readonly BufferedRecord[], retentionDays: 
   const last = chunk[chunk.length - 1]!;
   out.push({
     count: chunk.length,
+    ids: chunk.map((r) => r.requestId),
     item: {
       pk: { S: pk },
       sk: { S: usageBatchSk(first.startedAt, first.requestId) },
@@ -213,7 +226,7 @@ export function decodeUsageItem(item: Record<string, AttributeValue>): UsageReco
     tpotMs: r.tpotMs ?? null,
     sloMet: r.sloMet ?? null,
     costUnits: r.costUnits ?? r.promptTokens + r.completionTokens,
-    outcome: r.outcome === 'aborted' || r.outcome === 'error' || r.outcome === 'shed' ? r.outcome : 'ok',
+    outcome: r.outcome === 'aborted' || r.outcome === 'error' || r.outcome === 'shed' || r.outcome === 'interrupted' ? r.outcome : 'ok',
   }));
 }
 
@@ -240,6 +253,7 @@ export class DynamoUsageMeter implements UsageMeter {
   private readonly batchRetries: number;
   private readonly baseDelayMs: number;
   private readonly maxDelayMs: number;
+  private readonly onDurable: ((requestIds: readonly string[]) => void) | undefined;
 
   constructor(
     private readonly client: DynamoDBClient,
@@ -253,24 +267,13 @@ export class DynamoUsageMeter implements UsageMeter {
     this.batchRetries = options.batchRetries ?? 5;
     this.baseDelayMs = options.baseDelayMs ?? 25;
     this.maxDelayMs = options.maxDelayMs ?? 1000;
+    this.onDurable = options.onDurable;
   }
 
   /** Buffers a record; never throws, never blocks. */
   record(usage: UsageRecord): void {
     this.buffer.push(buffered(usage));
-    const day = dayKey(usage.startedAt);
-    const id = `${usage.tenantId}|${day}|${usage.tierServed}`;
-    const a = this.aggregates.get(id) ?? emptyAggregate(usage.tenantId, day, usage.tierServed, usage.startedAt);
-    a.requests += 1;
-    a.promptTokens += usage.promptTokens;
-    a.completionTokens += usage.completionTokens;
-    a.costUnits += usage.costUnits;
-    if (usage.outcome === 'error') a.errors += 1;
-    if (usage.outcome === 'aborted') a.aborted += 1;
-    if (usage.outcome === 'shed') a.shed += 1;
-    if (usage.sloMet === true) a.sloMet += 1;
-    if (usage.sloMet === false) a.sloMissed += 1;
-    this.aggregates.set(id, a);
+    addToAggregate(this.aggregates, usage);
     if (this.buffer.length >= this.flushAtRecords) this.background(0);
     else if (this.flushIntervalMs > 0) this.background(this.flushIntervalMs);
   }
@@ -321,6 +324,11 @@ export class DynamoUsageMeter implements UsageMeter {
     } finally {
       this.writing = 0;
     }
+    if (this.onDurable && items.length > unwritten.length) {
+      const failed = new Set(unwritten);
+      const ids = items.filter((p) => !failed.has(p)).flatMap((p) => p.ids);
+      if (ids.length > 0) this.onDurable(ids);
+    }
     if (unwritten.length === 0 && failedAggregates.length === 0) return;
     this.unwritten = [...unwritten, ...this.unwritten];
     for (const a of failedAggregates) this.mergeAggregate(a);
@@ -358,24 +366,8 @@ export class DynamoUsageMeter implements UsageMeter {
   }
 
   /** Applies aggregate deltas; returns those that failed. */
-  private async writeAggregates(aggregates: Aggregate[]): Promise<Aggregate[]> {
-    const results = await Promise.allSettled(
-      aggregates.map((a) =>
-        this.client.send(
-          new UpdateItemCommand({
-            TableName: this.tableName,
-            Key: aggregateItemKey(a.tenantId, a.day, a.tier),
-            UpdateExpression: `SET #exp = if_not_exists(#exp, :exp) ADD ${AGGREGATE_COUNTERS.map((_, i) => `#a${i} :a${i}`).join(', ')}`,
-            ExpressionAttributeNames: { '#exp': TTL_ATTRIBUTE, ...Object.fromEntries(AGGREGATE_COUNTERS.map((name, i) => [`#a${i}`, name])) },
-            ExpressionAttributeValues: {
-              ':exp': { N: String(Math.floor(a.startedAt / 1000) + this.retentionDays * 86_400) },
-              ...Object.fromEntries(AGGREGATE_COUNTERS.map((name, i) => [`:a${i}`, { N: String(a[name]) }])),
-            },
-          }),
-        ),
-      ),
-    );
-    return aggregates.filter((_, i) => results[i]!.status === 'rejected');
+  private writeAggregates(aggregates: Aggregate[]): Promise<Aggregate[]> {
+    return writeAggregateDeltas(this.client, this.tableName, aggregates, this.retentionDays);
   }
 
   private mergeAggregate(a: Aggregate): void {
@@ -390,7 +382,60 @@ export class DynamoUsageMeter implements UsageMeter {
 }
 
 function emptyAggregate(tenantId: string, day: string, tier: string, startedAt: number): Aggregate {
-  return { tenantId, day, tier, startedAt, requests: 0, promptTokens: 0, completionTokens: 0, errors: 0, aborted: 0, costUnits: 0, sloMet: 0, sloMissed: 0, shed: 0 };
+  return { tenantId, day, tier, startedAt, requests: 0, promptTokens: 0, completionTokens: 0, errors: 0, aborted: 0, costUnits: 0, sloMet: 0, sloMissed: 0, shed: 0, interrupted: 0 };
+}
+
+/** Adds one record to its (tenant, day, tier) aggregate in `aggregates`. */
+function addToAggregate(aggregates: Map<string, Aggregate>, usage: UsageRecord): void {
+  const day = dayKey(usage.startedAt);
+  const id = `${usage.tenantId}|${day}|${usage.tierServed}`;
+  const a = aggregates.get(id) ?? emptyAggregate(usage.tenantId, day, usage.tierServed, usage.startedAt);
+  a.requests += 1;
+  a.promptTokens += usage.promptTokens;
+  a.completionTokens += usage.completionTokens;
+  a.costUnits += usage.costUnits;
+  if (usage.outcome === 'error') a.errors += 1;
+  if (usage.outcome === 'aborted') a.aborted += 1;
+  if (usage.outcome === 'shed') a.shed += 1;
+  if (usage.outcome === 'interrupted') a.interrupted += 1;
+  if (usage.sloMet === true) a.sloMet += 1;
+  if (usage.sloMet === false) a.sloMissed += 1;
+  aggregates.set(id, a);
+}
+
+/** Applies aggregate deltas (one `ADD` per aggregate); returns those that failed. */
+async function writeAggregateDeltas(client: DynamoDBClient, tableName: string, aggregates: readonly Aggregate[], retentionDays: number): Promise<Aggregate[]> {
+  const results = await Promise.allSettled(
+    aggregates.map((a) =>
+      client.send(
+        new UpdateItemCommand({
+          TableName: tableName,
+          Key: aggregateItemKey(a.tenantId, a.day, a.tier),
+          UpdateExpression: `SET #exp = if_not_exists(#exp, :exp) ADD ${AGGREGATE_COUNTERS.map((_, i) => `#a${i} :a${i}`).join(', ')}`,
+          ExpressionAttributeNames: { '#exp': TTL_ATTRIBUTE, ...Object.fromEntries(AGGREGATE_COUNTERS.map((name, i) => [`#a${i}`, name])) },
+          ExpressionAttributeValues: {
+            ':exp': { N: String(Math.floor(a.startedAt / 1000) + retentionDays * 86_400) },
+            ...Object.fromEntries(AGGREGATE_COUNTERS.map((name, i) => [`:a${i}`, { N: String(a[name]) }])),
+          },
+        }),
+      ),
+    ),
+  );
+  return aggregates.filter((_, i) => results[i]!.status === 'rejected');
+}
+
+/**
+ * Adds `records` to their daily aggregates (what a flush does for the records it writes); for
+ * writers of records outside a meter (the open-request sweep). Rejects if an update failed.
+ *
+ * @example
+ * await addToDailyAggregates(client, 'splitserve-usage', [interruptedRecord]);
+ */
+export async function addToDailyAggregates(client: DynamoDBClient, tableName: string, records: readonly UsageRecord[], retentionDays = 400): Promise<void> {
+  const aggregates = new Map<string, Aggregate>();
+  for (const r of records) addToAggregate(aggregates, r);
+  const failed = await writeAggregateDeltas(client, tableName, [...aggregates.values()], retentionDays);
+  if (failed.length > 0) throw new NotDurableError(`${failed.length} daily aggregates not written`, failed.length);
 }
 
 function sleep(ms: number): Promise<void> {

@@ -25,9 +25,11 @@ export interface TierUsage {
   readonly sloAttainment: number | null;
   /** Requests refused by overload control (429, no tokens, no cost). */
   readonly shed: number;
+  /** Requests whose process died while serving them, billed at their reservation by the open-request sweep. */
+  readonly interrupted: number;
 }
 
-const COUNTERS = ['requests', 'promptTokens', 'completionTokens', 'errors', 'aborted', 'costUnits', 'sloMet', 'sloMissed', 'shed'] as const;
+const COUNTERS = ['requests', 'promptTokens', 'completionTokens', 'errors', 'aborted', 'costUnits', 'sloMet', 'sloMissed', 'shed', 'interrupted'] as const;
 type Counters = { -readonly [K in (typeof COUNTERS)[number]]: number };
 
 /** A tenant's usage over `[from, to]` (inclusive UTC days, `yyyy-mm-dd`). */

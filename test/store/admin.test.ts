@@ -130,8 +130,8 @@ describe('splitserve admin', () => {
     const r = await cli('usage', '--tenant', 'acme', '--from', '2025-06-01', '--to', '2025-06-30', '--json');
     expect(r.code).toBe(0);
     expect(JSON.parse(r.out).tiers).toEqual([
-      { tier: 'default', requests: 2, promptTokens: 40, completionTokens: 4, errors: 0, aborted: 0, costUnits: 44, sloMet: 1, sloMissed: 0, sloAttainment: 1, shed: 1 },
-      { tier: 'priority', requests: 2, promptTokens: 30, completionTokens: 3, errors: 0, aborted: 0, costUnits: 66, sloMet: 1, sloMissed: 1, sloAttainment: 0.5, shed: 0 },
+      { tier: 'default', requests: 2, promptTokens: 40, completionTokens: 4, errors: 0, aborted: 0, costUnits: 44, sloMet: 1, sloMissed: 0, sloAttainment: 1, shed: 1, interrupted: 0 },
+      { tier: 'priority', requests: 2, promptTokens: 30, completionTokens: 3, errors: 0, aborted: 0, costUnits: 66, sloMet: 1, sloMissed: 1, sloAttainment: 0.5, shed: 0, interrupted: 0 },
     ]);
     const human = await cli('usage', '--tenant', 'acme', '--from', '2025-06-01', '--to', '2025-06-30');
     expect(human.out).toMatch(/acme\s+priority\s+2\s+30\s+3\s+66\s+50\.0% \(1\/2\)\s+0/);
