@@ -24,3 +24,22 @@ export function costUnits(tokens: number, priceFactor: number): number {
   // Cancels floating-point noise (0.1 × 3 = 0.30000000000000004) before rounding up.
   return Math.ceil(Math.round(tokens * priceFactor * 1e6) / 1e6);
 }
+
+/**
+ * The price factor a request's reservation is made at: the highest of its tier and of every tier
+ * it may be moved to (the `fallback` chain, which overload placement and failure fallback
+ * follow), so that a request served on a dearer tier still costs no more than it reserved.
+ *
+ * @example
+ * // priority (2) falls back to default (1): reserved at 2; default alone: at 1
+ * reservePriceFactor(config, 'priority'); // 2
+ */
+export function reservePriceFactor(config: SplitserveConfig, tier: TierName): number {
+  let factor = priceFactorOf(config, tier);
+  const seen = new Set<TierName>([tier]);
+  for (let next = config.tiers[tier]?.fallback; next && !seen.has(next); next = config.tiers[next]?.fallback) {
+    seen.add(next);
+    factor = Math.max(factor, priceFactorOf(config, next));
+  }
+  return factor;
+}

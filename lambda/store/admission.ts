@@ -39,12 +39,14 @@
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { TenantLimits, TierName } from '../core/config.ts';
-import { InsufficientQuotaError, RateLimitError } from '../core/errors.ts';
+import { InsufficientQuotaError, RATE_LIMIT_TYPES, RateLimitError, type GatewayError } from '../core/errors.ts';
+import { addRateLimitHeaders } from '../core/rate-limit-headers.ts';
+import { neverFitRefusal } from '../core/request-fit.ts';
 import { costUnits } from '../core/cost.ts';
 import type { Admission, AdmissionRequest, AdmissionTicket, RateLimitState, Tenant, UsedAmounts } from '../core/ports.ts';
 import { AdjustmentQueue, type AdjustmentQueueOptions, type WindowAdjustment } from './adjustment-queue.ts';
 import { MINUTE_MS, monthEndMs, monthKey, windowItemKey, type ItemKey } from './usage-items.ts';
-import { hasLimits, tracksMinute, WindowCounter, type RefusalReason, type WindowCounts, type WindowLimits } from './window-counter.ts';
+import { hasLimits, tracksMinute, WindowCounter, type ReserveResult, type WindowCounts, type WindowLimits } from './window-counter.ts';
 
 /** Size of a lease block. */
 export interface LeaseSize {
@@ -91,7 +93,7 @@ interface Reserve {
 }
 
 type Admitted = { readonly key: ItemKey; readonly minute: number; readonly counts: WindowCounts; readonly limits: WindowLimits; readonly shards: number };
-type Refused = { readonly refused: RateLimitError | InsufficientQuotaError };
+type Refused = { readonly refused: GatewayError };
 
 const UNLIMITED: AdmissionTicket = Object.freeze({ rateLimit: Object.freeze({}), settle: () => undefined });
 
@@ -208,30 +210,39 @@ export class DynamoAdmission implements Admission {
       const limits = this.share(full, n, shard);
       const res = await this.counter.reserve(key, limits, { requests, tokens: reserve.tokens, cost: reserve.cost }, nowMs);
       if (res.ok) return { key, minute: res.minute, counts: res.counts, limits, shards: n };
-      refused = { refused: this.refusal(res.reason, request.tier, full, res.minute, nowMs, res.tooLarge, res.reason === 'month' ? reserve.cost : reserve.tokens) };
+      refused = { refused: this.refusal(res, request.tier, full, limits, n, nowMs, reserve) };
       if (res.reason === 'contention') break;
     }
     return refused!;
   }
 
-  private refusal(reason: RefusalReason, tier: TierName, full: TenantLimits, minute: number, nowMs: number, tooLarge: boolean, tokens: number): RateLimitError | InsufficientQuotaError {
-    if (reason === 'month') {
+  /**
+   * The error of a refusal, worded as OpenAI's ("Rate limit reached … on tokens per min (TPM):
+   * Limit …, Used …, Requested …. Please try again in 1.2s."), with the refusing window's
+   * `x-ratelimit-*` headers; a request that can never fit gets no `retry-after` (request-fit.ts).
+   */
+  private refusal(res: Extract<ReserveResult, { ok: false }>, tier: TierName, full: TenantLimits, share: WindowLimits, shards: number, nowMs: number, reserve: Reserve): GatewayError {
+    if (res.tooLarge) {
+      const big = neverFitRefusal(tier, full, reserve, share);
+      if (big) return big;
+    }
+    const counts = res.counts;
+    if (res.reason === 'month') {
+      const used = counts && shards === 1 ? `, Used ${counts.mon}` : '';
       return new InsufficientQuotaError(
-        tooLarge
-          ? `Request too large for the monthly budget on tier ${tier}: limit ${full.monthlyTokens} cost units, requested ${tokens}.`
-          : `You exceeded your monthly token budget on tier ${tier}; it renews on ${new Date(monthEndMs(nowMs)).toISOString().slice(0, 10)}.`,
+        `You exceeded your monthly budget on tier ${tier}: Limit ${full.monthlyTokens} cost units${used}, Requested ${reserve.cost}. It renews on ${new Date(monthEndMs(nowMs)).toISOString().slice(0, 10)}.`,
       );
     }
-    const retryAfterMs = Math.max(1, (minute + 1) * MINUTE_MS - nowMs);
+    const retryAfterMs = Math.max(1, (res.minute + 1) * MINUTE_MS - nowMs);
     const wait = `Please try again in ${(retryAfterMs / 1000).toFixed(1)}s.`;
-    if (reason === 'requests') return new RateLimitError(`Rate limit reached for requests per minute (RPM) on tier ${tier}: limit ${full.rpm}. ${wait}`, retryAfterMs);
-    if (reason === 'tokens') {
-      return new RateLimitError(
-        tooLarge
-          ? `Request too large for tokens per minute (TPM) on tier ${tier}: limit ${full.tpm}, requested ${tokens}.`
-          : `Rate limit reached for tokens per minute (TPM) on tier ${tier}: limit ${full.tpm}. ${wait}`,
-        retryAfterMs,
-      );
+    const headers = counts ? addRateLimitHeaders({}, rateLimitState(full, share, shards, counts, { req: 0, tok: 0 }, nowMs)) : {};
+    if (res.reason === 'requests') {
+      const used = counts && shards === 1 ? `, Used ${counts.req}` : '';
+      return new RateLimitError(`Rate limit reached on tier ${tier} on requests per min (RPM): Limit ${full.rpm}${used}, Requested 1. ${wait}`, retryAfterMs, RATE_LIMIT_TYPES.requests, headers);
+    }
+    if (res.reason === 'tokens') {
+      const used = counts && shards === 1 ? `, Used ${counts.tok}` : '';
+      return new RateLimitError(`Rate limit reached on tier ${tier} on tokens per min (TPM): Limit ${full.tpm}${used}, Requested ${reserve.tokens}. ${wait}`, retryAfterMs, RATE_LIMIT_TYPES.tokens, headers);
     }
     return new RateLimitError(`Too many concurrent requests on tier ${tier}. ${wait}`, Math.min(retryAfterMs, 1000));
   }

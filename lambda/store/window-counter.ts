@@ -65,7 +65,15 @@ export type RefusalReason = (typeof REFUSAL_REASONS)[keyof typeof REFUSAL_REASON
 /** Outcome of {@link WindowCounter.reserve}; `minute` is the minute window the decision is about. */
 export type ReserveResult =
   | { readonly ok: true; readonly counts: WindowCounts; readonly minute: number }
-  | { readonly ok: false; readonly reason: RefusalReason; readonly minute: number; readonly tooLarge: boolean };
+  | {
+      readonly ok: false;
+      readonly reason: RefusalReason;
+      readonly minute: number;
+      /** The amounts alone exceed the limit: no window will ever hold them (retrying cannot help). */
+      readonly tooLarge: boolean;
+      /** The item's counters the refusal was decided on (absent for `tooLarge` and `contention`). */
+      readonly counts?: WindowCounts;
+    };
 
 type Shape = 'add' | 'roll' | 'month';
 type Decision = { readonly refuse: RefusalReason; readonly minute: number } | { readonly next: Shape; readonly minute: number };
@@ -151,7 +159,7 @@ export class WindowCounter {
       const old = res.old ?? (await this.read(key));
       const d = decide(old, limits, amounts, minute);
       if (old.minute !== undefined) this.remember(id, old.minute);
-      if ('refuse' in d) return { ok: false, reason: d.refuse, minute: d.minute, tooLarge: false };
+      if ('refuse' in d) return { ok: false, reason: d.refuse, minute: d.minute, tooLarge: false, counts: old };
       shape = d.next;
       minute = d.minute;
     }

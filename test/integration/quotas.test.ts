@@ -49,8 +49,9 @@ describe('quotas through the gateway', () => {
         tiers: { default: { route: { mode: 'aggregated', pool: 'gpu' } } },
         tenants: [
           { id: 'rpm', apiKeys: [KEYS.rpm], tiers: ['default'], limits: { default: { rpm: 50 } } },
-          { id: 'tpm', apiKeys: [KEYS.tpm], tiers: ['default'], limits: { default: { tpm: 100 } } },
-          { id: 'budget', apiKeys: [KEYS.budget], tiers: ['default'], limits: { default: { monthlyTokens: 30 } } },
+          { id: 'tpm', apiKeys: [KEYS.tpm], tiers: ['default'], limits: { default: { tpm: 1000 } } },
+          // A request of `ask` reserves 90 (its bound, below) and uses 5: a few fit, then the month is spent.
+          { id: 'budget', apiKeys: [KEYS.budget], tiers: ['default'], limits: { default: { monthlyTokens: 120 } } },
         ],
         defaultMaxTokens: 40,
       }),
@@ -90,18 +91,20 @@ describe('quotas through the gateway', () => {
 
   it('reserves tokens at admission and reconciles them with the real usage', async () => {
     const c = client(KEYS.tpm);
-    // Without max_tokens a request reserves its prompt estimate (1) + defaultMaxTokens (40) of the
-    // 100 tokens per minute; the backend then generates its own default length (16).
+    // Without max_tokens a request reserves the upper bound of its prompt (64 per request + 16
+    // per message + a token per byte of "user" and "hi": 86) + defaultMaxTokens (40) of the 1000
+    // tokens per minute, and the gateway sends that limit, so the backend generates 40, not its own default (16).
     const { max_tokens: _none, ...unbounded } = ask;
     const first = await c.chat.completions.create(unbounded).withResponse();
-    expect(first.response.headers.get('x-ratelimit-limit-tokens')).toBe('100');
-    expect(Number(first.response.headers.get('x-ratelimit-remaining-tokens'))).toBe(59);
+    expect(first.response.headers.get('x-ratelimit-limit-tokens')).toBe('1000');
+    expect(Number(first.response.headers.get('x-ratelimit-remaining-tokens'))).toBe(1000 - 126);
+    expect((gpu.stats().recent.at(-1)?.body as Record<string, unknown>).max_completion_tokens).toBe(40);
     await local.runtime.flush();
     const dynamo = localDynamoClient(local.storeEndpoint);
     const item = await dynamo.send(new GetItemCommand({ TableName: LOCAL_TABLE_NAMES.usage, Key: windowItemKey('tpm', 'default', 0, now()), ConsistentRead: true }));
     dynamo.destroy();
     const used = first.data.usage!.total_tokens;
-    expect(used).toBe(17);
+    expect(used).toBe(41);
     expect(Number(item.Item?.tok?.N)).toBe(used);
   });
 

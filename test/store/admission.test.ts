@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
-import { InsufficientQuotaError, RateLimitError } from '../../lambda/core/errors.ts';
+import { InsufficientQuotaError, RateLimitError, RequestTooLargeError } from '../../lambda/core/errors.ts';
 import type { TenantLimits, TierName } from '../../lambda/core/config.ts';
 import type { AdmissionTicket, Tenant } from '../../lambda/core/ports.ts';
 import { DynamoAdmission, shardShare } from '../../lambda/store/admission.ts';
@@ -116,7 +116,7 @@ describe('DynamoAdmission', () => {
     expect(await counts(t, 'priority', clock.now())).toMatchObject({ tok: 200, mon: 200 });
     // A request too large for the budget at its price is told so, in cost units.
     const err = await Promise.resolve().then(() => admission.admit({ requestId: 'c', tenant: t, tier: 'priority', reserveTokens: 600, priceFactor: 2 })).catch((e: unknown) => e);
-    expect((err as Error).message).toBe('Request too large for the monthly budget on tier priority: limit 1000 cost units, requested 1200.');
+    expect((err as Error).message).toBe('Request too large for the monthly budget on tier priority: Limit 1000 cost units, Requested 1200. The input or output tokens must be reduced in order to run successfully.');
   });
 
   it('lease mode keeps the month exact in cost units at a price factor', async () => {
@@ -334,8 +334,17 @@ describe('DynamoAdmission', () => {
     const admission = new DynamoAdmission(client, names.usage, { adjustments: quiet });
     const t = tenant({ priority: { tpm: 100 } });
     const err = await Promise.resolve(admission.admit({ requestId: 'x', tenant: t, tier: 'priority', reserveTokens: 101 })).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(RateLimitError);
-    expect((err as RateLimitError).message).toContain('too large');
+    // It can never fit: OpenAI's type and wording, no retry-after, and the client told not to retry.
+    expect(err).toBeInstanceOf(RequestTooLargeError);
+    const big = err as RequestTooLargeError;
+    expect(big.statusCode).toBe(429);
+    expect(big.toJSON().error).toEqual({
+      message: 'Request too large for tier priority on tokens per min (TPM): Limit 100, Requested 101. The input or output tokens must be reduced in order to run successfully.',
+      type: 'tokens',
+      param: null,
+      code: 'rate_limit_exceeded',
+    });
+    expect(big.headers).toEqual({ 'x-should-retry': 'false', 'x-ratelimit-limit-tokens': '100' });
     expect(calls.total()).toBe(0);
     client.destroy();
   });
