@@ -199,6 +199,11 @@ export class RequestTimeoutError extends GatewayError {
   }
 }
 
+/** The error a request's deadline answers: its own reason when that is a gateway error, else a 504. */
+export function deadlineError(reason: unknown): GatewayError {
+  return reason instanceof GatewayError ? reason : new RequestTimeoutError();
+}
+
 /**
  * 504: a plan execution ended without running its Meter or MeterFailure step (timed out, or
  * aborted), so the gateway meters the request itself.

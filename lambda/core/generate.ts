@@ -5,7 +5,7 @@
  */
 import type { TierName } from './config.ts';
 import { costUnits, reservePriceFactor } from './cost.ts';
-import { NotFoundError, PermissionDeniedError, PlanNotMeteredError, TierOverloadedError } from './errors.ts';
+import { deadlineError, NotFoundError, PermissionDeniedError, PlanNotMeteredError, TierOverloadedError } from './errors.ts';
 import type { Placement } from './overload-guard.ts';
 import type { GatewayDeps } from './gateway-deps.ts';
 import type { GatewayResponse } from './http-types.ts';
@@ -15,14 +15,14 @@ import type { PlanState, PlanUsage } from './plan.ts';
 import { ROUTE_KINDS, switchTier } from './plan.ts';
 import { routePools, tierRoute } from '../routing/tier-route.ts';
 import { openPlanStream } from './executor.ts';
-import type { AdmissionTicket, Principal, UsageRecord } from './ports.ts';
+import type { AdmissionTicket, OpenRequestHandle, Principal, UsageRecord } from './ports.ts';
 import { addRateLimitHeaders } from './rate-limit-headers.ts';
 import type { ApiKind } from './request-schema.ts';
 import { parseGenerationBody } from './request-schema.ts';
 import { StreamShaper } from './response-shape.ts';
 import { neverFitRefusal } from './request-fit.ts';
 import { relayStream } from './stream-relay.ts';
-import { usageRecordOf } from './usage-record.ts';
+import { openRequestOf, usageRecordOf } from './usage-record.ts';
 import { grantTier, normaliseTier } from '../routing/tier-grant.ts';
 import { applyCompletionLimit, estimatePromptTokens, maxCompletionTokens, tokenBounds } from './token-estimate.ts';
 
@@ -113,13 +113,15 @@ export async function handleGeneration(deps: GatewayDeps, api: ApiKind, rawBody:
   // upstream calls stop at either, or when the client goes away.
   const stop = ctx.deadline ? AbortSignal.any([ctx.deadline, deps.drain.signal]) : deps.drain.signal;
   const signal = AbortSignal.any([ctx.signal, stop]);
-  const admitted: Admitted = { state, ticket, placement, headers: addRateLimitHeaders(headers, ticket.rateLimit), ctx, signal, stop };
+  // Crash safety: a marker of the request, written while the backend works on it (open-requests.ts).
+  const marker = deps.openRequests?.open(openRequestOf(state, reserveTokens, costUnits(Math.ceil(reserveTokens), priceFactor)));
+  const admitted: Admitted = { state, ticket, placement, headers: addRateLimitHeaders(headers, ticket.rateLimit), ctx, signal, stop, marker };
   deps.drain.enter();
   try {
     return body.stream === true ? await streamPlan(deps, admitted) : await jsonPlan(deps, admitted);
   } catch (thrown) {
     // Ended by a deadline: answered (and metered) as the deadline's error, not as an abort.
-    const err = stop.aborted && !ctx.signal.aborted ? stop.reason : thrown;
+    const err = stop.aborted && !ctx.signal.aborted ? deadlineError(stop.reason) : thrown;
     const usage = { promptTokens: 0, completionTokens: 0 };
     // A state machine execution meters itself (its Meter or MeterFailure step), unless it ended
     // without running either (timed out, aborted): then the gateway meters it.
@@ -148,11 +150,14 @@ interface Admitted {
   readonly signal: AbortSignal;
   /** Aborted, with the error to answer, at the request's deadline or the drain deadline. */
   readonly stop: AbortSignal;
+  /** The request's open marker: durable before the first byte reaches the client. */
+  readonly marker: OpenRequestHandle | undefined;
 }
 
 async function jsonPlan(deps: GatewayDeps, admitted: Admitted): Promise<GatewayResponse> {
   const { state, headers, ctx } = admitted;
   const done = await deps.executor.runJson(state, admitted.signal);
+  if (admitted.marker) await admitted.marker.durable;
   const usage = done.usage ?? { promptTokens: 0, completionTokens: 0 };
   finish(deps, admitted, done, { outcome: 'ok', usage, ttftMs: null, meter: !deps.executor.meters || done.meterError !== undefined });
   headers['openai-processing-ms'] = String(Date.now() - ctx.startedAt);
@@ -162,6 +167,7 @@ async function jsonPlan(deps: GatewayDeps, admitted: Admitted): Promise<GatewayR
 async function streamPlan(deps: GatewayDeps, admitted: Admitted): Promise<GatewayResponse> {
   const { state, headers, ctx } = admitted;
   const opened = await openPlanStream(deps.steps, state, admitted.signal);
+  if (admitted.marker) await admitted.marker.durable;
   admitted.placement.firstToken();
   const streamOptions = state.body.stream_options as { include_usage?: boolean } | null | undefined;
   const shaper = new StreamShaper({ model: state.model, tierServed: opened.state.tierServed, includeUsage: streamOptions?.include_usage === true });
@@ -191,6 +197,7 @@ function finish(deps: GatewayDeps, { ticket, placement }: Admitted, state: PlanS
   const record = usageRecordOf(state, end.outcome, end.usage, end.ttftMs, deps.config.tiers[state.tierServed]);
   ticket.settle({ tokens: end.usage.promptTokens + end.usage.completionTokens, costUnits: record.costUnits });
   if (end.meter !== false) deps.meter.record(record);
+  else deps.openRequests?.recorded([state.requestId]); // durable: the executor's Meter step flushed it
   const kvRecomputed = state.route === 'disaggregated' && state.kvTransferParams === null;
   deps.metrics?.record(record, kvRecomputed);
   // Every request is logged; at INFO when something is worth a look (a failure, an abort, a tier

@@ -4,7 +4,7 @@
  * A failure after the first byte becomes a `data: {"error": …}` event followed by `data: [DONE]`
  * (as vLLM ends a failed stream), never a silent cut; so does the request's deadline (`stop`).
  */
-import { toGatewayError } from './errors.ts';
+import { deadlineError, toGatewayError } from './errors.ts';
 import type { OpenedStream } from './executor.ts';
 import type { PlanUsage } from './plan.ts';
 import type { StreamShaper } from './response-shape.ts';
@@ -114,7 +114,7 @@ class RelayedStream implements AsyncIterableIterator<string> {
       return DONE;
     }
     this.outcome = 'error';
-    this.failure = stop.aborted ? stop.reason : err;
+    this.failure = stop.aborted ? deadlineError(stop.reason) : err;
     this.phase = 'closing';
     return { value: `data: ${JSON.stringify(toGatewayError(this.failure).toJSON())}\n\ndata: [DONE]\n\n`, done: false };
   }

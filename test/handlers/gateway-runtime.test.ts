@@ -1,7 +1,9 @@
 /**
  * The assembled gateway's `flush()`: what the Lambda handler awaits after each response (a frozen
  * environment runs no timers). A stream reports its end on the next turn of the event loop, so
- * `flush()` must take in every end reported before it was called.
+ * `flush()` must take in every end reported before it was called. Also: a request's deadline
+ * (the Lambda time limit) ends it with a 504 that is metered, a shutdown refuses new requests,
+ * and refusals are logged with their reason and never the key.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../lambda/core/config.ts';
@@ -14,7 +16,8 @@ import type { EmbeddedDynamo } from '../../local/embedded-dynamo.ts';
 import { startEmbeddedDynamo } from '../../local/embedded-dynamo.ts';
 import { startSimulator } from '../../sim/index.ts';
 import type { SimulatorHandle } from '../../sim/index.ts';
-import { silentLogger } from '../helpers/silent-logger.ts';
+import { RequestTimeoutError } from '../../lambda/core/errors.ts';
+import { capturingLogger } from '../helpers/silent-logger.ts';
 
 const KEY = 'sk-ss-test-runtime-0123456789abcdef0123456789';
 const TABLES = { config: 'rt-config', usage: 'rt-usage' };
@@ -23,10 +26,12 @@ describe('assembled gateway', () => {
   let store: EmbeddedDynamo;
   let sim: SimulatorHandle;
   let runtime: GatewayRuntime;
+  const logger = capturingLogger();
+  let config: ReturnType<typeof parseConfig>;
 
   beforeAll(async () => {
     [store, sim] = await Promise.all([startEmbeddedDynamo(), startSimulator({ schedulingPolicy: 'priority', profile: 'gpu-aggregated', speedup: 1000 })]);
-    const config = parseConfig({
+    config = parseConfig({
       pools: { gpu: { protocol: 'openai', endpoints: [sim.url] } },
       models: { 'llama-3.1-8b': { pools: ['gpu'] } },
       tiers: { default: { route: { mode: 'aggregated', pool: 'gpu' } } },
@@ -34,7 +39,7 @@ describe('assembled gateway', () => {
     });
     await createTables(store.client, tableDefinitions(TABLES));
     await seedFromConfig(store.client, TABLES, config);
-    runtime = assembleGateway({ config, dynamo: store.client, tables: TABLES, logger: silentLogger });
+    runtime = assembleGateway({ config, dynamo: store.client, tables: TABLES, logger });
   });
   afterAll(async () => {
     await runtime?.close();
@@ -57,5 +62,93 @@ describe('assembled gateway', () => {
     const records = await usageRecords(store.client, TABLES.usage, 'rt', Date.now());
     expect(records.map((r) => r.requestId)).toEqual([response.headers['x-request-id']]);
     expect(records[0]).toMatchObject({ outcome: 'ok', completionTokens: 3 });
+  });
+
+  const ask = (body: Record<string, unknown>, extra: { deadline?: AbortSignal; authorization?: string } = {}) =>
+    runtime.gateway({
+      method: 'POST',
+      path: '/v1/chat/completions',
+      headers: { authorization: extra.authorization ?? `Bearer ${KEY}` },
+      body: JSON.stringify({ model: 'llama-3.1-8b', messages: [{ role: 'user', content: 'hi' }], ...body }),
+      signal: new AbortController().signal,
+      ...(extra.deadline ? { deadline: extra.deadline } : {}),
+    });
+
+  async function recordOf(requestId: string | undefined) {
+    await runtime.flush();
+    const records = await usageRecords(store.client, TABLES.usage, 'rt', Date.now());
+    return records.filter((r) => r.requestId === requestId);
+  }
+
+  it('ends a stream at its deadline with a request_timeout event and [DONE], metered with the tokens it served', async () => {
+    sim.setFaults({ stallAfterTokens: 2 });
+    try {
+      const deadline = new AbortController();
+      const response = await ask({ stream: true, max_tokens: 16 }, { deadline: deadline.signal });
+      expect(response.status).toBe(200);
+      let text = '';
+      for await (const chunk of response.body as AsyncIterable<string>) {
+        text += chunk;
+        if (!deadline.signal.aborted) setTimeout(() => deadline.abort(new RequestTimeoutError()), 50);
+      }
+      const events = text.split('\n\n').filter(Boolean);
+      expect(events.at(-1)).toBe('data: [DONE]');
+      expect(JSON.parse(events.at(-2)!.slice(6))).toMatchObject({ error: { type: 'timeout', code: 'request_timeout' } });
+      const served = events.filter((e) => /"content":"[^"]/.test(e)).length;
+      expect(served).toBe(2);
+      expect(await recordOf(response.headers['x-request-id'])).toMatchObject([{ outcome: 'error', completionTokens: 2 }]);
+    } finally {
+      sim.setFaults({});
+    }
+  });
+
+  it('answers a non-streamed request that reaches its deadline before the backend answers with a 504, metered', async () => {
+    sim.setFaults({ stallMs: 5000 });
+    try {
+      // A deadline whose reason is not a gateway error (AbortSignal.timeout's DOMException) is a 504 too.
+      const response = await ask({ max_tokens: 4 }, { deadline: AbortSignal.timeout(100) });
+      expect(response.status).toBe(504);
+      const explicit = new AbortController();
+      setTimeout(() => explicit.abort(new RequestTimeoutError()), 100);
+      const timedOut = await ask({ max_tokens: 4 }, { deadline: explicit.signal });
+      expect(timedOut.status).toBe(504);
+      expect(JSON.parse(timedOut.body as string)).toMatchObject({ error: { type: 'timeout', code: 'request_timeout' } });
+      expect(await recordOf(timedOut.headers['x-request-id'])).toMatchObject([{ outcome: 'error', completionTokens: 0 }]);
+    } finally {
+      sim.setFaults({});
+    }
+  });
+
+  it('logs a refusal at INFO with its reason and request id, never the key', async () => {
+    const wrongKey = 'sk-ss-test-wrong-0123456789abcdef01234567';
+    const response = await ask({}, { authorization: `Bearer ${wrongKey}` });
+    expect(response.status).toBe(401);
+    const line = logger.records.find((r) => r.message === 'request refused' && r.fields.requestId === response.headers['x-request-id']);
+    expect(line).toMatchObject({ level: 'info', fields: { status: 401, code: 'invalid_api_key' } });
+    expect(JSON.stringify(logger.records)).not.toContain(wrongKey);
+    const unknownModel = await ask({ model: 'no-such-model' });
+    expect(unknownModel.status).toBe(404);
+    expect(logger.records.find((r) => r.message === 'request refused' && r.fields.requestId === unknownModel.headers['x-request-id'])).toMatchObject({
+      level: 'info',
+      fields: { status: 404, tenant: 'rt', code: 'model_not_found' },
+    });
+  });
+
+  it('refuses requests once it shuts down, with a 503 the client may retry elsewhere', async () => {
+    const other = assembleGateway({ config, dynamo: store.client, tables: TABLES, logger });
+    await other.shutdown(0);
+    const response = await other.gateway({
+      method: 'POST',
+      path: '/v1/chat/completions',
+      headers: { authorization: `Bearer ${KEY}` },
+      body: JSON.stringify({ model: 'llama-3.1-8b', messages: [{ role: 'user', content: 'hi' }] }),
+      signal: new AbortController().signal,
+    });
+    expect(response.status).toBe(503);
+    expect(response.headers).toMatchObject({ 'retry-after': '1', 'x-should-retry': 'true' });
+    expect(JSON.parse(response.body as string)).toEqual({
+      error: { message: 'The server is shutting down. Please retry your request.', type: 'server_error', param: null, code: 'server_shutting_down' },
+    });
+    await other.close();
   });
 });

@@ -33,11 +33,13 @@ export interface TestStackOptions {
   readonly config?: object;
   /** Name of the assembly cache under .splitserve/ (one per config). @default 'cdk.out.test-stack' */
   readonly cache?: string;
+  /** A store in another process (or the test's own embedded one). @default an embedded store */
+  readonly storeEndpoint?: string;
 }
 
 /** Starts a test stack from a temporary copy of its config (the shared {@link CONFIG} by default); `close` removes it. */
 export async function startTestStack(options: TestStackOptions = {}): Promise<LocalStack> {
-  const { onProgress, config = CONFIG, cache = 'cdk.out.test-stack' } = options;
+  const { onProgress, config = CONFIG, cache = 'cdk.out.test-stack', storeEndpoint } = options;
   const dir = await mkdtemp(join(tmpdir(), 'splitserve-stack-'));
   const configPath = join(dir, 'config.json');
   await writeFile(configPath, JSON.stringify(config));
@@ -50,11 +52,12 @@ export async function startTestStack(options: TestStackOptions = {}): Promise<Lo
     retryIntervalMs: 5,
     environment: { POWERTOOLS_LOG_LEVEL: 'CRITICAL', POWERTOOLS_METRICS_DISABLED: 'true' },
     ...(onProgress ? { onProgress } : {}),
+    ...(storeEndpoint ? { storeEndpoint } : {}),
   });
   return {
     ...stack,
-    close: async () => {
-      await stack.close();
+    close: async (closeOptions) => {
+      await stack.close(closeOptions);
       await rm(dir, { recursive: true, force: true });
     },
   };
