@@ -17,7 +17,7 @@
 import type { TierConfig } from './config.ts';
 import { costUnits } from './cost.ts';
 import type { PlanState, PlanUsage } from './plan.ts';
-import type { UsageRecord } from './ports.ts';
+import type { OpenRequest, UsageRecord } from './ports.ts';
 
 /** The TPOT of a stream: mean inter-token time after the first token, or null (fewer than two tokens, no TTFT). */
 export function tpotOf(totalMs: number, ttftMs: number | null, completionTokens: number): number | null {
@@ -65,6 +65,27 @@ export function usageRecordOf(
     costUnits: costUnits(usage.promptTokens + usage.completionTokens, tierConfig?.priceFactor ?? 1),
     totalMs,
     outcome,
+    startedAt: state.startedAt,
+  };
+}
+
+/**
+ * The open marker of an admitted plan (lambda/store/open-requests.ts): what a sweep bills if the
+ * process dies while serving it, the reservation (`reservedTokens`, and `reservedCost` cost units
+ * as admission reserved them).
+ */
+export function openRequestOf(state: PlanState, reservedTokens: number, reservedCost: number): OpenRequest {
+  return {
+    requestId: state.requestId,
+    tenantId: state.tenantId,
+    tierAsked: state.tierAsked,
+    tierServed: state.tierServed,
+    route: state.route,
+    pools: state.pools,
+    model: state.model,
+    promptTokens: state.promptEstimate,
+    reservedTokens: Math.ceil(reservedTokens),
+    reservedCost,
     startedAt: state.startedAt,
   };
 }

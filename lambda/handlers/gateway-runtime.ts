@@ -25,6 +25,7 @@ import { DynamoAdmission } from '../store/admission.ts';
 import type { DynamoAdmissionOptions } from '../store/admission.ts';
 import { DynamoKeyResolver } from '../store/key-resolver.ts';
 import type { TableNames } from '../store/tables.ts';
+import { OpenRequestJournal } from '../store/open-requests.ts';
 import { DynamoUsageMeter } from '../store/usage-meter.ts';
 
 /** Options of {@link assembleGateway}. */
@@ -48,6 +49,17 @@ export interface GatewayRuntimeOptions {
    * @default the `node:http` transport (what the Lambda functions use)
    */
   readonly transport?: (connections: number) => UpstreamTransport;
+  /**
+   * This process's id in its open-request markers (lambda/store/open-requests.ts).
+   * @default newInstanceId(): `<hostname>/<pid>/<random>`
+   */
+  readonly instanceId?: string;
+  /**
+   * Crash-safe metering: a marker per request, written while the backend works on it and awaited
+   * before the first byte, so a killed process's requests are billed by the sweep. Off only to
+   * measure what it costs. @default true
+   */
+  readonly openRequestMarkers?: boolean;
 }
 
 /** An assembled gateway and what must be closed with it. */
@@ -117,7 +129,8 @@ export function assembleGateway(options: GatewayRuntimeOptions): GatewayRuntime 
   const connections = Math.max(...Object.values(config.pools).map((p) => p.maxConnections), 1);
   const client = options.transport?.(connections) ?? new UpstreamClient({ connections });
   const steps: StepDeps = { config, pools, client };
-  const meter = new DynamoUsageMeter(options.dynamo, options.tables.usage, { logger });
+  const journal = options.openRequestMarkers === false ? undefined : new OpenRequestJournal(options.dynamo, options.tables.usage, { logger, instanceId: options.instanceId });
+  const meter = new DynamoUsageMeter(options.dynamo, options.tables.usage, { logger, onDurable: journal && ((ids) => journal.recorded(ids)) });
   const admission = new DynamoAdmission(options.dynamo, options.tables.usage, { ...admissionOptions(config.admission), now: options.now, adjustments: { logger } });
   const deps: GatewayDeps = {
     config,
@@ -130,10 +143,13 @@ export function assembleGateway(options: GatewayRuntimeOptions): GatewayRuntime 
     logger,
     drain: new RequestDrain(),
     metrics: options.metrics,
+    openRequests: journal,
   };
+  // Markers go once their records are durable: after the meter's flush, whatever it wrote.
+  const flushMeter = () => (journal ? meter.flush().finally(() => journal.flush()) : meter.flush());
   const flush = async () => {
     await endsReported();
-    await Promise.all([meter.flush(), admission.drain()]);
+    await Promise.all([flushMeter(), admission.drain()]);
   };
   const shutdown = async (drainMs: number) => {
     const ended = await deps.drain.stop(drainMs);
@@ -150,7 +166,7 @@ export function assembleGateway(options: GatewayRuntimeOptions): GatewayRuntime 
       await shutdown(0);
       pools.close();
       await endsReported();
-      await Promise.all([meter.flush(), admission.releaseLeases()]);
+      await Promise.all([flushMeter(), admission.releaseLeases()]);
       await client.close();
     },
   };
