@@ -74,6 +74,12 @@ const poolSchema = z
      * which refuses unknown fields); Bedrock never (its tier is `serviceTier`).
      */
     enginePriority: z.optional(z.boolean()),
+    /**
+     * Ask the engines for the usage so far on every stream chunk (`stream_options.
+     * continuous_usage_stats`), so an abandoned stream is metered at the engine's count. Default:
+     * on for vllm-nixl, sglang and openai pools (off at api.openai.com); Bedrock never.
+     */
+    continuousUsage: z.optional(z.boolean()),
     /** Which `priority` values the engine schedules first. Default: `high-first` for sglang (SGLang's default), `low-first` otherwise (vLLM). */
     priorityOrder: z.optional(z.enum(PRIORITY_ORDERS)),
     /**
@@ -159,11 +165,26 @@ const admissionSchema = z.strictObject({
   leaseFraction: z._default(z.number().check(z.positive(), z.maximum(0.5)), 0.05),
 });
 
+/** A model: the pools that serve it, and the size bound checked before any backend call (core/context-limit.ts). */
+const modelSchema = z.strictObject({
+  pools: z.array(z.string()).check(z.minLength(1)),
+  /** The model's context length in tokens: no completion limit above it is sent on. */
+  contextTokens: z._default(positiveInt, 131_072),
+  /**
+   * The largest prompt sent on, in the reservation's units (UTF-8 bytes of its text plus
+   * template overheads). @default 8 × contextTokens
+   */
+  maxPromptBytes: z.optional(positiveInt),
+});
+
+/** A model's entry of the configuration. */
+export type ModelConfig = z.infer<typeof modelSchema>;
+
 /** zod schema of the whole configuration file. */
 export const configSchema = z
   .strictObject({
     pools: z.record(z.string(), poolSchema),
-    models: z.record(z.string(), z.strictObject({ pools: z.array(z.string()).check(z.minLength(1)) })),
+    models: z.record(z.string(), modelSchema),
     tiers: z.partialRecord(z.enum(TIER_NAMES), tierSchema),
     tenants: z._default(z.array(tenantSchema), []),
     /** Tokens reserved for a request that gives no `max_tokens`. */

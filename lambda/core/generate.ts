@@ -4,6 +4,7 @@
  * shape → meter. Streaming plans run in-process; non-streaming ones on the configured executor.
  */
 import type { TierName } from './config.ts';
+import { checkContextLimit } from './context-limit.ts';
 import { costUnits, reservePriceFactor } from './cost.ts';
 import { deadlineError, NotFoundError, PermissionDeniedError, PlanNotMeteredError, TierOverloadedError } from './errors.ts';
 import type { Placement } from './overload-guard.ts';
@@ -66,7 +67,9 @@ export async function handleGeneration(deps: GatewayDeps, api: ApiKind, rawBody:
   const promptEstimate = estimatePromptTokens(api, body);
   // The engine gets the completion limit reserved; admission reserves an upper bound of the
   // request's tokens (token-estimate.ts); the overload guard weighs the central estimate.
-  const reserveTokens = tokenBounds(api, applyCompletionLimit(api, body, deps.config.defaultMaxTokens), deps.config.defaultMaxTokens).total;
+  const bounds = tokenBounds(api, applyCompletionLimit(api, body, deps.config.defaultMaxTokens), deps.config.defaultMaxTokens);
+  checkContextLimit(body.model, deps.config.models[body.model]!, bounds);
+  const reserveTokens = bounds.total;
   const loadTokens = promptEstimate + maxCompletionTokens(body, deps.config.defaultMaxTokens);
   const priceFactor = reservePriceFactor(deps.config, tier);
   // A request that can never fit its tenant's limits is told so before the overload guard could

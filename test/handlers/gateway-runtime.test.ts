@@ -151,4 +151,19 @@ describe('assembled gateway', () => {
     });
     await other.close();
   });
+
+  it('refuses a prompt or a completion limit the model cannot hold with a 400, before any backend call', async () => {
+    const callsBefore = sim.stats().calls;
+    // The model's context is the default 131,072 tokens: the prompt bound is 8 bytes a token.
+    const huge = await ask({ messages: [{ role: 'user', content: 'x'.repeat(131_072 * 8 + 1) }] });
+    expect(huge.status).toBe(400);
+    expect(JSON.parse(huge.body as string)).toMatchObject({ error: { type: 'invalid_request_error', code: 'context_length_exceeded', param: 'messages' } });
+    const tooMany = await ask({ max_tokens: 131_073 });
+    expect(tooMany.status).toBe(400);
+    expect(JSON.parse(tooMany.body as string)).toMatchObject({ error: { code: 'context_length_exceeded', param: 'max_tokens' } });
+    expect(sim.stats().calls).toBe(callsBefore);
+    // Just inside both bounds, the request is served.
+    const fits = await ask({ max_tokens: 2, messages: [{ role: 'user', content: 'y'.repeat(100_000) }] });
+    expect(fits.status).toBe(200);
+  });
 });
