@@ -30,6 +30,9 @@ import { PLAN_ERRORS, RETRYABLE_PLAN_ERRORS } from '../lambda/core/plan-errors.t
 import { TASK_RETRY } from '../lambda/core/plan-policy.ts';
 import type { PlanTask } from './plan-task-functions.ts';
 
+/** Time limit of a plan execution (see the state machine below). */
+export const EXECUTION_TIMEOUT = Duration.seconds(270);
+
 /** State names of the definition (the local runtime and the tests refer to them). */
 export const PLAN_STATES = {
   prefill: 'Prefill',
@@ -190,7 +193,10 @@ export class Orchestration extends Construct {
       stateMachineType: StateMachineType.EXPRESS,
       queryLanguage: QueryLanguage.JSON_PATH,
       definitionBody: DefinitionBody.fromChainable(prefill),
-      timeout: Duration.minutes(5),
+      // Shorter than the gateway function's 5 minutes less its deadline margin: an execution that
+      // runs out of time ends TIMED_OUT (without its Meter step) while the gateway still waits,
+      // so the gateway sees the status and meters the request itself.
+      timeout: EXECUTION_TIMEOUT,
       tracingEnabled: true,
       // Every state transition with its timing (how long prefill, the hand-off and decode took)
       // but no execution data: inputs and outputs carry customers' prompts and completions.

@@ -5,9 +5,9 @@
  */
 import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
 import type { Writable } from 'node:stream';
-import { RequestTimeoutError } from '../core/errors.ts';
 import type { GatewayResponse } from '../core/http-types.ts';
 import { fromProxyEvent } from './api-gateway-request.ts';
+import { invocationDeadline } from './deadline.ts';
 import { readFunctionEnvironment } from './function-env.ts';
 import type { GatewayRuntime } from './gateway-runtime.ts';
 import { assembleGateway } from './gateway-runtime.ts';
@@ -48,13 +48,6 @@ export async function writeToResponseStream(responseStream: Writable, response: 
   await new Promise<void>((resolve) => stream.end(resolve));
 }
 
-/**
- * Time kept back from the function's time limit: the request is ended this long before it (a
- * stream with an error event and `[DONE]`, a plain answer with a 504), so its usage is written
- * before Lambda would stop the invocation.
- */
-export const DEADLINE_MARGIN_MS = 2000;
-
 /** Lambda entry point. */
 export const handler = awslambda.streamifyResponse(
   async (event: APIGatewayProxyEvent, responseStream: Writable, context: Context): Promise<void> => {
@@ -63,13 +56,12 @@ export const handler = awslambda.streamifyResponse(
     responseStream.on('close', () => {
       if (!responseStream.writableFinished) controller.abort(new Error('client disconnected'));
     });
-    const deadline = new AbortController();
-    const timer = setTimeout(() => deadline.abort(new RequestTimeoutError()), Math.max(0, context.getRemainingTimeInMillis() - DEADLINE_MARGIN_MS));
+    const deadline = invocationDeadline(context);
     try {
       const response = await current.gateway(fromProxyEvent(event, controller.signal, deadline.signal));
       await writeToResponseStream(responseStream, response);
     } finally {
-      clearTimeout(timer);
+      deadline.clear();
     }
     await current.flush();
   },

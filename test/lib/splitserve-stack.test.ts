@@ -14,7 +14,8 @@ import { parseConfig } from '../../lambda/core/config.ts';
 import { PLAN_ERRORS, RETRYABLE_PLAN_ERRORS } from '../../lambda/core/plan-errors.ts';
 import { TABLE_ENV, USAGE_TTL_ATTRIBUTE } from '../../lambda/store/table-schema.ts';
 import { FUNCTION_ENV } from '../../lib/deploy-config.ts';
-import { PLAN_STATES } from '../../lib/orchestration.ts';
+import { DEADLINE_MARGIN_MS } from '../../lambda/handlers/deadline.ts';
+import { EXECUTION_TIMEOUT, PLAN_STATES } from '../../lib/orchestration.ts';
 import { checkEnvironmentSize } from '../../lib/splitserve-function.ts';
 import { STACK_OUTPUTS, SplitserveStack } from '../../lib/splitserve-stack.ts';
 
@@ -199,6 +200,13 @@ describe('orchestration', () => {
       TracingConfiguration: { Enabled: true },
       LoggingConfiguration: Match.objectLike({ Level: 'ALL', IncludeExecutionData: false }),
     });
+  });
+
+  it('ends an execution before the gateway function deadline, so a timed-out plan is seen (and metered) by the gateway', () => {
+    const [, gw] = functionByHandler(plain, 'index.handler');
+    const limit = definitionOf(plain).TimeoutSeconds as number;
+    expect(limit).toBe(EXECUTION_TIMEOUT.toSeconds());
+    expect(limit * 1000).toBeLessThan((gw.Timeout as number) * 1000 - DEADLINE_MARGIN_MS - 20_000);
   });
 
   it('is JSONPath with Retry and Catch on Prefill and Decode, and a Fallback', () => {
