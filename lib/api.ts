@@ -11,12 +11,14 @@ import {
   LogGroupLogDestination,
   MethodLoggingLevel,
   ResponseTransferMode,
+  ResponseType,
   RestApi,
 } from 'aws-cdk-lib/aws-apigateway';
 import { ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { GATEWAY_RESPONSES } from './gateway-responses.ts';
 
 /** The routes, as `[method, path]` (DESIGN.md section 3). */
 export const API_ROUTES = [
@@ -83,7 +85,8 @@ export interface GatewayApiProps {
 /**
  * Regional REST API (an edge-optimized endpoint would cut idle streams at 30 s), JSON access logs
  * without headers (so never the `Authorization` header), execution logs at ERROR without data
- * (integration and permission failures show up; bodies never do), X-Ray on, stage throttling.
+ * (integration and permission failures show up; bodies never do), X-Ray on, stage throttling,
+ * and OpenAI-shaped gateway responses for what API Gateway answers itself.
  */
 export class GatewayApi extends Construct {
   /** The REST API. */
@@ -135,6 +138,16 @@ export class GatewayApi extends Construct {
       action: 'lambda:InvokeWithResponseStream',
       sourceArn: this.api.arnForExecuteApi(),
     });
+    // What API Gateway answers itself (unknown route or method, body over 10 MB, throttling,
+    // timeouts), in the OpenAI error shape (lib/gateway-responses.ts).
+    for (const response of GATEWAY_RESPONSES) {
+      this.api.addGatewayResponse(`Response${response.type}`, {
+        type: ResponseType.of(response.type),
+        ...(response.statusCode ? { statusCode: response.statusCode } : {}),
+        ...(response.headers ? { responseHeaders: { ...response.headers } } : {}),
+        templates: { 'application/json': response.template },
+      });
+    }
     this.url = this.api.url;
 
     Validations.of(this).acknowledge(

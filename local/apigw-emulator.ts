@@ -4,12 +4,23 @@
  * handler writes to a response stream whose prelude (status, headers) is decoded as the service
  * does, and the body is relayed to the client as it is written. A client that disconnects
  * destroys the response stream, as the Lambda service does.
+ *
+ * What API Gateway answers itself is rendered from the API's gateway responses (local/gateway-responses.ts):
+ * a method and path the API does not have (exact match: paths are case-sensitive and `/v1/models/`
+ * is not `/v1/models`) is `MISSING_AUTHENTICATION_TOKEN`, a body over {@link MAX_BODY_BYTES} is
+ * `REQUEST_TOO_LARGE`, a handler that fails before its response starts is `DEFAULT_5XX` (502).
+ * The stage is served at the root, as behind a custom domain: `$context.path` is the client's path.
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { PassThrough } from 'node:stream';
 import type { Writable } from 'node:stream';
 import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
+import { MAX_BODY_BYTES } from '../lambda/core/body-limit.ts';
+import type { GatewayResponseDefinition, GatewayResponseType } from '../lib/gateway-responses.ts';
+import { GATEWAY_RESPONSE_TYPES, GATEWAY_RESPONSES } from '../lib/gateway-responses.ts';
+import { compileGatewayResponses } from './gateway-responses.ts';
+import type { GatewayResponses } from './gateway-responses.ts';
 import { flatHeaders, listen, readBody } from './http-adapter.ts';
 import type { RunningServer } from './http-adapter.ts';
 import { lambdaContext } from './lambda-context.ts';
@@ -47,7 +58,7 @@ export function toProxyEvent(req: IncomingMessage, body: string, stage = 'local'
       apiId: 'local',
       protocol: 'HTTP/1.1',
       httpMethod: req.method ?? 'GET',
-      path: `/${stage}${url.pathname}`,
+      path: url.pathname,
       stage,
       requestId: randomUUID(),
       requestTimeEpoch: Date.now(),
@@ -63,7 +74,7 @@ export function toProxyEvent(req: IncomingMessage, body: string, stage = 'local'
  * Relays a handler's response stream to an HTTP response: waits for the prelude, then writes the
  * status and headers, then the body bytes as they come.
  */
-function relayResponseStream(stream: PassThrough, res: ServerResponse): Promise<void> {
+function relayResponseStream(stream: PassThrough, res: ServerResponse, failed: () => void): Promise<void> {
   return new Promise((resolve) => {
     let head: Buffer | null = Buffer.alloc(0);
     stream.on('data', (chunk: Buffer) => {
@@ -82,7 +93,7 @@ function relayResponseStream(stream: PassThrough, res: ServerResponse): Promise<
     });
     res.on('drain', () => stream.resume());
     stream.on('end', () => {
-      if (head !== null && !res.headersSent) res.writeHead(502, { 'content-type': 'application/json' }).end('{"message":"Internal server error"}');
+      if (head !== null && !res.headersSent) failed();
       else res.end();
       resolve();
     });
@@ -90,36 +101,54 @@ function relayResponseStream(stream: PassThrough, res: ServerResponse): Promise<
   });
 }
 
-/** Serves `routes` of a REST API whose integration is `handler`; anything else is API Gateway's 403. */
+/** The `$context` of a request API Gateway answers itself. */
+function requestOf(req: IncomingMessage, requestId: string = randomUUID()) {
+  const url = new URL(req.url ?? '/', 'http://localhost');
+  return { httpMethod: req.method ?? 'GET', path: url.pathname, requestId, stage: 'local', sourceIp: req.socket.remoteAddress ?? '127.0.0.1' };
+}
+
+/**
+ * Serves `routes` of a REST API whose integration is `handler`; anything else is API Gateway's own
+ * answer, rendered from `gatewayResponses` (default: the stack's, lib/gateway-responses.ts; `[]`:
+ * API Gateway's built-in `{"message": …}` answers).
+ */
 export async function serveApiGateway(
   handler: StreamingLambdaHandler,
   routes: readonly EmulatedRoute[],
   port = 0,
   host = '127.0.0.1',
   functionName = 'gateway',
+  gatewayResponses: readonly GatewayResponseDefinition[] = GATEWAY_RESPONSES,
 ): Promise<RunningServer> {
   const known = new Set(routes.map((r) => `${r.method} ${r.path}`));
+  const responses: GatewayResponses = compileGatewayResponses(gatewayResponses);
+  const answer = (res: ServerResponse, type: GatewayResponseType, req: IncomingMessage, requestId?: string, extra: Record<string, string> = {}, status?: number) => {
+    const rendered = responses.render(type, requestOf(req, requestId), status);
+    res.writeHead(rendered.status, { ...rendered.headers, ...extra }).end(rendered.body);
+  };
   return listen(async (req: IncomingMessage, res: ServerResponse) => {
-    const body = await readBody(req);
+    const body = await readBody(req, MAX_BODY_BYTES);
     if (body === undefined) {
-      res.writeHead(413, { 'content-type': 'application/json', connection: 'close' }).end('{"message":"Request Too Long"}');
+      answer(res, GATEWAY_RESPONSE_TYPES.requestTooLarge, req, undefined, { connection: 'close' });
       return;
     }
     const event = toProxyEvent(req, body);
+    const requestId = event.requestContext.requestId;
     if (!known.has(`${event.httpMethod} ${event.path}`)) {
-      res.writeHead(403, { 'content-type': 'application/json', 'x-amzn-errortype': 'MissingAuthenticationTokenException' });
-      res.end('{"message":"Missing Authentication Token"}');
+      answer(res, GATEWAY_RESPONSE_TYPES.missingAuthenticationToken, req, requestId);
       return;
     }
+    // A Lambda that fails before its response starts is API Gateway's 502 ("Internal server error").
+    const failed = () => answer(res, GATEWAY_RESPONSE_TYPES.default5xx, req, requestId, {}, 502);
     const stream = new PassThrough();
     res.on('close', () => {
       if (!res.writableFinished) stream.destroy();
     });
-    const relayed = relayResponseStream(stream, res);
+    const relayed = relayResponseStream(stream, res, failed);
     try {
       await handler(event, stream, lambdaContext({ name: functionName, arn: `arn:aws:lambda:local:000000000000:function:${functionName}` }, 900, 1024));
     } catch {
-      if (!res.headersSent) res.writeHead(502, { 'content-type': 'application/json' }).end('{"message":"Internal server error"}');
+      if (!res.headersSent) failed();
       stream.destroy();
     }
     if (!stream.writableEnded && !stream.destroyed) stream.end();

@@ -9,7 +9,7 @@
  * simulators are started from that config and the functions' `SPLITSERVE_CONFIG` is replaced by
  * the same config with the simulators' endpoints (`withEndpoints`) before the bundles load.
  * Everything else comes from the template: table names and keys, environment variables, handler
- * names, the ASL, the API's methods and paths.
+ * names, the ASL, the API's methods and paths, its gateway responses (what API Gateway answers itself).
  */
 import { withEndpoints } from '../../lambda/backends/pool-directory.ts';
 import { parseConfig } from '../../lambda/core/config.ts';
@@ -30,6 +30,7 @@ import { loadConfigFile } from '../start-local.ts';
 import { apiRoutesFromTemplate } from './api-routes.ts';
 import type { ApiRoute } from './api-routes.ts';
 import { readCloudAssembly, resourcesOfType } from './cloud-assembly.ts';
+import { gatewayResponsesFromTemplate } from './gateway-responses.ts';
 import { loadLocalFunctions } from './local-lambda.ts';
 import { tableDefinitionsFromTemplate } from './local-tables.ts';
 import { serveStepFunctions } from './sfn-endpoint.ts';
@@ -179,7 +180,9 @@ export async function startStack(options: StartStackOptions): Promise<LocalStack
     const target = only([...new Set(routes.map((r) => r.functionArn))], 'API integration targets');
     const gatewayFn = target ? fns.find(target) : undefined;
     if (!gatewayFn) throw new Error(`the API integrates ${String(target)}, which is not a function of the stack`);
-    const server = await serveApiGateway(gatewayFn.handler as unknown as StreamingLambdaHandler, routes, options.port ?? 8787, options.host ?? '127.0.0.1', gatewayFn.name);
+    // What API Gateway answers itself (unknown route, body over 10 MB, …): the template's gateway responses.
+    const gatewayResponses = gatewayResponsesFromTemplate(stack.template, resolver);
+    const server = await serveApiGateway(gatewayFn.handler as unknown as StreamingLambdaHandler, routes, options.port ?? 8787, options.host ?? '127.0.0.1', gatewayFn.name, gatewayResponses);
     closers.push(() => server.close());
     progress(`ready in ${((performance.now() - started) / 1000).toFixed(1)} s`);
 

@@ -10,6 +10,7 @@ import { PLAN_ERRORS } from '../../../lambda/core/plan-errors.ts';
 import type { LocalStack } from '../../../local/stack/start-stack.ts';
 import type { ExecutionRecord } from '../../../local/stack/state-machine-runner.ts';
 import { statesEntered } from '../../../local/stack/state-machine-runner.ts';
+import { describeEdgeAnswers } from '../edge-answers.ts';
 import { CONFIG, KEY, MODEL, startTestStack } from './fixture.ts';
 
 let stack: LocalStack;
@@ -133,3 +134,6 @@ describe('npm start on the synthesized stack', () => {
     expect(JSON.parse(run.cause!)).toMatchObject({ errorType: PLAN_ERRORS.upstreamTransient });
   });
 });
+
+// API Gateway routes: a wrong method and a trailing slash are unknown URLs, as deployed.
+describeEdgeAnswers('stack runtime', () => ({ url: stack.url, key: KEY, model: MODEL }), { wrongMethodStatus: 404, trailingSlashStatus: 404 });
