@@ -8,7 +8,7 @@
 // Called through the module objects, not named imports: tracing (lambda/handlers/tracing.ts)
 // instruments `http.request`/`https.request` on those objects.
 import http from 'node:http';
-import type { RequestOptions } from 'node:http';
+import type { IncomingMessage, RequestOptions } from 'node:http';
 import https from 'node:https';
 import type { Readable } from 'node:stream';
 import { InvalidRequestError, UpstreamError } from '../core/errors.ts';
@@ -125,9 +125,16 @@ export class UpstreamClient implements UpstreamTransport {
     };
     return new Promise<UpstreamReply>((resolve, reject) => {
       const req = origin.https ? https.request(options) : http.request(options);
-      req.on('timeout', () => req.destroy(new UpstreamTimeout('upstream timed out')));
+      let reply: IncomingMessage | undefined;
+      req.on('timeout', () => {
+        // Silence mid-body too: the body reader then fails with the timeout, not a reset.
+        const timeout = new UpstreamTimeout('upstream timed out');
+        reply?.destroy(timeout);
+        req.destroy(timeout);
+      });
       req.on('error', (err) => reject(transportError(err, call)));
       req.on('response', (res) => {
+        reply = res;
         const status = res.statusCode ?? 502;
         if (status >= 200 && status < 300) resolve({ status, body: nodeReplyBody(res) });
         else readBounded(res).then((text) => reject(statusError(status, text, call.pool)));

@@ -126,7 +126,8 @@ describe('bedrock route end to end (node adapter, openai client)', () => {
 
   it('a Bedrock ValidationException is the client\'s 400, not retried', async () => {
     bedrock.script({ kind: 'error', status: 400, type: 'ValidationException', message: 'The maximum tokens you requested exceeds the model limit' });
-    const err = await client.chat.completions.create({ model: MODEL, service_tier: 'flex', max_tokens: 999_999, messages: [{ role: 'user', content: 'x' }] }).catch((e: unknown) => e);
+    // Within the gateway's own context bound (131,072 by default), above what this Bedrock model takes.
+    const err = await client.chat.completions.create({ model: MODEL, service_tier: 'flex', max_tokens: 100_000, messages: [{ role: 'user', content: 'x' }] }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(OpenAI.BadRequestError);
     expect((err as InstanceType<typeof OpenAI.BadRequestError>).message).toContain('exceeds the model limit');
     expect(bedrock.requests).toHaveLength(1);

@@ -166,4 +166,49 @@ describe('assembled gateway', () => {
     const fits = await ask({ max_tokens: 2, messages: [{ role: 'user', content: 'y'.repeat(100_000) }] });
     expect(fits.status).toBe(200);
   });
+
+  it('serves a stream past an invalid upstream event, and warns once with the count', async () => {
+    sim.setFaults({ invalidBody: true });
+    try {
+      const response = await ask({ stream: true, max_tokens: 4 });
+      let text = '';
+      for await (const chunk of response.body as AsyncIterable<string>) text += chunk;
+      expect(text.trimEnd().endsWith('data: [DONE]')).toBe(true);
+      await runtime.flush();
+      expect(logger.records.filter((r) => r.message === 'invalid stream events dropped' && r.fields.requestId === response.headers['x-request-id'])).toMatchObject([
+        { level: 'warn', fields: { invalidEvents: 1 } },
+      ]);
+    } finally {
+      sim.setFaults({});
+    }
+  });
+
+  it('names a backend that goes silent mid-stream past the pool timeout a timeout, not a dropped stream', async () => {
+    const slow = assembleGateway({
+      config: parseConfig({ ...JSON.parse(JSON.stringify(config)), pools: { gpu: { protocol: 'openai', endpoints: [sim.url], timeoutMs: 150 } } }),
+      dynamo: store.client,
+      tables: TABLES,
+      logger,
+    });
+    sim.setFaults({ stallAfterTokens: 2 });
+    try {
+      const response = await slow.gateway({
+        method: 'POST',
+        path: '/v1/chat/completions',
+        headers: { authorization: `Bearer ${KEY}` },
+        body: JSON.stringify({ model: 'llama-3.1-8b', stream: true, max_tokens: 8, messages: [{ role: 'user', content: 'hi' }] }),
+        signal: new AbortController().signal,
+      });
+      let text = '';
+      for await (const chunk of response.body as AsyncIterable<string>) text += chunk;
+      const events = text.split('\n\n').filter(Boolean);
+      expect(events.at(-1)).toBe('data: [DONE]');
+      expect(JSON.parse(events.at(-2)!.slice(6))).toMatchObject({
+        error: { type: 'timeout', code: 'upstream_timeout', message: 'The gpu backend timed out in the middle of the stream.' },
+      });
+    } finally {
+      sim.setFaults({});
+      await slow.close();
+    }
+  });
 });
