@@ -172,8 +172,9 @@ async function streamPlan(deps: GatewayDeps, admitted: Admitted): Promise<Gatewa
   const opened = await openPlanStream(deps.steps, state, admitted.signal);
   if (admitted.marker) await admitted.marker.durable;
   admitted.placement.firstToken();
-  const streamOptions = state.body.stream_options as { include_usage?: boolean } | null | undefined;
-  const shaper = new StreamShaper({ model: state.model, tierServed: opened.state.tierServed, includeUsage: streamOptions?.include_usage === true });
+  const streamOptions = state.body.stream_options as { include_usage?: boolean; continuous_usage_stats?: boolean } | null | undefined;
+  const includeUsage = streamOptions?.include_usage === true;
+  const shaper = new StreamShaper({ model: state.model, tierServed: opened.state.tierServed, includeUsage, continuousUsage: includeUsage && streamOptions?.continuous_usage_stats === true });
   const body = relayStream(opened, shaper, { client: ctx.signal, stop: admitted.stop }, (end) => {
     if (end.invalidEvents > 0) {
       deps.logger.warn('invalid stream events dropped', { requestId: state.requestId, pools: opened.state.pools, invalidEvents: end.invalidEvents });

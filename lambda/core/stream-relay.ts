@@ -136,17 +136,28 @@ class RelayedStream implements AsyncIterableIterator<string> {
   }
 
   private report(): void {
-    const state = this.opened.state;
     // Reported from the next turn of the event loop: metering and logging are never on the
     // response path, even when the last chunk and the end of the response leave together.
     setImmediate(this.onEnd, {
       outcome: this.outcome,
       error: this.failure,
       invalidEvents: this.shaper.invalidEvents,
-      usage: this.shaper.usage ?? {
-        promptTokens: state.prefillPromptTokens ?? state.promptEstimate,
-        completionTokens: this.shaper.generatedChunks,
-      },
+      usage: this.usage(),
     });
+  }
+
+  /**
+   * What the stream used: the engine's final usage for a stream that completed; otherwise the
+   * latest running usage the engine reported (`continuous_usage_stats`), never below the chunks
+   * relayed, with the prompt as the engine (or the prefill answer) counted it, else the estimate.
+   */
+  private usage(): { promptTokens: number; completionTokens: number } {
+    const seen = this.shaper.usage;
+    if (seen && this.outcome === 'ok') return seen;
+    const state = this.opened.state;
+    return {
+      promptTokens: seen && seen.promptTokens > 0 ? seen.promptTokens : (state.prefillPromptTokens ?? state.promptEstimate),
+      completionTokens: Math.max(seen?.completionTokens ?? 0, this.shaper.generatedChunks),
+    };
   }
 }

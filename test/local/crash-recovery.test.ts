@@ -83,7 +83,8 @@ describe('a gateway killed with SIGKILL', () => {
 
     // Streams of both tenants, each killed mid-answer once it has received a few chunks.
     let started = 0;
-    const allFlowing = Promise.withResolvers<void>();
+    let flowing!: () => void;
+    const allFlowing = new Promise<void>((resolve) => (flowing = resolve));
     const streams = (['capped', 'free'] as const).flatMap((tenant) =>
       Array.from({ length: STREAMS_PER_TENANT }, async (_, i) => {
         const { data, response } = await clients[tenant].chat.completions
@@ -94,7 +95,7 @@ describe('a gateway killed with SIGKILL', () => {
         try {
           for await (const chunk of data) {
             if (chunk.choices[0]?.delta?.content) s.chunks += 1;
-            if (s.chunks === 3 && ++started === 2 * STREAMS_PER_TENANT) allFlowing.resolve();
+            if (s.chunks === 3 && ++started === 2 * STREAMS_PER_TENANT) flowing();
           }
         } catch {
           // the gateway is killed under it
@@ -102,7 +103,7 @@ describe('a gateway killed with SIGKILL', () => {
         return s;
       }),
     );
-    await allFlowing.promise;
+    await allFlowing;
     expect(await first.stop('SIGKILL')).toBeNull();
     await Promise.all(streams);
     expect(served).toHaveLength(COMPLETED + 2 * STREAMS_PER_TENANT);
