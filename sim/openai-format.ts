@@ -34,6 +34,11 @@ export interface ReplySpec {
   readonly finishReason: FinishReason;
   readonly promptTokens: number;
   readonly includeUsage: boolean;
+  /**
+   * `stream_options.continuous_usage_stats` (with `include_usage`), as vLLM and SGLang serve it:
+   * every chunk carries the usage so far (prompt, and the completion tokens sent up to it).
+   */
+  readonly continuousUsage?: boolean;
   readonly tool?: ToolCallSpec;
   /** Top-level fields added to a non-stream answer (e.g. vLLM's `kv_transfer_params`). */
   readonly extra?: Record<string, unknown>;
@@ -53,10 +58,14 @@ export function sseData(payload: unknown): string {
 /** The SSE terminator. */
 export const SSE_DONE = 'data: [DONE]\n\n';
 
-function chunkObject(spec: ReplySpec, choices: unknown[]): Record<string, unknown> {
+/** A chunk; `sent`: completion tokens sent up to and including it (for continuous usage). */
+function chunkObject(spec: ReplySpec, choices: unknown[], sent: number): Record<string, unknown> {
   const object = spec.api === 'chat' ? 'chat.completion.chunk' : 'text_completion';
   const base: Record<string, unknown> = { id: spec.id, object, created: spec.created, model: spec.model, choices };
-  if (spec.includeUsage) base['usage'] = null;
+  if (spec.continuousUsage) {
+    // vLLM's key order (UsageInfo: prompt, total, completion).
+    base['usage'] = { prompt_tokens: spec.promptTokens, total_tokens: spec.promptTokens + sent, completion_tokens: sent };
+  } else if (spec.includeUsage) base['usage'] = null;
   return base;
 }
 
@@ -76,7 +85,7 @@ function chatDelta(spec: ReplySpec, index: number): Record<string, unknown> {
 export function streamPieces(spec: ReplySpec, from: number, to: number): string {
   let out = '';
   if (from === 0 && spec.api === 'chat') {
-    out += sseData(chunkObject(spec, [{ index: 0, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }]));
+    out += sseData(chunkObject(spec, [{ index: 0, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }], 0));
   }
   const last = spec.pieces.length - 1;
   for (let i = from; i < to && i <= last; i++) {
@@ -85,7 +94,7 @@ export function streamPieces(spec: ReplySpec, from: number, to: number): string 
       spec.api === 'chat'
         ? { index: 0, delta: chatDelta(spec, i), logprobs: null, finish_reason: finish }
         : { index: 0, text: spec.pieces[i] ?? '', logprobs: null, finish_reason: finish, stop_reason: null };
-    out += sseData(chunkObject(spec, [choice]));
+    out += sseData(chunkObject(spec, [choice], i + 1));
   }
   return out;
 }

@@ -48,6 +48,7 @@ export function buildReply(input: ReplyInput): ReplySpec {
   const salt = `${promptText(body)}|${String(body['seed'] ?? '')}|${input.maxTokens}`;
   const rnd = mulberry32(hashString(salt, (input.seed >>> 0) ^ 0x811c9dc5));
   const includeUsage = body['stream'] === true && isIncludeUsage(body['stream_options']);
+  const continuousUsage = includeUsage && (body['stream_options'] as Record<string, unknown>)['continuous_usage_stats'] === true;
   const base = {
     api,
     id: `${api === 'chat' ? 'chatcmpl' : 'cmpl'}-${input.requestId}`,
@@ -55,6 +56,7 @@ export function buildReply(input: ReplyInput): ReplySpec {
     model: input.model,
     promptTokens: estimatePromptTokens(body),
     includeUsage,
+    continuousUsage,
     ...(input.extra ? { extra: input.extra } : {}),
   };
   const tool = api === 'chat' ? forcedTool(body) : undefined;

@@ -27,7 +27,7 @@ export const PRIORITY_FIELD = 'priority';
 const PRIORITY_ONLY: ReadonlySet<string> = new Set([PRIORITY_FIELD]);
 
 /** Whether a pool's endpoints are the hosted OpenAI API, which refuses fields it does not know. */
-function isHostedOpenAI(pool: PoolConfig): boolean {
+export function isHostedOpenAI(pool: PoolConfig): boolean {
   return (pool.endpoints ?? []).some((url) => /^https?:\/\/api\.openai\.com(?::\d+)?(?:\/|$)/i.test(url));
 }
 

@@ -5,6 +5,7 @@
  */
 import type { BackendCall } from './backend-target.ts';
 import { postTo, upstreamBody } from './backend-target.ts';
+import { withContinuousUsage } from './continuous-usage.ts';
 import { withEnginePriority } from './engine-priority.ts';
 import type { BackendProtocol } from './protocol.ts';
 import type { UpstreamCompletion } from './upstream-completion.ts';
@@ -12,7 +13,7 @@ import { toCompletion } from './upstream-completion.ts';
 
 /** Runs one aggregated completion, streamed or not as the body asks. */
 export function runAggregated(call: BackendCall, body: Record<string, unknown>): Promise<UpstreamCompletion> {
-  const out = upstreamBody(body, call.target);
+  const out = withContinuousUsage(upstreamBody(body, call.target), call.pool);
   return withEnginePriority(call.priority?.(call.target), out, (sent) =>
     postTo(call, sent).then((reply) => toCompletion(reply, sent.stream === true, call.target.pool, call.signal)),
   );

@@ -17,6 +17,7 @@ import { randomBytes } from 'node:crypto';
 import { UpstreamError } from '../core/errors.ts';
 import type { BackendCall, BackendTarget } from './backend-target.ts';
 import { postTo, upstreamBody } from './backend-target.ts';
+import { withContinuousUsage } from './continuous-usage.ts';
 import { runAggregated } from './openai.ts';
 import type { EndpointLease, PairLeases } from './endpoint-lease.ts';
 import type { EnginePriority } from './engine-priority.ts';
@@ -141,7 +142,7 @@ async function sendPair(
   let completion: UpstreamCompletion;
   let first: IteratorResult<string[]> | undefined;
   try {
-    const reply = await postTo(decodeCall, { ...upstreamBody(body, call.target), ...fields, ...(priority ? { [PRIORITY_FIELD]: priority.decode.value } : {}) });
+    const reply = await postTo(decodeCall, { ...withContinuousUsage(upstreamBody(body, call.target), call.pool), ...fields, ...(priority ? { [PRIORITY_FIELD]: priority.decode.value } : {}) });
     completion = await toCompletion(reply, stream, call.target.pool, decodeSignal);
     if (completion.kind === 'stream') {
       first = await completion.batches.next();

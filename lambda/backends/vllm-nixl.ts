@@ -7,6 +7,7 @@
  */
 import type { BackendCall } from './backend-target.ts';
 import { copyWithout, postTo, upstreamBody } from './backend-target.ts';
+import { withContinuousUsage } from './continuous-usage.ts';
 import { withEnginePriority } from './engine-priority.ts';
 import { runAggregated } from './openai.ts';
 import type { BackendProtocol, PrefillResult } from './protocol.ts';
@@ -83,7 +84,7 @@ export function runDecode(
   kvTransferParams: KvTransferParams | null,
   mode: KvTransferMode,
 ): Promise<UpstreamCompletion> {
-  const out = upstreamBody(body, call.target);
+  const out = withContinuousUsage(upstreamBody(body, call.target), call.pool);
   if (kvTransferParams) out.kv_transfer_params = decodeKvParams(kvTransferParams, mode);
   return withEnginePriority(call.priority?.(call.target), out, (sent) =>
     postTo(call, sent).then((reply) => toCompletion(reply, sent.stream === true, call.target.pool, call.signal)),

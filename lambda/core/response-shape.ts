@@ -29,6 +29,12 @@ export interface StreamShaperOptions {
   readonly tierServed: string;
   /** Whether the client asked for `stream_options.include_usage`. */
   readonly includeUsage: boolean;
+  /**
+   * Whether the client asked for `stream_options.continuous_usage_stats` (with `include_usage`).
+   * Otherwise the usage the gateway asks the engine for on every chunk is hidden: `null` on the
+   * chunks of a client that asked for `include_usage`, absent for one that did not. @default false
+   */
+  readonly continuousUsage?: boolean;
 }
 
 /**
@@ -36,7 +42,11 @@ export interface StreamShaperOptions {
  * usage, or, for a stream that ends early, the number of generated chunks.
  */
 export class StreamShaper {
-  /** Usage from the final usage chunk, once seen. */
+  /**
+   * The latest usage the engine reported: the final usage chunk's, or, before it, the running
+   * figures of the last chunk that carried them (`continuous_usage_stats`), which is what an
+   * abandoned stream is metered at.
+   */
   usage: { promptTokens: number; completionTokens: number } | null = null;
   /** Chunks that carried generated content (a token count for streams cut before their usage chunk). */
   generatedChunks = 0;
@@ -84,22 +94,50 @@ export class StreamShaper {
     if (data.length < 3 || data.charCodeAt(0) !== 123 || data.charCodeAt(data.length - 1) !== 125) return undefined;
     // One scan for every key that matters (one regex is ~6x cheaper than a String#includes each).
     let modelSeen = false;
-    let usageNullAt = -1;
+    let usageAt = -1;
+    /** End of the usage value: after `null`, or after the `}` of a flat running-usage object. */
+    let usageEnd = -1;
     WATCHED_KEYS.lastIndex = 0;
     for (let m = WATCHED_KEYS.exec(data); m !== null; m = WATCHED_KEYS.exec(data)) {
       if (m[1] === 'model' && !modelSeen && data.startsWith(this.modelField, m.index)) modelSeen = true;
-      else if (m[1] === 'usage' && usageNullAt < 0 && data.startsWith('null', WATCHED_KEYS.lastIndex)) usageNullAt = m.index;
-      else return undefined;
+      else if (m[1] === 'usage' && usageAt < 0) {
+        const at = WATCHED_KEYS.lastIndex;
+        if (data.startsWith('null', at)) usageEnd = at + 4;
+        else if (data.charCodeAt(at) === 123) {
+          // The running usage of `continuous_usage_stats`: a flat object of counts.
+          const close = data.indexOf('}', at);
+          if (close < 0 || data.lastIndexOf('{', close) !== at || data.startsWith(EMPTY_CHOICES, data.indexOf('"choices":'))) return undefined;
+          if (!this.runningUsage(data.slice(at, close + 1))) return undefined;
+          usageEnd = close + 1;
+          WATCHED_KEYS.lastIndex = usageEnd;
+        } else return undefined;
+        usageAt = m.index;
+      } else return undefined;
     }
     if (!modelSeen) return undefined;
     let out = data;
-    if (usageNullAt >= 0 && !this.options.includeUsage) {
-      // Drop `,"usage":null`; a `"usage":null` that opens the object takes the slow path.
-      if (data.charCodeAt(usageNullAt - 1) !== 44) return undefined;
-      out = data.slice(0, usageNullAt - 1) + data.slice(usageNullAt + USAGE_NULL.length);
+    if (usageAt >= 0) {
+      const isNull = usageEnd - usageAt === USAGE_NULL.length;
+      if (!this.options.includeUsage) {
+        // Drop `,"usage":…`; a `"usage"` that opens the object takes the slow path.
+        if (data.charCodeAt(usageAt - 1) !== 44) return undefined;
+        out = data.slice(0, usageAt - 1) + data.slice(usageEnd);
+      } else if (!isNull && this.options.continuousUsage !== true && !FINISHED.test(data)) {
+        // Kept on a finishing chunk: some engines (llama.cpp) report the final usage there.
+        out = data.slice(0, usageAt) + USAGE_NULL + data.slice(usageEnd);
+      }
     }
     if (GENERATED.test(out)) this.generatedChunks += 1;
     return out.slice(0, -1) + this.tierSuffix;
+  }
+
+  /** Records a chunk's running usage (`{"prompt_tokens":…,"completion_tokens":…,…}`); false if it is not one. */
+  private runningUsage(object: string): boolean {
+    const completion = COMPLETION_TOKENS.exec(object);
+    if (!completion) return false;
+    const prompt = PROMPT_TOKENS.exec(object);
+    this.usage = { promptTokens: prompt ? Number(prompt[1]) : 0, completionTokens: Number(completion[1]) };
+    return true;
   }
 
   private shapeChunk(data: string): string | null {
@@ -122,6 +160,10 @@ export class StreamShaper {
     if (!this.options.includeUsage) {
       if (!choices || choices.length === 0) return null;
       delete chunk.usage;
+    } else if (usage && choices && choices.length > 0 && this.options.continuousUsage !== true && !choices.some((c) => c.finish_reason != null)) {
+      // Running usage the client did not ask for: `null`, as on any chunk before the usage chunk
+      // (kept on a finishing chunk: some engines, llama.cpp, report the final usage there).
+      chunk.usage = null;
     }
     if (choices?.some(hasGenerated)) this.generatedChunks += 1;
     for (const field of INTERNAL_FIELDS) delete chunk[field];
@@ -134,6 +176,11 @@ export class StreamShaper {
 /** Keys that send a chunk off the fast path, or that it must check (`model`, `usage`). */
 const WATCHED_KEYS = /"(model|error|usage|kv_transfer_params|service_tier)":/g;
 const USAGE_NULL = '"usage":null';
+const EMPTY_CHOICES = '"choices":[]';
+/** A chunk with a finish reason (a string; `null` does not match). */
+const FINISHED = /"finish_reason":"/;
+const COMPLETION_TOKENS = /"completion_tokens":(\d+)/;
+const PROMPT_TOKENS = /"prompt_tokens":(\d+)/;
 
 /** A chunk that carries generated text or a tool call (a non-empty string opens with `"x` where x is not a quote). */
 const GENERATED = /"content":"[^"]|"tool_calls":\[|"text":"[^"]/;

@@ -82,3 +82,78 @@ describe('stream shaping fast path', () => {
     }
   });
 });
+
+describe('running usage (continuous_usage_stats)', () => {
+  /** A vLLM chunk with running usage (vLLM's key order). */
+  const running = (content: string, completion: number, finish: string | null = null) =>
+    JSON.stringify({
+      id: 'c',
+      object: 'chat.completion.chunk',
+      created: 1,
+      model: 'llama',
+      choices: [{ index: 0, delta: { content }, logprobs: null, finish_reason: finish }],
+      usage: { prompt_tokens: 9, total_tokens: 9 + completion, completion_tokens: completion },
+    });
+  const final = JSON.stringify({ id: 'c', object: 'chat.completion.chunk', created: 1, model: 'llama', choices: [], usage: { prompt_tokens: 9, total_tokens: 14, completion_tokens: 5 } });
+  // A chunk may carry several tokens (vLLM's stream interval, speculative decoding): the counts, not the chunks, are what the engine used.
+  const stream = [running('', 0), running('a', 1), running(' b c d', 4), running(' e', 5, 'length'), final, '[DONE]'];
+  const events = (text: string) =>
+    text
+      .trim()
+      .split('\n\n')
+      .map((e) => e.slice(6))
+      .filter((e) => e !== '[DONE]')
+      .map((e) => JSON.parse(e) as Record<string, unknown>);
+
+  it('keeps the latest running usage as the stream goes (what an abandoned stream is metered at), without parsing the chunks', () => {
+    const parse = vi.spyOn(JSON, 'parse');
+    try {
+      const shaper = new StreamShaper({ model: 'llama', tierServed: 'priority', includeUsage: false });
+      shaper.shape(stream.slice(0, 3));
+      expect(parse).not.toHaveBeenCalled();
+      expect(shaper.usage).toEqual({ promptTokens: 9, completionTokens: 4 });
+      expect(shaper.generatedChunks).toBe(2);
+    } finally {
+      parse.mockRestore();
+    }
+  });
+
+  it('hides it from a client that did not ask for usage: no usage field, no usage chunk', () => {
+    const shaper = new StreamShaper({ model: 'llama', tierServed: 'priority', includeUsage: false });
+    const text = shaper.shape(stream);
+    expect(text).not.toContain('usage');
+    const out = events(text);
+    expect(out).toHaveLength(4);
+    expect(out.map((e) => (e.choices as Array<{ delta: { content: string } }>)[0]!.delta.content).join('')).toBe('a b c d e');
+    expect(shaper.usage).toEqual({ promptTokens: 9, completionTokens: 5 });
+  });
+
+  it('shows a client that asked for include_usage only usage:null on its chunks, the running figures on the finishing chunk, and the usage chunk', () => {
+    const shaper = new StreamShaper({ model: 'llama', tierServed: 'priority', includeUsage: true });
+    const out = events(shaper.shape(stream));
+    expect(out.map((e) => e.usage)).toEqual([null, null, null, { prompt_tokens: 9, total_tokens: 14, completion_tokens: 5 }, { prompt_tokens: 9, total_tokens: 14, completion_tokens: 5 }]);
+    for (const e of out) expect(e).toMatchObject({ model: 'llama', service_tier: 'priority' });
+  });
+
+  it('passes the running usage through to a client that asked for continuous_usage_stats', () => {
+    const shaper = new StreamShaper({ model: 'llama', tierServed: 'priority', includeUsage: true, continuousUsage: true });
+    const out = events(shaper.shape(stream));
+    expect(out.map((e) => (e.usage as { completion_tokens: number }).completion_tokens)).toEqual([0, 1, 4, 5, 5]);
+  });
+
+  it('the slow path (a chunk that needs parsing) treats running usage the same way', () => {
+    // `kv_transfer_params` sends a chunk through the JSON round trip.
+    const slow = (completion: number) =>
+      JSON.stringify({ id: 'c', object: 'chat.completion.chunk', model: 'other', kv_transfer_params: null, choices: [{ index: 0, delta: { content: 'x' }, finish_reason: null }], usage: { prompt_tokens: 3, completion_tokens: completion, prompt_tokens_details: { cached_tokens: 0 } } });
+    for (const [options, expected] of [
+      [{ includeUsage: false }, undefined],
+      [{ includeUsage: true }, null],
+      [{ includeUsage: true, continuousUsage: true }, { prompt_tokens: 3, completion_tokens: 2, prompt_tokens_details: { cached_tokens: 0 } }],
+    ] as const) {
+      const shaper = new StreamShaper({ model: 'llama', tierServed: 'flex', ...options });
+      const out = events(shaper.shape([slow(1), slow(2)]));
+      expect(out[1]!.usage).toEqual(expected);
+      expect(shaper.usage).toEqual({ promptTokens: 3, completionTokens: 2 });
+    }
+  });
+});
