@@ -1,6 +1,6 @@
 /**
  * The splitserve stack: tables, plan task functions, the orchestration state machine, the gateway
- * function and the REST API, wired with least-privilege grants. Pools and tiers come from the
+ * function, the REST API and the scheduled open-request sweep, wired with least-privilege grants. Pools and tiers come from the
  * config given at synth time; tenants and API keys never enter the template.
  */
 import { Annotations, CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
@@ -10,6 +10,7 @@ import { GatewayApi, type GatewayApiProps } from './api.ts';
 import { grantBedrockInvoke } from './bedrock-access.ts';
 import { serializeDeployConfig, simulatedPools, toDeployConfig } from './deploy-config.ts';
 import { GatewayFunction } from './gateway-function.ts';
+import { OpenRequestSweep } from './open-request-sweep.ts';
 import { Orchestration } from './orchestration.ts';
 import { PlanTaskFunctions } from './plan-task-functions.ts';
 import { Tables, type TablesProps } from './tables.ts';
@@ -101,6 +102,8 @@ export class SplitserveStack extends Stack {
     });
     grantBedrockInvoke(config, [gateway.function, ...tasks.bedrockCallers]);
     const api = new GatewayApi(this, 'Api', { ...props.api, handler: gateway.function });
+    // Bills what a gateway environment that died while serving left open (lambda/store/open-requests.ts).
+    new OpenRequestSweep(this, 'OpenRequestSweep', { usageTable: tables.usage });
 
     this.apiUrl = api.url;
     this.configTableName = tables.config.tableName;

@@ -116,7 +116,7 @@ beforeAll(() => {
 describe('functions', () => {
   it('run on arm64 with Node.js 22 or newer, traced, from minified ES module bundles', () => {
     const fns = resourcesOf(plain, 'AWS::Lambda::Function');
-    expect(fns.map(([, p]) => p.Handler).sort()).toEqual(['index.decode', 'index.fallback', 'index.handler', 'index.meter', 'index.prefill']);
+    expect(fns.map(([, p]) => p.Handler).sort()).toEqual(['index.decode', 'index.fallback', 'index.handler', 'index.meter', 'index.prefill', 'index.sweep']);
     for (const [, p] of fns) {
       expect(p.Architectures).toEqual(['arm64']);
       expect(p.Runtime).toMatch(/^nodejs(2[2-9]|[3-9]\d)\.x$/);
