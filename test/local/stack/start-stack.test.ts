@@ -56,7 +56,9 @@ describe('npm start on the synthesized stack', () => {
     expect(progress.at(-1)).toMatch(/^ready in /);
     expect(stack.routes.map((r) => `${r.method} ${r.path}`)).toEqual(['GET /health', 'POST /v1/chat/completions', 'POST /v1/completions', 'GET /v1/models']);
     expect(stack.routes.every((r) => r.streaming)).toBe(true);
-    expect(Object.keys(stack.functions)).toHaveLength(5);
+    expect(Object.keys(stack.functions)).toHaveLength(6);
+    // The scheduled open-request sweep is loaded too (the local runtime runs no schedule; start-up sweeps).
+    expect(Object.keys(stack.functions).filter((id) => id.startsWith('OpenRequestSweepFunction'))).toHaveLength(1);
     expect(stack.stateMachineArn).toMatch(/^arn:aws:states:local:000000000000:stateMachine:/);
     expect(stack.config.tenants.map((t) => t.id)).toEqual(['stack-test']);
     expect(Object.values(stack.config.pools).every((p) => p.endpoints?.length === 1 && p.simulate === undefined)).toBe(true);
