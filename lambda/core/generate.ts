@@ -6,8 +6,9 @@
 import type { TierName } from './config.ts';
 import { checkContextLimit } from './context-limit.ts';
 import { costUnits, reservePriceFactor } from './cost.ts';
-import { deadlineError, NotFoundError, PermissionDeniedError, PlanNotMeteredError, TierOverloadedError } from './errors.ts';
+import { NotFoundError, PermissionDeniedError, PlanNotMeteredError, TierOverloadedError } from './errors.ts';
 import type { Placement } from './overload-guard.ts';
+import type { RequestRun } from './drain.ts';
 import type { GatewayDeps } from './gateway-deps.ts';
 import type { GatewayResponse } from './http-types.ts';
 import { jsonResponse, SSE_HEADERS } from './http-types.ts';
@@ -112,19 +113,17 @@ export async function handleGeneration(deps: GatewayDeps, api: ApiKind, rawBody:
   const state = placement.tier === tier ? asked : { ...switchTier(asked, placement.tier, tierRoute(deps.config, placement.tier, body.model)), yieldedFrom: tier };
   // The answer's headers, built once into one object (spreads re-copy every key).
   const headers: Record<string, string> = body.stream === true ? { ...SSE_HEADERS, ...ctx.baseHeaders } : { ...ctx.baseHeaders };
-  // What ends the request early: the adapter's deadline or this instance's drain deadline; the
-  // upstream calls stop at either, or when the client goes away.
-  const stop = ctx.deadline ? AbortSignal.any([ctx.deadline, deps.drain.signal]) : deps.drain.signal;
-  const signal = AbortSignal.any([ctx.signal, stop]);
+  // Its upstream calls stop when the client goes away, at the adapter's deadline, or at the
+  // drain deadline of this instance (drain.ts).
+  const run = deps.drain.enter(ctx.signal, ctx.deadline);
   // Crash safety: a marker of the request, written while the backend works on it (open-requests.ts).
   const marker = deps.openRequests?.open(openRequestOf(state, reserveTokens, costUnits(Math.ceil(reserveTokens), priceFactor)));
-  const admitted: Admitted = { state, ticket, placement, headers: addRateLimitHeaders(headers, ticket.rateLimit), ctx, signal, stop, marker };
-  deps.drain.enter();
+  const admitted: Admitted = { state, ticket, placement, headers: addRateLimitHeaders(headers, ticket.rateLimit), ctx, run, marker };
   try {
     return body.stream === true ? await streamPlan(deps, admitted) : await jsonPlan(deps, admitted);
   } catch (thrown) {
     // Ended by a deadline: answered (and metered) as the deadline's error, not as an abort.
-    const err = stop.aborted && !ctx.signal.aborted ? deadlineError(stop.reason) : thrown;
+    const err = run.stopped && !ctx.signal.aborted ? run.stopped : thrown;
     const usage = { promptTokens: 0, completionTokens: 0 };
     // A state machine execution meters itself (its Meter or MeterFailure step), unless it ended
     // without running either (timed out, aborted): then the gateway meters it.
@@ -149,17 +148,15 @@ interface Admitted {
   /** Headers of the answer: request id and rate limits (and the SSE ones for a stream). */
   readonly headers: Record<string, string>;
   readonly ctx: GenerationContext;
-  /** Aborted when the client goes away or {@link stop} fires: what upstream calls stop at. */
-  readonly signal: AbortSignal;
-  /** Aborted, with the error to answer, at the request's deadline or the drain deadline. */
-  readonly stop: AbortSignal;
+  /** Its cancellation: `run.signal` is what upstream calls stop at; `run.stopped` says why, at a deadline. */
+  readonly run: RequestRun;
   /** The request's open marker: durable before the first byte reaches the client. */
   readonly marker: OpenRequestHandle | undefined;
 }
 
 async function jsonPlan(deps: GatewayDeps, admitted: Admitted): Promise<GatewayResponse> {
   const { state, headers, ctx } = admitted;
-  const done = await deps.executor.runJson(state, admitted.signal);
+  const done = await deps.executor.runJson(state, admitted.run.signal);
   if (admitted.marker) await admitted.marker.durable;
   const usage = done.usage ?? { promptTokens: 0, completionTokens: 0 };
   finish(deps, admitted, done, { outcome: 'ok', usage, ttftMs: null, meter: !deps.executor.meters || done.meterError !== undefined });
@@ -169,13 +166,13 @@ async function jsonPlan(deps: GatewayDeps, admitted: Admitted): Promise<GatewayR
 
 async function streamPlan(deps: GatewayDeps, admitted: Admitted): Promise<GatewayResponse> {
   const { state, headers, ctx } = admitted;
-  const opened = await openPlanStream(deps.steps, state, admitted.signal);
+  const opened = await openPlanStream(deps.steps, state, admitted.run.signal);
   if (admitted.marker) await admitted.marker.durable;
   admitted.placement.firstToken();
   const streamOptions = state.body.stream_options as { include_usage?: boolean; continuous_usage_stats?: boolean } | null | undefined;
   const includeUsage = streamOptions?.include_usage === true;
   const shaper = new StreamShaper({ model: state.model, tierServed: opened.state.tierServed, includeUsage, continuousUsage: includeUsage && streamOptions?.continuous_usage_stats === true });
-  const body = relayStream(opened, shaper, { client: ctx.signal, stop: admitted.stop }, (end) => {
+  const body = relayStream(opened, shaper, { client: ctx.signal, run: admitted.run }, (end) => {
     if (end.invalidEvents > 0) {
       deps.logger.warn('invalid stream events dropped', { requestId: state.requestId, pools: opened.state.pools, invalidEvents: end.invalidEvents });
     }
@@ -194,9 +191,9 @@ interface Ending {
 }
 
 /** Settles admission and the placement, meters and logs a request exactly once, off the response path. */
-function finish(deps: GatewayDeps, { ticket, placement }: Admitted, state: PlanState, end: Ending, error?: unknown): void {
+function finish(deps: GatewayDeps, { ticket, placement, run }: Admitted, state: PlanState, end: Ending, error?: unknown): void {
   const totalMs = Date.now() - state.startedAt;
-  deps.drain.leave();
+  run.end();
   placement.release();
   const record = usageRecordOf(state, end.outcome, end.usage, end.ttftMs, deps.config.tiers[state.tierServed]);
   ticket.settle({ tokens: end.usage.promptTokens + end.usage.completionTokens, costUnits: record.costUnits });

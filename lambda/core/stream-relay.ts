@@ -4,7 +4,8 @@
  * A failure after the first byte becomes a `data: {"error": …}` event followed by `data: [DONE]`
  * (as vLLM ends a failed stream), never a silent cut; so does the request's deadline (`stop`).
  */
-import { deadlineError, toGatewayError } from './errors.ts';
+import type { RequestRun } from './drain.ts';
+import { toGatewayError } from './errors.ts';
 import type { OpenedStream } from './executor.ts';
 import type { PlanUsage } from './plan.ts';
 import type { StreamShaper } from './response-shape.ts';
@@ -22,8 +23,8 @@ export interface StreamEnd {
 export interface RelaySignals {
   /** Aborted when the client goes away: the stream ends without another byte. */
   readonly client: AbortSignal;
-  /** Aborted, with the error to tell the client, at the request's deadline. */
-  readonly stop: AbortSignal;
+  /** The request's run: `stopped` is the error to tell the client when a deadline ended it. */
+  readonly run: Pick<RequestRun, 'stopped'>;
 }
 
 /**
@@ -108,13 +109,13 @@ class RelayedStream implements AsyncIterableIterator<string> {
    */
   private failed(err: unknown, upstreamOpen: boolean): IteratorResult<string> {
     if (upstreamOpen) void this.opened.rest.return?.();
-    const { client, stop } = this.signals;
+    const { client, run } = this.signals;
     if (client.aborted) {
       this.end();
       return DONE;
     }
     this.outcome = 'error';
-    this.failure = stop.aborted ? deadlineError(stop.reason) : err;
+    this.failure = run.stopped ?? err;
     this.phase = 'closing';
     return { value: `data: ${JSON.stringify(toGatewayError(this.failure).toJSON())}\n\ndata: [DONE]\n\n`, done: false };
   }
