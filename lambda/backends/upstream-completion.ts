@@ -27,11 +27,18 @@ export function readJson(reply: UpstreamReply, pool: string): Promise<Record<str
       }
       throw new UpstreamError(`The ${pool} backend answered with a body that is not a JSON object.`, 502, false, pool);
     },
-    () => {
-      throw new UpstreamError(`The ${pool} backend closed the connection before its answer was complete.`, 502, true, pool);
+    (err: unknown) => {
+      // A silence past the pool's timeout mid-body is a timeout, as before the headers.
+      const failure = transportError(err, { pool, signal: NOT_ABORTED });
+      throw failure instanceof UpstreamError && failure.statusCode === 504
+        ? new UpstreamError(`The ${pool} backend timed out before its answer was complete.`, 504, true, pool)
+        : new UpstreamError(`The ${pool} backend closed the connection before its answer was complete.`, 502, true, pool);
     },
   );
 }
+
+/** For {@link transportError} where no caller's signal is at hand (a read whose caller left fails anyway). */
+const NOT_ABORTED = new AbortController().signal;
 
 /**
  * Splits an upstream SSE body into batches of `data:` payloads (without the `data: ` prefix),

@@ -1,11 +1,12 @@
 /**
  * SSE batching of an upstream body: events split anywhere (inside a multi-byte character, inside
  * a line) come out whole, one batch per network chunk that completed events, and a stream that
- * ends without `[DONE]` is an upstream error.
+ * ends without `[DONE]` is an upstream error. A JSON answer whose body goes silent past the
+ * timeout is a timeout (504), one that breaks or is not JSON a 502.
  */
 import { describe, expect, it } from 'vitest';
 import type { UpstreamBody } from '../../lambda/backends/upstream-client.ts';
-import { sseBatches } from '../../lambda/backends/upstream-completion.ts';
+import { readJson, sseBatches } from '../../lambda/backends/upstream-completion.ts';
 import { UpstreamError } from '../../lambda/core/errors.ts';
 
 function bodyOf(chunks: Buffer[]): UpstreamBody & { cancelled: boolean } {
@@ -51,5 +52,30 @@ describe('sseBatches', () => {
     const err = await collect([Buffer.from('data: {"a":1}\n\n')]).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(UpstreamError);
     expect((err as UpstreamError).retryable).toBe(true);
+  });
+});
+
+describe('readJson', () => {
+  const failing = (err: Error): UpstreamBody => ({
+    async *[Symbol.asyncIterator]() {
+      yield* [];
+      throw err;
+    },
+    text: () => Promise.reject(err),
+    cancel: () => undefined,
+  });
+
+  it('a body that went silent past the timeout is a retryable 504; one that broke is a retryable 502', async () => {
+    const timedOut = Object.assign(new Error('Body Timeout Error'), { code: 'UND_ERR_BODY_TIMEOUT' });
+    const silent = await readJson({ status: 200, body: failing(timedOut) }, 'gpu').catch((e: unknown) => e);
+    expect(silent).toBeInstanceOf(UpstreamError);
+    expect(silent).toMatchObject({ statusCode: 504, retryable: true, code: 'upstream_timeout', pool: 'gpu' });
+    const broken = await readJson({ status: 200, body: failing(Object.assign(new Error('aborted'), { code: 'ECONNRESET' })) }, 'gpu').catch((e: unknown) => e);
+    expect(broken).toMatchObject({ statusCode: 502, retryable: true, code: 'upstream_error' });
+  });
+
+  it('a body that is not a JSON object is a 502 not worth retrying', async () => {
+    const text = (t: string): UpstreamBody => ({ [Symbol.asyncIterator]: async function* () {}, text: async () => t, cancel: () => undefined });
+    await expect(readJson({ status: 200, body: text('{"id": 1') }, 'gpu')).rejects.toMatchObject({ statusCode: 502, retryable: false });
   });
 });
