@@ -96,7 +96,7 @@ export interface TenantLedger {
   readonly balanced: boolean;
 }
 
-/** An admin change and whether it held at the end. */
+/** A check of the run: an admin change that held (or not) at the end, a gateway that stopped when told. */
 export interface AdminCheck {
   readonly name: string;
   readonly pass: boolean;
@@ -118,6 +118,8 @@ export interface Ledger {
   /** Records by outcome, and what the clients' view calls for. */
   readonly records: OutcomeCounts;
   readonly expectedRecords: OutcomeCounts;
+  /** Client aborts of streams the gateway had already finished (metered `ok`, compared as partial streams). */
+  readonly abortsAfterFinish: number;
   /** Records whose tenant or request the soak does not know (must be 0). */
   readonly strayRecords: number;
   readonly tokens: TokenLedger;
@@ -139,7 +141,7 @@ function requestIdOf(completionId: string | undefined): string | undefined {
 
 /**
  * Builds the ledger from the requests sent, the usage records read back from the store (those
- * of the run only), and the admin checks.
+ * of the run only), and the checks (admin changes, gateway stops); a failed check unbalances it.
  *
  * @example
  * const ledger = buildLedger(sent, records, checks);
@@ -161,6 +163,8 @@ export function buildLedger(sent: readonly SentRequest[], records: readonly Usag
     return t;
   };
   let perRequestMismatches = 0;
+  /** Records of streams their client aborted after the gateway had finished them (`ok`): compared as partial streams. */
+  const finishedBeforeAbort = new Set<string>();
   for (const req of sent) {
     const t = tenantOf(req.tenant);
     const r = req.result;
@@ -192,7 +196,10 @@ export function buildLedger(sent: readonly SentRequest[], records: readonly Usag
     }
     let expected = expectedRecord(r);
     // A client abort that reached a gateway which had already finished the stream is metered `ok`.
-    if (expected === 'aborted' && record?.outcome === 'ok') expected = 'ok';
+    if (expected === 'aborted' && record?.outcome === 'ok') {
+      expected = 'ok';
+      finishedBeforeAbort.add(record.requestId);
+    }
     if (expected !== 'none' && expected !== 'unknown') t.expected[expected] += 1;
     const partial = req.stream && (r.outcome === CLIENT_OUTCOMES.aborted || (r.outcome === CLIENT_OUTCOMES.openaiError && r.status === 200));
     if (partial) {
@@ -215,7 +222,7 @@ export function buildLedger(sent: readonly SentRequest[], records: readonly Usag
       continue;
     }
     t.records[rec.outcome] += 1;
-    if (rec.outcome === 'ok') {
+    if (rec.outcome === 'ok' && !finishedBeforeAbort.has(rec.requestId)) {
       t.tokens.meteredPrompt += rec.promptTokens;
       t.tokens.meteredCompletion += rec.completionTokens;
     }
@@ -243,7 +250,7 @@ export function buildLedger(sent: readonly SentRequest[], records: readonly Usag
       balanced: countsMatch && tokensMatch && t.otherFailures === 0,
     };
   }
-  for (const check of admin) if (!check.pass) problems.push(`admin: ${check.name}: ${check.detail}`);
+  for (const check of admin) if (!check.pass) problems.push(`check: ${check.name}: ${check.detail}`);
   const sum = <K extends keyof TenantLedger>(k: K): number => Object.values(tenantLedgers).reduce((n, t) => n + (t[k] as number), 0);
   const sumCounts = (k: 'records' | 'expectedRecords'): OutcomeCounts => {
     const out = zero();
@@ -262,6 +269,7 @@ export function buildLedger(sent: readonly SentRequest[], records: readonly Usag
     otherFailureSamples,
     records: sumCounts('records'),
     expectedRecords: sumCounts('expectedRecords'),
+    abortsAfterFinish: finishedBeforeAbort.size,
     strayRecords,
     tokens,
     tenants: tenantLedgers,
@@ -294,10 +302,10 @@ export function formatLedger(l: Ledger): string {
     ...l.otherFailureSamples.map((s) => `  failed otherwise: ${s}`),
     `usage records: ${fmt(l.records)} (the clients' view: ${fmt(l.expectedRecords)}); stray ${l.strayRecords}`,
     `tokens served ${l.tokens.clientPrompt}+${l.tokens.clientCompletion}, metered ${l.tokens.meteredPrompt}+${l.tokens.meteredCompletion} (prompt+completion, ok records)`,
-    `partial streams: ${l.tokens.partialChunksReceived} content chunks received, ${l.tokens.partialMeteredCompletion} completion tokens metered (${l.tokens.partialUnmatched} without a record found by id)`,
+    `partial streams (aborted, or ended by an error event): ${l.tokens.partialChunksReceived} content chunks received, ${l.tokens.partialMeteredCompletion} completion tokens metered (${l.abortsAfterFinish} aborted after the gateway had finished them; ${l.tokens.partialUnmatched} without a record found by id)`,
     'per tenant:',
     ...Object.entries(l.tenants).map(([id, t]) => `  ${id.padEnd(8)} sent ${t.sent}, ok ${t.succeeded}, errors ${t.openaiErrors}, aborted ${t.aborted}, other ${t.otherFailures}; records ${fmt(t.records)}; tokens ${t.tokens.clientPrompt}+${t.tokens.clientCompletion} / metered ${t.tokens.meteredPrompt}+${t.tokens.meteredCompletion}: ${t.balanced ? 'balanced' : 'NOT balanced'}`),
-    'admin changes:',
+    'checks (admin changes held, the gateway stopped when told):',
     ...l.admin.map((c) => `  ${c.pass ? 'PASS' : 'FAIL'} ${c.name}: ${c.detail}`),
     l.balanced ? 'ledger: BALANCED' : `ledger: NOT BALANCED\n${l.problems.map((p) => `  - ${p}`).join('\n')}`,
     '',

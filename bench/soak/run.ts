@@ -25,7 +25,7 @@ import type { RequestResult, RequestSpec } from './client.ts';
 import { sendRequest } from './client.ts';
 import type { FaultChange } from './fault-schedule.ts';
 import { faultPlan, supportedFaultFields } from './fault-schedule.ts';
-import type { Ledger, SentRequest } from './ledger.ts';
+import type { AdminCheck, Ledger, SentRequest } from './ledger.ts';
 import { buildLedger } from './ledger.ts';
 import type { ProcessSample } from './sampler.ts';
 import { ProcessSampler } from './sampler.ts';
@@ -81,10 +81,10 @@ const READY = /listening on (http:\/\/127\.0\.0\.1:\d+)/;
 const MAX_IN_FLIGHT = 2_000;
 /** Key cache bound of the gateway (DynamoKeyResolver ttlMs) plus a margin: admin changes have taken effect by then. */
 const KEY_CACHE_BOUND_MS = 6_000;
-/** How long a stopped gateway may take to drain and exit before it is killed. */
-const GATEWAY_STOP_GRACE_MS = 30_000;
+/** How long a stopped gateway may take to drain (10 s by default) and exit before it is killed. */
+const GATEWAY_STOP_GRACE_MS = 20_000;
 /** Meter flush interval (DynamoUsageMeter) plus a margin. */
-const METER_FLUSH_WAIT_MS = 2_500;
+const METER_FLUSH_WAIT_MS = 1_500;
 
 /** Fractions of the load at which the admin changes are made. */
 const CHANGE_AT: Readonly<Record<AdminChange, number>> = { 'revoke-key': 0.2, 'create-key': 0.3, 'disable-tenant': 0.4, 'lower-limit': 0.5 };
@@ -159,6 +159,11 @@ async function stopGateway(pid: number, graceMs: number): Promise<{ clean: boole
     /* gone */
   }
   return { clean: false, ms: Math.round(performance.now() - started) };
+}
+
+/** The last lines a service printed other than its JSON log lines, on one line (for the timeline). */
+function lastLines(service: Service, n = 6): string {
+  return service.recentOutput().split('\n').filter((l) => !l.startsWith('{')).slice(-n).join(' | ').slice(0, 1_500);
 }
 
 /** The usage table of the store: the local runtime's name, else the only table named *usage*. */
@@ -247,14 +252,12 @@ export async function runSoak(options: SoakOptions, progress: (line: string) => 
       }
     })();
 
-    // Admin changes and the restart: one timeline.
+    // Admin changes, each at its time (an admin CLI run takes a second or two: they may overlap).
     const made = new Set<AdminChange>();
     let createdKey: { key: string; keyId: string } | undefined;
     let lastChangeAt = 0;
-    let paused = false;
-    let adminError: Error | undefined;
-    const adminDone = (async () => {
-      for (const change of ADMIN_CHANGES) {
+    const changesDone = Promise.all(
+      ADMIN_CHANGES.map(async (change) => {
         await sleep(t0 + CHANGE_AT[change] * durationMs - performance.now());
         try {
           const out = await makeChange(store!.url, change);
@@ -265,7 +268,15 @@ export async function runSoak(options: SoakOptions, progress: (line: string) => 
         } catch (err) {
           note(`admin: ${change} failed`, (err as Error).message);
         }
-      }
+      }),
+    );
+
+    // The restart: arrivals pause, the gateway is stopped as an operator would (SIGTERM: it
+    // drains), and started again on the same store.
+    let paused = false;
+    let restartError: Error | undefined;
+    const stops: Array<{ pid: number; clean: boolean; ms: number }> = [];
+    const restartDone = (async () => {
       if (!options.restart) return;
       await sleep(t0 + RESTART_AT * durationMs - performance.now());
       paused = true;
@@ -274,15 +285,16 @@ export async function runSoak(options: SoakOptions, progress: (line: string) => 
       const old = gateway!;
       note('restart: stopping the gateway (SIGTERM)', `pid ${old.pid}`);
       const stop = await stopGateway(old.pid, GATEWAY_STOP_GRACE_MS);
+      stops.push({ pid: old.pid, ...stop });
       gateway = undefined;
-      note(stop.clean ? `restart: the gateway exited in ${stop.ms} ms` : `restart: the gateway did not exit within ${GATEWAY_STOP_GRACE_MS} ms and was killed`);
+      note(stop.clean ? `restart: the gateway exited in ${stop.ms} ms` : `restart: the gateway did not exit within ${GATEWAY_STOP_GRACE_MS} ms and was killed`, stop.clean ? undefined : lastLines(old));
       gateway = await startGateway();
       baseUrl = gateway.url;
       paused = false;
       note('restart: the gateway is back', `${baseUrl} (pid ${gateway.pid})`);
     })().catch((err: Error) => {
       // Kept for after the load (a rejection nobody awaits yet would end the process).
-      adminError = err;
+      restartError = err;
       note('restart failed', err.message.split('\n')[0]);
     });
 
@@ -330,8 +342,8 @@ export async function runSoak(options: SoakOptions, progress: (line: string) => 
     progress('load done; waiting for the requests in flight…');
     await Promise.all(pending);
     stopped = true;
-    await Promise.all([faultsDone, adminDone]);
-    if (adminError) throw adminError;
+    await Promise.all([faultsDone, changesDone, restartDone]);
+    if (restartError) throw restartError;
     await Promise.all((Object.keys(sims) as SoakSim[]).map((sim) => postFaults(sims, { atMs: 0, sim, kind: 'none', faults: {} })));
     note('load ended, faults cleared');
 
@@ -352,11 +364,17 @@ export async function runSoak(options: SoakOptions, progress: (line: string) => 
     sampler.stop();
     const final = gateway!;
     const stop = await stopGateway(final.pid, GATEWAY_STOP_GRACE_MS);
+    stops.push({ pid: final.pid, ...stop });
     gateway = undefined;
-    note(stop.clean ? `gateway stopped in ${stop.ms} ms` : `the gateway did not exit within ${GATEWAY_STOP_GRACE_MS} ms and was killed`, `pid ${final.pid}`);
+    note(stop.clean ? `gateway stopped in ${stop.ms} ms` : `the gateway did not exit within ${GATEWAY_STOP_GRACE_MS} ms and was killed`, stop.clean ? `pid ${final.pid}` : lastLines(final));
     const records = await readRecords(store!.url, runStartEpoch - 1_000);
     progress(`read ${records.length} usage records back from the store`);
-    const ledger = buildLedger(sent, records, admin);
+    const lifecycle: AdminCheck[] = stops.map((st, i) => ({
+      name: i < stops.length - 1 ? 'the gateway stops on SIGTERM (restart)' : 'the gateway stops on SIGTERM (end)',
+      pass: st.clean,
+      detail: st.clean ? `pid ${st.pid} exited in ${st.ms} ms` : `pid ${st.pid} still ran ${GATEWAY_STOP_GRACE_MS} ms after SIGTERM and was killed`,
+    }));
+    const ledger = buildLedger(sent, records, [...admin, ...lifecycle]);
     return { startedAt, options, faultKinds, timeline, notSent, late, samples: sampler.samples, ledger };
   } finally {
     await procs.stopAll();
