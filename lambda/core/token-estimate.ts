@@ -45,8 +45,9 @@
  * metered and counted in full at settlement; it can push a window past its limit by at most that
  * request's excess.
  *
- * Cost: one pass over the body's strings, a `JSON.stringify` of `tools` and of each tool call's
- * arguments when present (measured: see docs/tiers-and-overload.md, "Reservations").
+ * Cost: one pass over the body's strings (native UTF-8 lengths), a `JSON.stringify` of `tools` and
+ * a parse of each tool call's arguments when present. Measured: 0.2 µs for a one-line chat, 1.7 µs
+ * for a 4 KB prompt, 7.6 µs with four tools and a tool call (docs/tiers-and-overload.md).
  */
 import type { ApiKind, GenerationBody } from './request-schema.ts';
 
@@ -70,19 +71,9 @@ const TEXT_PARTS: ReadonlySet<string> = new Set(['text', 'input_text', 'output_t
 
 const CHARS_PER_TOKEN = 4;
 
-/** UTF-8 length of a string without encoding it (surrogate pairs: 4 bytes). */
+/** UTF-8 length of a string, without encoding it (native: ~20x faster than a JS loop on 4 KB). */
 export function utf8Bytes(s: string): number {
-  let n = s.length;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 0x80) continue;
-    if (c < 0x800) n += 1;
-    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
-      n += 2; // the pair is 2 UTF-16 units and 4 bytes
-      i++;
-    } else n += 2;
-  }
-  return n;
+  return Buffer.byteLength(s, 'utf8');
 }
 
 /** Bytes of a value printed as JSON with `indent=4` (0 for undefined). */

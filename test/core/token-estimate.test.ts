@@ -21,10 +21,9 @@ const text = (prompt: unknown, extra: Record<string, unknown> = {}): GenerationB
 const oneMessage = (bytes: number): number => REQUEST_OVERHEAD_TOKENS + MESSAGE_OVERHEAD_TOKENS + bytes;
 
 describe('utf8Bytes', () => {
-  it('counts UTF-8 bytes as Buffer does, surrogate pairs and lone surrogates included', () => {
-    for (const s of ['', 'hello', 'héllo', '日本語', '👋🏽 hi', 'a\u{10FFFF}b', '\uD800x', 'x\uDC00', 'ß€𝄞']) {
-      expect(utf8Bytes(s)).toBe(Buffer.byteLength(s, 'utf8'));
-    }
+  it('counts UTF-8 bytes: 1 for ASCII, 2 for accented Latin, 3 for CJK, 4 for an emoji, 3 for a lone surrogate (as U+FFFD)', () => {
+    const cases: Array<[string, number]> = [['', 0], ['hello', 5], ['héllo', 6], ['日本語', 9], ['👋🏽 hi', 11], ['\uD800x', 4], ['ß€𝄞', 2 + 3 + 4]];
+    for (const [s, bytes] of cases) expect(utf8Bytes(s)).toBe(bytes);
   });
 });
 
