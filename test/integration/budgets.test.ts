@@ -43,7 +43,13 @@ type Ask = OpenAI.Chat.ChatCompletionCreateParamsNonStreaming | OpenAI.Chat.Chat
 /** Request `i` of a wave: varied text (ASCII, accented, CJK, emoji), length, limits, streaming. */
 function request(i: number): Ask {
   const texts = ['Tell me about prefill.', 'Ça coûte combien, déjà ?', '日本語で説明してください。', '👋🏽 hi there '.repeat(3)];
-  const base = { model: MODEL, service_tier: 'default' as const, messages: [{ role: 'user' as const, content: texts[i % 4]!.repeat(1 + (i % 3)) }] };
+  // Every sixth is a conversation of 30 one-character turns: the engine's prompt (joined with line
+  // feeds, as a chat template adds its markers) is twice a characters / 4 estimate.
+  const messages =
+    i % 6 === 5
+      ? Array.from({ length: 30 }, (_, k) => ({ role: k % 2 ? ('assistant' as const) : ('user' as const), content: 'abcdefgh'[k % 8]! }))
+      : [{ role: 'user' as const, content: texts[i % 4]!.repeat(1 + (i % 3)) }];
+  const base = { model: MODEL, service_tier: 'default' as const, messages };
   const limit = i % 5 === 0 ? {} : { max_tokens: 4 + (i % 7) };
   return i % 2 === 0 ? { ...base, ...limit, stream: true, stream_options: { include_usage: true } } : { ...base, ...limit };
 }
