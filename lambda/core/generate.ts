@@ -157,7 +157,7 @@ interface Admitted {
 async function jsonPlan(deps: GatewayDeps, admitted: Admitted): Promise<GatewayResponse> {
   const { state, headers, ctx } = admitted;
   const done = await deps.executor.runJson(state, admitted.run.signal);
-  if (admitted.marker) await admitted.marker.durable;
+  if (admitted.marker) await admitted.marker.ready();
   const usage = done.usage ?? { promptTokens: 0, completionTokens: 0 };
   finish(deps, admitted, done, { outcome: 'ok', usage, ttftMs: null, meter: !deps.executor.meters || done.meterError !== undefined });
   headers['openai-processing-ms'] = String(Date.now() - ctx.startedAt);
@@ -167,7 +167,7 @@ async function jsonPlan(deps: GatewayDeps, admitted: Admitted): Promise<GatewayR
 async function streamPlan(deps: GatewayDeps, admitted: Admitted): Promise<GatewayResponse> {
   const { state, headers, ctx } = admitted;
   const opened = await openPlanStream(deps.steps, state, admitted.run.signal);
-  if (admitted.marker) await admitted.marker.durable;
+  if (admitted.marker) await admitted.marker.ready();
   admitted.placement.firstToken();
   const streamOptions = state.body.stream_options as { include_usage?: boolean; continuous_usage_stats?: boolean } | null | undefined;
   const includeUsage = streamOptions?.include_usage === true;

@@ -131,8 +131,11 @@ export interface OpenRequest {
 
 /** A request's open marker, as {@link OpenRequests.open} returns it. */
 export interface OpenRequestHandle {
-  /** Resolves once the marker is durable (or could not be written, which is logged); never rejects. */
-  readonly durable: Promise<void>;
+  /**
+   * Writes the marker now if it is still gathering others, and resolves once it is durable (or
+   * could not be written, which is logged); never rejects. Call it when the first byte is ready.
+   */
+  ready(): Promise<void>;
 }
 
 /**
@@ -141,7 +144,7 @@ export interface OpenRequestHandle {
  * left (lambda/store/open-requests.ts).
  */
 export interface OpenRequests {
-  /** Opens a marker; the caller awaits `durable` before the first byte reaches the client. */
+  /** Opens a marker; the caller awaits its `ready()` before the first byte reaches the client. */
   open(request: OpenRequest): OpenRequestHandle;
   /** The usage records of these requests are durable (written by this meter or elsewhere): their markers may go. */
   recorded(requestIds: Iterable<string>): void;

@@ -42,7 +42,7 @@
  * const journal = new OpenRequestJournal(client, tables.usage);
  * const meter = new DynamoUsageMeter(client, tables.usage, { onDurable: (ids) => journal.recorded(ids) });
  * const marker = journal.open({ requestId, tenantId, … });   // concurrently with the backend call
- * await marker.durable;                                       // before the first byte
+ * await marker.ready();                                      // before the first byte
  * // on start-up, or on a schedule:
  * await sweepOpenRequests(client, tables.usage, { isDead: deadLocalInstance });
  */
@@ -114,6 +114,11 @@ export interface OpenRequestJournalOptions {
   readonly instanceId?: string;
   /** How long after its start a marker is swept. @default OPEN_REQUEST_DEADLINE_MS */
   readonly deadlineMs?: number;
+  /**
+   * How long a group gathers markers before it is written, unless a request of it is ready to
+   * send its first byte sooner (then it is written at once). @default GATHER_MS
+   */
+  readonly gatherMs?: number;
   /** Markers per item at most. @default MAX_MARKERS_PER_ITEM */
   readonly maxMarkersPerItem?: number;
   readonly logger?: StoreLogger;
@@ -121,17 +126,24 @@ export interface OpenRequestJournalOptions {
   readonly batchRetries?: number;
 }
 
-type GroupState = 'pending' | 'written' | 'failed' | 'skipped';
+/**
+ * Default gather window of a group of markers: shorter than an engine's time to first token (tens
+ * of milliseconds and more), so the write is hidden behind it; long enough to share an item among
+ * the requests that arrive meanwhile.
+ */
+export const GATHER_MS = 10;
 
 interface Group {
   readonly seq: number;
   readonly markers: Marker[];
   /** Markers whose record is not yet durable. */
   open: number;
-  state: GroupState;
+  /** The write, once started; it resolves when the item is written or its failure logged. */
+  write: Promise<void> | undefined;
+  written: boolean;
   key: ItemKey | undefined;
+  timer: NodeJS.Timeout | undefined;
   readonly handle: OpenRequestHandle;
-  resolve: () => void;
 }
 
 interface Marker {
@@ -141,21 +153,22 @@ interface Marker {
 }
 
 /**
- * The open-request markers of one process, written with group commit. One per process; share it
- * across requests and hand its `recorded` to the usage meter's `onDurable`.
+ * The open-request markers of one process. Markers opened within a gather window share one item,
+ * written when the window ends or as soon as one of its requests is ready to answer. One per
+ * process; share it across requests and hand its `recorded` to the usage meter's `onDurable`.
  */
 export class OpenRequestJournal implements OpenRequests {
   /** This process's id (written into every marker item). */
   readonly instanceId: string;
   private readonly deadlineMs: number;
+  private readonly gatherMs: number;
   private readonly maxMarkers: number;
   private readonly logger: StoreLogger;
   private readonly batchRetries: number;
   private readonly byId = new Map<string, Marker>();
+  private readonly writing = new Set<Promise<void>>();
   private current: Group | undefined;
   private seq = 0;
-  /** The chain of group writes: one in flight at a time; opens meanwhile join the next group. */
-  private tail: Promise<void> = Promise.resolve();
   private deletes: ItemKey[] = [];
   private deleting: Promise<void> | undefined;
   private deleteTimer: NodeJS.Timeout | undefined;
@@ -167,12 +180,13 @@ export class OpenRequestJournal implements OpenRequests {
   ) {
     this.instanceId = options.instanceId ?? newInstanceId();
     this.deadlineMs = options.deadlineMs ?? OPEN_REQUEST_DEADLINE_MS;
+    this.gatherMs = options.gatherMs ?? GATHER_MS;
     this.maxMarkers = options.maxMarkersPerItem ?? MAX_MARKERS_PER_ITEM;
     this.logger = options.logger ?? consoleStoreLogger;
     this.batchRetries = options.batchRetries ?? 3;
   }
 
-  /** Opens a marker: it joins the group being gathered (written after the write in flight). Never throws. */
+  /** Opens a marker in the group being gathered. Never throws. */
   open(request: OpenRequest): OpenRequestHandle {
     let group = this.current;
     if (!group || group.markers.length >= this.maxMarkers) group = this.newGroup();
@@ -192,7 +206,7 @@ export class OpenRequestJournal implements OpenRequests {
       marker.recorded = true;
       const group = marker.group;
       group.open -= 1;
-      if (group.open === 0 && group.state === 'written') this.queueDelete(group.key!);
+      if (group.open === 0 && group.written) this.queueDelete(group.key!);
     }
   }
 
@@ -201,41 +215,52 @@ export class OpenRequestJournal implements OpenRequests {
     return this.byId.size;
   }
 
-  /** Items written and not yet deleted, or waiting to be (for tests and metrics). */
-  get pendingDeletes(): number {
-    return this.deletes.length;
-  }
-
   /**
-   * Resolves when every marker opened so far is written (or failed, logged) and every closed
-   * group's item is deleted (deletes that fail stay queued: a leftover item is harmless, the
-   * sweep finds its records). Await it after the meter's flush.
+   * Resolves when every marker opened so far is written (or its failure logged) and every closed
+   * group's item is deleted (deletes that fail stay queued: a leftover item is harmless, the sweep
+   * finds its records). Await it after the meter's flush.
    */
   async flush(): Promise<void> {
-    await this.tail;
+    if (this.current) this.startWrite(this.current);
+    await Promise.all([...this.writing]);
     if (this.deleteTimer) clearTimeout(this.deleteTimer);
     this.deleteTimer = undefined;
     await this.runDeletes();
   }
 
   private newGroup(): Group {
-    let resolve!: () => void;
-    const durable = new Promise<void>((r) => (resolve = r));
-    const group: Group = { seq: this.seq++, markers: [], open: 0, state: 'pending', key: undefined, handle: { durable }, resolve };
+    const group: Group = {
+      seq: this.seq++,
+      markers: [],
+      open: 0,
+      write: undefined,
+      written: false,
+      key: undefined,
+      timer: undefined,
+      handle: { ready: () => this.startWrite(group) },
+    };
+    group.timer = setTimeout(() => void this.startWrite(group), this.gatherMs);
+    group.timer.unref();
     this.current = group;
-    this.tail = this.tail.then(() => this.write(group));
     return group;
   }
 
-  private async write(group: Group): Promise<void> {
+  /** Starts the group's write unless it has started; resolves when it is done. */
+  private startWrite(group: Group): Promise<void> {
+    if (group.write) return group.write;
+    clearTimeout(group.timer);
     if (this.current === group) this.current = undefined;
+    const write = this.write(group);
+    group.write = write;
+    this.writing.add(write);
+    void write.finally(() => this.writing.delete(write));
+    return write;
+  }
+
+  private async write(group: Group): Promise<void> {
     // Requests already recorded (a fast failure) need no marker.
     const live = group.markers.filter((m) => !m.recorded);
-    if (live.length === 0) {
-      group.state = 'skipped';
-      group.resolve();
-      return;
-    }
+    if (live.length === 0) return;
     const deadline = Math.max(...live.map((m) => m.request.startedAt)) + this.deadlineMs;
     const key = openItemKey(this.instanceId, deadline, group.seq);
     try {
@@ -253,13 +278,10 @@ export class OpenRequestJournal implements OpenRequests {
         }),
       );
       group.key = key;
-      group.state = 'written';
+      group.written = true;
       if (group.open === 0) this.queueDelete(key);
     } catch (err) {
-      group.state = 'failed';
       this.logger.error('open-request markers not written; these requests are not crash-safe', { markers: live.length, error: (err as Error).name });
-    } finally {
-      group.resolve();
     }
   }
 

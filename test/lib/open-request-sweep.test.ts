@@ -92,9 +92,9 @@ describe('the sweep handler', () => {
     const base = { tenantId: 'acme', tierAsked: 'auto', tierServed: 'default', route: 'aggregated', pools: ['gpu'], model: 'm', promptTokens: 10, reservedTokens: 50, reservedCost: 50 };
     // A dead environment's request, past its deadline; a live one's, not yet.
     const dead = new OpenRequestJournal(store.client, usage, { logger: quiet, instanceId: `${hostname()}/${child.pid}/lambda` });
-    await dead.open({ ...base, requestId: 'gone', startedAt: old }).durable;
+    await dead.open({ ...base, requestId: 'gone', startedAt: old }).ready();
     const live = new OpenRequestJournal(store.client, usage, { logger: quiet });
-    await live.open({ ...base, requestId: 'serving', startedAt: Date.now() }).durable;
+    await live.open({ ...base, requestId: 'serving', startedAt: Date.now() }).ready();
 
     const { sweep } = await import('../../lambda/handlers/sweep-open-requests.ts');
     expect(await sweep()).toEqual({ items: 1, markers: 1, interrupted: 1, alreadyRecorded: 0 });

@@ -67,7 +67,8 @@ describe('open-request journal', () => {
     const journal = new OpenRequestJournal(store.client, names.usage, { logger: quiet });
     const meter = new DynamoUsageMeter(store.client, names.usage, { logger: quiet, flushIntervalMs: 0, onDurable: (ids) => journal.recorded(ids) });
     const markers = Array.from({ length: 20 }, (_, i) => marker('grp', i));
-    await Promise.all(markers.map((m) => journal.open(m).durable));
+    const handles = markers.map((m) => journal.open(m));
+    await Promise.all(handles.map((h) => h.ready()));
     expect(calls.byOp.get('PutItemCommand')).toBe(1);
     expect(await markerItems(names)).toBe(1);
     expect(journal.openCount).toBe(20);
@@ -85,18 +86,26 @@ describe('open-request journal', () => {
     expect(calls.byOp.get('BatchWriteItemCommand')).toBe(3); // two record flushes, one delete
   });
 
-  it('writes the next group after the write in flight, and no marker for a request recorded before its group is written', async () => {
+  it('writes a group when one of its requests is ready or its gather window ends, and no marker for requests recorded before that', async () => {
     const names = await freshTables(store);
     const calls = countCalls(store.client);
-    const journal = new OpenRequestJournal(store.client, names.usage, { logger: quiet });
+    const journal = new OpenRequestJournal(store.client, names.usage, { logger: quiet, gatherMs: 20 });
     const first = journal.open(marker('seq', 1));
-    await Promise.resolve(); // the first group's write is in flight
+    const written = first.ready(); // ready to answer: written at once, alone
     const second = [journal.open(marker('seq', 2)), journal.open(marker('seq', 3))];
+    expect(second[0]).not.toBe(first);
     const gone = journal.open(marker('seq', 4));
     expect(second[0]).toBe(gone);
     journal.recorded(['seq-r4']);
-    await Promise.all([first.durable, ...second.map((h) => h.durable)]);
+    await written;
+    expect(calls.byOp.get('PutItemCommand')).toBe(1);
+    await new Promise((r) => setTimeout(r, 60)); // the second group's window ends: written without ready()
     expect(calls.byOp.get('PutItemCommand')).toBe(2);
+    journal.open(marker('seq', 5));
+    journal.recorded(['seq-r5']);
+    await new Promise((r) => setTimeout(r, 60));
+    await journal.flush();
+    expect(calls.byOp.get('PutItemCommand')).toBe(2); // r5 was recorded before its group's write
     const all: string[] = [];
     for (let p = 0; p < OPEN_PARTITIONS; p++) {
       const out = await store.client.send(new QueryCommand({ TableName: names.usage, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': { S: openItemPk(p) } } }));
@@ -117,8 +126,9 @@ describe('open-request sweep', () => {
     expect(deadLocalInstance(live.instanceId)).toBe(false);
     const markers = [0, 1, 2].map((i) => marker('acme', i));
     for (const m of markers) await admission.admit({ requestId: m.requestId, tenant, tier: 'priority', reserveTokens: m.reservedTokens, priceFactor: 2 });
-    await Promise.all(markers.map((m) => dead.open(m).durable));
-    await live.open(marker('acme', 9)).durable;
+    const opened = markers.map((m) => dead.open(m));
+    await Promise.all(opened.map((h) => h.ready()));
+    await live.open(marker('acme', 9)).ready();
     // r0's record was written before the kill, its marker not yet deleted.
     const meter = new DynamoUsageMeter(store.client, names.usage, { logger: quiet, flushIntervalMs: 0 });
     meter.record(okRecord(markers[0]!));
@@ -148,7 +158,7 @@ describe('open-request sweep', () => {
     const names = await freshTables(store);
     const live = new OpenRequestJournal(store.client, names.usage, { logger: quiet, instanceId: newInstanceId() });
     const started = Date.now();
-    await live.open(marker('late', 1, started)).durable;
+    await live.open(marker('late', 1, started)).ready();
     const before = await sweepOpenRequests(store.client, names.usage, { now: () => started + OPEN_REQUEST_DEADLINE_MS - 1000, logger: quiet });
     expect(before.items).toBe(0);
     const after = await sweepOpenRequests(store.client, names.usage, { now: () => started + OPEN_REQUEST_DEADLINE_MS + 1, logger: quiet });
@@ -159,7 +169,8 @@ describe('open-request sweep', () => {
   it('two sweeps at once write one record and count it once', async () => {
     const names = await freshTables(store);
     const dead = new OpenRequestJournal(store.client, names.usage, { logger: quiet, instanceId: `${hostname()}/${await deadPid()}/twice` });
-    await Promise.all([1, 2].map((i) => dead.open(marker('twice', i)).durable));
+    const opened = [1, 2].map((i) => dead.open(marker('twice', i)));
+    await Promise.all(opened.map((h) => h.ready()));
     const reports = await Promise.all([1, 2].map(() => sweepOpenRequests(store.client, names.usage, { isDead: deadLocalInstance, logger: quiet })));
     expect(reports.map((r) => r.items).sort()).toEqual([0, 1]);
     expect(reports.reduce((n, r) => n + r.interrupted, 0)).toBe(2);
