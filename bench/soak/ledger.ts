@@ -122,6 +122,13 @@ export interface Ledger {
   readonly abortsAfterFinish: number;
   /** Records whose tenant or request the soak does not know (must be 0). */
   readonly strayRecords: number;
+  /**
+   * Records no request was matched to by completion id (errors answered before any chunk carry
+   * none, so some are expected), by outcome; and up to 20 of the `ok` and `aborted` ones, which
+   * every served or streamed request should have claimed.
+   */
+  readonly unmatchedRecords: OutcomeCounts;
+  readonly unmatchedSamples: readonly string[];
   readonly tokens: TokenLedger;
   readonly tenants: Readonly<Record<string, TenantLedger>>;
   readonly admin: readonly AdminCheck[];
@@ -215,7 +222,15 @@ export function buildLedger(sent: readonly SentRequest[], records: readonly Usag
     }
   }
   let strayRecords = 0;
+  const unmatchedRecords = zero();
+  const unmatchedSamples: string[] = [];
   for (const rec of records) {
+    if (!matched.has(rec.requestId)) {
+      unmatchedRecords[rec.outcome] += 1;
+      if ((rec.outcome === 'ok' || rec.outcome === 'aborted') && unmatchedSamples.length < 20) {
+        unmatchedSamples.push(`${rec.requestId} (${rec.tenantId}, ${rec.tierAsked}→${rec.tierServed}, ${rec.route}): ${rec.outcome} ${rec.promptTokens}+${rec.completionTokens}, ${rec.totalMs} ms`);
+      }
+    }
     const t = tenants.get(rec.tenantId);
     if (!t) {
       strayRecords += 1;
@@ -271,6 +286,8 @@ export function buildLedger(sent: readonly SentRequest[], records: readonly Usag
     expectedRecords: sumCounts('expectedRecords'),
     abortsAfterFinish: finishedBeforeAbort.size,
     strayRecords,
+    unmatchedRecords,
+    unmatchedSamples,
     tokens,
     tenants: tenantLedgers,
     admin,
@@ -301,6 +318,7 @@ export function formatLedger(l: Ledger): string {
     `  OpenAI errors by status and code: ${Object.entries(l.openaiErrors).sort(([, a], [, b]) => b - a).map(([k, n]) => `${k} ×${n}`).join(', ') || 'none'}`,
     ...l.otherFailureSamples.map((s) => `  failed otherwise: ${s}`),
     `usage records: ${fmt(l.records)} (the clients' view: ${fmt(l.expectedRecords)}); stray ${l.strayRecords}`,
+    ...l.unmatchedSamples.map((u) => `  record no request claimed: ${u}`),
     `tokens served ${l.tokens.clientPrompt}+${l.tokens.clientCompletion}, metered ${l.tokens.meteredPrompt}+${l.tokens.meteredCompletion} (prompt+completion, ok records)`,
     `partial streams (aborted, or ended by an error event): ${l.tokens.partialChunksReceived} content chunks received, ${l.tokens.partialMeteredCompletion} completion tokens metered (${l.abortsAfterFinish} aborted after the gateway had finished them; ${l.tokens.partialUnmatched} without a record found by id)`,
     'per tenant:',

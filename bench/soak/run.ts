@@ -74,6 +74,8 @@ export interface SoakReport {
   readonly late: number;
   readonly samples: readonly ProcessSample[];
   readonly ledger: Ledger;
+  /** Every request sent and what its client saw, in the order they ended (for digging into a ledger). */
+  readonly requests: readonly SentRequest[];
 }
 
 const READY = /listening on (http:\/\/127\.0\.0\.1:\d+)/;
@@ -375,7 +377,7 @@ export async function runSoak(options: SoakOptions, progress: (line: string) => 
       detail: st.clean ? `pid ${st.pid} exited in ${st.ms} ms` : `pid ${st.pid} still ran ${GATEWAY_STOP_GRACE_MS} ms after SIGTERM and was killed`,
     }));
     const ledger = buildLedger(sent, records, [...admin, ...lifecycle]);
-    return { startedAt, options, faultKinds, timeline, notSent, late, samples: sampler.samples, ledger };
+    return { startedAt, options, faultKinds, timeline, notSent, late, samples: sampler.samples, ledger, requests: sent };
   } finally {
     await procs.stopAll();
     removeHandlers();
