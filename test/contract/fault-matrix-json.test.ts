@@ -6,4 +6,4 @@
 import { describeFaultMatrix } from './fault-scenarios.ts';
 import { startInProcessFaultTarget } from './fault-targets.ts';
 
-describeFaultMatrix('json', 'in-process', { withStore: true, targets: 3 }, startInProcessFaultTarget);
+describeFaultMatrix('json', 'in-process', { withStore: true, targets: 4 }, startInProcessFaultTarget);

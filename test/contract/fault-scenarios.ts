@@ -279,6 +279,8 @@ interface Seen {
   readonly tiers: ReadonlySet<string | null | undefined>;
   /** The usage the answer reported (a stream's last chunk: `include_usage` is asked). */
   readonly usage?: OpenAI.CompletionUsage;
+  /** Chunks of a stream that carried content (the tokens the client got). */
+  readonly contentChunks: number;
   readonly error?: InstanceType<typeof OpenAI.APIError>;
 }
 
@@ -292,6 +294,7 @@ async function ask(client: OpenAI, cell: FaultCell, lane: FaultLane): Promise<Se
   const tiers = new Set<string | null | undefined>();
   let requestId: string | null = null;
   let usage: OpenAI.CompletionUsage | undefined;
+  let contentChunks = 0;
   try {
     if (lane === 'stream') {
       const { data, response } = await client.chat.completions.create({ ...body, stream: true, stream_options: { include_usage: true } }).withResponse();
@@ -299,6 +302,7 @@ async function ask(client: OpenAI, cell: FaultCell, lane: FaultLane): Promise<Se
       for await (const chunk of data) {
         tiers.add(chunk.service_tier);
         if (chunk.usage) usage = chunk.usage;
+        if (chunk.choices[0]?.delta.content) contentChunks += 1;
       }
     } else {
       const { data, response } = await client.chat.completions.create(body).withResponse();
@@ -306,10 +310,10 @@ async function ask(client: OpenAI, cell: FaultCell, lane: FaultLane): Promise<Se
       tiers.add(data.service_tier);
       usage = data.usage;
     }
-    return { requestId, tiers, ...(usage ? { usage } : {}) };
+    return { requestId, tiers, contentChunks, ...(usage ? { usage } : {}) };
   } catch (err) {
     if (!(err instanceof OpenAI.APIError)) throw err;
-    return { requestId: requestId ?? err.headers?.get('x-request-id') ?? null, tiers, error: err };
+    return { requestId: requestId ?? err.headers?.get('x-request-id') ?? null, tiers, contentChunks, error: err };
   }
 }
 
@@ -411,6 +415,11 @@ async function runCell({ target, client }: Lease, cell: FaultCell, lane: FaultLa
   for (const record of records) {
     expect(record.tierServed).toBe('served' in o ? o.served : 'streamError' in o ? o.streamError.tier : cell.tier);
     expect(record.outcome).toBe('served' in o ? 'ok' : 'error');
+    if ('streamError' in o) {
+      expect(seen.contentChunks, 'tokens before the error event').toBeGreaterThan(0);
+      expect(record.completionTokens, 'metered as relayed').toBe(seen.contentChunks);
+    }
+    if ('error' in o) expect(record.completionTokens, 'nothing was served').toBe(0);
     if ('served' in o) {
       expect(seen.usage, 'usage in the answer').toBeDefined();
       expect({ prompt: record.promptTokens, completion: record.completionTokens }, 'metered as answered').toEqual({ prompt: seen.usage!.prompt_tokens, completion: seen.usage!.completion_tokens });
