@@ -348,4 +348,46 @@ describe('DynamoAdmission', () => {
     expect(calls.total()).toBe(0);
     client.destroy();
   });
+
+  it('words each refusal as OpenAI does, from the counters it was decided on, with the window\'s x-ratelimit headers', async () => {
+    const clock = manualClock();
+    const admission = new DynamoAdmission(store.client, names.usage, { now: clock.now, adjustments: quiet });
+    const t = tenant({ priority: { rpm: 3, tpm: 1000 }, default: { monthlyTokens: 500 } });
+    await admission.admit({ requestId: 'a', tenant: t, tier: 'priority', reserveTokens: 700 });
+    const tpm = (await Promise.resolve().then(() => admission.admit({ requestId: 'b', tenant: t, tier: 'priority', reserveTokens: 400 })).catch((e: unknown) => e)) as RateLimitError;
+    expect(tpm).toBeInstanceOf(RateLimitError);
+    expect(tpm.type).toBe('tokens');
+    expect(tpm.message).toBe('Rate limit reached on tier priority on tokens per min (TPM): Limit 1000, Used 700, Requested 400. Please try again in 50.0s.');
+    expect(tpm.headers).toEqual({
+      'retry-after': '50',
+      'retry-after-ms': '50000',
+      'x-ratelimit-limit-requests': '3',
+      'x-ratelimit-remaining-requests': '2',
+      'x-ratelimit-reset-requests': '50s',
+      'x-ratelimit-limit-tokens': '1000',
+      'x-ratelimit-remaining-tokens': '300',
+      'x-ratelimit-reset-tokens': '50s',
+    });
+    await admission.admit({ requestId: 'c', tenant: t, tier: 'priority', reserveTokens: 100 });
+    await admission.admit({ requestId: 'd', tenant: t, tier: 'priority', reserveTokens: 100 });
+    const rpm = (await Promise.resolve().then(() => admission.admit({ requestId: 'e', tenant: t, tier: 'priority', reserveTokens: 1 })).catch((e: unknown) => e)) as RateLimitError;
+    expect(rpm.type).toBe('requests');
+    expect(rpm.message).toBe('Rate limit reached on tier priority on requests per min (RPM): Limit 3, Used 3, Requested 1. Please try again in 50.0s.');
+    expect(rpm.headers['x-ratelimit-remaining-requests']).toBe('0');
+    await admission.admit({ requestId: 'f', tenant: t, tier: 'default', reserveTokens: 450 });
+    const month = (await Promise.resolve().then(() => admission.admit({ requestId: 'g', tenant: t, tier: 'default', reserveTokens: 100 })).catch((e: unknown) => e)) as InsufficientQuotaError;
+    expect(month).toBeInstanceOf(InsufficientQuotaError);
+    expect(month.message).toMatch(/^You exceeded your monthly budget on tier default: Limit 500 cost units, Used 450, Requested 100\. It renews on \d{4}-\d{2}-01\.$/);
+    expect(month.headers).toEqual({ 'x-should-retry': 'false' });
+  });
+
+  it('tells a request above a counter shard\'s share that it never fits, naming the share', async () => {
+    const admission = new DynamoAdmission(store.client, names.usage, { shards: 4, random: seededRandom(5), adjustments: quiet });
+    const t = tenant({ priority: { tpm: 2000 } });
+    const err = (await Promise.resolve().then(() => admission.admit({ requestId: 'x', tenant: t, tier: 'priority', reserveTokens: 600 })).catch((e: unknown) => e)) as RequestTooLargeError;
+    expect(err).toBeInstanceOf(RequestTooLargeError);
+    expect(err.message).toBe('Request too large for tier priority on tokens per min (TPM): Limit 2000 (500 on each counter shard), Requested 600. The input or output tokens must be reduced in order to run successfully.');
+    expect(err.headers['x-should-retry']).toBe('false');
+    expect(err.headers['retry-after']).toBeUndefined();
+  });
 });
