@@ -187,7 +187,7 @@ export const configSchema = z
     models: z.record(z.string(), modelSchema),
     tiers: z.partialRecord(z.enum(TIER_NAMES), tierSchema),
     tenants: z._default(z.array(tenantSchema), []),
-    /** Tokens reserved for a request that gives no `max_tokens`. */
+    /** The completion limit of a request that gives none: reserved at admission and sent to the backend. */
     defaultMaxTokens: z._default(positiveInt, 1024),
     /** How admission spreads and batches its DynamoDB writes. */
     admission: z._default(admissionSchema, { shards: 1, leaseFraction: 0.05 }),

@@ -43,7 +43,7 @@ export interface AdmissionRequest {
   readonly requestId: string;
   readonly tenant: Tenant;
   readonly tier: TierName;
-  /** Tokens reserved: prompt estimate + max tokens. */
+  /** Tokens reserved: an upper bound of the prompt + the completion limit (lambda/core/token-estimate.ts). */
   readonly reserveTokens: number;
   /**
    * The granted tier's price factor: the monthly budget reserves ⌈reserveTokens × priceFactor⌉
@@ -122,7 +122,7 @@ export interface OpenRequest {
   readonly model: string;
   /** The prompt's estimated tokens. */
   readonly promptTokens: number;
-  /** Tokens reserved: prompt estimate + max tokens (the upper bound of what it may use). */
+  /** Tokens reserved: the upper bound of what it may use (lambda/core/token-estimate.ts). */
   readonly reservedTokens: number;
   /** Cost units reserved in the month's window (⌈reservedTokens × the admitted tier's price factor⌉). */
   readonly reservedCost: number;

@@ -9,7 +9,7 @@
  * - Exact: never over-admits any configured limit, under any concurrency, across instances
  *   (conditional update of one item). A refusal for one limit consumes no other.
  * - Unlimited tiers (no limits configured for the tier) cost zero DynamoDB calls.
- * - Reservations: a request reserves `reserveTokens` (prompt estimate + max tokens) at admission,
+ * - Reservations: a request reserves `reserveTokens` (an upper bound of its tokens, lambda/core/token-estimate.ts) at admission,
  *   and ⌈reserveTokens × priceFactor⌉ cost units of the month; `settle(used)` adds `used −
  *   reserved` (usually negative) to the tokens of that minute (if it is still current) and the
  *   cost units of the served tier to the month, unconditionally, off the request path, queued
