@@ -109,6 +109,8 @@ function valueBound(value: unknown, key: string | undefined, depth: number): num
     return n;
   }
   const object = value as Record<string, unknown>;
+  // Arguments sent as an object rather than a JSON string: printed by the template with tojson.
+  if (key === 'arguments') return indentedJsonBytes(object);
   if (typeof object.type === 'string' && key === 'content' && !TEXT_PARTS.has(object.type)) return MEDIA_PART_TOKENS;
   let n = 0;
   for (const k of Object.keys(object)) n += valueBound(object[k], key === 'content' ? 'content' : k, depth + 1);

@@ -92,6 +92,13 @@ describe('promptTokenBound (chat)', () => {
     expect(promptTokenBound('chat', body)).toBe(expected);
   });
 
+  it('counts arguments sent as an object as their indented JSON', () => {
+    const args = { city: 'Zürich', days: [1, 2] };
+    const call = { id: 'c', type: 'function', function: { name: 'f', arguments: args } };
+    const body = chat([{ role: 'assistant', tool_calls: [call] }]);
+    expect(promptTokenBound('chat', body)).toBe(oneMessage(9 + TOOL_CALL_OVERHEAD_TOKENS + 1 + 8 + 1 + Buffer.byteLength(JSON.stringify(args, null, 4))));
+  });
+
   it('counts arguments that are not JSON as the escaped string', () => {
     const call = { id: 'c', type: 'function', function: { name: 'f', arguments: 'not "json"' } };
     const body = chat([{ role: 'assistant', tool_calls: [call] }]);
