@@ -1,6 +1,6 @@
 /**
  * A stream its client abandons is metered at what the engine counted, on an aggregated route and
- * a disaggregated (vLLM NIXL) one: the gateway asks the engine for running usage
+ * disaggregated ones (vLLM NIXL, SGLang PD): the gateway asks the engine for running usage
  * (`continuous_usage_stats`), hides it from a client that did not ask, and meters the last
  * figures it saw, the prompt as the engine counted it (not the gateway's estimate). The engine
  * (the simulator) stops after a known number of tokens with its socket open (`stallAfterTokens`),
@@ -35,17 +35,19 @@ const messages = [
 ];
 
 describe('aborted streams are metered at the engine count', () => {
-  let sims: { prefill: SimulatorHandle; decode: SimulatorHandle; gpu: SimulatorHandle };
+  let sims: { prefill: SimulatorHandle; decode: SimulatorHandle; gpu: SimulatorHandle; sgPrefill: SimulatorHandle; sgDecode: SimulatorHandle };
   let local: LocalGateway;
   let client: OpenAI;
 
   beforeAll(async () => {
-    const [prefill, decode, gpu] = await Promise.all([
+    const [prefill, decode, gpu, sgPrefill, sgDecode] = await Promise.all([
       startSimulator({ schedulingPolicy: 'priority', profile: 'trainium-prefill', role: 'prefill', speedup: 100 }),
       startSimulator({ schedulingPolicy: 'priority', profile: 'cerebras-decode', role: 'decode', speedup: 100, faults: { stallAfterTokens: PRODUCED } }),
       startSimulator({ schedulingPolicy: 'priority', profile: 'gpu-aggregated', speedup: 100, faults: { stallAfterTokens: PRODUCED } }),
+      startSimulator({ priorityOrder: 'high-first', profile: 'trainium-prefill', role: 'prefill', speedup: 100 }),
+      startSimulator({ priorityOrder: 'high-first', profile: 'cerebras-decode', role: 'decode', speedup: 100, bootstrapTimeoutMs: 3000, faults: { stallAfterTokens: PRODUCED } }),
     ]);
-    sims = { prefill, decode, gpu };
+    sims = { prefill, decode, gpu, sgPrefill, sgDecode };
     local = await startLocal({
       port: 0,
       logger: silentLogger,
@@ -54,13 +56,23 @@ describe('aborted streams are metered at the engine count', () => {
           prefill: { protocol: 'vllm-nixl', role: 'prefill', endpoints: [prefill.url] },
           decode: { protocol: 'vllm-nixl', role: 'decode', endpoints: [decode.url] },
           gpu: { protocol: 'openai', endpoints: [gpu.url] },
+          'sg-prefill': { protocol: 'sglang', role: 'prefill', endpoints: [sgPrefill.url], bootstrapPort: sgPrefill.port },
+          'sg-decode': { protocol: 'sglang', role: 'decode', endpoints: [sgDecode.url] },
         },
-        models: { [MODEL]: { pools: ['prefill', 'decode', 'gpu'] } },
+        models: { [MODEL]: { pools: ['prefill', 'decode', 'gpu', 'sg-prefill', 'sg-decode'] } },
         tiers: {
           priority: { route: { mode: 'disaggregated', prefill: 'prefill', decode: 'decode' } },
           default: { route: { mode: 'aggregated', pool: 'gpu' } },
+          flex: { route: { mode: 'disaggregated', prefill: 'sg-prefill', decode: 'sg-decode' } },
         },
-        tenants: [{ id: 'abort', apiKeys: [KEY], tiers: ['priority', 'default'], limits: { priority: { monthlyTokens: 1_000_000 }, default: { monthlyTokens: 1_000_000 } } }],
+        tenants: [
+          {
+            id: 'abort',
+            apiKeys: [KEY],
+            tiers: ['priority', 'default', 'flex'],
+            limits: { priority: { monthlyTokens: 1_000_000 }, default: { monthlyTokens: 1_000_000 }, flex: { monthlyTokens: 1_000_000 } },
+          },
+        ],
       }),
     });
     client = new OpenAI({ baseURL: `${local.url}/v1`, apiKey: KEY, maxRetries: 0 });
@@ -70,11 +82,12 @@ describe('aborted streams are metered at the engine count', () => {
     await Promise.all(Object.values(sims ?? {}).map((s) => s.close()));
   });
 
-  for (const [tier, engine] of [
-    ['default', 'gpu'],
-    ['priority', 'decode'],
+  for (const [tier, engine, route] of [
+    ['default', 'gpu', 'aggregated'],
+    ['priority', 'decode', 'vLLM NIXL disaggregated'],
+    ['flex', 'sgDecode', 'SGLang PD disaggregated'],
   ] as const) {
-    it(`${tier === 'default' ? 'aggregated' : 'disaggregated'} route: the record holds the engine's prompt and completion counts`, async () => {
+    it(`${route} route: the record holds the engine's prompt and completion counts`, async () => {
       const sim = sims[engine];
       const before = sim.stats().aborted;
       const { data, response } = await client.chat.completions
