@@ -6,9 +6,15 @@
  *
  * usage: npx tsx bench/open-request-cost.ts [requests=2000] [concurrency=16] [simulator speed-up=10]
  *
- * CPU and TTFT are `npm run bench`'s to measure (the gateway in its own process); this counts calls.
+ * Then the gateway-side CPU of a marker's life (open, ready, recorded, the delete pass) against
+ * a store in its own process (`splitserve store`), so that the store's work is not counted:
+ * `process.cpuUsage()` over `requests` markers opened `concurrency` at a time, minus the same loop
+ * without markers.
  */
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { DynamoDBClient, type AttributeValue } from '@aws-sdk/client-dynamodb';
+import { OpenRequestJournal } from '../lambda/store/open-requests.ts';
 import { withEndpoints } from '../lambda/backends/pool-directory.ts';
 import { parseConfig } from '../lambda/core/config.ts';
 import type { GatewayLogger } from '../lambda/core/logger.ts';
@@ -108,6 +114,49 @@ async function main(): Promise<void> {
   client.destroy();
   await store.close();
   await sim.close();
+  await markerCpu();
+}
+
+/** Gateway-side CPU per marker, against `splitserve store` in its own process. */
+async function markerCpu(): Promise<void> {
+  const root = fileURLToPath(new URL('../', import.meta.url));
+  const child = spawn(process.execPath, ['--import', 'tsx', 'bin/splitserve.ts', 'store', '--port', '0'], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
+  const url = await new Promise<string>((resolve) => {
+    let out = '';
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+      out += d;
+      const m = /listening on (http:\S+)/.exec(out);
+      if (m) resolve(m[1]!);
+    });
+  });
+  const client = new DynamoDBClient({ endpoint: url, region: 'local', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+  const tables = { config: 'cpu-config', usage: 'cpu-usage' };
+  await createTables(client, tableDefinitions(tables));
+  const journal = new OpenRequestJournal(client, tables.usage, { logger: quiet });
+  const base = { tenantId: 'bench', tierAsked: 'auto', tierServed: 'default', route: 'aggregated', pools: ['gpu'], model: MODEL, promptTokens: 9, reservedTokens: 17, reservedCost: 17 };
+  let seq = 0;
+  // One "request": open, ready after a tick (the backend's first byte), then recorded; `concurrency` in flight.
+  const life = async (withMarker: boolean) => {
+    const id = `cpu-${seq++}`;
+    const handle = withMarker ? journal.open({ ...base, requestId: id, startedAt: Date.now() }) : undefined;
+    await new Promise((r) => setImmediate(r));
+    if (handle) await handle.ready();
+    if (withMarker) journal.recorded([id]);
+  };
+  const loop = async (withMarker: boolean, n: number) => {
+    let next = 0;
+    const cpu = process.cpuUsage();
+    await Promise.all(Array.from({ length: concurrency }, async () => { while (next++ < n) await life(withMarker); }));
+    await journal.flush();
+    const used = process.cpuUsage(cpu);
+    return (used.user + used.system) / n;
+  };
+  await loop(true, 500); // warm-up
+  const without = await loop(false, requests);
+  const withMarkers = await loop(true, requests);
+  console.log(JSON.stringify({ markerCpuUsPerRequest: +(withMarkers - without).toFixed(1), loopCpuUsWithout: +without.toFixed(1), requests, concurrency }));
+  client.destroy();
+  child.kill('SIGTERM');
 }
 
 await main();

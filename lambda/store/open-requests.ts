@@ -25,8 +25,9 @@
  *   conditionally, and only the sweep that deleted it adds to the daily aggregates.
  * - A live request's marker is never swept: it is before its deadline, and its instance is alive.
  *
- * Cost (group commit): markers opened while a marker write is in flight share the next write, one
- * `PutItem` per group of requests (one item, up to {@link MAX_MARKERS_PER_ITEM} markers); a group's
+ * Cost (group commit): a marker's write starts with its request's backend call, so it is hidden
+ * behind the engine's time to first token; markers opened while a marker write is in flight share
+ * the next write, one `PutItem` per group of requests (one item, up to {@link MAX_MARKERS_PER_ITEM} markers); a group's
  * item is deleted once all its requests' records are durable, by `BatchWriteItem` (25 items a call)
  * after the meter's flush. At most one write and one delete per request (a lone request), far fewer
  * under load. Items are sorted by deadline in {@link OPEN_PARTITIONS} partitions, so a scheduled
@@ -115,8 +116,10 @@ export interface OpenRequestJournalOptions {
   /** How long after its start a marker is swept. @default OPEN_REQUEST_DEADLINE_MS */
   readonly deadlineMs?: number;
   /**
-   * How long a group gathers markers before it is written, unless a request of it is ready to
-   * send its first byte sooner (then it is written at once). @default GATHER_MS
+   * 0: group commit: a group is written at once when no marker write is in flight, else as soon
+   * as the one in flight ends (the markers opened meanwhile share it). Above 0: a group gathers
+   * markers this long before it is written. Either way a group is written at once when one of its
+   * requests is ready to send its first byte. @default 0
    */
   readonly gatherMs?: number;
   /** Markers per item at most. @default MAX_MARKERS_PER_ITEM */
@@ -125,13 +128,6 @@ export interface OpenRequestJournalOptions {
   /** Retries of unprocessed deletes within one pass. @default 3 */
   readonly batchRetries?: number;
 }
-
-/**
- * Default gather window of a group of markers: shorter than an engine's time to first token (tens
- * of milliseconds and more), so the write is hidden behind it; long enough to share an item among
- * the requests that arrive meanwhile.
- */
-export const GATHER_MS = 10;
 
 interface Group {
   readonly seq: number;
@@ -153,9 +149,10 @@ interface Marker {
 }
 
 /**
- * The open-request markers of one process. Markers opened within a gather window share one item,
- * written when the window ends or as soon as one of its requests is ready to answer. One per
- * process; share it across requests and hand its `recorded` to the usage meter's `onDurable`.
+ * The open-request markers of one process, written with group commit: a marker's write starts
+ * with its request (concurrently with the backend call); the markers opened while a write is in
+ * flight share the next item. One per process; share it across requests and hand its `recorded`
+ * to the usage meter's `onDurable`.
  */
 export class OpenRequestJournal implements OpenRequests {
   /** This process's id (written into every marker item). */
@@ -180,7 +177,7 @@ export class OpenRequestJournal implements OpenRequests {
   ) {
     this.instanceId = options.instanceId ?? newInstanceId();
     this.deadlineMs = options.deadlineMs ?? OPEN_REQUEST_DEADLINE_MS;
-    this.gatherMs = options.gatherMs ?? GATHER_MS;
+    this.gatherMs = options.gatherMs ?? 0;
     this.maxMarkers = options.maxMarkersPerItem ?? MAX_MARKERS_PER_ITEM;
     this.logger = options.logger ?? consoleStoreLogger;
     this.batchRetries = options.batchRetries ?? 3;
@@ -239,8 +236,13 @@ export class OpenRequestJournal implements OpenRequests {
       timer: undefined,
       handle: { ready: () => this.startWrite(group) },
     };
-    group.timer = setTimeout(() => void this.startWrite(group), this.gatherMs);
-    group.timer.unref();
+    if (this.gatherMs > 0) {
+      group.timer = setTimeout(() => void this.startWrite(group), this.gatherMs);
+      group.timer.unref();
+    } else if (this.writing.size === 0) {
+      // Written concurrently with the backend call, once this turn's opens have joined it.
+      queueMicrotask(() => void this.startWrite(group));
+    }
     this.current = group;
     return group;
   }
@@ -253,7 +255,11 @@ export class OpenRequestJournal implements OpenRequests {
     const write = this.write(group);
     group.write = write;
     this.writing.add(write);
-    void write.finally(() => this.writing.delete(write));
+    void write.finally(() => {
+      this.writing.delete(write);
+      // Group commit: what gathered while this write was in flight goes next.
+      if (this.gatherMs === 0 && this.writing.size === 0 && this.current) void this.startWrite(this.current);
+    });
     return write;
   }
 

@@ -86,6 +86,21 @@ describe('open-request journal', () => {
     expect(calls.byOp.get('BatchWriteItemCommand')).toBe(3); // two record flushes, one delete
   });
 
+  it('group commit: a marker is written as its request starts, and those opened during that write share the next one', async () => {
+    const names = await freshTables(store);
+    const calls = countCalls(store.client);
+    const journal = new OpenRequestJournal(store.client, names.usage, { logger: quiet });
+    const first = journal.open(marker('gc', 1));
+    await Promise.resolve(); // this turn's opens have joined: its write is in flight
+    expect(calls.byOp.get('PutItemCommand')).toBe(1);
+    const next = [2, 3, 4].map((i) => journal.open(marker('gc', i)));
+    expect(new Set(next).size).toBe(1);
+    await first.ready();
+    await journal.flush(); // no ready() for the second group: it went when the first write ended
+    expect(calls.byOp.get('PutItemCommand')).toBe(2);
+    expect(await markerItems(names)).toBe(2);
+  });
+
   it('writes a group when one of its requests is ready or its gather window ends, and no marker for requests recorded before that', async () => {
     const names = await freshTables(store);
     const calls = countCalls(store.client);
