@@ -85,6 +85,8 @@ export interface GatewayAnswers {
   readonly disabledTenant: RequestResult;
   readonly createdKey: RequestResult | undefined;
   readonly untouchedKey: RequestResult;
+  /** globex's requests refused with 429 `rate_limit_exceeded` over the run (its limit was lowered). */
+  readonly globexRateLimited: number;
 }
 
 function answer(r: RequestResult): string {
@@ -120,7 +122,7 @@ export async function checkChanges(storeUrl: string, made: ReadonlySet<AdminChan
   }
   if (made.has('lower-limit')) {
     const rpm = tenant('globex')?.limits?.default?.rpm;
-    checks.push({ name: 'lowered limit stays lowered', pass: rpm === LOWERED_GLOBEX_RPM, detail: `store: globex default rpm ${rpm ?? 'unlimited'} (set to ${LOWERED_GLOBEX_RPM})` });
+    checks.push({ name: 'lowered limit stays lowered', pass: rpm === LOWERED_GLOBEX_RPM, detail: `store: globex default rpm ${rpm ?? 'unlimited'} (set to ${LOWERED_GLOBEX_RPM}); gateway: ${answers.globexRateLimited} of globex's requests answered 429 rate_limit_exceeded` });
   }
   checks.push({ name: 'an untouched key is served', pass: answers.untouchedKey.outcome === CLIENT_OUTCOMES.succeeded, detail: `gateway: ${answer(answers.untouchedKey)}` });
   return checks;

@@ -53,7 +53,7 @@ export interface FaultPlanOptions {
   readonly durationMs: number;
   /** Fields the simulators accept; default {@link supportedFaultFields}. */
   readonly fields?: ReadonlySet<string>;
-  /** Share of phases without faults. @default 0.5 */
+  /** Share of phases without faults. @default 0.6 */
   readonly healthyShare?: number;
 }
 
@@ -66,7 +66,7 @@ export interface FaultPlanOptions {
  */
 export function faultPlan(options: FaultPlanOptions): FaultChange[] {
   const available = kinds(options.fields ?? supportedFaultFields());
-  const healthy = options.healthyShare ?? 0.5;
+  const healthy = options.healthyShare ?? 0.6;
   const end = Math.floor(options.durationMs * 0.85);
   const changes: FaultChange[] = [];
   for (const sim of Object.keys(SOAK_SIMS) as SoakSim[]) {

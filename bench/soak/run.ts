@@ -359,7 +359,13 @@ export async function runSoak(options: SoakOptions, progress: (line: string) => 
       check('untouched', 'acme-b', CONFIG_KEYS['acme-b']),
       createdKey ? check('created', 'initech-created', createdKey.key) : Promise.resolve(undefined),
     ]);
-    const admin = await checkChanges(store!.url, made, { revoked: revoked!, disabledTenant: disabledTenant!, untouchedKey: untouchedKey!, createdKey: created }, createdKey?.keyId);
+    const admin = await checkChanges(store!.url, made, {
+      revoked: revoked!,
+      disabledTenant: disabledTenant!,
+      untouchedKey: untouchedKey!,
+      createdKey: created,
+      globexRateLimited: sent.filter((s) => s.tenant === 'globex' && s.result.code === 'rate_limit_exceeded').length,
+    }, createdKey?.keyId);
 
     // Stop the gateway as an operator would (it drains and flushes its meter), then read the records.
     await sleep(METER_FLUSH_WAIT_MS);
