@@ -8,6 +8,7 @@ import { TIER_NAMES, type TenantLimits, type TierName } from '../../lambda/core/
 import * as admin from '../../lambda/store/admin.ts';
 import type { ApiKeyRecord, TenantRecord } from '../../lambda/store/config-items.ts';
 import { InvalidArgumentError, StoreError } from '../../lambda/store/errors.ts';
+import { deadLocalInstance, sweepOpenRequests } from '../../lambda/store/open-requests.ts';
 import { LOCAL_TABLE_NAMES, TABLE_ENV } from '../../lambda/store/table-schema.ts';
 import type { TableNames } from '../../lambda/store/tables.ts';
 
@@ -29,6 +30,11 @@ commands:
   usage [--tenant ID] --from YYYY-MM-DD --to YYYY-MM-DD
                                          per tier (every tenant without --tenant): requests,
                                          tokens, cost units, SLO attainment, sheds
+  sweep [--dead-local]                   bills what gateways killed while serving left open, as
+                                         'interrupted' usage records at their reservation: the
+                                         markers past their deadline (16 min after the request's
+                                         start; deployed, a schedule runs this every 5 min), and
+                                         with --dead-local those of this host's exited processes
 
 target (one of):
   --endpoint URL          a DynamoDB endpoint, e.g. the local store (\`npm start\` prints
@@ -73,6 +79,7 @@ const OPTIONS = {
   'monthly-tokens': { type: 'string' },
   from: { type: 'string' },
   to: { type: 'string' },
+  'dead-local': { type: 'boolean', default: false },
   json: { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
@@ -210,7 +217,7 @@ function tierOf(name: string): TierName {
 async function run(ctx: admin.AdminContext, pos: string[], v: Values, io: AdminIO): Promise<void> {
   const [group, action, extra] = pos;
   const print = (json: unknown, human: string): void => io.out(v.json ? `${JSON.stringify(json, null, 2)}\n` : human);
-  const command = group === 'usage' ? 'usage' : `${group} ${action ?? ''}`;
+  const command = group === 'usage' || group === 'sweep' ? group : `${group} ${action ?? ''}`;
   switch (command) {
     case 'tenant create': {
       const t = await admin.createTenant(ctx, { id: need(v, 'tenant'), tiers: admin.parseTiers(v.tiers ?? 'default') });
@@ -269,6 +276,13 @@ async function run(ctx: admin.AdminContext, pos: string[], v: Values, io: AdminI
       return print(
         v.tenant === undefined ? reports : reports[0],
         `usage of ${who}, ${from} to ${to} (UTC days)\n${table(['TENANT', 'TIER', 'REQUESTS', 'PROMPT_TOKENS', 'COMPLETION_TOKENS', 'COST_UNITS', 'SLO_MET', 'SHED', 'ERRORS', 'ABORTED'], rows)}`,
+      );
+    }
+    case 'sweep': {
+      const report = await sweepOpenRequests(ctx.client, ctx.tables.usage, { isDead: v['dead-local'] ? deadLocalInstance : undefined, logger: { warn: () => undefined, error: (m) => io.err(`${m}\n`) } });
+      return print(
+        report,
+        `swept ${report.items} marker items (${report.markers} open requests): ${report.interrupted} billed as interrupted, ${report.alreadyRecorded} already recorded\n`,
       );
     }
     default:

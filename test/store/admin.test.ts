@@ -1,3 +1,6 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { hostname } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adminCommand, STACK_TABLE_OUTPUTS, type AdminIO } from '../../bin/commands/admin.ts';
 import { STACK_OUTPUTS } from '../../lib/splitserve-stack.ts';
@@ -7,6 +10,7 @@ import { DynamoAdmission } from '../../lambda/store/admission.ts';
 import { hashApiKey } from '../../lambda/store/api-keys.ts';
 import { AlreadyExistsError, InvalidArgumentError, NotFoundInStoreError } from '../../lambda/store/errors.ts';
 import { DynamoKeyResolver } from '../../lambda/store/key-resolver.ts';
+import { OpenRequestJournal } from '../../lambda/store/open-requests.ts';
 import { createTables, tableDefinitions, type TableNames } from '../../lambda/store/tables.ts';
 import { ConfigTable } from '../../lambda/store/config-table.ts';
 import { DynamoUsageMeter } from '../../lambda/store/usage-meter.ts';
@@ -167,6 +171,23 @@ describe('splitserve admin', () => {
     } finally {
       await other.close();
     }
+  });
+
+  it('sweep bills what a killed gateway left open: past the deadline, or at once with --dead-local', async () => {
+    const child = spawn(process.execPath, ['-e', '']);
+    await once(child, 'exit');
+    const journal = new OpenRequestJournal(store.client, names.usage, { logger: { error: () => undefined, warn: () => undefined }, instanceId: `${hostname()}/${child.pid}/admin` });
+    const base = { tenantId: 'swept', tierAsked: 'auto', tierServed: 'default', route: 'aggregated', pools: ['gpu'], model: 'm', promptTokens: 5, reservedTokens: 25, reservedCost: 25 };
+    await journal.open({ ...base, requestId: 'killed-1', startedAt: Date.now() }).ready();
+    const early = await cli('sweep', '--json');
+    expect(early.code).toBe(0);
+    expect(JSON.parse(early.out)).toEqual({ items: 0, markers: 0, interrupted: 0, alreadyRecorded: 0 });
+    const now = await cli('sweep', '--dead-local');
+    expect(now.code).toBe(0);
+    expect(now.out).toBe('swept 1 marker items (1 open requests): 1 billed as interrupted, 0 already recorded\n');
+    const day = new Date().toISOString().slice(0, 10);
+    const usage = await cli('usage', '--tenant', 'swept', '--from', day, '--to', day, '--json');
+    expect(JSON.parse(usage.out).tiers).toEqual([expect.objectContaining({ tier: 'default', requests: 1, interrupted: 1, costUnits: 25 })]);
   });
 
   it('reads table names from the stack outputs the CDK stack defines', () => {
