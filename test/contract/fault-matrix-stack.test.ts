@@ -7,4 +7,4 @@
 import { describeFaultMatrix } from './fault-scenarios.ts';
 import { startStackFaultTarget } from './fault-targets.ts';
 
-describeFaultMatrix('json', 'step-functions', { withStore: false, targets: 1 }, startStackFaultTarget);
+describeFaultMatrix('json', 'step-functions', { withStore: true, targets: 1 }, startStackFaultTarget);

@@ -19,7 +19,7 @@ import { startSimulatedPools } from '../../local/simulated-pools.ts';
 import { UndiciTransport } from '../../local/undici-transport.ts';
 import type { SimulatorHandle } from '../../sim/index.ts';
 import { silentLogger } from '../helpers/silent-logger.ts';
-import { StoreFaults } from '../helpers/store-faults.ts';
+import { StoreFaults, startStoreFaultProxy } from '../helpers/store-faults.ts';
 import { startTestStack } from '../local/stack/fixture.ts';
 import type { FaultPool, FaultTarget } from './fault-scenarios.ts';
 import { FAULT_CONFIG, FAULT_TENANT } from './fault-scenarios.ts';
@@ -43,7 +43,7 @@ export async function startInProcessFaultTarget(): Promise<FaultTarget> {
   const config = parseConfig(FAULT_CONFIG);
   const sims = await startSimulatedPools(config);
   const store = await startEmbeddedDynamo();
-  const faults = new StoreFaults(store.client);
+  const faults = new StoreFaults().attach(store.client);
   await createTables(store.client, tableDefinitions(LOCAL_TABLE_NAMES));
   await seedFromConfig(store.client, LOCAL_TABLE_NAMES, config);
   const runtime = assembleGateway({
@@ -74,25 +74,33 @@ export async function startInProcessFaultTarget(): Promise<FaultTarget> {
   };
 }
 
-/** The synthesized stack over {@link FAULT_CONFIG}: non-streamed requests on the Step Functions executor. */
+/**
+ * The synthesized stack over {@link FAULT_CONFIG}: non-streamed requests on the Step Functions
+ * executor. Its functions build their own store clients from `AWS_ENDPOINT_URL_DYNAMODB`, so the
+ * store faults are injected by a proxy in front of the embedded store.
+ */
 export async function startStackFaultTarget(): Promise<FaultTarget> {
-  const stack = await startTestStack({ config: FAULT_CONFIG, cache: 'cdk.out.test-faults' });
-  const dynamo = localDynamoClient(stack.storeEndpoint);
+  const store = await startEmbeddedDynamo();
+  const faults = new StoreFaults();
+  const proxy = await startStoreFaultProxy(store.endpoint, faults);
+  const stack = await startTestStack({ config: FAULT_CONFIG, cache: 'cdk.out.test-faults', storeEndpoint: proxy.endpoint });
   let usageTable: string | undefined;
   const table = async (): Promise<string> =>
-    (usageTable ??= (await dynamo.send(new ListTablesCommand({}))).TableNames?.find((n) => /usage/i.test(n)) ?? 'no usage table');
+    (usageTable ??= (await store.client.send(new ListTablesCommand({}))).TableNames?.find((n) => /usage/i.test(n)) ?? 'no usage table');
   const endpoint = (pool: FaultPool): string => stack.simulators[pool]![0]!;
   return {
     url: stack.url,
+    store: faults,
     setFaults: async (pool, plan) => stack.setFaults(pool, plan),
     calls: async (pool) => ((await (await fetch(`${endpoint(pool)}/sim/stats`)).json()) as { calls: number }).calls,
-    ...usageReader(dynamo, table),
+    ...usageReader(store.client, table),
     // The functions flush after each response; nothing is left to flush from here.
     flush: async () => undefined,
     timerResolutionMs: 0,
     close: async () => {
-      dynamo.destroy();
       await stack.close();
+      await proxy.close();
+      await store.close();
     },
   };
 }

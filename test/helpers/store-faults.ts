@@ -1,9 +1,12 @@
 /**
- * Store faults at the AWS SDK boundary: a middleware on a real DynamoDB client (talking to the
- * embedded store) that answers chosen calls with a DynamoDB error instead of sending them, as
- * the service would. It sits in the `deserialize` step, below the SDK's retry middleware, so the
+ * Store faults at the AWS SDK boundary: chosen calls of a real DynamoDB client (talking to the
+ * embedded store) are answered with a DynamoDB error instead of being served, as the service
+ * would. Either a middleware in the client's `deserialize` step, below the SDK's retry
+ * middleware, or a proxy in front of the store answering DynamoDB's wire error: either way the
  * SDK's own retries see (and count) each injected answer exactly as they would a real one.
  */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
   ConditionalCheckFailedException,
@@ -44,19 +47,21 @@ interface Matching {
 }
 
 /**
- * The fault switch of one client. {@link StoreFaults.storm} replaces the plan; `injected` counts
- * the answers it made up.
+ * A store fault switch: {@link StoreFaults.storm} replaces the plan, `injected` counts the answers
+ * it made up. Attach it to a client ({@link StoreFaults.attach}: SDK middleware) or put it in
+ * front of a store for clients the test does not own ({@link startStoreFaultProxy}).
  *
  * @example
- * const faults = new StoreFaults(client);
+ * const faults = new StoreFaults().attach(client);
  * faults.storm({ fault: STORE_FAULTS.throughput, command: 'UpdateItem', pkPrefix: 'WIN#', calls: firstCalls(2) });
- * // … the next two window updates fail as throttled; the SDK retries the second attempt's failure …
+ * // … the next two window updates fail as throttled; the SDK retries them …
  * faults.clear();
  */
 export class StoreFaults {
   private plan: Matching | undefined;
 
-  constructor(client: DynamoDBClient) {
+  /** Answers `client`'s matching calls with the storm's error (below its retry middleware). */
+  attach(client: DynamoDBClient): this {
     client.middlewareStack.add(
       (next, context) => async (args) => {
         const fault = this.match(String(context.commandName ?? '').replace(/Command$/, ''), args.input as Record<string, unknown>);
@@ -65,6 +70,7 @@ export class StoreFaults {
       },
       { step: 'deserialize', name: 'splitserveTestStoreFaults', priority: 'high' },
     );
+    return this;
   }
 
   /** Fails the calls the storm names (counting matching calls from now). */
@@ -82,7 +88,8 @@ export class StoreFaults {
     return this.plan?.injected ?? 0;
   }
 
-  private match(command: string, input: Record<string, unknown>): StoreFault | undefined {
+  /** The fault to answer a call with (counting it), if the storm names it. */
+  match(command: string, input: Record<string, unknown>): StoreFault | undefined {
     const plan = this.plan;
     if (!plan || plan.storm.command !== command) return undefined;
     const prefix = plan.storm.pkPrefix;
@@ -92,6 +99,75 @@ export class StoreFaults {
     plan.injected += 1;
     return plan.storm.fault;
   }
+}
+
+/** A running {@link startStoreFaultProxy}. */
+export interface StoreFaultProxy {
+  /** The endpoint to give clients (`AWS_ENDPOINT_URL_DYNAMODB`). */
+  readonly endpoint: string;
+  close(): Promise<void>;
+}
+
+/** The wire type of each fault's error, as DynamoDB answers it (AWS JSON 1.0, HTTP 400). */
+const WIRE_TYPES: Record<StoreFault, string> = {
+  ProvisionedThroughputExceededException: 'com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException',
+  ThrottlingException: 'com.amazon.coral.availability#ThrottlingException',
+  ConditionalCheckFailedException: 'com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException',
+};
+
+/**
+ * An HTTP proxy on 127.0.0.1 in front of a DynamoDB-compatible store: forwards every call, except
+ * those `faults` names, which it answers with DynamoDB's own error response. For clients built
+ * elsewhere (the stack's functions) that are pointed at its endpoint.
+ *
+ * @example
+ * const proxy = await startStoreFaultProxy(store.endpoint, faults);
+ * await startStack({ …, storeEndpoint: proxy.endpoint });
+ */
+export async function startStoreFaultProxy(upstream: string, faults: StoreFaults): Promise<StoreFaultProxy> {
+  const target = new URL(upstream);
+  const agent = new http.Agent({ keepAlive: true });
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks);
+      const command = String(req.headers['x-amz-target'] ?? '').split('.')[1] ?? '';
+      let input: Record<string, unknown> = {};
+      try {
+        input = JSON.parse(body.toString('utf8') || '{}') as Record<string, unknown>;
+      } catch {
+        // not a JSON call: forwarded as it is
+      }
+      const fault = faults.match(command, input);
+      if (fault) {
+        const text = JSON.stringify({ __type: WIRE_TYPES[fault], message: `injected ${fault} (test store fault)` });
+        res.writeHead(400, { 'content-type': 'application/x-amz-json-1.0', 'content-length': Buffer.byteLength(text), 'x-amzn-requestid': `fault-${faults.injected}` });
+        res.end(text);
+        return;
+      }
+      const forward = http.request(
+        { agent, hostname: target.hostname, port: target.port, path: req.url, method: req.method, headers: { ...req.headers, host: target.host } },
+        (reply) => {
+          res.writeHead(reply.statusCode ?? 502, reply.headers);
+          reply.pipe(res);
+        },
+      );
+      forward.on('error', () => res.destroy());
+      forward.end(body);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        agent.destroy();
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
 }
 
 /** The partition keys a call touches (`Key`, `Item`, or a batch's items). */
