@@ -76,11 +76,12 @@ export const OPEN_REQUEST_DEADLINE_MS = 16 * 60_000;
 export const MAX_MARKERS_PER_ITEM = 500;
 
 /**
- * How far before a marker's start a sweep looks for its record: records are packed per flush and
- * an item's sort key is its oldest record's start, which may precede this request's by the
- * longest request time, plus the time a record may wait for a retried write (an hour).
+ * How far before a marker's start a sweep looks for its record, beyond the longest request time:
+ * records are packed per flush and an item's sort key is its oldest record's start, which may
+ * precede this request's by the longest request time, plus the time a record waited for a
+ * retried write (10 minutes; a record held back longer by a store outage may be billed twice).
  */
-const RECORD_LOOKBACK_SLACK_MS = 60 * 60_000;
+const RECORD_LOOKBACK_SLACK_MS = 10 * 60_000;
 
 const FIELDS_TEXT = OPEN_ROW_FIELDS.join(',');
 
@@ -446,8 +447,10 @@ export async function sweepOpenRequests(client: DynamoDBClient, tableName: strin
   let markers = 0;
   let interrupted = 0;
   let alreadyRecorded = 0;
+  // One read of the records around the markers per tenant and month, for all the items.
+  const existing = await recordsOf(client, tableName, items);
   for (const item of items) {
-    const outcome = await sweepItem(client, tableName, item, retentionDays);
+    const outcome = await sweepItem(client, tableName, item, existing, retentionDays);
     if (!outcome.claimed) continue;
     swept += 1;
     markers += item.markers.length;
@@ -464,9 +467,9 @@ async function sweepItem(
   client: DynamoDBClient,
   tableName: string,
   item: OpenItem,
+  existing: ReadonlyMap<string, UsageRecord>,
   retentionDays: number,
 ): Promise<{ claimed: boolean; interrupted: number; alreadyRecorded: number }> {
-  const existing = await recordsOf(client, tableName, item);
   const toWrite: UsageRecord[] = [];
   const toAggregate: UsageRecord[] = [];
   let alreadyRecorded = 0;
@@ -499,22 +502,27 @@ async function sweepItem(
 }
 
 /**
- * The records (by request id) of the item's requests that exist: one strongly consistent Query per
- * tenant and month, over the sort keys where a packed item holding them can be.
+ * The records (by request id) that exist of the items' requests: one strongly consistent Query per
+ * tenant and month, over the sort keys where a packed item holding them can be (from the earliest
+ * start less the longest request time and the slack, to the latest start).
  */
-async function recordsOf(client: DynamoDBClient, tableName: string, item: OpenItem): Promise<Map<string, UsageRecord>> {
-  const groups = new Map<string, { min: number; max: number; ids: Set<string> }>();
-  for (const m of item.markers) {
-    const pk = usageRecordPk(m.tenantId, m.startedAt);
-    const g = groups.get(pk) ?? { min: m.startedAt, max: m.startedAt, ids: new Set<string>() };
-    g.min = Math.min(g.min, m.startedAt);
-    g.max = Math.max(g.max, m.startedAt);
-    g.ids.add(m.requestId);
-    groups.set(pk, g);
+async function recordsOf(client: DynamoDBClient, tableName: string, items: readonly OpenItem[]): Promise<Map<string, UsageRecord>> {
+  const groups = new Map<string, { min: number; max: number; lookback: number; ids: Set<string> }>();
+  for (const item of items) {
+    const longest = item.markers.length === 0 ? 0 : item.deadline - Math.max(...item.markers.map((m) => m.startedAt));
+    for (const m of item.markers) {
+      const pk = usageRecordPk(m.tenantId, m.startedAt);
+      const g = groups.get(pk) ?? { min: m.startedAt, max: m.startedAt, lookback: 0, ids: new Set<string>() };
+      g.min = Math.min(g.min, m.startedAt);
+      g.max = Math.max(g.max, m.startedAt);
+      g.lookback = Math.max(g.lookback, longest);
+      g.ids.add(m.requestId);
+      groups.set(pk, g);
+    }
   }
   const found = new Map<string, UsageRecord>();
   for (const [pk, g] of groups) {
-    const lookback = Math.max(0, item.deadline - g.min) + RECORD_LOOKBACK_SLACK_MS;
+    const lookback = g.lookback + RECORD_LOOKBACK_SLACK_MS;
     const rows = await queryAll(client, {
       TableName: tableName,
       ConsistentRead: true,

@@ -169,6 +169,21 @@ describe('open-request sweep', () => {
     expect(agg).toEqual([expect.objectContaining({ tier: 'priority', interrupted: 2, requests: 3, costUnits: 54 + 2 * 240 })]);
   });
 
+  it("finds a request's record packed behind an older one (the pack's key is its oldest record's start)", async () => {
+    const names = await freshTables(store);
+    const dead = new OpenRequestJournal(store.client, names.usage, { logger: quiet, instanceId: `${hostname()}/${await deadPid()}/packed` });
+    const now = Date.now();
+    const m = marker('packed', 1, now);
+    await dead.open(m).ready();
+    const meter = new DynamoUsageMeter(store.client, names.usage, { logger: quiet, flushIntervalMs: 0 });
+    // A 14-minute request ended in the same flush: the pack is keyed by its start, before this one's.
+    meter.record({ ...okRecord(marker('packed', 0, now - 14 * 60_000)) });
+    meter.record(okRecord(m));
+    await meter.flush();
+    expect(await sweepOpenRequests(store.client, names.usage, { isDead: deadLocalInstance, logger: quiet })).toEqual({ items: 1, markers: 1, interrupted: 0, alreadyRecorded: 1 });
+    expect((await usageRecords(store.client, names.usage, 'packed', now)).map((r) => r.outcome)).toEqual(['ok', 'ok']);
+  });
+
   it('sweeps a marker only past its deadline when no instance is known dead', async () => {
     const names = await freshTables(store);
     const live = new OpenRequestJournal(store.client, names.usage, { logger: quiet, instanceId: newInstanceId() });
