@@ -10,8 +10,8 @@ import type { Random } from './prng.ts';
  *
  * Two kinds: injected errors (`failNth`, `errorRate`: an HTTP error answer) and per-call
  * misbehaviours (`stallMs`, `dropAfterTokens`, `reset`, `stallAfterTokens`, `invalidBody`,
- * `trickleMs`), which apply to every call, or only to the calls listed in `onCalls`. A closed
- * port ("connection refused") needs no fault: point a pool at an address nobody listens on.
+ * `trickleMs`), which apply to every call, or only to the calls listed in `onCalls`; and `refuse`,
+ * a closed port (connection refused) while it is set.
  *
  * @example
  * // the 3rd call's connection is reset before any answer; every other call is served
@@ -58,6 +58,13 @@ export interface SimFaults {
    */
   readonly trickleMs?: number;
   /**
+   * The port is closed: every connection is refused (the simulator stops listening, drops its open
+   * connections, and listens again on the same port once a plan without it is set). Set in
+   * process (`startSimulator({faults})`, `setFaults`) only: `POST /sim/faults` refuses it, as
+   * nothing could reach the closed port to open it again.
+   */
+  readonly refuse?: boolean;
+  /**
    * 1-based completion-call indices the per-call misbehaviours (`stallMs`, `dropAfterTokens`,
    * `reset`, `stallAfterTokens`, `invalidBody`, `trickleMs`) apply to. @default every call
    */
@@ -80,6 +87,7 @@ export const simFaultsSchema = z
     invalidBody: z.boolean().optional(),
     trickleMs: z.number().min(0).max(600_000).optional(),
     onCalls: z.array(z.number().int().min(1)).optional(),
+    refuse: z.boolean().optional(),
   })
   .strict();
 

@@ -79,6 +79,20 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     });
   });
   ctx.port = (server.address() as AddressInfo).port;
+  // `refuse`: the port is closed while the plan says so, and opened again on the same port.
+  let refusing = false;
+  const applyRefusal = (): void => {
+    const refuse = ctx.faults.refuse === true;
+    if (refuse === refusing) return;
+    refusing = refuse;
+    if (refuse) {
+      server.close();
+      server.closeAllConnections();
+    } else {
+      server.listen(ctx.port, host);
+    }
+  };
+  applyRefusal();
   ctx.engineId = `sim-${profile.name}-${randomHex(mulberry32(hashString(`engine:${ctx.port}`, seed)), 12)}`;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${ctx.port}`;
 
@@ -89,10 +103,12 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     stats: () => ctx.stats.snapshot(ctx.slots.active, ctx.slots.queued),
     setFaults: (faults: SimFaults) => {
       ctx.faults = simFaultsSchema.parse(faults);
+      applyRefusal();
     },
     close: () => {
       closing ??= new Promise<void>((resolve) => {
         ctx.shutdown.abort(new Error('simulator closing'));
+        if (refusing) return resolve();
         server.close(() => resolve());
         server.closeAllConnections();
       });
@@ -141,6 +157,7 @@ async function setFaultsRoute(ctx: SimContext, req: IncomingMessage, res: Server
   }
   const parsed = simFaultsSchema.safeParse(value);
   if (!parsed.success) return sendError(res, 400, `invalid faults: ${parsed.error.message}`);
+  if (parsed.data.refuse === true) return sendError(res, 400, 'invalid faults: refuse closes the port, so it is set in process only (setFaults)');
   ctx.faults = parsed.data;
   sendJson(res, 200, { faults: ctx.faults });
 }

@@ -161,8 +161,11 @@ const INTERNAL = { status: 500, type: 'server_error', code: 'internal_error' } a
 
 /** The matrix. */
 export const FAULT_CELLS: readonly FaultCell[] = [
-  // refused: a closed port
-  { fault: 'refused', phase: 'aggregated', script: 'the only endpoint', lanes: BOTH, tier: 'flex', outcome: { served: 'default' }, calls: { gpu: 1 } },
+  // refused: a closed port (a pool whose only endpoint nobody listens on; a simulator that closed its port)
+  { fault: 'refused', phase: 'aggregated', script: 'an endpoint nobody listens on', lanes: BOTH, tier: 'flex', outcome: { served: 'default' }, calls: { gpu: 1 } },
+  { fault: 'refused', phase: 'prefill', script: 'port closed', lanes: BOTH, tier: 'priority', sim: { prefill: always({ refuse: true }) }, outcome: { served: 'default' }, calls: { prefill: 0, decode: 0, gpu: 1 } },
+  { fault: 'refused', phase: 'decode', script: 'port closed', lanes: BOTH, tier: 'priority', sim: { decode: always({ refuse: true }) }, outcome: { served: 'default' }, calls: { prefill: 1, decode: 0, gpu: 1 } },
+  { fault: 'refused', phase: 'aggregated', script: 'port closed', lanes: BOTH, tier: 'default', sim: { gpu: always({ refuse: true }) }, outcome: { error: upstream502 }, calls: { gpu: 0 } },
 
   // connection reset before any answer
   { fault: 'reset', phase: 'prefill', script: 'once', lanes: BOTH, tier: 'priority', sim: { prefill: once({ reset: true }) }, outcome: { served: 'priority' }, calls: { prefill: 2, decode: 1 } },

@@ -155,6 +155,20 @@ describe('scripted faults', () => {
     });
   });
 
+  it('refuse closes the port until a plan without it is set, then listens again on the same port', async () => {
+    await withSim({}, async (sim) => {
+      expect((await chat(sim)).status).toBe(200);
+      sim.setFaults({ refuse: true });
+      const refused = await chat(sim).catch((e: unknown) => e);
+      expect(refused).toBeInstanceOf(Error);
+      expect(((refused as Error).cause as { code?: string })?.code).toBe('ECONNREFUSED');
+      sim.setFaults({});
+      expect((await chat(sim)).status).toBe(200);
+      expect(sim.stats()).toMatchObject({ calls: 2, completed: 2 });
+      expect((await post(`${sim.url}/sim/faults`, { refuse: true })).status).toBe(400);
+    });
+  });
+
   it('unhealthy turns /health to 503, at runtime through setFaults and POST /sim/faults', async () => {
     await withSim({}, async (sim) => {
       sim.setFaults({ unhealthy: true });
