@@ -12,7 +12,10 @@
  *
  * Lanes: `stream` (streamed requests: the in-process executor on every runtime) and `json`
  * (non-streamed requests: the executor under test, in-process or Step Functions). Store faults
- * (admission and metering phases) need a target that exposes its store client's fault switch.
+ * (admission and metering phases) are injected at the SDK boundary: a middleware on the
+ * in-process gateway's client, a proxy in front of the store for the stack's functions
+ * (test/helpers/store-faults.ts). Cells run side by side, each on a gateway of its own for its
+ * duration (a pool of targets), so the faults a cell scripts meet only its own request.
  */
 import OpenAI from 'openai';
 import { performance } from 'node:perf_hooks';
@@ -36,6 +39,7 @@ const SLACK_MS = 2_000;
 
 /** The simulated pools a cell scripts. */
 export const FAULT_POOLS = ['prefill', 'decode', 'gpu'] as const;
+/** One of {@link FAULT_POOLS}. */
 export type FaultPool = (typeof FAULT_POOLS)[number];
 
 /**
@@ -97,13 +101,17 @@ export interface FaultTarget {
 
 /** Where a fault hits. */
 export const FAULT_PHASES = { prefill: 'prefill', decode: 'decode', aggregated: 'aggregated', admission: 'admission', metering: 'metering' } as const;
+/** One of {@link FAULT_PHASES}. */
 export type FaultPhase = (typeof FAULT_PHASES)[keyof typeof FAULT_PHASES];
 
-/** Streamed or not. */
-export type FaultLane = 'stream' | 'json';
+/** Streamed requests, or not. */
+export const FAULT_LANES = { stream: 'stream', json: 'json' } as const;
+/** One of {@link FAULT_LANES}. */
+export type FaultLane = (typeof FAULT_LANES)[keyof typeof FAULT_LANES];
 
 /** The executors of non-streamed plans (streams always run in-process). */
 export const FAULT_EXECUTORS = { inProcess: 'in-process', stepFunctions: 'step-functions' } as const;
+/** One of {@link FAULT_EXECUTORS}. */
 export type FaultExecutor = (typeof FAULT_EXECUTORS)[keyof typeof FAULT_EXECUTORS];
 
 /** What the client must see. */
