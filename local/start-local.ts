@@ -12,7 +12,7 @@ import { ConfigError } from '../lambda/core/errors.ts';
 import type { GatewayLogger } from '../lambda/core/logger.ts';
 import type { GatewayRuntime } from '../lambda/handlers/gateway-runtime.ts';
 import { assembleGateway } from '../lambda/handlers/gateway-runtime.ts';
-import { deadLocalInstance, sweepOpenRequests } from '../lambda/store/open-requests.ts';
+import { sweepAtStart } from '../lambda/store/open-requests.ts';
 import { seedFromConfig, seedingSummary } from '../lambda/store/seed.ts';
 import { LOCAL_TABLE_NAMES } from '../lambda/store/table-schema.ts';
 import { createTables, tableDefinitions } from '../lambda/store/tables.ts';
@@ -108,7 +108,7 @@ export async function startLocal(options: StartLocalOptions): Promise<LocalGatew
     const seeded = await seedFromConfig(store.client, LOCAL_TABLE_NAMES, config, { reset: options.reseed });
     options.onProgress?.(seedingSummary(seeded));
     // What a killed gateway on this store left open is billed now (lambda/store/open-requests.ts).
-    await sweepOpenRequests(store.client, LOCAL_TABLE_NAMES.usage, { isDead: deadLocalInstance, logger: options.logger });
+    await sweepAtStart(store.client, LOCAL_TABLE_NAMES.usage, options.logger);
     const resolved = withEndpoints(config, sims.endpoints);
     const runtime = assembleGateway({
       config: resolved,

@@ -462,6 +462,23 @@ export async function sweepOpenRequests(client: DynamoDBClient, tableName: strin
   return report;
 }
 
+/**
+ * The start-up sweep of a local runtime: markers past their deadline and those of this host's
+ * exited processes (a gateway killed on this store). Never rejects: a sweep that fails is logged
+ * and left to the next start (the gateway starts anyway).
+ *
+ * @example
+ * await sweepAtStart(store.client, 'splitserve-usage', logger);
+ */
+export async function sweepAtStart(client: DynamoDBClient, tableName: string, logger: StoreLogger = consoleStoreLogger): Promise<SweepReport | undefined> {
+  try {
+    return await sweepOpenRequests(client, tableName, { isDead: deadLocalInstance, logger });
+  } catch (err) {
+    logger.error('open-request sweep failed; left for the next start', { error: (err as Error).name, message: (err as Error).message });
+    return undefined;
+  }
+}
+
 /** Sweeps one marker item: records first, then the conditional delete, then (if it won) the aggregates. */
 async function sweepItem(
   client: DynamoDBClient,

@@ -15,7 +15,7 @@ import { withEndpoints } from '../../lambda/backends/pool-directory.ts';
 import { parseConfig } from '../../lambda/core/config.ts';
 import type { SplitserveConfig } from '../../lambda/core/config.ts';
 import { FUNCTION_ENV } from '../../lambda/handlers/function-env.ts';
-import { deadLocalInstance, sweepOpenRequests } from '../../lambda/store/open-requests.ts';
+import { sweepAtStart } from '../../lambda/store/open-requests.ts';
 import { seedFromConfig, seedingSummary } from '../../lambda/store/seed.ts';
 import { TABLE_ENV } from '../../lambda/store/table-schema.ts';
 import { createTables } from '../../lambda/store/tables.ts';
@@ -137,7 +137,7 @@ export async function startStack(options: StartStackOptions): Promise<LocalStack
     const seeded = await seedFromConfig(store.client, { config: configTable }, original, { reset: options.reseed });
     progress(`${options.storeEndpoint ? `store ${store.endpoint}` : 'embedded store'}: ${tables.length} tables from the template, ${seedingSummary(seeded)}`);
     // What a killed gateway on this store left open is billed now (lambda/store/open-requests.ts).
-    await sweepOpenRequests(store.client, pick(TABLE_ENV.usage), { isDead: deadLocalInstance });
+    await sweepAtStart(store.client, pick(TABLE_ENV.usage));
 
     const sims = await startSimulatedPools(templateConfig);
     closers.push(() => sims.close());

@@ -5,13 +5,13 @@ import { GetItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { OpenRequest, Tenant, UsageRecord } from '../../lambda/core/ports.ts';
 import { DynamoAdmission } from '../../lambda/store/admission.ts';
-import { deadLocalInstance, interruptedRecord, newInstanceId, OPEN_REQUEST_DEADLINE_MS, OpenRequestJournal, sweepOpenRequests } from '../../lambda/store/open-requests.ts';
+import { deadLocalInstance, interruptedRecord, newInstanceId, OPEN_REQUEST_DEADLINE_MS, OpenRequestJournal, sweepAtStart, sweepOpenRequests } from '../../lambda/store/open-requests.ts';
 import type { TableNames } from '../../lambda/store/tables.ts';
 import { OPEN_PARTITIONS, openItemPk, windowItemKey } from '../../lambda/store/usage-items.ts';
 import { DynamoUsageMeter } from '../../lambda/store/usage-meter.ts';
 import { usageRecords, usageReport } from '../../lambda/store/usage-report.ts';
-import { startEmbeddedDynamo, type EmbeddedDynamo } from '../../local/embedded-dynamo.ts';
-import { countCalls, freshTables } from './helpers.ts';
+import { localDynamoClient, startEmbeddedDynamo, type EmbeddedDynamo } from '../../local/embedded-dynamo.ts';
+import { countCalls, faultSwitch, freshTables } from './helpers.ts';
 
 let store: EmbeddedDynamo;
 const quiet = { error: () => undefined, warn: () => undefined };
@@ -182,6 +182,19 @@ describe('open-request sweep', () => {
     await meter.flush();
     expect(await sweepOpenRequests(store.client, names.usage, { isDead: deadLocalInstance, logger: quiet })).toEqual({ items: 1, markers: 1, interrupted: 0, alreadyRecorded: 1 });
     expect((await usageRecords(store.client, names.usage, 'packed', now)).map((r) => r.outcome)).toEqual(['ok', 'ok']);
+  });
+
+  it('at start-up, a sweep the store fails is logged and does not stop the gateway from starting', async () => {
+    const names = await freshTables(store);
+    const client = localDynamoClient(store.endpoint, 1);
+    const fault = faultSwitch(client);
+    fault.on = true;
+    const errors: string[] = [];
+    await expect(sweepAtStart(client, names.usage, { error: (m) => void errors.push(m), warn: () => undefined })).resolves.toBeUndefined();
+    expect(errors).toEqual(['open-request sweep failed; left for the next start']);
+    fault.on = false;
+    await expect(sweepAtStart(client, names.usage, quiet)).resolves.toEqual({ items: 0, markers: 0, interrupted: 0, alreadyRecorded: 0 });
+    client.destroy();
   });
 
   it('sweeps a marker only past its deadline when no instance is known dead', async () => {
