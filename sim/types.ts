@@ -62,7 +62,10 @@ export interface SimulatorHandle {
   close(): Promise<void>;
   /** A snapshot of the counters. */
   stats(): SimStats;
-  /** Replaces the fault plan (affects calls that arrive afterwards). */
+  /**
+   * Replaces the fault plan (affects calls that arrive afterwards). With `refuse` the port closes
+   * at once (open connections dropped); a plan without it opens the same port again.
+   */
   setFaults(faults: SimFaults): void;
 }
 
