@@ -9,15 +9,16 @@
  *
  * Guarantees:
  * - Every request that reaches a backend has a durable marker before its first byte reaches the
- *   client (the gateway awaits {@link OpenRequestHandle.durable} then), and the marker goes only
+ *   client (the gateway awaits {@link OpenRequestHandle.ready} then), and the marker goes only
  *   once its usage record is durable. So a served request always has a record or a marker. (If
  *   the marker cannot be written, the store is down: the request is served anyway and the failure
  *   is logged; metering is then only as durable as the meter's buffer.)
  * - The sweep turns the markers past their deadline (start + the longest a request may run + the
  *   flush slack, {@link OPEN_REQUEST_DEADLINE_MS}), or of an instance known dead, into usage records
- *   with outcome `interrupted`, billing the reservation (the upper bound: prompt estimate + max
- *   tokens, and the reserved cost units). The admission windows already hold exactly that
- *   reservation (its settle never ran), so nothing is adjusted: record and window agree.
+ *   with outcome `interrupted`, billing the reservation (the upper bound: the prompt estimate, the
+ *   rest of the reserved tokens as completion, and the reserved cost units). For a request cut
+ *   mid-answer the admission windows already hold exactly that reservation (its settle never
+ *   ran), so nothing is adjusted: record and window agree.
  * - Exactly one record per request: the sweep first reads the tenant's records around the marker
  *   (a request whose record was written just before the kill, with its marker not yet deleted,
  *   gets no second one); an interrupted record is its own item with a key derived from the request
@@ -33,11 +34,13 @@
  * under load. Items are sorted by deadline in {@link OPEN_PARTITIONS} partitions, so a scheduled
  * sweep with nothing to do costs 16 empty queries.
  *
- * Not covered: a killed process's queued admission corrections of requests whose records were
- * durable (the window keeps their reservation: it over-counts, never over-admits), and the unused
- * part of its admission leases (admission.ts: under-admits the rest of that minute; the month keeps
- * the block). A request whose record the meter could not write for longer than the flush slack
- * (store down for minutes) may be swept while its process still holds it; it then has two records.
+ * Not covered: a request that ended in the last flush interval before the kill is billed at its
+ * reservation while its window may already hold what it used (its correction applied, its record
+ * still buffered); a killed process's queued corrections of requests whose records were durable
+ * (the window keeps their reservation: it over-counts, never over-admits); the unused part of its
+ * admission leases (admission.ts: under-admits the rest of that minute; the month keeps the
+ * block). A record its live process could not write for many minutes (the store down past the
+ * marker's deadline and the look-back) may be billed again by a sweep. docs/reliability.md.
  *
  * @example
  * const journal = new OpenRequestJournal(client, tables.usage);
