@@ -178,6 +178,17 @@ export class UpstreamError extends GatewayError {
 }
 
 /**
+ * 503 `service_unavailable`: a dependency of the gateway (its DynamoDB tables) is throttling or
+ * failing past its retries; the request was not served and may be retried shortly.
+ */
+export class ServiceUnavailableError extends GatewayError {
+  constructor(message = 'The server is temporarily unable to serve your request (its store is busy). Please retry shortly.') {
+    super(message, 503, 'server_error', 'service_unavailable');
+    this.headers = { 'retry-after': '1', 'retry-after-ms': '1000', 'x-should-retry': 'true' };
+  }
+}
+
+/**
  * 503 `server_shutting_down`: the gateway is stopping. A request that arrives while it drains is
  * refused at once (retry elsewhere or later); one still running at the drain deadline ends with
  * this error (a stream: as its last event, before `[DONE]`).

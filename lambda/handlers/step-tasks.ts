@@ -20,7 +20,13 @@ import { traced } from './tracing.ts';
 /** What the task handlers share within one execution environment. */
 export interface StepRuntime {
   readonly deps: StepDeps;
-  readonly meter: UsageMeter;
+  /**
+   * A usage meter for one `Meter` invocation. One per invocation, not per environment: a record
+   * whose flush failed leaves with the invocation (the state machine's Retry records it again,
+   * or MeterDeferred hands it to the gateway), instead of staying queued in the environment and
+   * being written a second time by a later invocation's flush.
+   */
+  readonly meterForInvocation: () => UsageMeter;
 }
 
 let runtime: StepRuntime | undefined;
@@ -34,9 +40,10 @@ function current(): StepRuntime {
   if (!runtime) {
     const env = readFunctionEnvironment();
     const logger = createLogger();
+    const dynamo = traced(env.dynamo);
     runtime = {
       deps: { config: env.config, pools: new PoolDirectory(env.config.pools, { logger }), client: new UpstreamClient() },
-      meter: new DynamoUsageMeter(traced(env.dynamo), env.tables.usage, { logger }),
+      meterForInvocation: () => new DynamoUsageMeter(dynamo, env.tables.usage, { logger, flushIntervalMs: 0, aggregatesAfterRecords: true }),
     };
   }
   return runtime;
@@ -72,7 +79,8 @@ export const fallback = (state: PlanState): Promise<PlanState> =>
 
 /** `Meter` task: records the request's usage (success, or failure with `error`) durably. */
 export async function meter(state: PlanState): Promise<void> {
-  const { meter: sink, deps } = current();
+  const { meterForInvocation, deps } = current();
+  const sink = meterForInvocation();
   sink.record(usageRecordOf(state, state.error ? 'error' : 'ok', state.usage ?? { promptTokens: 0, completionTokens: 0 }, null, deps.config.tiers[state.tierServed]));
   await sink.flush();
 }

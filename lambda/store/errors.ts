@@ -3,6 +3,30 @@
  * RateLimitError / InsufficientQuotaError instead.
  */
 
+import { ServiceUnavailableError } from '../core/errors.ts';
+
+/** DynamoDB errors that mean "busy or failing for a moment" once the SDK's own retries are spent. */
+const TRANSIENT_STORE_ERRORS: ReadonlySet<string> = new Set([
+  'ProvisionedThroughputExceededException',
+  'ThrottlingException',
+  'RequestLimitExceeded',
+  'InternalServerError',
+  'ServiceUnavailable',
+  'TimeoutError',
+]);
+
+/**
+ * On the request path: a store that is throttling or failing after the SDK's retries becomes a
+ * 503 the client may retry (with `retry-after`), not a 500. Anything else is returned unchanged.
+ *
+ * @example
+ * try { await client.send(command); } catch (err) { throw storeFailure(err); }
+ */
+export function storeFailure(err: unknown): unknown {
+  const name = (err as { name?: unknown } | null)?.name;
+  return typeof name === 'string' && TRANSIENT_STORE_ERRORS.has(name) ? new ServiceUnavailableError() : err;
+}
+
 /** Stable codes of store errors. */
 export const STORE_ERROR_CODES = {
   notFound: 'not_found',

@@ -13,6 +13,7 @@
 import { GetItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { KeyResolver, Principal } from '../core/ports.ts';
 import { decodePrincipal, keyLookupItemKey } from './config-items.ts';
+import { storeFailure } from './errors.ts';
 
 /** Options of {@link DynamoKeyResolver}. */
 export interface DynamoKeyResolverOptions {
@@ -74,9 +75,11 @@ export class DynamoKeyResolver implements KeyResolver {
   }
 
   private async read(keyHash: string): Promise<Principal | undefined> {
-    const out = await this.client.send(
-      new GetItemCommand({ TableName: this.tableName, Key: keyLookupItemKey(keyHash), ConsistentRead: true }),
-    );
+    const out = await this.client
+      .send(new GetItemCommand({ TableName: this.tableName, Key: keyLookupItemKey(keyHash), ConsistentRead: true }))
+      .catch((err: unknown) => {
+        throw storeFailure(err);
+      });
     const principal = out.Item ? decodePrincipal(out.Item) : undefined;
     this.remember(keyHash, principal);
     return principal;

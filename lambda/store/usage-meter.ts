@@ -60,6 +60,13 @@ export interface DynamoUsageMeterOptions {
    * journal closes their markers: open-requests.ts). Must not throw.
    */
   readonly onDurable?: (requestIds: readonly string[]) => void;
+  /**
+   * Write the daily aggregates only once every record of the flush is durable, instead of at the
+   * same time. A flush that fails on its records then has written nothing at all, so whoever
+   * takes the records over (the state machine's MeterDeferred hands them to the gateway) counts
+   * them once. @default false (both at once: the shorter flush)
+   */
+  readonly aggregatesAfterRecords?: boolean;
 }
 
 interface Aggregate {
@@ -254,6 +261,7 @@ export class DynamoUsageMeter implements UsageMeter {
   private readonly baseDelayMs: number;
   private readonly maxDelayMs: number;
   private readonly onDurable: ((requestIds: readonly string[]) => void) | undefined;
+  private readonly aggregatesAfterRecords: boolean;
 
   constructor(
     private readonly client: DynamoDBClient,
@@ -268,6 +276,7 @@ export class DynamoUsageMeter implements UsageMeter {
     this.baseDelayMs = options.baseDelayMs ?? 25;
     this.maxDelayMs = options.maxDelayMs ?? 1000;
     this.onDurable = options.onDurable;
+    this.aggregatesAfterRecords = options.aggregatesAfterRecords ?? false;
   }
 
   /** Buffers a record; never throws, never blocks. */
@@ -318,7 +327,12 @@ export class DynamoUsageMeter implements UsageMeter {
     let failedAggregates: Aggregate[];
     try {
       // Neither rejects on DynamoDB errors; a throw here is unexpected: keep everything (puts are idempotent).
-      [unwritten, failedAggregates] = await Promise.all([this.writeItems(items), this.writeAggregates(aggregates)]);
+      if (this.aggregatesAfterRecords) {
+        unwritten = await this.writeItems(items);
+        failedAggregates = unwritten.length === 0 ? await this.writeAggregates(aggregates) : aggregates;
+      } else {
+        [unwritten, failedAggregates] = await Promise.all([this.writeItems(items), this.writeAggregates(aggregates)]);
+      }
     } catch {
       [unwritten, failedAggregates] = [items, aggregates];
     } finally {

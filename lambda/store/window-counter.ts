@@ -32,6 +32,7 @@ import {
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
 import { epochMinute, windowExpiresAt, type ItemKey } from './usage-items.ts';
+import { storeFailure } from './errors.ts';
 
 /** Limits applied to one window item (a shard's share of the tenant's limits). */
 export interface WindowLimits {
@@ -172,7 +173,9 @@ export class WindowCounter {
   }
 
   private async read(key: ItemKey): Promise<WindowCounts> {
-    const out = await this.client.send(new GetItemCommand({ TableName: this.tableName, Key: key, ConsistentRead: true }));
+    const out = await this.client.send(new GetItemCommand({ TableName: this.tableName, Key: key, ConsistentRead: true })).catch((err: unknown) => {
+      throw storeFailure(err);
+    });
     return decodeCounts(out.Item);
   }
 
@@ -239,7 +242,7 @@ export class WindowCounter {
       return { ok: true, counts: decodeCounts(out.Attributes) };
     } catch (err) {
       if (err instanceof ConditionalCheckFailedException) return { ok: false, old: err.Item ? decodeCounts(err.Item) : undefined };
-      throw err;
+      throw storeFailure(err);
     }
   }
 }

@@ -164,8 +164,8 @@ const STALL = { stallMs: 20 * POOL_TIMEOUT_MS };
  * fails after 4 attempts in 2.0 to 5.8 s).
  */
 const sdkBackoffMs = (retries: number): number => Array.from({ length: retries }, (_, i) => 500 * 2 ** (i + 1)).reduce((a, b) => a + b, 0);
-const METERING_EXECUTORS: readonly FaultExecutor[] = [FAULT_EXECUTORS.inProcess];
-const INTERNAL = { status: 500, type: 'server_error', code: 'internal_error' } as const;
+/** A store busy past the SDK's retries on the request path: a 503 the client may retry. */
+const STORE_BUSY = { status: 503, type: 'server_error', code: 'service_unavailable' } as const;
 
 /** The matrix. */
 export const FAULT_CELLS: readonly FaultCell[] = [
@@ -238,10 +238,9 @@ export const FAULT_CELLS: readonly FaultCell[] = [
   // the daily aggregates) ends a stream elsewhere than a JSON answer: both lanes. A throttled
   // call is retried by the SDK, with its backoff (`extraMs`: on the response path for admission,
   // and for metering on the Step Functions executor, whose Meter step runs before the answer).
-  // The metering storms run in-process only: on the Step Functions executor a Meter step whose
-  // flush is not durable hands metering to the gateway (MeterDeferred) while its own meter keeps
-  // the record and aggregate queued and writes them later, so the request is counted twice in the
-  // daily aggregates (seen: +2 requests for one request). Reported; left out until fixed.
+  // On the Step Functions executor, a Meter step whose flush is not durable hands metering to
+  // the gateway (MeterDeferred); its meter lives for that invocation only, so nothing it queued
+  // is written again later (each cell still finds one record and one request in the aggregates).
   {
     fault: 'store throttling', phase: 'admission', script: 'two attempts (the SDK retries)', lanes: ['json'], tier: 'priority',
     store: { fault: STORE_FAULTS.throughput, command: 'UpdateItem', pkPrefix: 'WIN#', calls: firstCalls(2) },
@@ -250,7 +249,7 @@ export const FAULT_CELLS: readonly FaultCell[] = [
   {
     fault: 'store throttling', phase: 'admission', script: 'a storm past the SDK retries', lanes: ['json'], tier: 'priority',
     store: { fault: STORE_FAULTS.throttling, command: 'UpdateItem', pkPrefix: 'WIN#', calls: firstCalls(20) },
-    outcome: { error: INTERNAL }, calls: { prefill: 0, decode: 0 }, extraMs: sdkBackoffMs(3), metered: 0,
+    outcome: { error: STORE_BUSY }, calls: { prefill: 0, decode: 0 }, extraMs: sdkBackoffMs(3), metered: 0,
   },
   {
     fault: 'conditional-check storm', phase: 'admission', script: 'three writes', lanes: ['json'], tier: 'priority',
@@ -263,22 +262,22 @@ export const FAULT_CELLS: readonly FaultCell[] = [
     outcome: { error: { status: 429, type: 'requests', code: 'rate_limit_exceeded' } }, calls: { prefill: 0, decode: 0 }, metered: 0,
   },
   {
-    fault: 'store throttling', phase: 'metering', script: 'the usage batch, three attempts', lanes: BOTH, executors: METERING_EXECUTORS, tier: 'priority',
+    fault: 'store throttling', phase: 'metering', script: 'the usage batch, three attempts', lanes: BOTH, tier: 'priority',
     store: { fault: STORE_FAULTS.throughput, command: 'BatchWriteItem', pkPrefix: 'USAGE#', calls: firstCalls(3) },
     outcome: { served: 'priority' }, calls: { prefill: 1, decode: 1 }, extraMs: sdkBackoffMs(3),
   },
   {
-    fault: 'store throttling', phase: 'metering', script: 'the usage batch, past the SDK retries (kept for the next flush)', lanes: BOTH, executors: METERING_EXECUTORS, tier: 'priority',
+    fault: 'store throttling', phase: 'metering', script: 'the usage batch, past the SDK retries (kept for the next flush)', lanes: BOTH, tier: 'priority',
     store: { fault: STORE_FAULTS.throughput, command: 'BatchWriteItem', pkPrefix: 'USAGE#', calls: firstCalls(6) },
     outcome: { served: 'priority' }, calls: { prefill: 1, decode: 1 }, extraMs: sdkBackoffMs(3) + sdkBackoffMs(2),
   },
   {
-    fault: 'store throttling', phase: 'metering', script: 'the daily aggregate, past the SDK retries (kept for the next flush)', lanes: BOTH, executors: METERING_EXECUTORS, tier: 'default',
+    fault: 'store throttling', phase: 'metering', script: 'the daily aggregate, past the SDK retries (kept for the next flush)', lanes: BOTH, tier: 'default',
     store: { fault: STORE_FAULTS.throttling, command: 'UpdateItem', pkPrefix: 'AGG#', calls: firstCalls(6) },
     outcome: { served: 'default' }, calls: { gpu: 1 }, extraMs: sdkBackoffMs(3) + sdkBackoffMs(2),
   },
   {
-    fault: 'store throttling', phase: 'metering', script: 'the daily aggregate, three attempts', lanes: BOTH, executors: METERING_EXECUTORS, tier: 'default',
+    fault: 'store throttling', phase: 'metering', script: 'the daily aggregate, three attempts', lanes: BOTH, tier: 'default',
     store: { fault: STORE_FAULTS.throttling, command: 'UpdateItem', pkPrefix: 'AGG#', calls: firstCalls(3) },
     outcome: { served: 'default' }, calls: { gpu: 1 }, extraMs: sdkBackoffMs(3),
   },
