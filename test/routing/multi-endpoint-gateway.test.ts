@@ -143,7 +143,9 @@ describe('multi-endpoint pools through the gateway', () => {
 
   it('opens the breaker after N failures (requests still succeed elsewhere) and closes it after a successful probe', async () => {
     const [bad, good] = await sims(2, [{ errorRate: 1, errorStatus: 500 }]);
-    const { local, client } = await gateway({ gpu: { endpoints: [bad!.url, good!.url], breaker: { failures: 3, coolDownMs: 400 } } });
+    // Round robin: the probe after the cool-down reaches the bad endpoint for sure (the default
+    // policy draws two endpoints at random, so four requests could all miss it, ~6% of runs).
+    const { local, client } = await gateway({ gpu: { endpoints: [bad!.url, good!.url], policy: 'round-robin', breaker: { failures: 3, coolDownMs: 400 } } });
     const pools = local.runtime.deps.steps.pools;
     const first = await load(8, 8, () => streamOnce(client));
     expect(first.every((r) => r.ok)).toBe(true);
