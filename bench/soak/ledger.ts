@@ -60,6 +60,8 @@ export function expectedRecord(r: RequestResult): RecordOutcome | 'none' | 'unkn
       break;
   }
   const status = r.status ?? 0;
+  // A store in trouble (key lookup or admission) answers 503 `service_unavailable` before or after admission: either.
+  if (r.code === 'service_unavailable') return 'unknown';
   if (status === 200 || status >= 500) return 'error';
   if (status === 429 && r.code === 'resource_unavailable') return 'shed';
   if (status >= 400 && status < 500 && (REFUSED_BEFORE_ADMISSION.has(r.code ?? '') || status !== 429)) return 'none';

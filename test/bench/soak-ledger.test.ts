@@ -43,6 +43,8 @@ describe('soak ledger', () => {
     expect(expectedRecord(r({ status: 429, code: 'insufficient_quota' }))).toBe('none');
     expect(expectedRecord(r({ status: 403, code: 'permission_denied' }))).toBe('none');
     expect(expectedRecord(r({ outcome: 'other-failure' }))).toBe('unknown');
+    expect(expectedRecord(r({ status: 503, code: 'service_unavailable' }))).toBe('unknown');
+    expect(expectedRecord(r({ status: 503, code: 'server_shutting_down' }))).toBe('error');
   });
 
   it('balances when every admitted request has its record and served tokens are metered', () => {
