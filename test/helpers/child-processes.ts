@@ -13,6 +13,8 @@ export interface ChildCommand {
   /** The URL its ready line names. */
   readonly url: string;
   readonly child: ChildProcess;
+  /** What it printed on stdout so far. */
+  stdout(): string;
   /** Sends `signal` and resolves with the exit code (null when killed by a signal). */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
@@ -42,6 +44,7 @@ export async function startCommandProcess(args: readonly string[], ready: RegExp
   return {
     url,
     child,
+    stdout: () => out,
     stop: async (signal = 'SIGTERM') => {
       if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
       const exited = once(child, 'exit') as Promise<[number | null]>;
@@ -57,7 +60,7 @@ export function startStoreProcess(): Promise<ChildCommand> {
   return startCommandProcess(['store', '--port', '0'], /^splitserve store listening on (http:\/\/127\.0\.0\.1:\d+)$/m);
 }
 
-/** `splitserve start --runtime node --port 0 --store <store> --config <configPath>`. */
-export function startGatewayProcess(configPath: string, store: string): Promise<ChildCommand> {
-  return startCommandProcess(['start', '--runtime', 'node', '--port', '0', '--store', store, '--config', configPath], /^splitserve listening on (http:\/\/127\.0\.0\.1:\d+)/m);
+/** `splitserve start --runtime node --port 0 --store <store> --config <configPath> [extra…]`. */
+export function startGatewayProcess(configPath: string, store: string, extra: readonly string[] = []): Promise<ChildCommand> {
+  return startCommandProcess(['start', '--runtime', 'node', '--port', '0', '--store', store, '--config', configPath, ...extra], /^splitserve listening on (http:\/\/127\.0\.0\.1:\d+)/m);
 }
