@@ -57,7 +57,6 @@ import {
   ConditionalCheckFailedException,
   DeleteItemCommand,
   PutItemCommand,
-  QueryCommand,
   type AttributeValue,
   type DynamoDBClient,
   type WriteRequest,
@@ -65,6 +64,7 @@ import {
 import type { OpenRequest, OpenRequestHandle, OpenRequests, UsageRecord } from '../core/ports.ts';
 import { NotDurableError } from './errors.ts';
 import { consoleStoreLogger, type StoreLogger } from './logger.ts';
+import { queryAll } from './query-all.ts';
 import { OPEN_PARTITIONS, OPEN_ROW_FIELDS, openItemKey, openItemPk, TTL_ATTRIBUTE, usageRecordPk, WINDOW_RETENTION_DAYS, type ItemKey } from './usage-items.ts';
 import { addToDailyAggregates, decodeUsageItem, packUsageRecords } from './usage-meter.ts';
 
@@ -556,16 +556,5 @@ async function recordsOf(client: DynamoDBClient, tableName: string, items: reado
     for (const row of rows) for (const r of decodeUsageItem(row)) if (g.ids.has(r.requestId)) found.set(r.requestId, r);
   }
   return found;
-}
-
-async function queryAll(client: DynamoDBClient, input: ConstructorParameters<typeof QueryCommand>[0]): Promise<Record<string, AttributeValue>[]> {
-  const items: Record<string, AttributeValue>[] = [];
-  let start: Record<string, AttributeValue> | undefined;
-  do {
-    const page = await client.send(new QueryCommand({ ...input, ExclusiveStartKey: start }));
-    items.push(...(page.Items ?? []));
-    start = page.LastEvaluatedKey;
-  } while (start);
-  return items;
 }
 

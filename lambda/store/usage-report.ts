@@ -2,10 +2,11 @@
  * Read side of the Usage table for reports: per-tier totals from the daily aggregates (one Query
  * per tenant and date range), and raw records of a month.
  */
-import { QueryCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { UsageRecord } from '../core/ports.ts';
 import { decodeUsageItem } from './usage-meter.ts';
 import { USAGE_KEYS, usageRecordPk } from './usage-items.ts';
+import { queryAll } from './query-all.ts';
 
 /** Totals of one tier over a date range. */
 export interface TierUsage {
@@ -38,17 +39,6 @@ export interface UsageReport {
   readonly from: string;
   readonly to: string;
   readonly tiers: readonly TierUsage[];
-}
-
-async function queryAll(client: DynamoDBClient, input: ConstructorParameters<typeof QueryCommand>[0]): Promise<Record<string, AttributeValue>[]> {
-  const items: Record<string, AttributeValue>[] = [];
-  let start: Record<string, AttributeValue> | undefined;
-  do {
-    const page = await client.send(new QueryCommand({ ...input, ExclusiveStartKey: start }));
-    items.push(...(page.Items ?? []));
-    start = page.LastEvaluatedKey;
-  } while (start);
-  return items;
 }
 
 /**
