@@ -75,8 +75,8 @@ export interface Admission {
   admit(request: AdmissionRequest): AdmissionTicket | Promise<AdmissionTicket>;
 }
 
-/** One metered request (the Usage table's record). */
-export interface UsageRecord {
+/** Who asked what of which tier and route: what a usage record and an open marker both name. */
+export interface RequestIdentity {
   readonly requestId: string;
   readonly tenantId: string;
   readonly tierAsked: string;
@@ -84,6 +84,11 @@ export interface UsageRecord {
   readonly route: string;
   readonly pools: readonly string[];
   readonly model: string;
+  readonly startedAt: number;
+}
+
+/** One metered request (the Usage table's record). */
+export interface UsageRecord extends RequestIdentity {
   readonly promptTokens: number;
   readonly completionTokens: number;
   /** Time to first token (streams), ms. */
@@ -101,7 +106,6 @@ export interface UsageRecord {
    * reservation: lambda/store/open-requests.ts).
    */
   readonly outcome: 'ok' | 'aborted' | 'error' | 'shed' | 'interrupted';
-  readonly startedAt: number;
 }
 
 /** Records usage off the request path; never drops a record (buffer, retry, flush). */
@@ -112,21 +116,13 @@ export interface UsageMeter {
 }
 
 /** What a request holds while it is served: enough to bill it if its process dies (its reservation). */
-export interface OpenRequest {
-  readonly requestId: string;
-  readonly tenantId: string;
-  readonly tierAsked: string;
-  readonly tierServed: string;
-  readonly route: string;
-  readonly pools: readonly string[];
-  readonly model: string;
+export interface OpenRequest extends RequestIdentity {
   /** The prompt's estimated tokens. */
   readonly promptTokens: number;
   /** Tokens reserved: the upper bound of what it may use (lambda/core/token-estimate.ts). */
   readonly reservedTokens: number;
   /** Cost units reserved in the month's window (⌈reservedTokens × the admitted tier's price factor⌉). */
   readonly reservedCost: number;
-  readonly startedAt: number;
 }
 
 /** A request's open marker, as {@link OpenRequests.open} returns it. */
