@@ -39,6 +39,17 @@ describe('seedFromConfig', () => {
     return new DynamoKeyResolver(store.client, tables.config, { ttlMs: 0 }).resolve(hashApiKey(key));
   }
 
+  /** Fresh tables seeded from the config, then changed by the admin: its key revoked, the tenant disabled. */
+  async function seededThenRevokedAndDisabled(): Promise<TableNames> {
+    const tables = await freshTables(store);
+    await seedFromConfig(store.client, tables, config());
+    const ctx = { client: store.client, tables };
+    const [key] = await listKeys(ctx, 'acme');
+    await revokeKey(ctx, 'acme', key!.keyId);
+    await setTenantDisabled(ctx, 'acme', true);
+    return tables;
+  }
+
   it('creates the tenant and its keys once; a second run writes nothing', async () => {
     const tables = await freshTables(store);
     expect(await seedFromConfig(store.client, tables, config())).toEqual({ tenants: 1, kept: 0, keys: 1 });
@@ -47,13 +58,8 @@ describe('seedFromConfig', () => {
   });
 
   it('keeps a revoked key revoked, a disabled tenant disabled and changed limits across a re-seed', async () => {
-    const tables = await freshTables(store);
-    await seedFromConfig(store.client, tables, config());
-    const ctx = { client: store.client, tables };
-    const [key] = await listKeys(ctx, 'acme');
-    await revokeKey(ctx, 'acme', key!.keyId);
-    await setTenantDisabled(ctx, 'acme', true);
-    await setLimits(ctx, 'acme', 'default', { rpm: 5 });
+    const tables = await seededThenRevokedAndDisabled();
+    await setLimits({ client: store.client, tables }, 'acme', 'default', { rpm: 5 });
 
     expect(await seedFromConfig(store.client, tables, config())).toEqual({ tenants: 0, kept: 1, keys: 0 });
     expect(await resolve(tables, KEY_A)).toBeUndefined();
@@ -72,12 +78,7 @@ describe('seedFromConfig', () => {
   });
 
   it('with reset, puts the tenant back as configured and revives its revoked keys', async () => {
-    const tables = await freshTables(store);
-    await seedFromConfig(store.client, tables, config());
-    const ctx = { client: store.client, tables };
-    const [key] = await listKeys(ctx, 'acme');
-    await revokeKey(ctx, 'acme', key!.keyId);
-    await setTenantDisabled(ctx, 'acme', true);
+    const tables = await seededThenRevokedAndDisabled();
 
     expect(await seedFromConfig(store.client, tables, config(), { reset: true })).toEqual({ tenants: 1, kept: 0, keys: 1 });
     const principal = await resolve(tables, KEY_A);
