@@ -8,7 +8,6 @@
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseConfig } from '../../lambda/core/config.ts';
 import { costUnits } from '../../lambda/core/cost.ts';
 import { tokenBounds } from '../../lambda/core/token-estimate.ts';
 import type { GenerationBody } from '../../lambda/core/request-schema.ts';
@@ -17,10 +16,8 @@ import { usageRecords } from '../../lambda/store/usage-report.ts';
 import { windowItemKey } from '../../lambda/store/usage-items.ts';
 import { localDynamoClient } from '../../local/embedded-dynamo.ts';
 import type { LocalGateway } from '../../local/start-local.ts';
-import { startLocal } from '../../local/start-local.ts';
-import { startSimulator } from '../../sim/index.ts';
 import type { SimulatorHandle } from '../../sim/index.ts';
-import { silentLogger } from '../helpers/silent-logger.ts';
+import { startMinuteGateway } from '../helpers/minute-gateway.ts';
 
 const MODEL = 'llama-3.1-8b';
 const KEYS = {
@@ -81,29 +78,19 @@ describe('budgets under concurrency', () => {
   const client = (key: string) => new OpenAI({ baseURL: `${local.url}/v1`, apiKey: key, maxRetries: 0 });
 
   beforeAll(async () => {
-    gpu = await startSimulator({ schedulingPolicy: 'priority', profile: 'gpu-aggregated', speedup: 1000, slots: 64 });
-    // A clock whose current minute has just begun, so that the TPM wave stays in one minute.
-    const offset = 1000 - (Date.now() % 60_000);
-    now = () => Date.now() + offset;
-    local = await startLocal({
-      port: 0,
-      logger: silentLogger,
-      now,
-      config: parseConfig({
-        pools: { gpu: { protocol: 'openai', endpoints: [gpu.url] } },
-        models: { [MODEL]: { pools: ['gpu'] } },
-        tiers: { default: { route: { mode: 'aggregated', pool: 'gpu' }, priceFactor: PRICE } },
-        tenants: [
-          { id: 'month', apiKeys: [KEYS.month], tiers: ['default'], limits: { default: { monthlyTokens: BUDGET } } },
-          { id: 'tpm2', apiKeys: [KEYS.tpm], tiers: ['default'], limits: { default: { tpm: TPM } } },
-          { id: 'rpm', apiKeys: [KEYS.rpm], tiers: ['default'], limits: { default: { rpm: 2 } } },
-          { id: 'tpm400', apiKeys: [KEYS.tpm400], tiers: ['default'], limits: { default: { tpm: 400, monthlyTokens: 100_000 } } },
-          { id: 'tiny', apiKeys: [KEYS.tiny], tiers: ['default'], limits: { default: { monthlyTokens: 100 } } },
-          { id: 'spent', apiKeys: [KEYS.spent], tiers: ['default'], limits: { default: { monthlyTokens: 300 } } },
-        ],
-        defaultMaxTokens: DEFAULT_MAX_TOKENS,
-      }),
-    });
+    // The gateway's clock has just entered a minute, so that no test here straddles two minutes.
+    ({ gpu, local, now } = await startMinuteGateway(MODEL, { schedulingPolicy: 'priority', profile: 'gpu-aggregated', speedup: 1000, slots: 64 }, {
+      tiers: { default: { route: { mode: 'aggregated', pool: 'gpu' }, priceFactor: PRICE } },
+      tenants: [
+        { id: 'month', apiKeys: [KEYS.month], tiers: ['default'], limits: { default: { monthlyTokens: BUDGET } } },
+        { id: 'tpm2', apiKeys: [KEYS.tpm], tiers: ['default'], limits: { default: { tpm: TPM } } },
+        { id: 'rpm', apiKeys: [KEYS.rpm], tiers: ['default'], limits: { default: { rpm: 2 } } },
+        { id: 'tpm400', apiKeys: [KEYS.tpm400], tiers: ['default'], limits: { default: { tpm: 400, monthlyTokens: 100_000 } } },
+        { id: 'tiny', apiKeys: [KEYS.tiny], tiers: ['default'], limits: { default: { monthlyTokens: 100 } } },
+        { id: 'spent', apiKeys: [KEYS.spent], tiers: ['default'], limits: { default: { monthlyTokens: 300 } } },
+      ],
+      defaultMaxTokens: DEFAULT_MAX_TOKENS,
+    }));
   });
   afterAll(async () => {
     await local?.close();

@@ -14,6 +14,7 @@ import type { LocalGateway } from '../../local/start-local.ts';
 import { startLocal } from '../../local/start-local.ts';
 import { startSimulator } from '../../sim/index.ts';
 import type { SimulatorHandle } from '../../sim/index.ts';
+import { startMinuteGateway } from '../helpers/minute-gateway.ts';
 import { silentLogger } from '../helpers/silent-logger.ts';
 
 const MODEL = 'llama-3.1-8b';
@@ -35,27 +36,17 @@ describe('quotas through the gateway', () => {
   const ask = { model: MODEL, messages: [{ role: 'user' as const, content: 'hi' }], max_tokens: 4, service_tier: 'default' as const };
 
   beforeAll(async () => {
-    gpu = await startSimulator({ schedulingPolicy: 'priority', profile: 'gpu-aggregated', speedup: 1000 });
-    // A clock whose current minute has just begun, so that no test here straddles two minutes.
-    const offset = 1000 - (Date.now() % 60_000);
-    now = () => Date.now() + offset;
-    local = await startLocal({
-      port: 0,
-      logger: silentLogger,
-      now,
-      config: parseConfig({
-        pools: { gpu: { protocol: 'openai', endpoints: [gpu.url] } },
-        models: { [MODEL]: { pools: ['gpu'] } },
-        tiers: { default: { route: { mode: 'aggregated', pool: 'gpu' } } },
-        tenants: [
-          { id: 'rpm', apiKeys: [KEYS.rpm], tiers: ['default'], limits: { default: { rpm: 50 } } },
-          { id: 'tpm', apiKeys: [KEYS.tpm], tiers: ['default'], limits: { default: { tpm: 1000 } } },
-          // A request of `ask` reserves 90 (its bound, below) and uses 5: a few fit, then the month is spent.
-          { id: 'budget', apiKeys: [KEYS.budget], tiers: ['default'], limits: { default: { monthlyTokens: 120 } } },
-        ],
-        defaultMaxTokens: 40,
-      }),
-    });
+    // The gateway's clock has just entered a minute, so that no test here straddles two minutes.
+    ({ gpu, local, now } = await startMinuteGateway(MODEL, { schedulingPolicy: 'priority', profile: 'gpu-aggregated', speedup: 1000 }, {
+      tiers: { default: { route: { mode: 'aggregated', pool: 'gpu' } } },
+      tenants: [
+        { id: 'rpm', apiKeys: [KEYS.rpm], tiers: ['default'], limits: { default: { rpm: 50 } } },
+        { id: 'tpm', apiKeys: [KEYS.tpm], tiers: ['default'], limits: { default: { tpm: 1000 } } },
+        // A request of `ask` reserves 90 (its bound, below) and uses 5: a few fit, then the month is spent.
+        { id: 'budget', apiKeys: [KEYS.budget], tiers: ['default'], limits: { default: { monthlyTokens: 120 } } },
+      ],
+      defaultMaxTokens: 40,
+    }));
   });
   afterAll(async () => {
     await local?.close();
