@@ -5,7 +5,7 @@
  * `priceFactor` at its default of 1 a budget is a token budget, as before; requests-per-minute and
  * tokens-per-minute limits count requests and tokens, whatever the price.
  */
-import type { SplitserveConfig, TierName } from './config.ts';
+import { TIER_NAMES, type SplitserveConfig, type TierName } from './config.ts';
 
 /** A tier's price factor (1 when the tier is not configured). */
 export function priceFactorOf(config: SplitserveConfig, tier: TierName): number {
@@ -36,10 +36,12 @@ export function costUnits(tokens: number, priceFactor: number): number {
  */
 export function reservePriceFactor(config: SplitserveConfig, tier: TierName): number {
   let factor = priceFactorOf(config, tier);
-  const seen = new Set<TierName>([tier]);
-  for (let next = config.tiers[tier]?.fallback; next && !seen.has(next); next = config.tiers[next]?.fallback) {
-    seen.add(next);
+  // At most one step per tier: a chain longer than that has come round a cycle, and a tier seen
+  // again changes no maximum. No set to allocate on the request path.
+  let next = config.tiers[tier]?.fallback;
+  for (let steps = 0; next && steps < TIER_NAMES.length; steps += 1) {
     factor = Math.max(factor, priceFactorOf(config, next));
+    next = config.tiers[next]?.fallback;
   }
   return factor;
 }

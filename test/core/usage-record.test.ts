@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import type { SplitserveConfig } from '../../lambda/core/config.ts';
 import { parseConfig } from '../../lambda/core/config.ts';
-import { costUnits, priceFactorOf } from '../../lambda/core/cost.ts';
+import { costUnits, priceFactorOf, reservePriceFactor } from '../../lambda/core/cost.ts';
 import type { PlanState } from '../../lambda/core/plan.ts';
 import { sloMetOf, tpotOf, usageRecordOf } from '../../lambda/core/usage-record.ts';
 
@@ -61,6 +61,25 @@ describe('priceFactorOf', () => {
     expect(priceFactorOf(config, 'flex')).toBe(0.5);
     const one = parseConfig({ pools: config.pools, models: config.models, tiers: { default: { route: { mode: 'aggregated', pool: 'agg' } } } });
     expect(priceFactorOf(one, 'priority')).toBe(1);
+  });
+});
+
+describe('reservePriceFactor', () => {
+  const route = { mode: 'aggregated', pool: 'agg' } as const;
+  const tiers = (t: Record<string, unknown>) => parseConfig({ pools: config.pools, models: config.models, tiers: t });
+
+  it('is the highest factor of the tier and its fallback chain (TSDoc example)', () => {
+    expect(reservePriceFactor(config, 'priority')).toBe(2);
+    expect(reservePriceFactor(config, 'default')).toBe(1);
+    const chain = tiers({ flex: { route, priceFactor: 0.5, fallback: 'default' }, default: { route, fallback: 'priority' }, priority: { route, priceFactor: 3 } });
+    expect(reservePriceFactor(chain, 'flex')).toBe(3);
+    expect(reservePriceFactor(chain, 'priority')).toBe(3);
+  });
+
+  it('ends on a fallback cycle, with every tier of the cycle counted', () => {
+    const cycle = tiers({ priority: { route, priceFactor: 2, fallback: 'default' }, default: { route, fallback: 'flex' }, flex: { route, priceFactor: 4, fallback: 'default' } });
+    expect(reservePriceFactor(cycle, 'priority')).toBe(4);
+    expect(reservePriceFactor(cycle, 'default')).toBe(4);
   });
 });
 
