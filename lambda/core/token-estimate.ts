@@ -132,6 +132,11 @@ function completionPromptBound(prompt: unknown): { tokens: number; prompts: numb
   return { tokens, prompts: prompt.length };
 }
 
+/** Tokens of a `/v1/completions` request's prompt (already bounded) and its `suffix`. */
+function textPromptBound(body: GenerationBody, prompt: { readonly tokens: number }): number {
+  return prompt.tokens + (typeof body.suffix === 'string' ? utf8Bytes(body.suffix) : 0);
+}
+
 /** A request's token bounds (see the file header for why they are upper bounds). */
 export interface TokenBounds {
   /** Upper bound of the prompt tokens. */
@@ -151,7 +156,7 @@ export interface TokenBounds {
  * // 64 + 16 + 4 ("user") + 6 ("héllo") = 90
  */
 export function promptTokenBound(api: ApiKind, body: GenerationBody): number {
-  if (api === 'text') return completionPromptBound(body.prompt).tokens + (typeof body.suffix === 'string' ? utf8Bytes(body.suffix) : 0);
+  if (api === 'text') return textPromptBound(body, completionPromptBound(body.prompt));
   let n = REQUEST_OVERHEAD_TOKENS;
   const messages = Array.isArray(body.messages) ? (body.messages as unknown[]) : [];
   for (const message of messages) n += MESSAGE_OVERHEAD_TOKENS + valueBound(message, undefined, 0);
@@ -173,8 +178,10 @@ export function promptTokenBound(api: ApiKind, body: GenerationBody): number {
  * const { total } = tokenBounds('chat', body, config.defaultMaxTokens);
  */
 export function tokenBounds(api: ApiKind, body: GenerationBody, defaultMaxTokens: number): TokenBounds {
-  const prompt = promptTokenBound(api, body);
-  const prompts = api === 'text' ? completionPromptBound(body.prompt).prompts : 1;
+  // `/v1/completions`: its prompt walked once, for both its tokens and its number of prompts.
+  const text = api === 'text' ? completionPromptBound(body.prompt) : undefined;
+  const prompt = text ? textPromptBound(body, text) : promptTokenBound(api, body);
+  const prompts = text ? text.prompts : 1;
   const completion = maxCompletionTokens(body, defaultMaxTokens) * prompts;
   return { prompt, completion, total: prompt + completion };
 }

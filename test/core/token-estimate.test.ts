@@ -128,6 +128,10 @@ describe('promptTokenBound (/v1/completions) and tokenBounds', () => {
     const batch = tokenBounds('text', text(['ab', 'cd', 'ef'], { max_tokens: 10 }), 1024);
     expect(batch.completion).toBe(30);
     expect(tokenBounds('text', text([[1], [2]]), 50).completion).toBe(100);
+    // The prompt bound is promptTokenBound's, suffix included.
+    const withSuffix = text(['def f(', 'g('], { suffix: '  return 1', max_tokens: 4 });
+    expect(tokenBounds('text', withSuffix, 1024)).toEqual({ prompt: promptTokenBound('text', withSuffix), completion: 8, total: promptTokenBound('text', withSuffix) + 8 });
+    expect(promptTokenBound('text', withSuffix)).toBe(8 + 2 * COMPLETION_OVERHEAD_TOKENS + 10);
   });
 
   it('reserves the completion limit: max_completion_tokens, else max_tokens, else the default', () => {
