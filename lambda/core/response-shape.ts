@@ -140,7 +140,12 @@ export class StreamShaper {
     const completion = countAfter(data, COMPLETION_KEY, from, to);
     if (completion < 0) return false;
     const prompt = countAfter(data, PROMPT_KEY, from, to);
-    this.usage = { promptTokens: prompt < 0 ? 0 : prompt, completionTokens: completion };
+    const promptTokens = prompt < 0 ? 0 : prompt;
+    // Updated in place: one object per stream, not one per chunk.
+    if (this.usage) {
+      this.usage.promptTokens = promptTokens;
+      this.usage.completionTokens = completion;
+    } else this.usage = { promptTokens, completionTokens: completion };
     return true;
   }
 
