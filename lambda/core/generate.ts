@@ -75,7 +75,8 @@ export async function handleGeneration(deps: GatewayDeps, api: ApiKind, rawBody:
   const priceFactor = reservePriceFactor(deps.config, tier);
   // A request that can never fit its tenant's limits is told so before the overload guard could
   // shed it with a retry-after (request-fit.ts).
-  const tooLarge = neverFitRefusal(tier, ctx.principal.tenant.limits[tier], { tokens: reserveTokens, cost: costUnits(reserveTokens, priceFactor) });
+  const reserveCost = costUnits(reserveTokens, priceFactor);
+  const tooLarge = neverFitRefusal(tier, ctx.principal.tenant.limits[tier], { tokens: reserveTokens, cost: reserveCost });
   if (tooLarge) throw tooLarge;
   const asked: PlanState = {
     requestId: ctx.requestId,
@@ -117,7 +118,7 @@ export async function handleGeneration(deps: GatewayDeps, api: ApiKind, rawBody:
   // drain deadline of this instance (drain.ts).
   const run = deps.drain.enter(ctx.signal, ctx.deadline);
   // Crash safety: a marker of the request, written while the backend works on it (open-requests.ts).
-  const marker = deps.openRequests?.open(openRequestOf(state, reserveTokens, costUnits(Math.ceil(reserveTokens), priceFactor)));
+  const marker = deps.openRequests?.open(openRequestOf(state, reserveTokens, reserveCost));
   const admitted: Admitted = { state, ticket, placement, headers: addRateLimitHeaders(headers, ticket.rateLimit), ctx, run, marker };
   try {
     return body.stream === true ? await streamPlan(deps, admitted) : await jsonPlan(deps, admitted);
