@@ -1,5 +1,5 @@
 /**
- * The fault matrix (issue 14): every fault class × the phase it hits, as a table of cells, run
+ * The fault matrix: every fault class × the phase it hits, as a table of cells, run
  * through a gateway whose backends are simulators on loopback ports and whose store is the
  * embedded DynamoDB, with the official `openai` client (no client retries) as the caller.
  *
