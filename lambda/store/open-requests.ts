@@ -53,7 +53,6 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import {
-  BatchWriteItemCommand,
   ConditionalCheckFailedException,
   DeleteItemCommand,
   PutItemCommand,
@@ -64,6 +63,7 @@ import {
 import type { OpenRequest, OpenRequestHandle, OpenRequests, UsageRecord } from '../core/ports.ts';
 import { NotDurableError } from './errors.ts';
 import { consoleStoreLogger, type StoreLogger } from './logger.ts';
+import { batchWrite } from './batch-write.ts';
 import { queryAll } from './query-all.ts';
 import { OPEN_PARTITIONS, OPEN_ROW_FIELDS, openItemKey, openItemPk, TTL_ATTRIBUTE, usageRecordPk, WINDOW_RETENTION_DAYS, type ItemKey } from './usage-items.ts';
 import { addToDailyAggregates, decodeUsageItem, packUsageRecords } from './usage-meter.ts';
@@ -321,30 +321,12 @@ export class OpenRequestJournal implements OpenRequests {
     this.deletes = [];
     const left: WriteRequest[] = [];
     for (let i = 0; i < keys.length; i += 25) {
-      left.push(...(await batchWrite(this.client, this.tableName, keys.slice(i, i + 25).map((Key) => ({ DeleteRequest: { Key } })), this.batchRetries)));
+      left.push(...(await batchWrite(this.client, this.tableName, keys.slice(i, i + 25).map((Key) => ({ DeleteRequest: { Key } })), { retries: this.batchRetries, baseDelayMs: 25 })));
     }
     if (left.length === 0) return;
     this.deletes.push(...left.map((r) => r.DeleteRequest!.Key as ItemKey));
     this.logger.warn('open-request markers not yet deleted; kept for the next pass', { items: left.length });
   }
-}
-
-/**
- * Writes `requests` (≤ 25) with `BatchWriteItem`, retrying unprocessed ones `retries` times with
- * backoff; returns those still unwritten (all of them when the call fails).
- */
-async function batchWrite(client: DynamoDBClient, tableName: string, requests: WriteRequest[], retries: number): Promise<WriteRequest[]> {
-  let left = requests;
-  for (let attempt = 0; left.length > 0 && attempt <= retries; attempt++) {
-    if (attempt > 0) await new Promise((r) => setTimeout(r, 25 * 2 ** (attempt - 1)));
-    try {
-      const out = await client.send(new BatchWriteItemCommand({ RequestItems: { [tableName]: left } }));
-      left = out.UnprocessedItems?.[tableName] ?? [];
-    } catch {
-      return left;
-    }
-  }
-  return left;
 }
 
 /** A marker item as read back. */
@@ -508,7 +490,7 @@ async function sweepItem(
   // One item per record, keyed by its start and request id: a second sweep overwrites, never adds.
   const puts: WriteRequest[] = toWrite.flatMap((r) => packUsageRecords([r], retentionDays)).map((p) => ({ PutRequest: { Item: p.item } }));
   for (let i = 0; i < puts.length; i += 25) {
-    const left = await batchWrite(client, tableName, puts.slice(i, i + 25), 5);
+    const left = await batchWrite(client, tableName, puts.slice(i, i + 25), { retries: 5, baseDelayMs: 25 });
     if (left.length > 0) throw new NotDurableError(`${left.length} interrupted usage records not written; the markers stay for the next sweep`, left.length);
   }
   try {

@@ -23,15 +23,10 @@
  * open marker (open-requests.ts) is what survives, and the meter reports each record's
  * durability (`onDurable`) so that the marker goes only once the record is written.
  */
-import {
-  BatchWriteItemCommand,
-  UpdateItemCommand,
-  type AttributeValue,
-  type DynamoDBClient,
-  type WriteRequest,
-} from '@aws-sdk/client-dynamodb';
+import { UpdateItemCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { UsageMeter, UsageRecord } from '../core/ports.ts';
 import { gunzipSync, gzipSync } from 'node:zlib';
+import { batchWrite } from './batch-write.ts';
 import { NotDurableError } from './errors.ts';
 import { consoleStoreLogger, type StoreLogger } from './logger.ts';
 import { aggregateItemKey, dayKey, TTL_ATTRIBUTE, usageBatchSk, usageRecordPk } from './usage-items.ts';
@@ -357,19 +352,13 @@ export class DynamoUsageMeter implements UsageMeter {
     for (let i = 0; i < items.length; i += BATCH_SIZE) {
       const chunk = items.slice(i, i + BATCH_SIZE);
       const byKey = new Map(chunk.map((p) => [`${p.item.pk!.S}|${p.item.sk!.S}`, p]));
-      let requests: WriteRequest[] = chunk.map((p) => ({ PutRequest: { Item: p.item } }));
-      for (let attempt = 0; requests.length > 0; attempt++) {
-        if (attempt > 0) {
-          if (attempt > this.batchRetries) break;
-          await sleep(Math.min(this.maxDelayMs, this.baseDelayMs * 2 ** (attempt - 1)));
-        }
-        try {
-          const out = await this.client.send(new BatchWriteItemCommand({ RequestItems: { [this.tableName]: requests } }));
-          requests = out.UnprocessedItems?.[this.tableName] ?? [];
-        } catch {
-          break; // the whole chunk stays unwritten; retried on the next flush
-        }
-      }
+      // What is left (the whole chunk when a call fails) is retried on the next flush.
+      const requests = await batchWrite(
+        this.client,
+        this.tableName,
+        chunk.map((p) => ({ PutRequest: { Item: p.item } })),
+        { retries: this.batchRetries, baseDelayMs: this.baseDelayMs, maxDelayMs: this.maxDelayMs },
+      );
       for (const req of requests) {
         const item = req.PutRequest?.Item;
         const packed = item ? byKey.get(`${item.pk?.S}|${item.sk?.S}`) : undefined;
@@ -450,8 +439,4 @@ export async function addToDailyAggregates(client: DynamoDBClient, tableName: st
   for (const r of records) addToAggregate(aggregates, r);
   const failed = await writeAggregateDeltas(client, tableName, [...aggregates.values()], retentionDays);
   if (failed.length > 0) throw new NotDurableError(`${failed.length} daily aggregates not written`, failed.length);
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }
