@@ -39,6 +39,7 @@ export const GATEWAY_RESPONSE_TYPES = {
   unsupportedMediaType: 'UNSUPPORTED_MEDIA_TYPE',
   wafFiltered: 'WAF_FILTERED',
 } as const;
+/** One of {@link GATEWAY_RESPONSE_TYPES}. */
 export type GatewayResponseType = (typeof GATEWAY_RESPONSE_TYPES)[keyof typeof GATEWAY_RESPONSE_TYPES];
 
 /** One gateway response, as `AWS::ApiGateway::GatewayResponse` declares it. */

@@ -27,8 +27,11 @@ import type { SimFaults } from '../../sim/index.ts';
 import type { StoreFaults, StoreStorm } from '../helpers/store-faults.ts';
 import { STORE_FAULTS, firstCalls } from '../helpers/store-faults.ts';
 
+/** The API key of the matrix's one tenant. */
 export const FAULT_KEY = 'sk-ss-test-faults-0123456789abcdef0123456789';
+/** The matrix's one tenant. */
 export const FAULT_TENANT = 'faults';
+/** The model every cell asks for. */
 export const FAULT_MODEL = 'llama-3.1-8b';
 /** Every pool's timeout (longest silence on a backend connection): small, so stalls end fast. */
 export const POOL_TIMEOUT_MS = 300;
