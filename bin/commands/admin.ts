@@ -269,13 +269,13 @@ async function run(ctx: admin.AdminContext, pos: string[], v: Values, io: AdminI
         r.tiers.map((t) => [
           r.tenantId, t.tier, String(t.requests), String(t.promptTokens), String(t.completionTokens), String(t.costUnits),
           t.sloAttainment === null ? '-' : `${(t.sloAttainment * 100).toFixed(1)}% (${t.sloMet}/${t.sloMet + t.sloMissed})`,
-          String(t.shed), String(t.errors), String(t.aborted),
+          String(t.shed), String(t.errors), String(t.aborted), String(t.interrupted),
         ]),
       );
       const who = v.tenant === undefined ? 'every tenant' : v.tenant;
       return print(
         v.tenant === undefined ? reports : reports[0],
-        `usage of ${who}, ${from} to ${to} (UTC days)\n${table(['TENANT', 'TIER', 'REQUESTS', 'PROMPT_TOKENS', 'COMPLETION_TOKENS', 'COST_UNITS', 'SLO_MET', 'SHED', 'ERRORS', 'ABORTED'], rows)}`,
+        `usage of ${who}, ${from} to ${to} (UTC days)\n${table(['TENANT', 'TIER', 'REQUESTS', 'PROMPT_TOKENS', 'COMPLETION_TOKENS', 'COST_UNITS', 'SLO_MET', 'SHED', 'ERRORS', 'ABORTED', 'INTERRUPTED'], rows)}`,
       );
     }
     case 'sweep': {

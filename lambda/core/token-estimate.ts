@@ -49,6 +49,7 @@
  * a parse of each tool call's arguments when present. Measured: 0.2 µs for a one-line chat, 1.7 µs
  * for a 4 KB prompt, 7.6 µs with four tools and a tool call (docs/tiers-and-overload.md).
  */
+import { MAX_JSON_DEPTH } from './json-depth.ts';
 import type { ApiKind, GenerationBody } from './request-schema.ts';
 
 /** Tokens per request for the chat template's fixed parts (BOS, generation prompt, default preamble). */
@@ -101,7 +102,8 @@ function argumentsBound(args: string): number {
 function valueBound(value: unknown, key: string | undefined, depth: number): number {
   if (typeof value === 'string') return key === 'arguments' ? argumentsBound(value) : utf8Bytes(value);
   if (typeof value === 'number' || typeof value === 'boolean') return String(value).length;
-  if (value === null || typeof value !== 'object' || depth > 64) return 0;
+  // The edge refuses bodies nested deeper (json-depth.ts): every level that arrives is counted.
+  if (value === null || typeof value !== 'object' || depth > MAX_JSON_DEPTH) return 0;
   if (Array.isArray(value)) {
     let n = 0;
     for (const item of value) n += valueBound(item, key, depth + 1);
