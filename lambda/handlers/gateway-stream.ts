@@ -14,7 +14,7 @@ import { assembleGateway } from './gateway-runtime.ts';
 import { PowertoolsRequestMetrics } from './request-metrics.ts';
 import { StepFunctionsExecutor } from './step-functions-executor.ts';
 import { traced } from './tracing.ts';
-import { writeWithBackpressure } from './write-stream.ts';
+import { endStream, writeWithBackpressure } from './write-stream.ts';
 
 let runtime: GatewayRuntime | undefined;
 
@@ -45,7 +45,7 @@ export async function writeToResponseStream(responseStream: Writable, response: 
       await writeWithBackpressure(stream, chunk);
     }
   }
-  await new Promise<void>((resolve) => stream.end(resolve));
+  await endStream(stream);
 }
 
 /** Lambda entry point. */

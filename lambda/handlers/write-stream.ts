@@ -10,8 +10,9 @@ export function writeWithBackpressure(stream: Writable, chunk: string): Promise<
   return stream.write(chunk) ? Promise.resolve() : drained(stream);
 }
 
-/** Resolves on the stream's next `drain`, or when it closes. */
-export function drained(stream: Pick<Writable, 'on' | 'off'>): Promise<void> {
+/** Resolves on the stream's next `drain`, or when it closes (at once when it is already destroyed). */
+export function drained(stream: Pick<Writable, 'on' | 'off' | 'destroyed'>): Promise<void> {
+  if (stream.destroyed) return Promise.resolve();
   return new Promise((resolve) => {
     const done = () => {
       stream.off('drain', done);
@@ -20,5 +21,27 @@ export function drained(stream: Pick<Writable, 'on' | 'off'>): Promise<void> {
     };
     stream.on('drain', done);
     stream.on('close', done);
+  });
+}
+
+/**
+ * Ends a stream and resolves once it has finished, or closed without finishing (the client went
+ * away): `end(callback)` on a destroyed stream never calls the callback, which would leave the
+ * handler (and its deadline timer) pending for good.
+ *
+ * @example
+ * await endStream(responseStream);
+ */
+export function endStream(stream: Writable): Promise<void> {
+  if (stream.destroyed || stream.writableFinished) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      stream.off('finish', done);
+      stream.off('close', done);
+      resolve();
+    };
+    stream.on('finish', done);
+    stream.on('close', done);
+    stream.end();
   });
 }

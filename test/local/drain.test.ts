@@ -120,3 +120,31 @@ describe.each(['node', 'stack'] as const)('stopping the %s runtime with a stream
     expect(contentChunks(text)).toBe(3);
   }, 60_000);
 });
+
+describe('a client that goes away mid-stream on the stack runtime', () => {
+  it('leaves no invocation pending: the stack stops at once after the abort', async () => {
+    const stack = await startTestStack();
+    let closed = false;
+    try {
+      stack.setFaults('gpu', { stallAfterTokens: 3 });
+      const controller = new AbortController();
+      const res = await fetch(`${stack.url}/v1/chat/completions`, {
+        method: 'POST',
+        signal: controller.signal,
+        headers: { authorization: `Bearer ${STACK_KEY}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: MODEL, service_tier: 'default', stream: true, max_tokens: 64, messages: [{ role: 'user', content: 'hi' }] }),
+      });
+      await res.body!.getReader().read();
+      controller.abort();
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      // The stack waits up to 5 s for invocations still running; a handler that never returned
+      // after its client went away (end() on a destroyed response stream) held it that long.
+      const started = Date.now();
+      await stack.close({ drainMs: 1000 });
+      closed = true;
+      expect(Date.now() - started).toBeLessThan(2500);
+    } finally {
+      if (!closed) await stack.close();
+    }
+  }, 60_000);
+});
