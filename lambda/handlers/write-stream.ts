@@ -12,16 +12,7 @@ export function writeWithBackpressure(stream: Writable, chunk: string): Promise<
 
 /** Resolves on the stream's next `drain`, or when it closes (at once when it is already destroyed). */
 export function drained(stream: Pick<Writable, 'on' | 'off' | 'destroyed'>): Promise<void> {
-  if (stream.destroyed) return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = () => {
-      stream.off('drain', done);
-      stream.off('close', done);
-      resolve();
-    };
-    stream.on('drain', done);
-    stream.on('close', done);
-  });
+  return stream.destroyed ? Promise.resolve() : eventOrClose(stream, 'drain');
 }
 
 /**
@@ -34,14 +25,20 @@ export function drained(stream: Pick<Writable, 'on' | 'off' | 'destroyed'>): Pro
  */
 export function endStream(stream: Writable): Promise<void> {
   if (stream.destroyed || stream.writableFinished) return Promise.resolve();
+  const ended = eventOrClose(stream, 'finish');
+  stream.end();
+  return ended;
+}
+
+/** Resolves on the stream's next `event`, or on its `close`, whichever comes first. */
+function eventOrClose(stream: Pick<Writable, 'on' | 'off'>, event: 'drain' | 'finish'): Promise<void> {
   return new Promise((resolve) => {
     const done = () => {
-      stream.off('finish', done);
+      stream.off(event, done);
       stream.off('close', done);
       resolve();
     };
-    stream.on('finish', done);
+    stream.on(event, done);
     stream.on('close', done);
-    stream.end();
   });
 }
