@@ -210,6 +210,12 @@ export function buildLedger(sent: readonly SentRequest[], records: readonly Usag
       finishedBeforeAbort.add(record.requestId);
     }
     if (expected !== 'none' && expected !== 'unknown') t.expected[expected] += 1;
+    if (record && expected !== 'none' && expected !== 'unknown' && record.outcome !== expected) {
+      perRequestMismatches += 1;
+      if (perRequestMismatches <= 10) {
+        problems.push(`${req.label} (${req.tenant}, ${record.requestId}, ${record.route}, ${record.tierAsked}→${record.tierServed}): its client saw ${r.outcome} after ${r.contentChunks} content chunks and ${r.ms} ms, metered ${record.outcome} (${record.completionTokens} completion tokens, ${record.totalMs} ms)`);
+      }
+    }
     const partial = req.stream && (r.outcome === CLIENT_OUTCOMES.aborted || (r.outcome === CLIENT_OUTCOMES.openaiError && r.status === 200));
     if (partial) {
       if (!record) t.tokens.partialUnmatched += 1;
