@@ -225,7 +225,6 @@ export type SplitserveConfig = z.output<typeof configSchema>;
 export type PoolConfig = SplitserveConfig['pools'][string];
 export type TierConfig = NonNullable<SplitserveConfig['tiers'][TierName]>;
 export type RouteConfig = TierConfig['route'];
-export type TenantConfig = SplitserveConfig['tenants'][number];
 export type TenantLimits = z.output<typeof limitsSchema>;
 export type AdmissionConfig = SplitserveConfig['admission'];
 

@@ -40,14 +40,3 @@ export const LAMBDA_TRANSIENT_ERRORS = [
  */
 export const RETRYABLE_PLAN_ERRORS: readonly string[] = [...LAMBDA_TRANSIENT_ERRORS, PLAN_ERRORS.upstreamTransient];
 
-/**
- * Builds an error whose `name` is a plan error name, as a step function throws it.
- *
- * @example
- * throw planError(PLAN_ERRORS.upstreamTransient, 'decode pool returned 503');
- */
-export function planError(name: PlanErrorName, message: string, options?: ErrorOptions): Error {
-  const err = new Error(message, options);
-  err.name = name;
-  return err;
-}

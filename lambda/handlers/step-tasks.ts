@@ -31,11 +31,6 @@ export interface StepRuntime {
 
 let runtime: StepRuntime | undefined;
 
-/** Overrides the runtime (the local runtime builds it from its own config). */
-export function setStepRuntime(value: StepRuntime): void {
-  runtime = value;
-}
-
 function current(): StepRuntime {
   if (!runtime) {
     const env = readFunctionEnvironment();
