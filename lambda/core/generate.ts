@@ -117,8 +117,11 @@ export async function handleGeneration(deps: GatewayDeps, api: ApiKind, rawBody:
   // Its upstream calls stop when the client goes away, at the adapter's deadline, or at the
   // drain deadline of this instance (drain.ts).
   const run = deps.drain.enter(ctx.signal, ctx.deadline);
-  // Crash safety: a marker of the request, written while the backend works on it (open-requests.ts).
-  const marker = deps.openRequests?.open(openRequestOf(state, reserveTokens, reserveCost));
+  // Crash safety: a marker of the request, written while the backend works on it (open-requests.ts),
+  // for the requests the gateway meters itself. A state machine execution meters its own request
+  // (its Meter step), whether or not this process lives to see the answer: no marker for it.
+  const gatewayMeters = body.stream === true || !deps.executor.meters;
+  const marker = gatewayMeters ? deps.openRequests?.open(openRequestOf(state, reserveTokens, reserveCost)) : undefined;
   const admitted: Admitted = { state, ticket, placement, headers: addRateLimitHeaders(headers, ticket.rateLimit), ctx, run, marker };
   try {
     return body.stream === true ? await streamPlan(deps, admitted) : await jsonPlan(deps, admitted);
@@ -199,7 +202,6 @@ function finish(deps: GatewayDeps, { ticket, placement, run }: Admitted, state: 
   const record = usageRecordOf(state, end.outcome, end.usage, end.ttftMs, deps.config.tiers[state.tierServed]);
   ticket.settle({ tokens: end.usage.promptTokens + end.usage.completionTokens, costUnits: record.costUnits });
   if (end.meter !== false) deps.meter.record(record);
-  else deps.openRequests?.recorded([state.requestId]); // durable: the executor's Meter step flushed it
   const kvRecomputed = state.route === 'disaggregated' && state.kvTransferParams === null;
   deps.metrics?.record(record, kvRecomputed);
   // Every request is logged; at INFO when something is worth a look (a failure, an abort, a tier

@@ -8,7 +8,8 @@
  * and their reservations unsettled.
  *
  * Guarantees:
- * - Every request that reaches a backend has a durable marker before its first byte reaches the
+ * - Every request the gateway meters itself (streams; non-streamed ones on the in-process
+ *   executor; a state machine execution meters its own) has a durable marker before its first byte reaches the
  *   client (the gateway awaits {@link OpenRequestHandle.ready} then), and the marker goes only
  *   once its usage record is durable. So a served request always has a record or a marker. (If
  *   the marker cannot be written, the store is down: the request is served anyway and the failure

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../lambda/core/config.ts';
 import type { GatewayRuntime } from '../../lambda/handlers/gateway-runtime.ts';
 import { assembleGateway } from '../../lambda/handlers/gateway-runtime.ts';
+import { InProcessExecutor } from '../../lambda/core/executor.ts';
 import { seedFromConfig } from '../../lambda/store/seed.ts';
 import { createTables, tableDefinitions } from '../../lambda/store/tables.ts';
 import { OPEN_PARTITIONS, openItemPk } from '../../lambda/store/usage-items.ts';
@@ -88,5 +89,52 @@ describe('open-request markers of the assembled gateway', () => {
     expect((await request({ model: 'no-such-model' })).status).toBe(404);
     await runtime.flush();
     expect(await openIds()).toEqual([]);
+  });
+
+  it('writes no marker for a non-streamed request whose executor meters it (the state machine), one for its streams', async () => {
+    const config = parseConfig({
+      pools: { gpu: { protocol: 'openai', endpoints: [sim.url] } },
+      models: { [MODEL]: { pools: ['gpu'] } },
+      tiers: { default: { route: { mode: 'aggregated', pool: 'gpu' } } },
+      tenants: [{ id: 'mk', apiKeys: [KEY], tiers: ['default'] }],
+    });
+    let markerPuts = 0;
+    store.client.middlewareStack.add(
+      (next, context) => async (args) => {
+        const input = (args as { input?: { Item?: { pk?: { S?: string } } } }).input;
+        if (context.commandName === 'PutItemCommand' && input?.Item?.pk?.S?.startsWith('OPEN#')) markerPuts += 1;
+        return next(args);
+      },
+      { step: 'initialize', name: 'count-marker-puts' },
+    );
+    // An executor that meters its own requests, as the Step Functions one does (its Meter step).
+    const metering = assembleGateway({
+      config,
+      dynamo: store.client,
+      tables: TABLES,
+      logger: capturingLogger(),
+      executor: (steps) => {
+        const inner = new InProcessExecutor(steps);
+        return { name: 'self-metering', meters: true, runJson: (state, signal) => inner.runJson(state, signal) };
+      },
+    });
+    try {
+      const ask = (body: Record<string, unknown>) =>
+        metering.gateway({
+          method: 'POST',
+          path: '/v1/chat/completions',
+          headers: { authorization: `Bearer ${KEY}` },
+          body: JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: 'hi' }], max_tokens: 4, ...body }),
+          signal: new AbortController().signal,
+        });
+      expect((await ask({})).status).toBe(200);
+      expect(markerPuts).toBe(0);
+      const streamed = await ask({ stream: true });
+      for await (const _ of streamed.body as AsyncIterable<string>) void _;
+      expect(markerPuts).toBe(1);
+    } finally {
+      store.client.middlewareStack.remove('count-marker-puts');
+      await metering.close();
+    }
   });
 });
