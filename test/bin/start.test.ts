@@ -3,7 +3,7 @@
  * masks the key, a restart keeps what the admin CLI changed, `--reseed` puts the config back, and
  * SIGTERM stops the gateway with exit code 0.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI from 'openai';
@@ -13,7 +13,7 @@ import { listKeys, revokeKey } from '../../lambda/store/admin.ts';
 import { LOCAL_TABLE_NAMES } from '../../lambda/store/table-schema.ts';
 import { connectDynamo } from '../../local/embedded-dynamo.ts';
 import { startSimulator, type SimulatorHandle } from '../../sim/index.ts';
-import { startGatewayProcess, startStoreProcess, type ChildCommand } from '../helpers/child-processes.ts';
+import { startGatewayProcess, startStoreProcess, writeGpuConfig, type ChildCommand } from '../helpers/child-processes.ts';
 
 const KEY = 'sk-ss-test-banner-0123456789abcdef0123456789';
 const MODEL = 'llama-3.1-8b';
@@ -35,16 +35,7 @@ describe('splitserve start on a store of its own', () => {
   beforeAll(async () => {
     [sim, store] = await Promise.all([startSimulator({ schedulingPolicy: 'priority', profile: 'gpu-aggregated', speedup: 1000 }), startStoreProcess()]);
     dir = await mkdtemp(join(tmpdir(), 'splitserve-start-'));
-    configPath = join(dir, 'config.json');
-    await writeFile(
-      configPath,
-      JSON.stringify({
-        pools: { gpu: { protocol: 'openai', endpoints: [sim.url] } },
-        models: { [MODEL]: { pools: ['gpu'] } },
-        tiers: { default: { route: { mode: 'aggregated', pool: 'gpu' } } },
-        tenants: [{ id: 'banner', apiKeys: [KEY], tiers: ['default'] }],
-      }),
-    );
+    configPath = await writeGpuConfig(dir, sim.url, MODEL, [{ id: 'banner', apiKeys: [KEY], tiers: ['default'] }]);
   }, 60_000);
   afterAll(async () => {
     await store?.stop();

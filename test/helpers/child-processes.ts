@@ -3,6 +3,8 @@
  * of what outlives a process: each resolves once its ready line is printed.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 
@@ -63,4 +65,25 @@ export function startStoreProcess(): Promise<ChildCommand> {
 /** `splitserve start --runtime node --port 0 --store <store> --config <configPath> [extra…]`. */
 export function startGatewayProcess(configPath: string, store: string, extra: readonly string[] = []): Promise<ChildCommand> {
   return startCommandProcess(['start', '--runtime', 'node', '--port', '0', '--store', store, '--config', configPath, ...extra], /^splitserve listening on (http:\/\/127\.0\.0\.1:\d+)/m);
+}
+
+/**
+ * Writes the config file of a one-pool gateway (an OpenAI-compatible pool at `endpoint` serving
+ * `model` on the default tier) with `tenants`, into `dir`; resolves its path.
+ *
+ * @example
+ * const configPath = await writeGpuConfig(dir, sim.url, 'llama-3.1-8b', [{ id: 't', apiKeys: [KEY], tiers: ['default'] }]);
+ */
+export async function writeGpuConfig(dir: string, endpoint: string, model: string, tenants: readonly object[]): Promise<string> {
+  const path = join(dir, 'config.json');
+  await writeFile(
+    path,
+    JSON.stringify({
+      pools: { gpu: { protocol: 'openai', endpoints: [endpoint] } },
+      models: { [model]: { pools: ['gpu'] } },
+      tiers: { default: { route: { mode: 'aggregated', pool: 'gpu' } } },
+      tenants,
+    }),
+  );
+  return path;
 }

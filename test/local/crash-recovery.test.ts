@@ -5,7 +5,7 @@
  * is killed; the next gateway on that store bills every one of them exactly once, and the capped
  * tenant's month window holds exactly what its records bill.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GetItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
@@ -17,7 +17,7 @@ import { usageRecords } from '../../lambda/store/usage-report.ts';
 import { connectDynamo } from '../../local/embedded-dynamo.ts';
 import { startSimulator } from '../../sim/index.ts';
 import type { SimulatorHandle } from '../../sim/index.ts';
-import { startGatewayProcess, startStoreProcess, type ChildCommand } from '../helpers/child-processes.ts';
+import { startGatewayProcess, startStoreProcess, writeGpuConfig, type ChildCommand } from '../helpers/child-processes.ts';
 
 const MODEL = 'llama-3.1-8b';
 const CAPPED_KEY = 'sk-ss-test-crash-capped-0123456789abcdef0123';
@@ -52,19 +52,10 @@ describe('a gateway killed with SIGKILL', () => {
   });
 
   it('leaves every request it served billed exactly once after the next start, and the reservations reconciled', async () => {
-    const configPath = join(dir, 'config.json');
-    await writeFile(
-      configPath,
-      JSON.stringify({
-        pools: { gpu: { protocol: 'openai', endpoints: [sim.url] } },
-        models: { [MODEL]: { pools: ['gpu'] } },
-        tiers: { default: { route: { mode: 'aggregated', pool: 'gpu' } } },
-        tenants: [
-          { id: 'capped', apiKeys: [CAPPED_KEY], tiers: ['default'], limits: { default: { monthlyTokens: 10_000_000 } } },
-          { id: 'free', apiKeys: [FREE_KEY], tiers: ['default'] },
-        ],
-      }),
-    );
+    const configPath = await writeGpuConfig(dir, sim.url, MODEL, [
+      { id: 'capped', apiKeys: [CAPPED_KEY], tiers: ['default'], limits: { default: { monthlyTokens: 10_000_000 } } },
+      { id: 'free', apiKeys: [FREE_KEY], tiers: ['default'] },
+    ]);
     const first = await startGatewayProcess(configPath, store.url);
     gateways.push(first);
     const clients = {
