@@ -85,11 +85,6 @@ export class RequestDrain {
     return this.stopping;
   }
 
-  /** Requests admitted and not yet metered. */
-  get active(): number {
-    return this.runs.size;
-  }
-
   /** Starts an admitted request's run (ended at once if the drain deadline has passed). */
   enter(client: AbortSignal, deadline?: AbortSignal): RequestRun {
     const run = new RequestRun(client, deadline, this);
