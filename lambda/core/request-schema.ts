@@ -1,11 +1,10 @@
 /**
  * Validation of what the gateway itself uses in a request body. Every other field (`tools`,
  * `tool_choice`, `response_format`, `seed`, `logprobs`, `stop`, vendor extensions, …) passes
- * through to the backend untouched: the schemas are `loose`, and compiled (zod.ts), as they run on
- * every request.
+ * through to the backend untouched: the schemas are `loose`.
  */
 import * as z from 'zod/mini';
-import { compiledLooseObject } from './zod.ts';
+import './zod.ts';
 import { InvalidRequestError } from './errors.ts';
 import { MAX_JSON_DEPTH, jsonDepthExceeds } from './json-depth.ts';
 
@@ -13,8 +12,8 @@ import { MAX_JSON_DEPTH, jsonDepthExceeds } from './json-depth.ts';
 export const SERVICE_TIER_VALUES = ['auto', 'default', 'flex', 'priority', 'fast'] as const;
 export type ServiceTierValue = (typeof SERVICE_TIER_VALUES)[number];
 
-const contentPart = compiledLooseObject({ type: z.string() });
-const message = compiledLooseObject({
+const contentPart = z.looseObject({ type: z.string() });
+const message = z.looseObject({
   role: z.string().check(z.minLength(1)),
   content: z.optional(z.union([z.string(), z.array(contentPart), z.null()])),
 });
@@ -24,7 +23,7 @@ const positiveInt = z.int().check(z.positive());
 const common = {
   model: z.string().check(z.minLength(1, 'model is required'), z.maxLength(256)),
   stream: z.optional(z.boolean()),
-  stream_options: z.nullish(compiledLooseObject({ include_usage: z.optional(z.boolean()) })),
+  stream_options: z.nullish(z.looseObject({ include_usage: z.optional(z.boolean()) })),
   max_tokens: z.nullish(positiveInt),
   n: z.nullish(z.literal(1, 'only n=1 is supported')),
   service_tier: z.nullish(z.enum(SERVICE_TIER_VALUES)),
@@ -35,14 +34,14 @@ const common = {
 };
 
 /** `POST /v1/chat/completions` body. */
-export const chatCompletionSchema = compiledLooseObject({
+export const chatCompletionSchema = z.looseObject({
   ...common,
   messages: z.array(message).check(z.minLength(1, 'messages must contain at least one message')),
   max_completion_tokens: z.nullish(positiveInt),
 });
 
 /** `POST /v1/completions` (legacy text completions) body. */
-export const completionSchema = compiledLooseObject({
+export const completionSchema = z.looseObject({
   ...common,
   prompt: z.union([z.string(), z.array(z.string()).check(z.minLength(1))]),
 });

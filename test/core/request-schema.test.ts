@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidRequestError } from '../../lambda/core/errors.ts';
 import { MAX_JSON_DEPTH } from '../../lambda/core/json-depth.ts';
-import { parseGenerationBody } from '../../lambda/core/request-schema.ts';
+import { chatCompletionSchema, completionSchema, parseGenerationBody } from '../../lambda/core/request-schema.ts';
 
 const bad = (kind: 'chat' | 'text', raw: string): InvalidRequestError => {
   try {
@@ -68,5 +68,20 @@ describe('nesting depth', () => {
     // The root object, `messages`, the message, `content`, the part: 5 levels before "extra".
     expect(parseGenerationBody('chat', chat(`,"extra":${deep(MAX_JSON_DEPTH - 5)}`)).messages).toHaveLength(1);
     expect(bad('chat', chat(`,"extra":${deep(MAX_JSON_DEPTH - 4)}`)).message).toMatch(/nested too deeply/);
+  });
+});
+
+describe('the request schemas', () => {
+  it.each([
+    ['a chat body with tools and extensions', chatCompletionSchema, true, { model: 'm', messages: [{ role: 'user', content: [{ type: 'text', text: 'hi' }] }], tools: [], service_tier: 'fast', stream: true, stream_options: { include_usage: true, x: 1 } }],
+    ['an unknown service tier', chatCompletionSchema, false, { model: 'm', messages: [{ role: 'user', content: 'hi' }], service_tier: 'turbo' }],
+    ['kv_transfer_params from a client', chatCompletionSchema, false, { model: 'm', messages: [{ role: 'user', content: 'hi' }], kv_transfer_params: {} }],
+    ['a message without a role', chatCompletionSchema, false, { model: 'm', messages: [{ content: 'hi' }] }],
+    ['a text completion with a prompt list', completionSchema, true, { model: 'm', prompt: ['a', 'b'], max_tokens: 4 }],
+    ['a text completion with n=2', completionSchema, false, { model: 'm', prompt: 'a', n: 2 }],
+  ])('validates %s', (_name, schema, valid, input) => {
+    const result = schema.safeParse(input);
+    expect(result.success).toBe(valid);
+    if (valid) expect(result.data).toEqual(input);
   });
 });
