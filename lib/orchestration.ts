@@ -105,7 +105,7 @@ export interface OrchestrationProps {
  * - `Fallback`: input the plan state plus `error: {Error, Cause}` from the failed step (Cause is
  *   the Lambda error JSON string `{"errorType","errorMessage",…}`); output the final plan state
  *   served by the tier's fallback route. When no route is left it throws the last failure as a
- *   plan error (`Splitserve.UpstreamFatal`/`UpstreamTransient`, `Splitserve.NoFallback`, or
+ *   plan error (`Splitserve.UpstreamFatal`/`UpstreamTransient`, or
  *   `Splitserve.ClientError` rethrown unchanged).
  * - `Meter` / `MeterFailure`: input the final (or failed, with `error`) plan state; output
  *   discarded (`ResultPath: null`): metering is a side effect and never changes the answer.

@@ -11,8 +11,6 @@ export const PLAN_ERRORS = {
   upstreamTransient: 'Splitserve.UpstreamTransient',
   /** The backend failed in a way a retry will not fix (4xx other than 408/429, bad answer). */
   upstreamFatal: 'Splitserve.UpstreamFatal',
-  /** The tier has no fallback route left to try. */
-  noFallback: 'Splitserve.NoFallback',
   /** The request itself is wrong (a 4xx the client must fix): no retry, no fallback. */
   clientError: 'Splitserve.ClientError',
 } as const;

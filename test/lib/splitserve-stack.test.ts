@@ -339,13 +339,14 @@ describe('orchestration', () => {
         Decode: async () => {
           throw failWith(PLAN_ERRORS.upstreamFatal);
         },
+        // No route left: the Fallback task rethrows the last failure (lambda/core/plan-steps.ts).
         Fallback: async () => {
-          throw failWith(PLAN_ERRORS.noFallback, 'no route left');
+          throw failWith(PLAN_ERRORS.upstreamFatal, 'no route left');
         },
       });
       expect(r.visited.slice(-3)).toEqual(['Fallback', 'MeterFailure', 'PlanFailed']);
-      expect(r.calls.MeterFailure![0]).toMatchObject({ error: { Error: PLAN_ERRORS.noFallback } });
-      expect(r.error?.name).toBe(PLAN_ERRORS.noFallback);
+      expect(r.calls.MeterFailure![0]).toMatchObject({ error: { Error: PLAN_ERRORS.upstreamFatal } });
+      expect(r.error?.name).toBe(PLAN_ERRORS.upstreamFatal);
       expect(r.calls.Meter).toBeUndefined();
     });
 
