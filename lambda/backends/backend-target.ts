@@ -4,6 +4,7 @@
 import type { PoolConfig, TierConfig, TierName } from '../core/config.ts';
 import type { ApiKind } from '../core/request-schema.ts';
 import { API_PATHS } from '../core/request-schema.ts';
+import { copyWithout } from './copy-without.ts';
 import type { EnginePriority } from './engine-priority.ts';
 import type { UpstreamTransport } from './upstream-client.ts';
 
@@ -37,17 +38,6 @@ export interface BackendCall {
 
 /** Fields the gateway consumes and never forwards. */
 const GATEWAY_FIELDS: ReadonlySet<string> = new Set(['service_tier']);
-
-/**
- * A copy of `body` without the `omitted` fields. Built key by key rather than spread and
- * `delete`d: a `delete` turns an object into a slow dictionary, which every later copy and the
- * `JSON.stringify` of the upstream call then pay for.
- */
-export function copyWithout(body: Record<string, unknown>, omitted: ReadonlySet<string>): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const key of Object.keys(body)) if (!omitted.has(key)) out[key] = body[key];
-  return out;
-}
 
 /**
  * The client's body as a backend should see it: gateway-only fields removed, the model renamed

@@ -17,7 +17,7 @@
  */
 import type { PoolConfig, PriorityOrder, TierConfig, TierName } from '../core/config.ts';
 import { InvalidRequestError } from '../core/errors.ts';
-import { copyWithout } from './backend-target.ts';
+import { copyWithout } from './copy-without.ts';
 
 /** The engine priority of each tier when the tier sets none (vLLM's convention: lower first). */
 export const DEFAULT_ENGINE_PRIORITY: Readonly<Record<TierName, number>> = { priority: -10, default: 0, flex: 10 };

@@ -6,7 +6,8 @@
  * and, where the pool sends it, the tier's engine `priority` on both (engine-priority.ts).
  */
 import type { BackendCall } from './backend-target.ts';
-import { copyWithout, postTo, upstreamBody } from './backend-target.ts';
+import { postTo, upstreamBody } from './backend-target.ts';
+import { copyWithout } from './copy-without.ts';
 import { withContinuousUsage } from './continuous-usage.ts';
 import { withEnginePriority } from './engine-priority.ts';
 import { runAggregated } from './openai.ts';
