@@ -22,24 +22,19 @@ export function bearerToken(header: string | undefined): string | undefined {
 }
 
 /**
- * Resolves the caller of a request: synchronously when the key is cached, else a promise.
+ * Resolves the caller of a request.
  *
- * @throws AuthenticationError (401) without a key or with an unknown one (thrown, or a rejection)
- * @throws PermissionDeniedError (403) when the key or its tenant is disabled (thrown, or a rejection)
+ * @throws AuthenticationError (401) without a key or with an unknown one
+ * @throws PermissionDeniedError (403) when the key or its tenant is disabled
  */
-export function authenticate(keys: KeyResolver, authorization: string | undefined): Principal | Promise<Principal> {
+export async function authenticate(keys: KeyResolver, authorization: string | undefined): Promise<Principal> {
   const key = bearerToken(authorization);
   if (!key) {
     throw new AuthenticationError(
       "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
     );
   }
-  // A cached key is answered synchronously: no promise on the per-request path.
-  const found = keys.resolve(hashApiKey(key));
-  return found instanceof Promise ? found.then(admitted) : admitted(found);
-}
-
-function admitted(principal: Principal | undefined): Principal {
+  const principal = await keys.resolve(hashApiKey(key));
   if (!principal) throw new AuthenticationError();
   if (principal.keyDisabled) throw new PermissionDeniedError();
   if (principal.tenant.disabled) throw new PermissionDeniedError('This account has been disabled.');

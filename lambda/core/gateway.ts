@@ -54,8 +54,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
       if (!api) throw new NotFoundError(`Invalid URL (${request.method} ${request.path})`, 'unknown_url');
       if (request.method !== 'POST') throw new MethodNotAllowedError(request.method, path);
       if (deps.drain.draining) throw new ShuttingDownError();
-      const caller = authenticate(deps.keys, request.headers.authorization);
-      const principal = caller instanceof Promise ? await caller : caller;
+      const principal = await authenticate(deps.keys, request.headers.authorization);
       tenant = principal.tenant.id;
       return await handleGeneration(deps, api, request.body, { requestId, principal, signal: request.signal, deadline: request.deadline, baseHeaders, startedAt });
     } catch (err) {

@@ -104,9 +104,7 @@ export async function handleGeneration(deps: GatewayDeps, api: ApiKind, rawBody:
   }
   let ticket: AdmissionTicket;
   try {
-    const admission = deps.admission.admit({ requestId: ctx.requestId, tenant: ctx.principal.tenant, tier, reserveTokens, priceFactor });
-    // Awaited only when it is a promise: a lease admits synchronously, without a promise round.
-    ticket = admission instanceof Promise ? await admission : admission;
+    ticket = await deps.admission.admit({ requestId: ctx.requestId, tenant: ctx.principal.tenant, tier, reserveTokens, priceFactor });
   } catch (err) {
     placement.release();
     throw err;

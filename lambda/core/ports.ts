@@ -24,8 +24,8 @@ export interface Principal {
 
 /** Resolves the SHA-256 (hex) of an API key to its principal, through a short cache. */
 export interface KeyResolver {
-  /** The principal of a key hash; synchronously when it is known (cached), a promise otherwise. */
-  resolve(keyHash: string): Principal | undefined | Promise<Principal | undefined>;
+  /** The principal of a key hash; undefined for an unknown (or revoked) key. */
+  resolve(keyHash: string): Promise<Principal | undefined>;
 }
 
 /** Rate-limit figures for the `x-ratelimit-*` response headers; absent fields are not sent. */
@@ -71,8 +71,8 @@ export interface AdmissionTicket {
  * InsufficientQuotaError. At most one DynamoDB round trip.
  */
 export interface Admission {
-  /** Admits or refuses (a rejection, or a throw when decided synchronously); a ticket synchronously when no store round trip is needed. */
-  admit(request: AdmissionRequest): AdmissionTicket | Promise<AdmissionTicket>;
+  /** A ticket for an admitted request; a rejection for a refused one. */
+  admit(request: AdmissionRequest): Promise<AdmissionTicket>;
 }
 
 /** Who asked what of which tier and route: what a usage record and an open marker both name. */

@@ -128,9 +128,9 @@ export class DynamoAdmission implements Admission {
 
   /**
    * Admits or rejects with RateLimitError / InsufficientQuotaError. The common answers (no
-   * limits, a live lease with room) are returned synchronously, without a promise.
+   * limits, a live lease with room) need no store round trip.
    */
-  admit(request: AdmissionRequest): AdmissionTicket | Promise<AdmissionTicket> {
+  async admit(request: AdmissionRequest): Promise<AdmissionTicket> {
     const full = request.tenant.limits[request.tier];
     if (!hasLimits(full)) return UNLIMITED;
     const tokens = Math.max(0, Math.ceil(request.reserveTokens));

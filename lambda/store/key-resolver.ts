@@ -59,9 +59,9 @@ export class DynamoKeyResolver implements KeyResolver {
   }
 
   /** The principal behind a key hash, or undefined for an unknown (or revoked) key. */
-  resolve(keyHash: string): Principal | undefined | Promise<Principal | undefined> {
+  resolve(keyHash: string): Promise<Principal | undefined> {
     const hit = this.cache.get(keyHash);
-    if (hit && hit.expiresAt > this.now()) return hit.principal;
+    if (hit && hit.expiresAt > this.now()) return Promise.resolve(hit.principal);
     const pending = this.inflight.get(keyHash);
     if (pending) return pending;
     const read = this.read(keyHash).finally(() => this.inflight.delete(keyHash));
