@@ -2,13 +2,18 @@
  * Admission against a tenant's per-tier windows (requests/minute, tokens/minute, and the monthly
  * budget in cost units: tokens × the tier's price factor, lambda/core/cost.ts),
  * held in window items of the Usage table (usage-items.ts), with the single-UpdateItem protocol of
- * window-counter.ts. At most one DynamoDB round trip before the first token in the steady state;
+ * window-counter.ts. At most two DynamoDB round trips before the first token (one, and coalesced, in the steady state);
  * reconciliation and lease returns go through an off-path queue (adjustment-queue.ts).
  *
  * Guarantees and trade-offs:
  * - Exact: never over-admits any configured limit, under any concurrency, across instances
  *   (conditional update of one item). A refusal for one limit consumes no other.
  * - Unlimited tiers (no limits configured for the tier) cost zero DynamoDB calls.
+ * - Coalescing: exact admissions of one (tenant, tier) that arrive while one is in flight wait for
+ *   it, then go together in one conditional update of their sum (at most 64); when the sum does
+ *   not fit, each is admitted on its own. Still exact (the counters only ever hold what fits), and
+ *   under concurrency one call admits many requests; a lone request goes at once, as before. The
+ *   cost: a request that arrives during a call waits for it (at most one extra round trip).
  * - Reservations: a request reserves `reserveTokens` (an upper bound of its tokens, lambda/core/token-estimate.ts) at admission,
  *   and ⌈reserveTokens × priceFactor⌉ cost units of the month; `settle(used)` adds `used −
  *   reserved` (usually negative) to the tokens of that minute (if it is still current) and the
@@ -92,6 +97,18 @@ interface Reserve {
   readonly cost: number;
 }
 
+/** An exact admission waiting for the one in flight on its (tenant, tier). */
+interface ExactWaiter {
+  readonly request: AdmissionRequest;
+  readonly full: TenantLimits;
+  readonly reserve: Reserve;
+  readonly resolve: (ticket: AdmissionTicket) => void;
+  readonly reject: (err: unknown) => void;
+}
+
+/** Admissions in one coalesced update at most. */
+const MAX_GROUP = 64;
+
 type Admitted = { readonly key: ItemKey; readonly minute: number; readonly counts: WindowCounts; readonly limits: WindowLimits; readonly shards: number };
 type Refused = { readonly refused: GatewayError };
 
@@ -114,6 +131,8 @@ export class DynamoAdmission implements Admission {
   private readonly acquiring = new Map<string, Promise<boolean>>();
   /** Per lease id, the window in which a block was last refused: no more blocks are tried in it. */
   private readonly blockRefused = new Map<string, string>();
+  /** Per (tenant, tier, limits) with an exact admission in flight, the admissions waiting for it. */
+  private readonly exactWaiting = new Map<string, ExactWaiter[]>();
 
   constructor(
     client: DynamoDBClient,
@@ -140,8 +159,62 @@ export class DynamoAdmission implements Admission {
     return this.fromLiveLease(`${request.tenant.id}#${request.tier}`, full, reserve) ?? this.admitLeased(request, full, reserve, lease, request.priceFactor ?? 1);
   }
 
-  /** One exact admission in the store. */
-  private async admitOnce(request: AdmissionRequest, full: TenantLimits, reserve: Reserve): Promise<AdmissionTicket> {
+  /**
+   * One exact admission in the store, coalesced: when an admission of the same (tenant, tier,
+   * limits) is in flight, this one waits for it and goes with the others that arrived meanwhile,
+   * in one conditional update of their sum (see {@link admitGroup}).
+   */
+  private admitOnce(request: AdmissionRequest, full: TenantLimits, reserve: Reserve): Promise<AdmissionTicket> {
+    const id = `${request.tenant.id}#${request.tier}#${full.rpm ?? ''}/${full.tpm ?? ''}/${full.monthlyTokens ?? ''}`;
+    const waiting = this.exactWaiting.get(id);
+    if (waiting) return new Promise((resolve, reject) => waiting.push({ request, full, reserve, resolve, reject }));
+    this.exactWaiting.set(id, []);
+    return this.admitAlone(request, full, reserve).finally(() => this.nextGroup(id));
+  }
+
+  /** Sends the admissions that waited on `id` as one group, or marks `id` idle. */
+  private nextGroup(id: string): void {
+    const waiting = this.exactWaiting.get(id);
+    if (!waiting || waiting.length === 0) {
+      this.exactWaiting.delete(id);
+      return;
+    }
+    const group = waiting.splice(0, MAX_GROUP);
+    void this.admitGroup(group).finally(() => this.nextGroup(id));
+  }
+
+  /**
+   * Admits a group with ONE conditional update of the sum of its requests, tokens and cost units:
+   * all are admitted when the sum fits every limit, so the counters never go past a limit (exact,
+   * as for one request). When the sum does not fit, each is admitted on its own (concurrently),
+   * so each gets its own exact answer and refusal.
+   */
+  private async admitGroup(group: readonly ExactWaiter[]): Promise<void> {
+    const [first] = group;
+    if (!first) return;
+    if (group.length > 1) {
+      const sum: Reserve = { tokens: 0, cost: 0 };
+      for (const w of group) {
+        sum.tokens += w.reserve.tokens;
+        sum.cost += w.reserve.cost;
+      }
+      let out: Admitted | Refused;
+      try {
+        out = await this.admitExact(first.request, first.full, sum, group.length);
+      } catch (err) {
+        for (const w of group) w.reject(err);
+        return;
+      }
+      if (!('refused' in out)) {
+        for (const w of group) w.resolve(this.ticket(w.full, out, w.reserve, undefined, out.counts));
+        return;
+      }
+    }
+    await Promise.all(group.map((w) => this.admitAlone(w.request, w.full, w.reserve).then(w.resolve, w.reject)));
+  }
+
+  /** One exact admission of one request in the store. */
+  private async admitAlone(request: AdmissionRequest, full: TenantLimits, reserve: Reserve): Promise<AdmissionTicket> {
     const out = await this.admitExact(request, full, reserve);
     if ('refused' in out) throw out.refused;
     return this.ticket(full, out, reserve, undefined, out.counts);

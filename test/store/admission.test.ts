@@ -66,6 +66,34 @@ describe('DynamoAdmission', () => {
     expect(ok[0]!.rateLimit.resetRequestsMs).toBe(50_000);
   });
 
+  it('coalesces concurrent exact admissions into few conditional updates, with exact counters', async () => {
+    const clock = manualClock();
+    const admission = new DynamoAdmission(store.client, names.usage, { now: clock.now, adjustments: quiet });
+    const t = tenant({ priority: { rpm: 1000, tpm: 1_000_000 } });
+    await admission.admit({ requestId: 'warm', tenant: t, tier: 'priority', reserveTokens: 10 }); // rolls the minute
+    const calls = countCalls(store.client);
+    calls.reset();
+    const tickets = await Promise.all(Array.from({ length: 40 }, (_, i) => admission.admit({ requestId: `r${i}`, tenant: t, tier: 'priority', reserveTokens: 10 + i })));
+    expect(tickets).toHaveLength(40);
+    // The first goes alone; the 39 that arrived while it was in flight go in one update.
+    expect(calls.total()).toBe(2);
+    const c = await counts(t, 'priority', clock.now());
+    expect(c.req).toBe(41);
+    expect(c.tok).toBe(10 + Array.from({ length: 40 }, (_, i) => 10 + i).reduce((a, b) => a + b, 0));
+  });
+
+  it('a coalesced group that does not fit is admitted one by one: exactly the room is used', async () => {
+    const clock = manualClock();
+    const admission = new DynamoAdmission(store.client, names.usage, { now: clock.now, adjustments: quiet });
+    const t = tenant({ priority: { rpm: 1000, tpm: 1000 } });
+    const results = await Promise.allSettled(Array.from({ length: 30 }, (_, i) => admission.admit({ requestId: `r${i}`, tenant: t, tier: 'priority', reserveTokens: 100 })));
+    const { ok, refused } = await settleAll(results);
+    expect(ok).toHaveLength(10);
+    expect(refused).toHaveLength(20);
+    for (const e of refused) expect((e as RateLimitError).message).toContain('TPM');
+    expect((await counts(t, 'priority', clock.now())).tok).toBe(1000);
+  });
+
   it('opens a new window at the next minute', async () => {
     const clock = manualClock();
     const admission = new DynamoAdmission(store.client, names.usage, { now: clock.now, adjustments: quiet });
