@@ -9,6 +9,7 @@
  * month is corrected (`ADD mon :dm`), since the minute counters have been reset.
  */
 import { ConditionalCheckFailedException, UpdateItemCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { backoffDelay } from '../core/backoff.ts';
 import { NotDurableError } from './errors.ts';
 import { consoleStoreLogger, type StoreLogger } from './logger.ts';
 import { epochMinute, type ItemKey } from './usage-items.ts';
@@ -110,7 +111,7 @@ export class AdjustmentQueue {
   }
 
   private delay(): number {
-    return Math.min(this.maxDelayMs, this.baseDelayMs * 2 ** Math.max(0, this.failures - 1));
+    return backoffDelay({ baseMs: this.baseDelayMs, maxMs: this.maxDelayMs }, this.failures);
   }
 
   private schedule(ms: number): void {

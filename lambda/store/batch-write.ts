@@ -2,7 +2,9 @@
  * `BatchWriteItem` with DynamoDB's `UnprocessedItems` retried: what a throttled table leaves of a
  * batch is sent again, with exponential backoff, a bounded number of times.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { BatchWriteItemCommand, type DynamoDBClient, type WriteRequest } from '@aws-sdk/client-dynamodb';
+import { backoffDelay } from '../core/backoff.ts';
 
 /** Retries and backoff of {@link batchWrite}. */
 export interface BatchRetry {
@@ -25,7 +27,7 @@ export interface BatchRetry {
 export async function batchWrite(client: DynamoDBClient, tableName: string, requests: WriteRequest[], retry: BatchRetry): Promise<WriteRequest[]> {
   let left = requests;
   for (let attempt = 0; left.length > 0 && attempt <= retry.retries; attempt++) {
-    if (attempt > 0) await sleep(Math.min(retry.maxDelayMs ?? Infinity, retry.baseDelayMs * 2 ** (attempt - 1)));
+    if (attempt > 0) await sleep(backoffDelay({ baseMs: retry.baseDelayMs, maxMs: retry.maxDelayMs }, attempt));
     try {
       const out = await client.send(new BatchWriteItemCommand({ RequestItems: { [tableName]: left } }));
       left = out.UnprocessedItems?.[tableName] ?? [];
@@ -34,8 +36,4 @@ export async function batchWrite(client: DynamoDBClient, tableName: string, requ
     }
   }
   return left;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }
