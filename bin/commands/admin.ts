@@ -279,7 +279,7 @@ async function run(ctx: admin.AdminContext, pos: string[], v: Values, io: AdminI
       );
     }
     case 'sweep': {
-      const report = await sweepOpenRequests(ctx.client, ctx.tables.usage, { isDead: v['dead-local'] ? deadLocalInstance : undefined, logger: { warn: () => undefined, error: (m) => io.err(`${m}\n`) } });
+      const report = await sweepOpenRequests(ctx.client, ctx.tables.usage, { isDead: v['dead-local'] ? deadLocalInstance : undefined, logger: { debug: () => undefined, info: () => undefined, warn: () => undefined, error: (m) => io.err(`${m}\n`) } });
       return print(
         report,
         `swept ${report.items} marker items (${report.markers} open requests): ${report.interrupted} billed as interrupted, ${report.alreadyRecorded} already recorded\n`,

@@ -17,6 +17,8 @@
  */
 import type { PoolConfig, SplitserveConfig, TierConfig, TierName } from '../core/config.ts';
 import { ConfigError, UpstreamError } from '../core/errors.ts';
+import { stderrLogger } from '../core/logger.ts';
+import type { GatewayLogger } from '../core/logger.ts';
 import { availableEndpoints } from '../routing/availability.ts';
 import type { EndpointStatus } from '../routing/availability.ts';
 import type { Breaker, BreakerSettings, BreakerStateName } from '../routing/circuit-breaker.ts';
@@ -74,11 +76,6 @@ export interface PoolQueue {
   readonly honoursPriority: boolean;
 }
 
-/** Receives the directory's one-off warnings (an endpoint refusing the engine priority). */
-export interface DirectoryLogger {
-  warn(message: string, attributes: Record<string, unknown>): void;
-}
-
 /** Options of {@link PoolDirectory}. */
 export interface PoolDirectoryOptions {
   /** @default Date.now */
@@ -87,8 +84,8 @@ export interface PoolDirectoryOptions {
   readonly random?: RandomSource;
   /** How long a failed endpoint stays a last resort. @default RETRY_AVOID_MS */
   readonly retryAvoidMs?: number;
-  /** @default warnings to stderr as one JSON line */
-  readonly logger?: DirectoryLogger;
+  /** Receives the directory's one-off warnings (an endpoint refusing the engine priority). @default stderrLogger */
+  readonly logger?: GatewayLogger;
 }
 
 /** Shortest window (ms) of readings with a queue a completion-rate sample is taken over (a window that ends sooner counts from a fifth of it). */
@@ -130,10 +127,6 @@ interface PoolEntry {
 
 const NO_LEASE = (): void => undefined;
 
-const stderrLogger: DirectoryLogger = {
-  warn: (message, attributes) => process.stderr.write(`${JSON.stringify({ level: 'WARN', message, ...attributes })}\n`),
-};
-
 /** Whether a pool's engines are polled for load, and how: its `load` setting, else on for engine pools (those that send engine priorities). */
 function loadSettings(config: PoolConfig): { path: string; intervalMs: number; timeoutMs: number; maxAgeMs: number } | undefined {
   if (config.load === false || config.protocol === 'bedrock') return undefined;
@@ -153,7 +146,7 @@ export class PoolDirectory {
   private readonly pools = new Map<string, PoolEntry>();
   private readonly now: () => number;
   private readonly retryAvoidMs: number;
-  private readonly logger: DirectoryLogger;
+  private readonly logger: GatewayLogger;
   private readonly checks: HealthChecker | undefined;
 
   constructor(pools: SplitserveConfig['pools'], options: PoolDirectoryOptions = {}) {

@@ -33,3 +33,18 @@ const DEBUG_CHECKS = new WeakMap<GatewayLogger, { debug: boolean; until: number 
 export function createLogger(): GatewayLogger {
   return new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'splitserve' });
 }
+
+/**
+ * A logger writing one JSON line per record to stderr, at every level: the default of the parts
+ * (store, pool directory) built without the gateway's logger, such as the CLI's.
+ */
+export const stderrLogger: GatewayLogger = {
+  debug: (message, ...extra) => writeLine('DEBUG', message, extra),
+  info: (message, ...extra) => writeLine('INFO', message, extra),
+  warn: (message, ...extra) => writeLine('WARN', message, extra),
+  error: (message, ...extra) => writeLine('ERROR', message, extra),
+};
+
+function writeLine(level: string, message: string, extra: Array<Record<string, unknown>>): void {
+  process.stderr.write(`${JSON.stringify(Object.assign({ level, message }, ...extra))}\n`);
+}

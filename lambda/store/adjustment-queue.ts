@@ -11,7 +11,7 @@
 import { ConditionalCheckFailedException, UpdateItemCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { backoffDelay } from '../core/backoff.ts';
 import { NotDurableError } from './errors.ts';
-import { consoleStoreLogger, type StoreLogger } from './logger.ts';
+import { stderrLogger, type GatewayLogger } from '../core/logger.ts';
 import { epochMinute, type ItemKey } from './usage-items.ts';
 
 /** A signed correction of a window item's counters. */
@@ -28,7 +28,7 @@ export interface WindowAdjustment {
 export interface AdjustmentQueueOptions {
   /** Clock in milliseconds. @default Date.now */
   readonly now?: () => number;
-  readonly logger?: StoreLogger;
+  readonly logger?: GatewayLogger;
   /** First retry delay. @default 50 */
   readonly baseDelayMs?: number;
   /** Largest retry delay. @default 5000 */
@@ -55,7 +55,7 @@ interface Pending {
 export class AdjustmentQueue {
   private readonly pending = new Map<string, Pending>();
   private readonly now: () => number;
-  private readonly logger: StoreLogger;
+  private readonly logger: GatewayLogger;
   private readonly baseDelayMs: number;
   private readonly maxDelayMs: number;
   private readonly maxDrainPasses: number;
@@ -69,7 +69,7 @@ export class AdjustmentQueue {
     options: AdjustmentQueueOptions = {},
   ) {
     this.now = options.now ?? Date.now;
-    this.logger = options.logger ?? consoleStoreLogger;
+    this.logger = options.logger ?? stderrLogger;
     this.baseDelayMs = options.baseDelayMs ?? 50;
     this.maxDelayMs = options.maxDelayMs ?? 5000;
     this.maxDrainPasses = options.maxDrainPasses ?? 6;

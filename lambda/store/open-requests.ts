@@ -63,7 +63,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import type { OpenRequest, OpenRequestHandle, OpenRequests, UsageRecord } from '../core/ports.ts';
 import { NotDurableError } from './errors.ts';
-import { consoleStoreLogger, type StoreLogger } from './logger.ts';
+import { stderrLogger, type GatewayLogger } from '../core/logger.ts';
 import { batchWrite } from './batch-write.ts';
 import { queryAll } from './query-all.ts';
 import { OPEN_PARTITIONS, OPEN_ROW_FIELDS, openItemKey, openItemPk, TTL_ATTRIBUTE, usageRecordPk, WINDOW_RETENTION_DAYS, type ItemKey } from './usage-items.ts';
@@ -129,7 +129,7 @@ export interface OpenRequestJournalOptions {
   readonly gatherMs?: number;
   /** Markers per item at most. @default MAX_MARKERS_PER_ITEM */
   readonly maxMarkersPerItem?: number;
-  readonly logger?: StoreLogger;
+  readonly logger?: GatewayLogger;
   /** Retries of unprocessed deletes within one pass. @default 3 */
   readonly batchRetries?: number;
 }
@@ -165,7 +165,7 @@ export class OpenRequestJournal implements OpenRequests {
   private readonly deadlineMs: number;
   private readonly gatherMs: number;
   private readonly maxMarkers: number;
-  private readonly logger: StoreLogger;
+  private readonly logger: GatewayLogger;
   private readonly batchRetries: number;
   private readonly byId = new Map<string, Marker>();
   private readonly writing = new Set<Promise<void>>();
@@ -184,7 +184,7 @@ export class OpenRequestJournal implements OpenRequests {
     this.deadlineMs = options.deadlineMs ?? OPEN_REQUEST_DEADLINE_MS;
     this.gatherMs = options.gatherMs ?? 0;
     this.maxMarkers = options.maxMarkersPerItem ?? MAX_MARKERS_PER_ITEM;
-    this.logger = options.logger ?? consoleStoreLogger;
+    this.logger = options.logger ?? stderrLogger;
     this.batchRetries = options.batchRetries ?? 3;
   }
 
@@ -386,7 +386,7 @@ export interface SweepOptions {
   readonly isDead?: (instanceId: string) => boolean;
   /** Days an interrupted record is kept. @default 400 (the meter's) */
   readonly retentionDays?: number;
-  readonly logger?: StoreLogger;
+  readonly logger?: GatewayLogger;
 }
 
 /** What a sweep did. */
@@ -444,7 +444,7 @@ export async function sweepOpenRequests(client: DynamoDBClient, tableName: strin
     alreadyRecorded += outcome.alreadyRecorded;
   }
   const report = { items: swept, markers, interrupted, alreadyRecorded };
-  if (swept > 0) (options.logger ?? consoleStoreLogger).warn('open requests of dead processes billed', { ...report });
+  if (swept > 0) (options.logger ?? stderrLogger).warn('open requests of dead processes billed', { ...report });
   return report;
 }
 
@@ -456,7 +456,7 @@ export async function sweepOpenRequests(client: DynamoDBClient, tableName: strin
  * @example
  * await sweepAtStart(store.client, 'splitserve-usage', logger);
  */
-export async function sweepAtStart(client: DynamoDBClient, tableName: string, logger: StoreLogger = consoleStoreLogger): Promise<SweepReport | undefined> {
+export async function sweepAtStart(client: DynamoDBClient, tableName: string, logger: GatewayLogger = stderrLogger): Promise<SweepReport | undefined> {
   try {
     return await sweepOpenRequests(client, tableName, { isDead: deadLocalInstance, logger });
   } catch (err) {

@@ -28,12 +28,12 @@ import type { UsageMeter, UsageRecord } from '../core/ports.ts';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { batchWrite } from './batch-write.ts';
 import { NotDurableError } from './errors.ts';
-import { consoleStoreLogger, type StoreLogger } from './logger.ts';
+import { stderrLogger, type GatewayLogger } from '../core/logger.ts';
 import { aggregateItemKey, dayKey, TTL_ATTRIBUTE, usageBatchSk, usageRecordPk } from './usage-items.ts';
 
 /** Options of {@link DynamoUsageMeter}. */
 export interface DynamoUsageMeterOptions {
-  readonly logger?: StoreLogger;
+  readonly logger?: GatewayLogger;
   /** Days a usage record (and a daily aggregate) is kept, from its start. @default 400 */
   readonly retentionDays?: number;
   /** Background flush this long after a record arrives; 0 disables the timer. @default 1000 */
@@ -248,7 +248,7 @@ export class DynamoUsageMeter implements UsageMeter {
   private chain: Promise<void> = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
   private writing = 0;
-  private readonly logger: StoreLogger;
+  private readonly logger: GatewayLogger;
   private readonly retentionDays: number;
   private readonly flushIntervalMs: number;
   private readonly flushAtRecords: number;
@@ -263,7 +263,7 @@ export class DynamoUsageMeter implements UsageMeter {
     private readonly tableName: string,
     options: DynamoUsageMeterOptions = {},
   ) {
-    this.logger = options.logger ?? consoleStoreLogger;
+    this.logger = options.logger ?? stderrLogger;
     this.retentionDays = options.retentionDays ?? 400;
     this.flushIntervalMs = options.flushIntervalMs ?? 1000;
     this.flushAtRecords = options.flushAtRecords ?? FLUSH_AT_RECORDS;

@@ -1,6 +1,6 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { GatewayLogger } from '../../lambda/core/logger.ts';
-import { writesDebug } from '../../lambda/core/logger.ts';
+import { stderrLogger, writesDebug } from '../../lambda/core/logger.ts';
 import { capturingLogger } from '../helpers/silent-logger.ts';
 
 describe('writesDebug', () => {
@@ -20,5 +20,23 @@ describe('writesDebug', () => {
 
   it('assumes a logger that does not say its level writes everything (test captures)', () => {
     expect(writesDebug(capturingLogger())).toBe(true);
+  });
+});
+
+describe('stderrLogger', () => {
+  it('writes one JSON line per record: level, message and the fields', () => {
+    const lines: string[] = [];
+    const write = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => (lines.push(String(chunk)), true));
+    try {
+      stderrLogger.warn('endpoint refused the priority', { pool: 'decode', endpoint: 'http://127.0.0.1:1' });
+      stderrLogger.error('flush failed', { count: 3 }, { attempt: 2 });
+    } finally {
+      write.mockRestore();
+    }
+    expect(lines.map((l) => JSON.parse(l))).toEqual([
+      { level: 'WARN', message: 'endpoint refused the priority', pool: 'decode', endpoint: 'http://127.0.0.1:1' },
+      { level: 'ERROR', message: 'flush failed', count: 3, attempt: 2 },
+    ]);
+    expect(lines.every((l) => l.endsWith('}\n'))).toBe(true);
   });
 });

@@ -17,6 +17,7 @@ import { usageRecords } from '../../lambda/store/usage-report.ts';
 import { OpenRequestSweep, SWEEP_TABLE_ACTIONS } from '../../lib/open-request-sweep.ts';
 import { Tables } from '../../lib/tables.ts';
 import { startEmbeddedDynamo, type EmbeddedDynamo } from '../../local/embedded-dynamo.ts';
+import { silentLogger } from '../helpers/silent-logger.ts';
 
 const context = JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8')).context as Record<string, unknown>;
 
@@ -67,7 +68,7 @@ describe('the sweep in the stack', () => {
 describe('the sweep handler', () => {
   let store: EmbeddedDynamo;
   const usage = 'sweep-handler-usage';
-  const quiet = { error: () => undefined, warn: () => undefined };
+  const quiet = silentLogger;
 
   beforeAll(async () => {
     store = await startEmbeddedDynamo();

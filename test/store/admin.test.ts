@@ -16,6 +16,7 @@ import { ConfigTable } from '../../lambda/store/config-table.ts';
 import { DynamoUsageMeter } from '../../lambda/store/usage-meter.ts';
 import { startEmbeddedDynamo, type EmbeddedDynamo } from '../../local/embedded-dynamo.ts';
 import { freshTables } from './helpers.ts';
+import { silentLogger } from '../helpers/silent-logger.ts';
 
 let store: EmbeddedDynamo;
 let names: TableNames;
@@ -176,7 +177,7 @@ describe('splitserve admin', () => {
   it('sweep bills what a killed gateway left open: past the deadline, or at once with --dead-local', async () => {
     const child = spawn(process.execPath, ['-e', '']);
     await once(child, 'exit');
-    const journal = new OpenRequestJournal(store.client, names.usage, { logger: { error: () => undefined, warn: () => undefined }, instanceId: `${hostname()}/${child.pid}/admin` });
+    const journal = new OpenRequestJournal(store.client, names.usage, { logger: silentLogger, instanceId: `${hostname()}/${child.pid}/admin` });
     const base = { tenantId: 'swept', tierAsked: 'auto', tierServed: 'default', route: 'aggregated', pools: ['gpu'], model: 'm', promptTokens: 5, reservedTokens: 25, reservedCost: 25 };
     await journal.open({ ...base, requestId: 'killed-1', startedAt: Date.now() }).ready();
     const early = await cli('sweep', '--json');

@@ -10,6 +10,7 @@ import { windowItemKey } from '../../lambda/store/usage-items.ts';
 import { decodeCounts } from '../../lambda/store/window-counter.ts';
 import type { TableNames } from '../../lambda/store/tables.ts';
 import { countCalls, faultSwitch, freshTables, manualClock, seededRandom } from './helpers.ts';
+import { silentLogger } from '../helpers/silent-logger.ts';
 
 /** What a request used: `n` tokens, at price factor 1 as many cost units. */
 const usedTokens = (n: number) => ({ tokens: n, costUnits: n });
@@ -17,7 +18,7 @@ const usedTokens = (n: number) => ({ tokens: n, costUnits: n });
 let store: EmbeddedDynamo;
 let names: TableNames;
 let tenantSeq = 0;
-const quiet = { logger: { error: () => undefined, warn: () => undefined }, baseDelayMs: 1, maxDelayMs: 5, maxDrainPasses: 3 };
+const quiet = { logger: silentLogger, baseDelayMs: 1, maxDelayMs: 5, maxDrainPasses: 3 };
 
 beforeAll(async () => {
   store = await startEmbeddedDynamo();

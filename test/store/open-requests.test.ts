@@ -12,9 +12,10 @@ import { DynamoUsageMeter } from '../../lambda/store/usage-meter.ts';
 import { usageRecords, usageReport } from '../../lambda/store/usage-report.ts';
 import { localDynamoClient, startEmbeddedDynamo, type EmbeddedDynamo } from '../../local/embedded-dynamo.ts';
 import { countCalls, faultSwitch, freshTables } from './helpers.ts';
+import { silentLogger } from '../helpers/silent-logger.ts';
 
 let store: EmbeddedDynamo;
-const quiet = { error: () => undefined, warn: () => undefined };
+const quiet = silentLogger;
 
 beforeAll(async () => {
   store = await startEmbeddedDynamo();
@@ -190,7 +191,7 @@ describe('open-request sweep', () => {
     const fault = faultSwitch(client);
     fault.on = true;
     const errors: string[] = [];
-    await expect(sweepAtStart(client, names.usage, { error: (m) => void errors.push(m), warn: () => undefined })).resolves.toBeUndefined();
+    await expect(sweepAtStart(client, names.usage, { ...silentLogger, error: (m) => void errors.push(m) })).resolves.toBeUndefined();
     expect(errors).toEqual(['open-request sweep failed; left for the next start']);
     fault.on = false;
     await expect(sweepAtStart(client, names.usage, quiet)).resolves.toEqual({ items: 0, markers: 0, interrupted: 0, alreadyRecorded: 0 });

@@ -9,10 +9,11 @@ import { usageRecords, usageReport } from '../../lambda/store/usage-report.ts';
 import type { TableNames } from '../../lambda/store/tables.ts';
 import { localDynamoClient, startEmbeddedDynamo, type EmbeddedDynamo } from '../../local/embedded-dynamo.ts';
 import { countCalls, faultSwitch, freshTables } from './helpers.ts';
+import { silentLogger } from '../helpers/silent-logger.ts';
 
 let store: EmbeddedDynamo;
 let names: TableNames;
-const quiet = { error: () => undefined, warn: () => undefined };
+const quiet = silentLogger;
 const JUNE = Date.UTC(2025, 5, 15, 12, 0, 0);
 
 beforeAll(async () => {
