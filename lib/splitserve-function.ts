@@ -1,8 +1,9 @@
 /**
  * The one way splitserve builds a Lambda function: Node.js on arm64, bundled locally by esbuild
  * into a minified ES module, AWS SDK clients taken from the runtime (the Bedrock client from a
- * layer), Powertools configured through the environment, X-Ray tracing on, logs in a log group
- * with a retention.
+ * layer), Powertools configured through the environment, X-Ray active tracing (the invocation
+ * traced by the service; subsegments of each call only with `-c traceCalls=true`,
+ * lambda/handlers/tracing.ts), logs in a log group with a retention.
  */
 import { Duration, Token, Validations } from 'aws-cdk-lib';
 import { Architecture, type Runtime, Tracing, LoggingFormat } from 'aws-cdk-lib/aws-lambda';
@@ -37,6 +38,13 @@ export const POWERTOOLS_ENV = {
   POWERTOOLS_TRACER_CAPTURE_RESPONSE: 'false',
   POWERTOOLS_TRACER_CAPTURE_ERROR: 'true',
 } as const;
+
+/**
+ * CDK context key that turns on X-Ray subsegments of every backend and DynamoDB call
+ * (`cdk deploy -c traceCalls=true`). Off by default: the tracer's async hooks slow every promise
+ * of the function (lambda/handlers/tracing.ts).
+ */
+export const TRACE_CALLS_CONTEXT = 'traceCalls';
 
 /**
  * ESM bundles that still contain CommonJS modules calling `require()` on Node built-ins need a
@@ -132,6 +140,7 @@ export class SplitserveFunction extends NodejsFunction {
     const environment: Record<string, string> = {
       POWERTOOLS_SERVICE_NAME: props.serviceName ?? 'splitserve',
       ...POWERTOOLS_ENV,
+      POWERTOOLS_TRACE_ENABLED: String(String(scope.node.tryGetContext(TRACE_CALLS_CONTEXT) ?? 'false') === 'true'),
       ...(sourceMap ? { NODE_OPTIONS: '--enable-source-maps' } : {}),
       ...props.environment,
     };

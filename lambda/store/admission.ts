@@ -193,11 +193,13 @@ export class DynamoAdmission implements Admission {
     const [first] = group;
     if (!first) return;
     if (group.length > 1) {
-      const sum: Reserve = { tokens: 0, cost: 0 };
+      let tokens = 0;
+      let cost = 0;
       for (const w of group) {
-        sum.tokens += w.reserve.tokens;
-        sum.cost += w.reserve.cost;
+        tokens += w.reserve.tokens;
+        cost += w.reserve.cost;
       }
+      const sum: Reserve = { tokens, cost };
       let out: Admitted | Refused;
       try {
         out = await this.admitExact(first.request, first.full, sum, group.length);

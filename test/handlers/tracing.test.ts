@@ -1,12 +1,25 @@
 /**
- * In Lambda (AWS_EXECUTION_ENV set, a trace id in the environment) every backend call of the
- * functions' `node:http` transport becomes an X-Ray subsegment.
+ * With tracing on (POWERTOOLS_TRACE_ENABLED=true), in Lambda (AWS_EXECUTION_ENV set, a trace id in
+ * the environment) every backend call of the functions' `node:http` transport becomes an X-Ray
+ * subsegment; with it off, the tracer is not even loaded (its async hooks would slow every promise).
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { describe, expect, it } from 'vitest';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { describe, expect, it, vi } from 'vitest';
 
 describe('tracing in Lambda', () => {
+  it('is off unless POWERTOOLS_TRACE_ENABLED is true: no tracer, clients unchanged', async () => {
+    vi.resetModules();
+    delete process.env.POWERTOOLS_TRACE_ENABLED;
+    const { tracer, traced, tracingCalls } = await import('../../lambda/handlers/tracing.ts');
+    expect(tracingCalls).toBe(false);
+    expect(tracer).toBeUndefined();
+    const client = new DynamoDBClient({ region: 'local' });
+    expect(traced(client)).toBe(client);
+    client.destroy();
+  });
+
   it('records a subsegment per backend call', async () => {
     Object.assign(process.env, {
       AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs22.x',
@@ -15,10 +28,13 @@ describe('tracing in Lambda', () => {
       _X_AMZN_TRACE_ID: 'Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1',
       AWS_XRAY_CONTEXT_MISSING: 'IGNORE_ERROR',
       AWS_XRAY_DAEMON_ADDRESS: '127.0.0.1:2000',
+      POWERTOOLS_TRACE_ENABLED: 'true',
     });
+    vi.resetModules();
     const { tracer } = await import('../../lambda/handlers/tracing.ts');
     const { UpstreamClient } = await import('../../lambda/backends/upstream-client.ts');
-    expect(tracer.isTracingEnabled()).toBe(true);
+    expect(tracer?.isTracingEnabled()).toBe(true);
+    if (!tracer) throw new Error('no tracer');
 
     const server = createServer((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{}'));
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
