@@ -21,7 +21,8 @@ import type { GatewayResponseDefinition, GatewayResponseType } from '../lib/gate
 import { GATEWAY_RESPONSE_TYPES, GATEWAY_RESPONSES } from '../lib/gateway-responses.ts';
 import { compileGatewayResponses } from './gateway-responses.ts';
 import type { GatewayResponses } from './gateway-responses.ts';
-import { flatHeaders, listen, readBody } from './http-adapter.ts';
+import { readBody } from '../lambda/core/read-body.ts';
+import { flatHeaders, listen } from './http-adapter.ts';
 import type { RunningServer } from './http-adapter.ts';
 import { lambdaContext } from './lambda-context.ts';
 import { PRELUDE_DELIMITER } from './lambda-globals.ts';

@@ -8,6 +8,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { MAX_BODY_BYTES, PAYLOAD_TOO_LARGE_BODY } from '../lambda/core/body-limit.ts';
 import type { Gateway } from '../lambda/core/gateway.ts';
+import { readBody } from '../lambda/core/read-body.ts';
 import type { GatewayRequest, GatewayResponse } from '../lambda/core/http-types.ts';
 import { drained } from '../lambda/handlers/write-stream.ts';
 
@@ -19,27 +20,6 @@ export interface RunningServer {
   /** Stops taking connections and closes the idle ones; requests in flight go on. */
   stopAccepting(): void;
   close(): Promise<void>;
-}
-
-/**
- * Reads a request body up to `limit` bytes (default {@link MAX_BODY_BYTES}, the deployed API's
- * 10 MB); undefined when it is larger.
- */
-export function readBody(req: IncomingMessage, limit: number = MAX_BODY_BYTES): Promise<string | undefined> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        req.removeAllListeners('data');
-        req.resume();
-        resolve(undefined);
-      } else chunks.push(chunk);
-    });
-    req.on('end', () => resolve(size > limit ? undefined : chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
 }
 
 /**
@@ -138,7 +118,7 @@ export function nodeHandler(gateway: Gateway) {
     res.on('close', () => {
       if (!res.writableFinished) controller.abort(new Error('client disconnected'));
     });
-    const body = await readBody(req);
+    const body = await readBody(req, MAX_BODY_BYTES);
     if (body === undefined) {
       res.writeHead(413, { 'content-type': 'application/json', connection: 'close' }).end(PAYLOAD_TOO_LARGE_BODY);
       return;

@@ -1,23 +1,11 @@
 /**
- * Small node:http helpers of the simulator: read a bounded body, send JSON, send an OpenAI error.
+ * Small node:http helpers of the simulator: the body size limit, send JSON, send an OpenAI error.
  */
-import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import { errorBody } from './openai-format.ts';
 
 /** Bodies larger than this are rejected (413). */
 export const MAX_BODY_BYTES = 16 * 1024 * 1024;
-
-/** Reads the whole request body as UTF-8; undefined when it exceeds {@link MAX_BODY_BYTES}. */
-export async function readBody(req: IncomingMessage): Promise<string | undefined> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_BODY_BYTES) return undefined;
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}
 
 /** Sends a JSON body with a status. */
 export function sendJson(res: ServerResponse, status: number, body: unknown): void {

@@ -19,7 +19,8 @@ import { BootstrapRooms } from './bootstrap.ts';
 import { handleCompletion } from './completions.ts';
 import { simFaultsSchema } from './faults.ts';
 import type { SimFaults } from './faults.ts';
-import { readBody, sendError, sendJson } from './http-util.ts';
+import { readBody } from '../lambda/core/read-body.ts';
+import { MAX_BODY_BYTES, sendError, sendJson } from './http-util.ts';
 import { METRICS_CONTENT_TYPE, metricsText } from './metrics.ts';
 import { getProfile } from './profiles.ts';
 import { hashString, mulberry32, randomHex } from './prng.ts';
@@ -121,7 +122,7 @@ async function route(ctx: SimContext, req: IncomingMessage, res: ServerResponse)
   const path = (req.url ?? '/').split('?')[0] ?? '/';
   const method = req.method ?? 'GET';
   if (method === 'POST' && (path === '/v1/chat/completions' || path === '/v1/completions')) {
-    const raw = await readBody(req);
+    const raw = await readBody(req, MAX_BODY_BYTES);
     if (raw === undefined) return sendError(res, 413, 'request body too large');
     return handleCompletion(ctx, req, res, path === '/v1/chat/completions' ? 'chat' : 'completion', raw);
   }
@@ -148,7 +149,7 @@ async function route(ctx: SimContext, req: IncomingMessage, res: ServerResponse)
 }
 
 async function setFaultsRoute(ctx: SimContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const raw = await readBody(req);
+  const raw = await readBody(req, MAX_BODY_BYTES);
   let value: unknown;
   try {
     value = JSON.parse(raw ?? '');

@@ -12,6 +12,7 @@ import type { IncomingMessage, RequestOptions } from 'node:http';
 import https from 'node:https';
 import type { Readable } from 'node:stream';
 import { InvalidRequestError, UpstreamError } from '../core/errors.ts';
+import { readBody } from '../core/read-body.ts';
 
 /**
  * The body of an upstream answer, read once: chunk by chunk (async iteration) or whole
@@ -35,7 +36,7 @@ export interface UpstreamReply {
 export function nodeReplyBody(res: Readable): UpstreamBody {
   return {
     [Symbol.asyncIterator]: () => res[Symbol.asyncIterator](),
-    text: () => readText(res),
+    text: () => readBody(res),
     cancel: () => {
       if (!res.destroyed) res.destroy();
     },
@@ -148,13 +149,6 @@ export class UpstreamClient implements UpstreamTransport {
     this.httpAgent.destroy();
     this.httpsAgent.destroy();
   }
-}
-
-/** Reads a whole stream as UTF-8 text. */
-async function readText(body: Readable): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of body) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
 }
 
 /** Maps a transport-level failure (refused, reset, timeout, abort) to a gateway error. */

@@ -10,7 +10,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { listen, readBody } from '../http-adapter.ts';
+import { readBody } from '../../lambda/core/read-body.ts';
+import { listen } from '../http-adapter.ts';
 import type { RunningServer } from '../http-adapter.ts';
 import type { ExecutionRecord, LocalStateMachine } from './state-machine-runner.ts';
 
@@ -56,7 +57,7 @@ export function toStartSyncExecutionOutput(record: ExecutionRecord): Record<stri
  */
 export async function serveStepFunctions(byArn: ReadonlyMap<string, LocalStateMachine>, port = 0, host = '127.0.0.1'): Promise<RunningServer> {
   return listen(async (req: IncomingMessage, res: ServerResponse) => {
-    const body = (await readBody(req)) ?? '';
+    const body = await readBody(req);
     const path = new URL(req.url ?? '/', 'http://local').pathname;
     if (req.method === 'GET' && path === EXECUTIONS_ROUTE) {
       send(res, 200, [...byArn.values()].flatMap((m) => m.executions()), 'application/json');
