@@ -1,5 +1,5 @@
 /**
- * The builds the bench runs the relay and the gateway from.
+ * The builds the bench runs the bare pipe, the Lambda host and the splitserve CLI from.
  *
  * - `bundle` (default): each is one ESM file built by esbuild like the Lambda functions are built
  *   (ESM, minified, no source map; lib/splitserve-function.ts), with packages left external: they
@@ -11,18 +11,20 @@
  *   names (esbuild's `keepNames`): it wraps every named function and class it creates in a
  *   `__name()` call, a cost per closure the deployed build does not have.
  *
- * The relay and the gateway always get the same build: the comparison stays like for like.
+ * The pipe, the Lambda host and the CLI always get the same build: the comparison stays like for like.
  */
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BuildKind } from './cli-options.ts';
 import { REPO_ROOT } from './processes.ts';
 
-/** How to start the relay and the splitserve CLI with node: the arguments before their own. */
+/** How to start the bench's servers and the splitserve CLI with node: the arguments before their own. */
 export interface BenchBuild {
   readonly kind: BuildKind;
-  /** Arguments that run bench/minimal-relay.ts. */
-  readonly relay: readonly string[];
+  /** Arguments that run bench/bare-pipe.ts. */
+  readonly pipe: readonly string[];
+  /** Arguments that run bench/lambda-host.ts (the handler it loads is the cloud assembly's bundle either way). */
+  readonly lambdaHost: readonly string[];
   /** Arguments that run bin/splitserve.ts (then `start …`, `store …`). */
   readonly cli: readonly string[];
   /** The directory of the bundles; `undefined` for `source`. */
@@ -41,20 +43,21 @@ export interface BuildOptions {
 /** The splitserve CLI from its sources through tsx: the backends' command whatever the build. */
 export const SOURCE_CLI: readonly string[] = ['--import', 'tsx', 'bin/splitserve.ts'];
 
-const SOURCES: Pick<BenchBuild, 'relay' | 'cli'> = {
-  relay: ['--import', 'tsx', 'bench/minimal-relay.ts'],
+const SOURCES: Pick<BenchBuild, 'pipe' | 'lambdaHost' | 'cli'> = {
+  pipe: ['--import', 'tsx', 'bench/bare-pipe.ts'],
+  lambdaHost: ['--import', 'tsx', 'bench/lambda-host.ts'],
   cli: SOURCE_CLI,
 };
 
 /**
- * Prepares `kind`: for `bundle`, builds both files into a fresh directory
+ * Prepares `kind`: for `bundle`, builds the three files into a fresh directory
  * `.splitserve/bench-build-XXXXXX/` (the caller removes it; it is removed here if the build fails).
  *
  * Paths the code takes from `import.meta.url` are then relative to that directory, two levels
  * below the repository root: local/stack/synth.ts's repository root (`../../`) and
  * local/embedded-dynamo.ts's package resolution still work; local/start-local.ts's default config
  * file does not (the bench always passes `--config`), nor does bench/processes.ts's `REPO_ROOT`
- * (unused by the relay, and by the CLI outside `splitserve bench`).
+ * (unused by the pipe and the Lambda host, and by the CLI outside `splitserve bench`).
  *
  * @throws Error with esbuild's message when a build fails
  */
@@ -69,7 +72,8 @@ export async function prepareBuild(kind: BuildKind, options: BuildOptions = {}):
     const { build } = await import('esbuild');
     await build({
       entryPoints: [
-        { in: join(REPO_ROOT, 'bench', 'minimal-relay.ts'), out: 'minimal-relay' },
+        { in: join(REPO_ROOT, 'bench', 'bare-pipe.ts'), out: 'bare-pipe' },
+        { in: join(REPO_ROOT, 'bench', 'lambda-host.ts'), out: 'lambda-host' },
         { in: join(REPO_ROOT, 'bin', 'splitserve.ts'), out: 'splitserve' },
       ],
       outdir: directory,
@@ -88,5 +92,5 @@ export async function prepareBuild(kind: BuildKind, options: BuildOptions = {}):
     throw err;
   }
   const file = (name: string): string => join(directory, `${name}.mjs`);
-  return { kind, relay: [file('minimal-relay')], cli: [file('splitserve')], directory };
+  return { kind, pipe: [file('bare-pipe')], lambdaHost: [file('lambda-host')], cli: [file('splitserve')], directory };
 }

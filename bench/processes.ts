@@ -33,7 +33,9 @@ export interface Service {
 /** How to start a server child. */
 export interface ServiceSpec {
   readonly name: string;
-  /** Arguments after the node binary, e.g. `['--import', 'tsx', 'bench/fake-vllm.ts']`. */
+  /** The executable. @default the Node binary of {@link nodeBinary} */
+  readonly command?: string;
+  /** Arguments after the executable, e.g. `['--import', 'tsx', 'bench/fake-vllm.ts']`. */
   readonly args: readonly string[];
   /** Group 1 must capture the base URL. */
   readonly ready: RegExp;
@@ -53,7 +55,7 @@ export class ProcessGroup {
 
   /** Spawns a server and resolves once it prints a line matching `spec.ready`. */
   async spawnService(spec: ServiceSpec): Promise<Service> {
-    const child = spawn(nodeBinary(), [...spec.args], { cwd: REPO_ROOT, detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(spec.command ?? nodeBinary(), [...spec.args], { cwd: REPO_ROOT, detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
     this.track(child);
     const lines: string[] = [];
     const keep = (text: string): void => {

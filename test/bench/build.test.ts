@@ -12,16 +12,16 @@ afterAll(() => {
 });
 
 describe('prepareBuild', () => {
-  it('bundles the relay and the CLI into one fresh directory under the repository, without tsx naming helpers', async () => {
+  it('bundles the pipe, the Lambda host and the CLI into one fresh directory under the repository, without tsx naming helpers', async () => {
     const build = await prepareBuild('bundle');
     built.push(build);
     expect(build.directory && dirname(dirname(build.directory))).toBe(REPO_ROOT);
-    const [relay, cli] = [build.relay, build.cli].map((args) => {
+    const [pipe, lambdaHost, cli] = [build.pipe, build.lambdaHost, build.cli].map((args) => {
       expect(args).toHaveLength(1);
       return args[0] as string;
-    }) as [string, string];
+    }) as [string, string, string];
     expect(readFileSync(cli, 'utf8')).not.toContain('function createGateway('); // minified
-    for (const file of [relay, cli]) {
+    for (const file of [pipe, lambdaHost, cli]) {
       expect(dirname(file)).toBe(build.directory);
       const text = readFileSync(file, 'utf8');
       expect(text).not.toContain('__name');
@@ -42,6 +42,12 @@ describe('prepareBuild', () => {
 
   it('runs the sources through tsx for --build source', async () => {
     const build = await prepareBuild('source');
-    expect(build).toEqual({ kind: 'source', relay: ['--import', 'tsx', 'bench/minimal-relay.ts'], cli: ['--import', 'tsx', 'bin/splitserve.ts'], directory: undefined });
+    expect(build).toEqual({
+      kind: 'source',
+      pipe: ['--import', 'tsx', 'bench/bare-pipe.ts'],
+      lambdaHost: ['--import', 'tsx', 'bench/lambda-host.ts'],
+      cli: ['--import', 'tsx', 'bin/splitserve.ts'],
+      directory: undefined,
+    });
   });
 });

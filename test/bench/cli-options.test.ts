@@ -4,14 +4,14 @@ import { BenchUsageError, parseBenchArgs, requestsFor } from '../../bench/cli-op
 describe('parseBenchArgs', () => {
   it('has the documented defaults', () => {
     const o = parseBenchArgs([]);
-    expect(o).toMatchObject({ requests: undefined, rounds: 10, concurrency: [1, 16, 64, 256], routes: ['agg', 'disagg'], targets: undefined, backend: 'fake', build: 'bundle', quick: false });
-    expect(requestsFor(o, 1)).toBe(1000);
+    expect(o).toMatchObject({ requests: undefined, rounds: 8, concurrency: [16, 64], routes: ['agg', 'disagg'], targets: undefined, vllmToy: undefined, admissions: ['none', 'exact', 'lease'], backend: 'fake', build: 'bundle', quick: false });
+    expect(requestsFor(o, 16)).toBe(500);
     expect(requestsFor(o, 256)).toBe(2048);
   });
 
   it('reads lists and numbers', () => {
-    const o = parseBenchArgs(['--concurrency', '1,16', '--routes', 'disagg', '--targets', 'relay,gateway', '--requests', '50', '--rounds', '3', '--json-out', '/tmp/x.json', '--build', 'source']);
-    expect(o).toMatchObject({ build: 'source', concurrency: [1, 16], routes: ['disagg'], targets: ['relay', 'gateway'], requests: 50, rounds: 3, jsonOut: '/tmp/x.json' });
+    const o = parseBenchArgs(['--concurrency', '1,16', '--routes', 'disagg', '--targets', 'pipe,lambda,vllm-toy', '--vllm-toy', '/v/toy_proxy_server.py', '--admission', 'exact', '--requests', '50', '--rounds', '3', '--json-out', '/tmp/x.json', '--build', 'source']);
+    expect(o).toMatchObject({ build: 'source', concurrency: [1, 16], routes: ['disagg'], targets: ['pipe', 'lambda', 'vllm-toy'], vllmToy: '/v/toy_proxy_server.py', admissions: ['exact'], requests: 50, rounds: 3, jsonOut: '/tmp/x.json' });
     expect(requestsFor(o, 256)).toBe(50);
   });
 
@@ -29,5 +29,9 @@ describe('parseBenchArgs', () => {
     expect(() => parseBenchArgs(['--cpu-prof='])).toThrow(/--cpu-prof wants a path/);
     expect(() => parseBenchArgs(['--json-out', ''])).toThrow(/--json-out wants a path/);
     expect(() => parseBenchArgs(['--requests', '1.5'])).toThrow(/--requests/);
+    expect(() => parseBenchArgs(['--targets', 'relay'])).toThrow(/--targets: unknown "relay"/);
+    expect(() => parseBenchArgs(['--admission', 'lease,strict'])).toThrow(/--admission: unknown "strict"/);
+    expect(() => parseBenchArgs(['--targets', 'pipe,vllm-toy'])).toThrow(/--targets vllm-toy needs --vllm-toy PATH/);
+    expect(() => parseBenchArgs(['--vllm-toy', ''])).toThrow(/--vllm-toy wants a path/);
   });
 });

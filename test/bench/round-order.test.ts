@@ -1,38 +1,38 @@
 import { describe, expect, it } from 'vitest';
-import type { TargetName } from '../../bench/cli-options.ts';
+import type { AdmissionMode, TargetName } from '../../bench/cli-options.ts';
 import { roundOrder } from '../../bench/run.ts';
 
-const named = (...names: TargetName[]) => names.map((name) => ({ name }));
-const namesOf = (setups: readonly { name: TargetName }[]) => setups.map((s) => s.name);
+type Path = { readonly name: TargetName; readonly admission: AdmissionMode | null };
+const label = (p: Path) => (p.admission === null ? p.name : `${p.name} ${p.admission}`);
+const gateway = (name: TargetName): Path[] => (['none', 'exact', 'lease'] as const).map((admission) => ({ name, admission }));
+const plain = (name: TargetName): Path => ({ name, admission: null });
+const ALL: Path[] = [plain('direct'), plain('pipe'), plain('vllm-toy'), ...gateway('lambda'), ...gateway('node'), ...gateway('stack')];
 
 describe('roundOrder', () => {
-  it('puts direct first and alternates the relay and the gateway between rounds', () => {
-    const setups = named('direct', 'relay', 'gateway');
-    expect(namesOf(roundOrder(setups, 1))).toEqual(['direct', 'relay', 'gateway']);
-    expect(namesOf(roundOrder(setups, 2))).toEqual(['direct', 'gateway', 'relay']);
-    expect(namesOf(roundOrder(setups, 0))).toEqual(['direct', 'gateway', 'relay']); // the warm-up round
+  it('puts direct first and the other paths in the targets\' order, reversed in even rounds (the warm-up round 0 too)', () => {
+    expect(roundOrder(ALL, 1).map(label)).toEqual([
+      'direct', 'pipe', 'vllm-toy', 'lambda none', 'lambda exact', 'lambda lease', 'node none', 'node exact', 'node lease', 'stack none', 'stack exact', 'stack lease',
+    ]);
+    expect(roundOrder(ALL, 2).map(label)).toEqual([
+      'direct', 'stack lease', 'stack exact', 'stack none', 'node lease', 'node exact', 'node none', 'lambda lease', 'lambda exact', 'lambda none', 'vllm-toy', 'pipe',
+    ]);
+    expect(roundOrder(ALL, 0).map(label)).toEqual(roundOrder(ALL, 2).map(label));
   });
 
-  it('gives the relay and the gateway each place equally over an even number of rounds, whatever order --targets named them in', () => {
-    const setups = named('gateway', 'relay', 'direct');
-    const orders = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10].map((round) => namesOf(roundOrder(setups, round)));
-    expect(orders.every((o) => o[0] === 'direct')).toBe(true);
-    expect(orders.filter((o) => o[1] === 'relay')).toHaveLength(5);
-    expect(orders.filter((o) => o[1] === 'gateway')).toHaveLength(5);
-    expect(orders[0]).toEqual(['direct', 'relay', 'gateway']);
+  it('orders by target whatever order the paths were started in, keeping a gateway\'s admission modes together', () => {
+    const shuffled = [...gateway('stack'), plain('pipe'), ...gateway('lambda'), plain('direct')];
+    expect(roundOrder(shuffled, 1).map(label)).toEqual(['direct', 'pipe', 'lambda none', 'lambda exact', 'lambda lease', 'stack none', 'stack exact', 'stack lease']);
   });
 
-  it('keeps each target idle for the same number of batches in every group but a round\'s first', () => {
-    // Two rounds of four groups (two concurrencies × two routes), as the bench runs them.
-    const sequence = [1, 2].flatMap((round) => [0, 1, 2, 3].flatMap(() => namesOf(roundOrder(named('direct', 'relay', 'gateway'), round))));
-    const gaps = (target: TargetName) => sequence.flatMap((name, i) => {
-      if (name !== target) return [];
-      const last = sequence.lastIndexOf(target, i - 1);
-      return last < 0 ? [] : [i - last - 1];
-    });
-    // Batches 12.. are round 2; its first group swaps the pair, the other groups repeat the order.
-    expect(gaps('relay')).toEqual([2, 2, 2, 3, 2, 2, 2]);
-    expect(gaps('gateway')).toEqual([2, 2, 2, 1, 2, 2, 2]);
-    expect(namesOf(roundOrder(named('relay', 'gateway'), 3))).toEqual(['relay', 'gateway']);
+  it('gives every path each side of the pipe over a pair of rounds: its place after the pipe in one is its place before it in the other', () => {
+    const places = (round: number) => new Map(roundOrder(ALL, round).slice(1).map((p, i) => [label(p), i]));
+    const odd = places(1);
+    const even = places(2);
+    const pipeOdd = odd.get('pipe') as number;
+    const pipeEven = even.get('pipe') as number;
+    for (const [name, place] of odd) {
+      if (name === 'pipe') continue;
+      expect(place - pipeOdd, name).toBe(pipeEven - (even.get(name) as number));
+    }
   });
 });
