@@ -9,10 +9,17 @@ import type { RequestMetrics, UsageRecord } from '../core/ports.ts';
 /** Namespace of splitserve's metrics. */
 export const METRICS_NAMESPACE = 'Splitserve';
 
-/** Emits one EMF record per request. */
+/**
+ * Emits one EMF record per request. One Powertools `Metrics` for the process: a new one per
+ * request built a `Console` each time (about 5% of the stack runtime's CPU profile under load);
+ * `publishStoredMetrics` clears the metrics and dimensions after each record, and a record is
+ * built and published synchronously, so requests never mix.
+ */
 export class PowertoolsRequestMetrics implements RequestMetrics {
+  private readonly metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: 'gateway' });
+
   record(usage: UsageRecord, kvRecomputed: boolean): void {
-    const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: 'gateway' });
+    const metrics = this.metrics;
     metrics.addDimensions({ tier: usage.tierServed, route: usage.route, outcome: usage.outcome });
     metrics.addMetric('Requests', MetricUnit.Count, 1);
     metrics.addMetric('Latency', MetricUnit.Milliseconds, usage.totalMs);

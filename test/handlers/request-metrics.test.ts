@@ -39,4 +39,21 @@ describe('per-request EMF metrics', () => {
     expect(record).toMatchObject({ tier: 'default', route: 'aggregated', outcome: 'ok', Requests: 1, TimeToFirstToken: 45, Latency: 300, PromptTokens: 12, CompletionTokens: 30, TierChanged: 1, KvRecompute: 1 });
     expect(JSON.stringify(record)).not.toContain('acme');
   });
+
+  it('one instance keeps requests apart: each record has only its own dimensions and metrics', () => {
+    const lines: string[] = [];
+    vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      lines.push(String(chunk));
+      return true;
+    });
+    const metrics = new PowertoolsRequestMetrics();
+    metrics.record(usage, true);
+    metrics.record({ ...usage, tierAsked: 'priority', tierServed: 'priority', route: 'disaggregated', ttftMs: null, outcome: 'error' }, false);
+    const emf = lines.map((l) => JSON.parse(l)).filter((r) => r._aws);
+    expect(emf).toHaveLength(2);
+    expect(emf[1]).toMatchObject({ tier: 'priority', route: 'disaggregated', outcome: 'error', Requests: 1 });
+    expect(emf[1]).not.toHaveProperty('TimeToFirstToken');
+    expect(emf[1]).not.toHaveProperty('TierChanged');
+    expect(emf[1]).not.toHaveProperty('KvRecompute');
+  });
 });
