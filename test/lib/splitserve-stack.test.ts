@@ -123,6 +123,8 @@ describe('functions', () => {
       expect(p.TracingConfig).toEqual({ Mode: 'Active' });
       expect(p.Environment.Variables.POWERTOOLS_SERVICE_NAME).toMatch(/^splitserve/);
       expect(p.Environment.Variables.POWERTOOLS_METRICS_NAMESPACE).toBe('Splitserve');
+      // Call subsegments only with -c traceCalls=true (the tracer's async hooks cost every promise).
+      expect(p.Environment.Variables.POWERTOOLS_TRACE_ENABLED).toBe('false');
     }
   });
 
