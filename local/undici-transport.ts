@@ -11,8 +11,8 @@
  */
 import { Agent } from 'undici';
 import type { Dispatcher } from 'undici';
-import type { UpstreamBody, UpstreamCall, UpstreamReply, UpstreamTransport } from '../lambda/backends/upstream-client.ts';
 import { MAX_ERROR_BODY, statusError, transportError } from '../lambda/backends/upstream-client.ts';
+import type { UpstreamBody, UpstreamCall, UpstreamReply, UpstreamTransport } from '../lambda/core/backend-ports.ts';
 
 /** Options of {@link UndiciTransport}. */
 export interface UndiciTransportOptions {

@@ -5,36 +5,7 @@ import type { PoolConfig, TierConfig, TierName } from '../core/config.ts';
 import type { ApiKind } from '../core/request-schema.ts';
 import { API_PATHS } from '../core/request-schema.ts';
 import { copyWithout } from './copy-without.ts';
-import type { EnginePriority } from './engine-priority.ts';
-import type { UpstreamTransport } from './upstream-client.ts';
-
-/** One chosen endpoint of a pool. */
-export interface BackendTarget {
-  readonly pool: string;
-  readonly endpoint: string;
-  readonly timeoutMs: number;
-  /** Public model name → upstream model name, when they differ. */
-  readonly upstreamModels?: Readonly<Record<string, string>> | undefined;
-}
-
-/** A call of one generation request to one backend. */
-export interface BackendCall {
-  readonly client: UpstreamTransport;
-  readonly target: BackendTarget;
-  readonly api: ApiKind;
-  readonly requestId: string;
-  readonly signal: AbortSignal;
-  /** The pool's configuration (protocol settings such as `kvTransfer`, `region`, `modelIds`). */
-  readonly pool?: PoolConfig;
-  /** The tier being served and its configuration (Bedrock maps it to `serviceTier`). */
-  readonly tier?: TierName;
-  readonly tierConfig?: TierConfig;
-  /**
-   * The engine priority to send to an endpoint of the call (the call's own target, or, for a
-   * protocol that calls two, the other one); undefined: send none (engine-priority.ts).
-   */
-  readonly priority?: (target: BackendTarget) => EnginePriority | undefined;
-}
+import type { BackendCall, BackendTarget, EnginePriority, UpstreamTransport } from '../core/backend-ports.ts';
 
 /** Fields the gateway consumes and never forwards. */
 const GATEWAY_FIELDS: ReadonlySet<string> = new Set(['service_tier']);

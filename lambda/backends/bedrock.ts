@@ -5,14 +5,12 @@
  * chunk and `[DONE]`. The served tier becomes Converse's `serviceTier` (and `performanceConfig`).
  * Mapping lives in bedrock-messages.ts, bedrock-response.ts, bedrock-stream.ts and bedrock-errors.ts.
  */
-import type { BackendCall } from './backend-target.ts';
 import { BedrockClients, bedrockSdk } from './bedrock-client.ts';
 import { bedrockError } from './bedrock-errors.ts';
 import { toConverseInput } from './bedrock-messages.ts';
 import { completionIdentity, toOpenAICompletion } from './bedrock-response.ts';
 import { converseChunks } from './bedrock-stream.ts';
-import type { BackendProtocol } from './protocol.ts';
-import type { UpstreamCompletion } from './upstream-completion.ts';
+import type { BackendCall, BackendProtocol, UpstreamCompletion } from '../core/backend-ports.ts';
 
 /**
  * A Bedrock protocol with its own client cache (one client per region and endpoint, reused

@@ -17,10 +17,9 @@
  */
 import type { PoolConfig, PriorityOrder, TierConfig, TierName } from '../core/config.ts';
 import { InvalidRequestError } from '../core/errors.ts';
+import { tierEnginePriority } from '../routing/tier-engine-priority.ts';
 import { copyWithout } from './copy-without.ts';
-
-/** The engine priority of each tier when the tier sets none (vLLM's convention: lower first). */
-export const DEFAULT_ENGINE_PRIORITY: Readonly<Record<TierName, number>> = { priority: -10, default: 0, flex: 10 };
+import type { EnginePriority } from '../core/backend-ports.ts';
 
 /** The request field the engines read. */
 export const PRIORITY_FIELD = 'priority';
@@ -45,11 +44,6 @@ export function priorityOrderOf(pool: PoolConfig): PriorityOrder {
   return pool.priorityOrder ?? (pool.protocol === 'sglang' ? 'high-first' : 'low-first');
 }
 
-/** A tier's engine priority in vLLM's convention (lower first). */
-export function tierEnginePriority(tier: TierName, config: TierConfig | undefined): number {
-  return config?.enginePriority ?? DEFAULT_ENGINE_PRIORITY[tier];
-}
-
 /**
  * The `priority` value to send to one of the pool's engines for a tier, in that engine's own
  * polarity; undefined when the pool sends none.
@@ -72,14 +66,6 @@ export function enginePriorityFor(pool: PoolConfig, tier: TierName, config: Tier
  */
 export function isPriorityRefusal(err: unknown): boolean {
   return err instanceof InvalidRequestError && /\bpriority\b/i.test(err.message);
-}
-
-/** The engine priority a call carries, and where a refusal of it is reported. */
-export interface EnginePriority {
-  /** The value to send, in the engine's polarity. */
-  readonly value: number;
-  /** The engine refused the field: remember it for this endpoint (and log it once). */
-  refused(reason: string): void;
 }
 
 /**

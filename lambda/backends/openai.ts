@@ -3,13 +3,11 @@
  * the body passes through, with the tier's engine priority where the pool sends it
  * (engine-priority.ts); upstream errors are mapped by the upstream client.
  */
-import type { BackendCall } from './backend-target.ts';
 import { postTo, upstreamBody } from './backend-target.ts';
 import { withContinuousUsage } from './continuous-usage.ts';
 import { withEnginePriority } from './engine-priority.ts';
-import type { BackendProtocol } from './protocol.ts';
-import type { UpstreamCompletion } from './upstream-completion.ts';
 import { toCompletion } from './upstream-completion.ts';
+import type { BackendCall, BackendProtocol, UpstreamCompletion } from '../core/backend-ports.ts';
 
 /** Runs one aggregated completion, streamed or not as the body asks. */
 export function runAggregated(call: BackendCall, body: Record<string, unknown>): Promise<UpstreamCompletion> {

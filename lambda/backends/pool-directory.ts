@@ -31,15 +31,12 @@ import { estimatedRequests, estimatedWaiting, nextCompletionRate } from '../rout
 import { selectPairDecodeFirst } from '../routing/pair-selection.ts';
 import type { EndpointView, SelectionPolicy } from '../routing/policy.ts';
 import { roundRobin } from '../routing/round-robin.ts';
-import type { BackendTarget } from './backend-target.ts';
-import type { EndpointLease, PairLeases, PrefillPick } from './endpoint-lease.ts';
 import type { EngineLoad } from './engine-load.ts';
-import type { EnginePriority } from './engine-priority.ts';
 import { enginePriorityFor, sendsEnginePriority } from './engine-priority.ts';
 import type { CheckTargets } from './health-checker.ts';
 import { HEALTH_DEFAULTS, HealthChecker, LOAD_DEFAULTS } from './health-checker.ts';
-
-export type { EndpointLease, PairLeases, PrefillPick } from './endpoint-lease.ts';
+import type { BackendTarget, EndpointLease, EnginePriority, PairLeases, PoolQueue, PrefillPick, StepPools } from '../core/backend-ports.ts';
+import type { QueueSource } from '../core/overload-guard.ts';
 
 /** What a test or a log sees of one endpoint. */
 export interface EndpointSnapshot {
@@ -52,28 +49,6 @@ export interface EndpointSnapshot {
   readonly load?: number;
   /** Whether the endpoint refused the engine priority (it is sent without it since). */
   readonly priorityRefused: boolean;
-}
-
-/**
- * The queue of a pool's engines as overload control needs it, over the endpoints with a fresh
- * load reading (`endpoints: 0`: no estimate, overload control stands aside).
- */
-export interface PoolQueue {
-  /** Endpoints in the estimate. */
-  readonly endpoints: number;
-  /** Requests waiting for a batch slot now, over those endpoints (load-estimate.ts). */
-  readonly waiting: number;
-  /** Requests in their engines now (running + waiting). */
-  readonly requests: number;
-  /**
-   * Batch capacity of those engines (requests running when a reading last showed a queue), summed
-   * over the endpoints where it is known; undefined where none is.
-   */
-  readonly capacity: number | undefined;
-  /** Requests those engines finished per second, recently; undefined until two readings were made. */
-  readonly completionsPerSecond: number | undefined;
-  /** Whether the pool sends engine priorities and none of those endpoints refused them. */
-  readonly honoursPriority: boolean;
 }
 
 /** Options of {@link PoolDirectory}. */
@@ -142,7 +117,7 @@ function policyOf(config: PoolConfig, random: RandomSource | undefined): Selecti
 }
 
 /** Pools by name, each able to hand out an endpoint. */
-export class PoolDirectory {
+export class PoolDirectory implements StepPools, QueueSource {
   private readonly pools = new Map<string, PoolEntry>();
   private readonly now: () => number;
   private readonly retryAvoidMs: number;

@@ -15,16 +15,12 @@
  */
 import { randomBytes } from 'node:crypto';
 import { UpstreamError } from '../core/errors.ts';
-import type { BackendCall, BackendTarget } from './backend-target.ts';
 import { postTo, upstreamBody } from './backend-target.ts';
 import { withContinuousUsage } from './continuous-usage.ts';
 import { runAggregated } from './openai.ts';
-import type { EndpointLease, PairLeases } from './endpoint-lease.ts';
-import type { EnginePriority } from './engine-priority.ts';
 import { PRIORITY_FIELD, isPriorityRefusal } from './engine-priority.ts';
-import type { BackendProtocol, PrefillResult } from './protocol.ts';
-import type { UpstreamCompletion } from './upstream-completion.ts';
 import { toCompletion } from './upstream-completion.ts';
+import type { BackendCall, BackendProtocol, BackendTarget, EndpointLease, EnginePriority, PairLeases, PrefillResult, UpstreamCompletion } from '../core/backend-ports.ts';
 
 /** SGLang's default bootstrap port (a prefill pool's `bootstrapPort` overrides it). */
 export const DEFAULT_BOOTSTRAP_PORT = 8998;

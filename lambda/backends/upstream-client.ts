@@ -13,24 +13,7 @@ import https from 'node:https';
 import type { Readable } from 'node:stream';
 import { InvalidRequestError, UpstreamError } from '../core/errors.ts';
 import { readBody } from '../core/read-body.ts';
-
-/**
- * The body of an upstream answer, read once: chunk by chunk (async iteration) or whole
- * ({@link UpstreamBody.text}). Breaking out of the iteration, or {@link UpstreamBody.cancel},
- * closes the connection unless the body was already read to its end.
- */
-export interface UpstreamBody extends AsyncIterable<Uint8Array> {
-  /** Reads the rest of the body as UTF-8 text. */
-  text(): Promise<string>;
-  /** Stops reading; closes the connection when the body was not complete. Idempotent. */
-  cancel(): void;
-}
-
-/** A successful (2xx) upstream answer whose body has not been read yet. */
-export interface UpstreamReply {
-  readonly status: number;
-  readonly body: UpstreamBody;
-}
+import type { UpstreamBody, UpstreamCall, UpstreamReply, UpstreamTransport } from '../core/backend-ports.ts';
 
 /** A `node:http` response as an {@link UpstreamBody}. */
 export function nodeReplyBody(res: Readable): UpstreamBody {
@@ -43,31 +26,10 @@ export function nodeReplyBody(res: Readable): UpstreamBody {
   };
 }
 
-/** POSTs JSON to backends; non-2xx answers and transport failures throw typed errors. */
-export interface UpstreamTransport {
-  post(call: UpstreamCall): Promise<UpstreamReply>;
-  /** Closes every pooled connection. */
-  close(): Promise<void>;
-}
-
 /** Options of {@link UpstreamClient}. */
 export interface UpstreamClientOptions {
   /** Maximum connections per origin. @default 256 */
   readonly connections?: number;
-}
-
-/** What one upstream call needs. */
-export interface UpstreamCall {
-  /** Endpoint base URL, e.g. `http://127.0.0.1:8201`. */
-  readonly endpoint: string;
-  readonly path: string;
-  readonly body: unknown;
-  readonly requestId: string;
-  readonly signal: AbortSignal;
-  /** Longest silence allowed on the connection (before the headers and between body chunks). */
-  readonly timeoutMs: number;
-  /** Pool name, for error messages and logs. */
-  readonly pool: string;
 }
 
 /** Bytes of a non-2xx answer's body kept for the error message. */

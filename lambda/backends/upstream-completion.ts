@@ -6,13 +6,8 @@
 import { StringDecoder } from 'node:string_decoder';
 import { createParser } from 'eventsource-parser';
 import { UpstreamError } from '../core/errors.ts';
-import type { UpstreamReply } from './upstream-client.ts';
 import { statusError, transportError } from './upstream-client.ts';
-
-/** A completed or streaming upstream answer. */
-export type UpstreamCompletion =
-  | { readonly kind: 'json'; readonly json: Record<string, unknown> }
-  | { readonly kind: 'stream'; readonly batches: AsyncIterator<string[]> };
+import type { UpstreamCompletion, UpstreamReply } from '../core/backend-ports.ts';
 
 /** Reads a non-streamed upstream answer as a JSON object. */
 export function readJson(reply: UpstreamReply, pool: string): Promise<Record<string, unknown>> {

@@ -5,15 +5,13 @@
  * the `kv_transfer_params` prefill returned, opaque and unchanged. Same `X-Request-Id` on both,
  * and, where the pool sends it, the tier's engine `priority` on both (engine-priority.ts).
  */
-import type { BackendCall } from './backend-target.ts';
 import { postTo, upstreamBody } from './backend-target.ts';
 import { copyWithout } from './copy-without.ts';
 import { withContinuousUsage } from './continuous-usage.ts';
 import { withEnginePriority } from './engine-priority.ts';
 import { runAggregated } from './openai.ts';
-import type { BackendProtocol, PrefillResult } from './protocol.ts';
-import type { UpstreamCompletion } from './upstream-completion.ts';
 import { readJson, toCompletion } from './upstream-completion.ts';
+import type { BackendCall, BackendProtocol, PrefillResult, UpstreamCompletion } from '../core/backend-ports.ts';
 
 /** KV-transfer parameters as vLLM exchanges them (opaque to the gateway). */
 export type KvTransferParams = Record<string, unknown>;

@@ -4,12 +4,12 @@
  * streaming request (Step Functions cannot stream) and, where no state machine is configured, for
  * non-streaming ones too.
  */
-import type { UpstreamCompletion } from '../backends/upstream-completion.ts';
 import { UpstreamError } from './errors.ts';
 import type { PlanState } from './plan.ts';
 import type { StepDeps } from './plan-steps.ts';
 import { decode, hasPrefill, onTierChain, openDecode, prefill } from './plan-steps.ts';
 import { withRetry } from './retry.ts';
+import type { UpstreamCompletion } from './backend-ports.ts';
 
 /** Runs a non-streaming plan to its final state (with `response` and `usage`). */
 export interface PlanExecutor {

@@ -9,14 +9,14 @@
  * a time, so its counts hold only that request: what it knows of the others is the polled queue
  * (at most one poll interval old; see lambda/routing/load-estimate.ts for what that costs).
  */
-import type { PoolQueue } from '../backends/pool-directory.ts';
-import { tierEnginePriority } from '../backends/engine-priority.ts';
 import type { PoolLoad, PoolTiers, TenantShare, TierBudget } from '../routing/overload.ts';
 import { OVERLOAD_DECISIONS, admitAtTier, lastResort } from '../routing/overload.ts';
 import { TIER_RANK } from '../routing/tier-grant.ts';
+import { tierEnginePriority } from '../routing/tier-engine-priority.ts';
 import { routePools, tierRoute } from '../routing/tier-route.ts';
 import type { SplitserveConfig, TierName } from './config.ts';
 import { TierOverloadedError } from './errors.ts';
+import type { PoolQueue } from './backend-ports.ts';
 
 /** Where the guard reads a pool's queue (the pool directory). */
 export interface QueueSource {

@@ -3,13 +3,6 @@
  * Functions tasks (lambda/handlers/step-tasks.ts) and the in-process executor
  * (lambda/core/executor.ts) call these same functions: one plan, two executors.
  */
-import type { BackendCall, BackendTarget } from '../backends/backend-target.ts';
-import type { EndpointLease } from '../backends/endpoint-lease.ts';
-import type { PoolDirectory } from '../backends/pool-directory.ts';
-import type { AggregatedProtocol, DisaggregatedProtocol } from '../backends/protocol.ts';
-import { BACKEND_PROTOCOLS } from '../backends/registry.ts';
-import type { UpstreamTransport } from '../backends/upstream-client.ts';
-import type { UpstreamCompletion } from '../backends/upstream-completion.ts';
 import { PREFILL_DECISIONS, decidePrefill } from '../routing/conditional-disaggregation.ts';
 import { tierRoute } from '../routing/tier-route.ts';
 import type { PoolConfig, RouteConfig, SplitserveConfig, TierName } from './config.ts';
@@ -17,12 +10,17 @@ import { ConfigError, UpstreamError } from './errors.ts';
 import type { PlanState } from './plan.ts';
 import { switchTier } from './plan.ts';
 import { completionUsage, shapeCompletion } from './response-shape.ts';
+import type { AggregatedProtocol, BackendCall, BackendProtocols, BackendTarget, DisaggregatedProtocol, EndpointLease, StepPools, UpstreamCompletion, UpstreamTransport } from './backend-ports.ts';
 
-/** What the steps need. */
+/** What the steps need: the config, and the backends through the ports of backend-ports.ts. */
 export interface StepDeps {
   readonly config: SplitserveConfig;
-  readonly pools: PoolDirectory;
+  /** The pools' endpoints (lambda/backends/pool-directory.ts). */
+  readonly pools: StepPools;
+  /** The transport the protocols POST with. */
   readonly client: UpstreamTransport;
+  /** The protocols a pool may speak (lambda/backends/registry.ts). */
+  readonly protocols: BackendProtocols;
 }
 
 /**
@@ -38,20 +36,20 @@ export type StepRoute =
     }
   | { readonly mode: 'aggregated' | 'bedrock'; readonly route: Extract<RouteConfig, { mode: 'aggregated' | 'bedrock' }>; readonly complete: AggregatedProtocol };
 
-const STEP_ROUTES = new WeakMap<SplitserveConfig, WeakMap<RouteConfig, StepRoute>>();
+const STEP_ROUTES = new WeakMap<BackendProtocols, WeakMap<SplitserveConfig, WeakMap<RouteConfig, StepRoute>>>();
 
 /** The disaggregated half of a pool's protocol. */
-function disaggregatedHalf(config: SplitserveConfig, pool: string): DisaggregatedProtocol {
+function disaggregatedHalf({ config, protocols }: RouteDeps, pool: string): DisaggregatedProtocol {
   const protocol = poolConfig(config, pool).protocol;
-  const impl = BACKEND_PROTOCOLS[protocol]?.disaggregated;
+  const impl = protocols[protocol]?.disaggregated;
   if (!impl) throw new ConfigError(`pool "${pool}" speaks "${protocol}", which does not serve disaggregated routes in this version`);
   return impl;
 }
 
 /** The aggregated half of a pool's protocol. */
-function aggregatedHalf(config: SplitserveConfig, pool: string): AggregatedProtocol {
+function aggregatedHalf({ config, protocols }: RouteDeps, pool: string): AggregatedProtocol {
   const protocol = poolConfig(config, pool).protocol;
-  const impl = BACKEND_PROTOCOLS[protocol]?.aggregated;
+  const impl = protocols[protocol]?.aggregated;
   if (!impl) throw new ConfigError(`pool "${pool}" speaks "${protocol}", which does not serve aggregated routes in this version`);
   return impl;
 }
@@ -62,26 +60,31 @@ function poolConfig(config: SplitserveConfig, pool: string): PoolConfig {
   return found;
 }
 
+/** What resolving a route takes: the config and the protocols. */
+export type RouteDeps = Pick<StepDeps, 'config' | 'protocols'>;
+
 /**
  * A route with its protocols. Throws a {@link ConfigError} when a pool's protocol does not serve
  * that kind of route (checked for every tier at start-up: gateway-runtime.ts).
  */
-export function resolveRoute(config: SplitserveConfig, route: RouteConfig): StepRoute {
-  let routes = STEP_ROUTES.get(config);
-  if (!routes) STEP_ROUTES.set(config, (routes = new WeakMap()));
+export function resolveRoute(deps: RouteDeps, route: RouteConfig): StepRoute {
+  let byConfig = STEP_ROUTES.get(deps.protocols);
+  if (!byConfig) STEP_ROUTES.set(deps.protocols, (byConfig = new WeakMap()));
+  let routes = byConfig.get(deps.config);
+  if (!routes) byConfig.set(deps.config, (routes = new WeakMap()));
   let resolved = routes.get(route);
   if (resolved) return resolved;
   resolved =
     route.mode === 'disaggregated'
-      ? { mode: route.mode, route, prefill: disaggregatedHalf(config, route.prefill), decode: disaggregatedHalf(config, route.decode) }
-      : { mode: route.mode, route, complete: aggregatedHalf(config, route.pool) };
+      ? { mode: route.mode, route, prefill: disaggregatedHalf(deps, route.prefill), decode: disaggregatedHalf(deps, route.decode) }
+      : { mode: route.mode, route, complete: aggregatedHalf(deps, route.pool) };
   routes.set(route, resolved);
   return resolved;
 }
 
 /** The route of the tier the state is served at, with its protocols. */
-export function stepRoute(deps: Pick<StepDeps, 'config'>, state: PlanState): StepRoute {
-  return resolveRoute(deps.config, tierRoute(deps.config, state.tierServed, state.model));
+export function stepRoute(deps: RouteDeps, state: PlanState): StepRoute {
+  return resolveRoute(deps, tierRoute(deps.config, state.tierServed, state.model));
 }
 
 function call(deps: StepDeps, state: PlanState, target: BackendTarget, signal: AbortSignal): BackendCall {
@@ -122,7 +125,7 @@ function onLease<T>(lease: EndpointLease, signal: AbortSignal, work: (target: Ba
 }
 
 /** Whether the state's route has a prefill step (a disaggregated route); {@link prefill} is a no-op otherwise. */
-export function hasPrefill(deps: Pick<StepDeps, 'config'>, state: PlanState): boolean {
+export function hasPrefill(deps: RouteDeps, state: PlanState): boolean {
   return stepRoute(deps, state).mode === 'disaggregated';
 }
 

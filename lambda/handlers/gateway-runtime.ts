@@ -1,12 +1,13 @@
 /**
- * Assembles the gateway core with its real dependencies: the DynamoDB-backed key resolver,
- * admission and usage meter, the upstream HTTP client and the plan executor. Used by the Lambda
- * handler (from environment variables) and by `splitserve start` (from a config file).
+ * The composition root: assembles the gateway core with its real dependencies (the DynamoDB-backed
+ * key resolver, admission and usage meter, the pool directory, the upstream transport, the
+ * protocols and the plan executor) for both Lambda entry points (the gateway stream handler and
+ * the Step Functions tasks) and for `npm start -- --runtime node`.
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { PoolDirectory } from '../backends/pool-directory.ts';
+import { BACKEND_PROTOCOLS } from '../backends/registry.ts';
 import { UpstreamClient } from '../backends/upstream-client.ts';
-import type { UpstreamTransport } from '../backends/upstream-client.ts';
 import type { AdmissionConfig, SplitserveConfig } from '../core/config.ts';
 import { ConfigError } from '../core/errors.ts';
 import type { PlanExecutor } from '../core/executor.ts';
@@ -19,7 +20,7 @@ import type { GatewayDeps } from '../core/gateway-deps.ts';
 import type { GatewayLogger } from '../core/logger.ts';
 import { createLogger } from '../core/logger.ts';
 import type { StepDeps } from '../core/plan-steps.ts';
-import type { RequestMetrics } from '../core/ports.ts';
+import type { RequestMetrics, UsageMeter } from '../core/ports.ts';
 import { resolveRoute } from '../core/plan-steps.ts';
 import { DynamoAdmission } from '../store/admission.ts';
 import type { DynamoAdmissionOptions } from '../store/admission.ts';
@@ -27,6 +28,7 @@ import { DynamoKeyResolver } from '../store/key-resolver.ts';
 import type { TableNames } from '../store/tables.ts';
 import { OpenRequestJournal } from '../store/open-requests.ts';
 import { DynamoUsageMeter } from '../store/usage-meter.ts';
+import type { UpstreamTransport } from '../core/backend-ports.ts';
 
 /** Options of {@link assembleGateway}. */
 export interface GatewayRuntimeOptions {
@@ -66,6 +68,8 @@ export interface GatewayRuntimeOptions {
 export interface GatewayRuntime {
   readonly gateway: Gateway;
   readonly deps: GatewayDeps;
+  /** The pool directory behind `deps.steps.pools` (its endpoints' state, for tests and logs). */
+  readonly pools: PoolDirectory;
   /**
    * Makes everything of the responses so far durable: usage records and admission reconciliations.
    * The Lambda handler awaits it after each response (a frozen environment runs no timers).
@@ -106,11 +110,69 @@ export function assertProtocolsBuilt(config: SplitserveConfig): void {
     const route = tier?.route;
     if (!route) continue;
     try {
-      resolveRoute(config, route);
+      resolveRoute({ config, protocols: BACKEND_PROTOCOLS }, route);
     } catch (err) {
       throw new ConfigError(`tiers.${name}.route: ${(err as Error).message}`);
     }
   }
+}
+
+/** The plan steps' dependencies, with the concrete pool directory behind their pools port. */
+export interface AssembledSteps extends StepDeps {
+  readonly pools: PoolDirectory;
+}
+
+/** Options of {@link assembleSteps}. */
+export interface StepAssemblyOptions {
+  readonly logger: GatewayLogger;
+  /** The backend transport, given the largest `maxConnections` of the pools. @default the `node:http` transport */
+  readonly transport?: (connections: number) => UpstreamTransport;
+}
+
+/**
+ * What the plan steps run on: the pool directory (not started: the caller that health-checks
+ * starts it), the backend transport and the protocols built into this version. Checks first that
+ * every tier's route is served by them.
+ */
+export function assembleSteps(config: SplitserveConfig, options: StepAssemblyOptions): AssembledSteps {
+  assertProtocolsBuilt(config);
+  const connections = Math.max(...Object.values(config.pools).map((p) => p.maxConnections), 1);
+  return {
+    config,
+    pools: new PoolDirectory(config.pools, { logger: options.logger }),
+    client: options.transport?.(connections) ?? new UpstreamClient({ connections }),
+    protocols: BACKEND_PROTOCOLS,
+  };
+}
+
+/** What the Step Functions task handlers share within one execution environment. */
+export interface StepTaskRuntime {
+  readonly steps: StepDeps;
+  /**
+   * A usage meter for one `Meter` invocation. One per invocation, not per environment: a record
+   * whose flush failed leaves with the invocation (the state machine's Retry records it again,
+   * or MeterDeferred hands it to the gateway), instead of staying queued in the environment and
+   * being written a second time by a later invocation's flush.
+   */
+  readonly meterForInvocation: () => UsageMeter;
+}
+
+/** Options of {@link assembleStepTasks}. */
+export interface StepTaskOptions {
+  readonly config: SplitserveConfig;
+  readonly dynamo: DynamoDBClient;
+  readonly tables: TableNames;
+  /** @default the Powertools logger */
+  readonly logger?: GatewayLogger;
+}
+
+/** Builds what the Step Functions task handlers (lambda/handlers/step-tasks.ts) run on. */
+export function assembleStepTasks(options: StepTaskOptions): StepTaskRuntime {
+  const logger = options.logger ?? createLogger();
+  return {
+    steps: assembleSteps(options.config, { logger }),
+    meterForInvocation: () => new DynamoUsageMeter(options.dynamo, options.tables.usage, { logger, flushIntervalMs: 0, aggregatesAfterRecords: true }),
+  };
 }
 
 /**
@@ -122,13 +184,10 @@ export function assertProtocolsBuilt(config: SplitserveConfig): void {
  */
 export function assembleGateway(options: GatewayRuntimeOptions): GatewayRuntime {
   const { config } = options;
-  assertProtocolsBuilt(config);
   const logger = options.logger ?? createLogger();
-  const pools = new PoolDirectory(config.pools, { logger });
+  const steps = assembleSteps(config, { logger, transport: options.transport });
+  const { pools, client } = steps;
   pools.start();
-  const connections = Math.max(...Object.values(config.pools).map((p) => p.maxConnections), 1);
-  const client = options.transport?.(connections) ?? new UpstreamClient({ connections });
-  const steps: StepDeps = { config, pools, client };
   const journal = options.openRequestMarkers === false ? undefined : new OpenRequestJournal(options.dynamo, options.tables.usage, { logger, instanceId: options.instanceId });
   const meter = new DynamoUsageMeter(options.dynamo, options.tables.usage, { logger, onDurable: journal && ((ids) => journal.recorded(ids)) });
   const admission = new DynamoAdmission(options.dynamo, options.tables.usage, { ...admissionOptions(config.admission), now: options.now, adjustments: { logger } });
@@ -160,6 +219,7 @@ export function assembleGateway(options: GatewayRuntimeOptions): GatewayRuntime 
   return {
     gateway: createGateway(deps),
     deps,
+    pools,
     flush,
     shutdown,
     close: async () => {

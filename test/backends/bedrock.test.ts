@@ -4,16 +4,15 @@
  * Credentials: dummy values in the environment, so the SDK's default chain never reaches the network.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { BackendCall } from '../../lambda/backends/backend-target.ts';
 import { BedrockClients } from '../../lambda/backends/bedrock-client.ts';
 import { bedrockProtocol } from '../../lambda/backends/bedrock.ts';
-import type { UpstreamCompletion } from '../../lambda/backends/upstream-completion.ts';
 import { UpstreamClient } from '../../lambda/backends/upstream-client.ts';
 import type { PoolConfig, TierConfig, TierName } from '../../lambda/core/config.ts';
 import { parseConfig } from '../../lambda/core/config.ts';
 import { InvalidRequestError, UpstreamError } from '../../lambda/core/errors.ts';
 import type { BedrockServer } from './bedrock-server.ts';
 import { converseAnswer, startBedrockServer, textEvents, toolEvents, useDummyCredentials } from './bedrock-server.ts';
+import type { BackendCall, UpstreamCompletion } from '../../lambda/core/backend-ports.ts';
 
 const MODEL_ID = 'meta.llama3-1-8b-instruct-v1:0';
 

@@ -77,12 +77,12 @@ describe('engine priority against engines without priority scheduling', () => {
     expect(await run('flex', true)).toBe('flex');
     expect(calls(gpu, again)).toEqual([undefined, undefined]);
     expect(warnings()).toHaveLength(1);
-    expect(local.runtime.deps.steps.pools.snapshot('gpu')[0]!.priorityRefused).toBe(true);
+    expect(local.runtime.pools.snapshot('gpu')[0]!.priorityRefused).toBe(true);
   });
 
   it('prefill and decode refused with a 400 are each resent without the field, and the pool then counts as FIFO for overload control', async () => {
     const [p0, d0] = [prefill.stats().calls, decode.stats().calls];
-    expect(local.runtime.deps.steps.pools.queue('prefill').honoursPriority).toBe(true);
+    expect(local.runtime.pools.queue('prefill').honoursPriority).toBe(true);
     expect(await run('priority', false)).toBe('priority');
     expect(calls(prefill, p0)).toEqual([-10, undefined]);
     expect(calls(decode, d0)).toEqual([-10, undefined]);
@@ -91,8 +91,8 @@ describe('engine priority against engines without priority scheduling', () => {
     expect(calls(prefill, p1)).toEqual([undefined]);
     expect(calls(decode, d1)).toEqual([undefined]);
     expect(warnings().map((w) => w.fields.pool)).toEqual(['gpu', 'prefill', 'decode']);
-    expect(local.runtime.deps.steps.pools.queue('prefill').honoursPriority).toBe(false);
-    expect(local.runtime.deps.steps.pools.queue('decode').honoursPriority).toBe(false);
+    expect(local.runtime.pools.queue('prefill').honoursPriority).toBe(false);
+    expect(local.runtime.pools.queue('decode').honoursPriority).toBe(false);
   });
 
   it('a pool with enginePriority false never gets the field', async () => {

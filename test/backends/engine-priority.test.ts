@@ -5,13 +5,13 @@
  */
 import { beforeEach, describe, expect, it } from 'vitest';
 import {
-  DEFAULT_ENGINE_PRIORITY, PRIORITY_FIELD, enginePriorityFor, isPriorityRefusal, priorityOrderOf, sendsEnginePriority, tierEnginePriority,
+  PRIORITY_FIELD, enginePriorityFor, isPriorityRefusal, priorityOrderOf, sendsEnginePriority,
   withEnginePriority,
 } from '../../lambda/backends/engine-priority.ts';
-import type { EnginePriority } from '../../lambda/backends/engine-priority.ts';
 import type { PoolConfig, SplitserveConfig, TierConfig } from '../../lambda/core/config.ts';
 import { parseConfig } from '../../lambda/core/config.ts';
 import { InvalidRequestError, UpstreamError } from '../../lambda/core/errors.ts';
+import type { EnginePriority } from '../../lambda/core/backend-ports.ts';
 
 /** One pool named `p` parsed from a minimal config (plus `tiers`, when given). */
 function config(pool: Record<string, unknown>, tiers?: Record<string, unknown>): SplitserveConfig {
@@ -87,29 +87,6 @@ describe('priorityOrderOf', () => {
   it('follows the pool setting either way', () => {
     expect(priorityOrderOf(poolOf({ protocol: 'sglang', endpoints: LOCAL, priorityOrder: 'low-first' }))).toBe('low-first');
     expect(priorityOrderOf(poolOf({ protocol: 'vllm-nixl', endpoints: LOCAL, priorityOrder: 'high-first' }))).toBe('high-first');
-  });
-});
-
-describe('tierEnginePriority', () => {
-  it('defaults to priority -10, default 0, flex 10', () => {
-    expect(DEFAULT_ENGINE_PRIORITY).toEqual({ priority: -10, default: 0, flex: 10 });
-    expect(tierEnginePriority('priority', undefined)).toBe(-10);
-    expect(tierEnginePriority('default', undefined)).toBe(0);
-    expect(tierEnginePriority('flex', undefined)).toBe(10);
-  });
-
-  it('takes the defaults for a configured tier that sets no enginePriority', () => {
-    const tiers = config({ protocol: 'vllm-nixl', endpoints: LOCAL }, { flex: { route: { mode: 'aggregated', pool: 'p' } } }).tiers;
-    expect(tierEnginePriority('flex', tiers.flex)).toBe(10);
-  });
-
-  it("uses a tier's enginePriority over the default, 0 included", () => {
-    const tiers = config({ protocol: 'vllm-nixl', endpoints: LOCAL }, {
-      priority: { route: { mode: 'aggregated', pool: 'p' }, enginePriority: -100 },
-      flex: { route: { mode: 'aggregated', pool: 'p' }, enginePriority: 0 },
-    }).tiers;
-    expect(tierEnginePriority('priority', tiers.priority)).toBe(-100);
-    expect(tierEnginePriority('flex', tiers.flex)).toBe(0);
   });
 });
 

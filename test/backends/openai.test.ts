@@ -4,11 +4,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runAggregated } from '../../lambda/backends/openai.ts';
 import { UpstreamClient } from '../../lambda/backends/upstream-client.ts';
-import type { UpstreamTransport } from '../../lambda/backends/upstream-client.ts';
 import { UndiciTransport } from '../../local/undici-transport.ts';
 import { InvalidRequestError, UpstreamError } from '../../lambda/core/errors.ts';
 import type { RecordingBackend } from './recording-backend.ts';
 import { json, startRecordingBackend } from './recording-backend.ts';
+import type { UpstreamTransport } from '../../lambda/core/backend-ports.ts';
 
 const TRANSPORTS: Array<[string, () => UpstreamTransport]> = [
   ['node:http transport (Lambda)', () => new UpstreamClient()],

@@ -5,15 +5,14 @@
  */
 import type { ServerResponse } from 'node:http';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { BackendCall } from '../../lambda/backends/backend-target.ts';
 import { PoolDirectory } from '../../lambda/backends/pool-directory.ts';
 import { DEFAULT_BOOTSTRAP_PORT, bootstrapRoom, sglangDecode, sglangPrefill } from '../../lambda/backends/sglang.ts';
 import { UpstreamClient } from '../../lambda/backends/upstream-client.ts';
-import type { UpstreamCompletion } from '../../lambda/backends/upstream-completion.ts';
 import { parseConfig } from '../../lambda/core/config.ts';
 import { UpstreamError } from '../../lambda/core/errors.ts';
 import type { Recorded, RecordingBackend, Responder } from './recording-backend.ts';
 import { json, sse, startRecordingBackend } from './recording-backend.ts';
+import type { BackendCall, UpstreamCompletion } from '../../lambda/core/backend-ports.ts';
 
 const BODY = { model: 'llama', messages: [{ role: 'user', content: 'hi' }], max_tokens: 4, service_tier: 'priority' };
 const CHUNK = { choices: [{ index: 0, delta: { content: 'tok' } }] };

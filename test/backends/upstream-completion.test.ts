@@ -5,9 +5,9 @@
  * timeout is a timeout (504), one that breaks or is not JSON a 502.
  */
 import { describe, expect, it } from 'vitest';
-import type { UpstreamBody } from '../../lambda/backends/upstream-client.ts';
 import { readJson, sseBatches } from '../../lambda/backends/upstream-completion.ts';
 import { UpstreamError } from '../../lambda/core/errors.ts';
+import type { UpstreamBody } from '../../lambda/core/backend-ports.ts';
 
 function bodyOf(chunks: Buffer[]): UpstreamBody & { cancelled: boolean } {
   const body = {

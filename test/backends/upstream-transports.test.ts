@@ -8,9 +8,9 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UpstreamClient } from '../../lambda/backends/upstream-client.ts';
-import type { UpstreamCall, UpstreamTransport } from '../../lambda/backends/upstream-client.ts';
 import { UpstreamError } from '../../lambda/core/errors.ts';
 import { UndiciTransport } from '../../local/undici-transport.ts';
+import type { UpstreamCall, UpstreamTransport } from '../../lambda/core/backend-ports.ts';
 
 const TRANSPORTS: Array<[string, () => UpstreamTransport]> = [
   ['node:http', () => new UpstreamClient()],

@@ -2,11 +2,11 @@
  * vLLM NIXL disaggregated protocol against recording fakes: exactly what prefill and decode receive.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { BackendCall } from '../../lambda/backends/backend-target.ts';
 import { UpstreamClient } from '../../lambda/backends/upstream-client.ts';
 import { PREFILL_KV_REQUEST, decodeKvParams, prefillBody, runDecode, runPrefill } from '../../lambda/backends/vllm-nixl.ts';
 import type { RecordingBackend } from './recording-backend.ts';
 import { json, sse, startRecordingBackend } from './recording-backend.ts';
+import type { BackendCall } from '../../lambda/core/backend-ports.ts';
 
 const KV_FROM_PREFILL = {
   do_remote_prefill: true,

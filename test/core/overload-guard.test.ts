@@ -5,10 +5,10 @@
  * FIFO pools protecting better tiers, and the counts a placement holds until released.
  */
 import { describe, expect, it } from 'vitest';
-import type { PoolQueue } from '../../lambda/backends/pool-directory.ts';
 import { parseConfig } from '../../lambda/core/config.ts';
 import { TierOverloadedError } from '../../lambda/core/errors.ts';
 import { OverloadGuard } from '../../lambda/core/overload-guard.ts';
+import type { PoolQueue } from '../../lambda/core/backend-ports.ts';
 
 const M = 'm';
 

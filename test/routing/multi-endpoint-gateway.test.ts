@@ -100,7 +100,7 @@ describe('multi-endpoint pools through the gateway', () => {
   it('keeps serving when one of 3 endpoints is killed mid-run; only its in-flight requests may fail; later ones never reach it', async () => {
     const [a, b, c] = await sims(3);
     const { local, client } = await gateway({ gpu: { endpoints: [a!.url, b!.url, c!.url], health: { intervalMs: 100, timeoutMs: 200 } } });
-    const pools = local.runtime.deps.steps.pools;
+    const pools = local.runtime.pools;
     let inFlightOnKilled = -1;
     let killing: Promise<void> | undefined;
     // Long enough replies (~30 ms each) that requests are in flight on every endpoint at the kill.
@@ -146,7 +146,7 @@ describe('multi-endpoint pools through the gateway', () => {
     // Round robin: the probe after the cool-down reaches the bad endpoint for sure (the default
     // policy draws two endpoints at random, so four requests could all miss it, ~6% of runs).
     const { local, client } = await gateway({ gpu: { endpoints: [bad!.url, good!.url], policy: 'round-robin', breaker: { failures: 3, coolDownMs: 400 } } });
-    const pools = local.runtime.deps.steps.pools;
+    const pools = local.runtime.pools;
     const first = await load(8, 8, () => streamOnce(client));
     expect(first.every((r) => r.ok)).toBe(true);
     expect(pools.snapshot('gpu')[0]!.breaker).toBe('open');
