@@ -48,7 +48,7 @@ export type BuildKind = (typeof BUILDS)[number];
 
 /** Everything a bench run needs to know, defaults filled in. */
 export interface BenchOptions {
-  /** Requests per measured batch; `undefined` means max(500, 8 × concurrency). */
+  /** Requests per measured batch; `undefined` means max(1000, 8 × concurrency). */
   readonly requests: number | undefined;
   readonly rounds: number;
   readonly concurrency: readonly number[];
@@ -85,7 +85,8 @@ export class BenchUsageError extends Error {
  * Measured rounds by default. The anchor's own TTFT p50 at 16 streams spans about 2x between
  * batches of one run on the shared 2-core machine (1.9–3.7 ms in a typical run of an earlier
  * bench), more than the 1 ms target: the paired ΔTTFT needs several pairs of rounds. Eight (four
- * pairs) keeps a default run of every path and admission mode within about ten minutes.
+ * pairs) of 1000 requests at 16 and 64 streams: a default run of every path and admission mode
+ * took 3.6 minutes with batches of 500 on an idle 2-core machine, so about seven with these.
  */
 export const DEFAULT_ROUNDS = 8;
 
@@ -117,7 +118,7 @@ in every mode. The lambda and stack targets synthesize the stack first (as npm s
 its cache .splitserve/cdk.out: a later npm start with another config synthesizes again).
 
 options:
-  --requests N         requests per measured batch        (default: max(500, 8 x concurrency))
+  --requests N         requests per measured batch        (default: max(1000, 8 x concurrency))
   --rounds R           measured rounds, after a warm-up round of half-size batches (default: ${DEFAULT_ROUNDS})
   --concurrency LIST   comma-separated concurrencies      (default: ${DEFAULT_CONCURRENCY.join(',')})
   --routes LIST        agg,disagg                         (default: both)
@@ -140,11 +141,12 @@ options:
                        bundles are then not minified, and kept (their directory is printed)
   --help               this text
 
-A default run takes about RUN_MINUTES minutes on a 2-core machine (a synth adds about a minute
-when the stack changed).
+A default run takes about seven minutes on an idle 2-core machine (every path, with the toy
+proxy), longer when the machine is busy.
 Rounds: direct first in every group, then the other paths in the order above, reversed every
 other round; ΔTTFT p50 = path − pipe within each round, rounds 1+2, 3+4, … averaged, the median of
-those. CPU: ms per request of each process tree from /proc; the gateway's own and its store's.
+those. CPU: ms per request of each process tree from /proc, all rounds' CPU over all their
+requests; the gateway's own and its store's.
 Targets, checked at c=16 with exact admission (PASS/MISS lines at the end):
   lambda, each route: TTFT p50 ≤ pipe + 1 ms, CPU/request ≤ 2x the pipe's (info: the goal,
     +0.5 ms and 1.5x). CPU is judged on the gateway process: the store stands in for DynamoDB,
@@ -260,10 +262,10 @@ export function parseBenchArgs(args: readonly string[]): BenchOptions {
 }
 
 /**
- * Requests in a measured batch at concurrency `c`: the explicit `--requests`, else max(500, 8c).
- * CPU time comes from /proc in 10 ms clock ticks: over 500 requests a tick is 0.02 ms per request,
- * about 3% of the bare pipe's figure (the pooled figures, over all rounds, are finer).
+ * Requests in a measured batch at concurrency `c`: the explicit `--requests`, else max(1000, 8c).
+ * CPU time comes from /proc in 10 ms clock ticks: over 1000 requests a tick is 0.01 ms per
+ * request, 7% of the bare pipe's 0.14 ms (the CPU figures are pooled over all rounds: finer).
  */
 export function requestsFor(options: Pick<BenchOptions, 'requests'>, c: number): number {
-  return options.requests ?? Math.max(500, 8 * c);
+  return options.requests ?? Math.max(1000, 8 * c);
 }

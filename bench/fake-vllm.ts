@@ -1,8 +1,10 @@
 /**
- * A tiny fake vLLM OpenAI server, run as its own process (DESIGN.md section 8's reference backend):
- * an 8-token streamed reply, written chunk by chunk with no artificial delay; a prefill call
+ * A tiny fake vLLM OpenAI server, run as its own process (the bench's default backend): an 8-token
+ * streamed reply, written chunk by chunk with no artificial delay; a prefill call
  * (`kv_transfer_params.do_remote_decode`) answers a 1-token completion carrying
- * `kv_transfer_params` for decode.
+ * `kv_transfer_params` for decode. It answers what the gateway, the bare pipe and vLLM's
+ * `toy_proxy_server.py` send (the toy proxy's prefill body also carries null `remote_*` fields,
+ * and its decode body `min_tokens: null`; both are ignored here, as by vLLM).
  *
  * Usage: `node --import tsx bench/fake-vllm.ts [--port 0] [--record]`; prints
  * `fake-vllm listening on http://127.0.0.1:<port>`. With `--record`, every call is kept and served

@@ -1,6 +1,7 @@
 /**
- * The minimal pass-through relay: the practical limit a gateway is measured against. No auth, no
- * validation, no metering: node:http in front, undici keep-alive pools behind.
+ * A minimal pass-through relay (node:http in front, undici keep-alive pools behind; no auth, no
+ * validation, no metering): the overload bench's FIFO relay (bench/overload/run.ts). The main
+ * bench's anchor is bench/bare-pipe.ts (node:http on both sides, `pipeline()`).
  *
  * - `x-relay-route: agg` (default): the body goes unchanged to the aggregated backend and the
  *   answer streams back as it arrives.

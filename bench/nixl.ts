@@ -1,6 +1,6 @@
 /**
- * The vLLM NIXL prefill → decode hand-off (DESIGN.md section 2), as bodies: shared by the minimal
- * relay and by the load generator's "direct" mode so both do exactly the same thing.
+ * The vLLM NIXL prefill → decode hand-off, as bodies: shared by the bare pipe, the overload
+ * bench's relay and the load generator's "direct" mode so all do exactly what the gateway does.
  */
 
 /** JSON object body of an OpenAI-style request. */
@@ -8,7 +8,7 @@ export type JsonBody = Record<string, unknown>;
 
 /**
  * The prefill body and its `kv_transfer_params`: the gateway's own definitions (one place says
- * what the protocol sends), so the relay and the direct client do exactly what the gateway does.
+ * what the protocol sends), so the pipe and the direct client do exactly what the gateway does.
  */
 export { PREFILL_KV_REQUEST, prefillBody } from '../lambda/backends/vllm-nixl.ts';
 

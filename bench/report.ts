@@ -238,9 +238,13 @@ export function comparisonsOf(cells: readonly CellFigures[], batches: readonly B
   return out;
 }
 
-/** PASS/MISS of the Lambda path's two figures against a bound (TTFT: the paired difference; CPU: the gateway process's ratio of medians). */
-export function verdict(c: Pick<Comparison, 'deltaTtftP50PairedMs' | 'cpuRatio'>, bounds = { ttftMs: MAX_DELTA_TTFT_P50_MS, cpuRatio: MAX_CPU_RATIO }): { readonly ttft: boolean; readonly cpu: boolean } {
-  return { ttft: c.deltaTtftP50PairedMs <= bounds.ttftMs, cpu: c.cpuRatio <= bounds.cpuRatio };
+/**
+ * PASS/MISS of the Lambda path's two figures against a bound. TTFT: the paired difference. CPU:
+ * the gateway process's ratio pooled over all rounds; the pipe takes about 0.15 ms per request
+ * here, 15 clock ticks over a batch of 1000, so one batch's figure moves by a tick's 7%.
+ */
+export function verdict(c: Pick<Comparison, 'deltaTtftP50PairedMs' | 'cpuRatioPooled'>, bounds = { ttftMs: MAX_DELTA_TTFT_P50_MS, cpuRatio: MAX_CPU_RATIO }): { readonly ttft: boolean; readonly cpu: boolean } {
+  return { ttft: c.deltaTtftP50PairedMs <= bounds.ttftMs, cpu: c.cpuRatioPooled <= bounds.cpuRatio };
 }
 
 function num(v: number | null | undefined, digits: number): string {
@@ -272,8 +276,8 @@ export function targetChecks(cells: readonly CellFigures[], comparisons: readonl
     const goal = lambda ? verdict(lambda, { ttftMs: GOAL_DELTA_TTFT_P50_MS, cpuRatio: GOAL_CPU_RATIO }) : undefined;
     checks.push(
       { route, target: 'lambda', info: false, what: `TTFT p50 ≤ pipe + ${MAX_DELTA_TTFT_P50_MS} ms`, pass: v ? v.ttft : null, detail: lambda ? `${signed(lambda.deltaTtftP50PairedMs)} ms (paired per round)` : missing },
-      { route, target: 'lambda', info: false, what: `CPU/req ≤ ${MAX_CPU_RATIO}x pipe (gateway process)`, pass: v ? v.cpu : null, detail: lambda ? `${num(lambda.cpuRatio, 2)}x (with its store ${num(lambda.cpuRatioWithStorePooled, 2)}x, pooled)` : missing },
-      { route, target: 'lambda', info: true, what: `goal: TTFT p50 ≤ pipe + ${GOAL_DELTA_TTFT_P50_MS} ms, CPU/req ≤ ${GOAL_CPU_RATIO}x`, pass: goal ? goal.ttft && goal.cpu : null, detail: lambda ? `${signed(lambda.deltaTtftP50PairedMs)} ms, ${num(lambda.cpuRatio, 2)}x` : missing },
+      { route, target: 'lambda', info: false, what: `CPU/req ≤ ${MAX_CPU_RATIO}x pipe (gateway process)`, pass: v ? v.cpu : null, detail: lambda ? `${num(lambda.cpuRatioPooled, 2)}x (with its store ${num(lambda.cpuRatioWithStorePooled, 2)}x)` : missing },
+      { route, target: 'lambda', info: true, what: `goal: TTFT p50 ≤ pipe + ${GOAL_DELTA_TTFT_P50_MS} ms, CPU/req ≤ ${GOAL_CPU_RATIO}x`, pass: goal ? goal.ttft && goal.cpu : null, detail: lambda ? `${signed(lambda.deltaTtftP50PairedMs)} ms, ${num(lambda.cpuRatioPooled, 2)}x` : missing },
     );
   }
   if (routes.includes('disagg')) {
@@ -313,8 +317,8 @@ export function formatReport(report: BenchReport): string {
   const lines: string[] = [];
   lines.push(`splitserve bench: ${report.environment.backend} backend, admission ${o.admissions.join(', ')} (metering on), ${o.rounds} round(s) after a warm-up round, medians over rounds; node ${report.environment.node}, ${report.environment.cpus} CPU(s)`);
   lines.push(`bench servers and the splitserve CLI ${o.build === 'source' ? 'from their sources (tsx)' : 'as esbuild bundles'}; the Lambda handlers of lambda and stack are the cloud assembly's bundles`);
-  lines.push('TTFT in ms (to the first content chunk). CPU in ms per request of the process tree, "CPU gw" the path\'s own process (the gateway; median over rounds), "store" its DynamoDB stand-in (own process), "sum" both (these two pooled over all rounds)');
-  lines.push('"x" columns: ratio to the bare pipe in the same run (CPU x: the gateway process; sum x: gateway + store, pooled). ΔTTFT p50: path − pipe within each round, rounds 1+2, 3+4, … averaged, median of those');
+  lines.push('TTFT in ms (to the first content chunk), TTFT and req/s medians over rounds. CPU in ms per request of each process tree, all rounds\' CPU over all their requests: "CPU gw" the path\'s own process (the gateway), "store" its DynamoDB stand-in (own process), "sum" both');
+  lines.push('"x" columns: ratio to the bare pipe in the same run (CPU x: the gateway process; sum x: gateway + store). ΔTTFT p50: path − pipe within each round, rounds 1+2, 3+4, … averaged, median of those');
   for (const note of report.notes) lines.push(`note: ${note}`);
   for (const route of o.routes) {
     lines.push('', `== ${ROUTE_TITLES[route]} ==`);
@@ -328,8 +332,8 @@ export function formatReport(report: BenchReport): string {
         const sum = cell.cpuMsPerRequestPooled === null ? null : cell.cpuMsPerRequestPooled + (cell.storeCpuMsPerRequestPooled ?? 0);
         lines.push(pad([
           pathLabel(cell), num(cell.ttftP50Ms, 2), num(cell.ttftP99Ms, 2), num(cell.throughputRps, 0),
-          num(cell.cpuMsPerRequest, 3), num(cell.storeCpuMsPerRequestPooled, 3), num(cell.storeCpuMsPerRequestPooled === null ? null : sum, 3),
-          cmp ? signed(cmp.deltaTtftP50PairedMs) : '', cmp ? num(cmp.cpuRatio, 2) : '', cmp && cell.storeCpuMsPerRequestPooled !== null ? num(cmp.cpuRatioWithStorePooled, 2) : '',
+          num(cell.cpuMsPerRequestPooled, 3), num(cell.storeCpuMsPerRequestPooled, 3), num(cell.storeCpuMsPerRequestPooled === null ? null : sum, 3),
+          cmp ? signed(cmp.deltaTtftP50PairedMs) : '', cmp ? num(cmp.cpuRatioPooled, 2) : '', cmp && cell.storeCpuMsPerRequestPooled !== null ? num(cmp.cpuRatioWithStorePooled, 2) : '',
           cmp ? num(cmp.throughputRatio, 2) : '', cmp ? num(cmp.ttftP99Ratio, 2) : '', String(cell.failed),
         ], WIDTHS));
       }

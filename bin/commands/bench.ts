@@ -1,6 +1,7 @@
 /**
- * `splitserve bench`: the side-by-side benchmark of direct calls, the minimal relay and the gateway
- * (DESIGN.md section 8). Options: `splitserve bench --help`.
+ * `splitserve bench`: the side-by-side benchmark of every path to the backends (direct, the bare
+ * pipe, vLLM's toy proxy, the gateway's Lambda bundle, `--runtime node`, the emulated stack), each
+ * gateway with every admission mode. Options and targets: `splitserve bench --help`.
  */
 import { join } from 'node:path';
 import { BENCH_USAGE, BenchUsageError, parseBenchArgs } from '../../bench/cli-options.ts';
@@ -31,8 +32,9 @@ function stderrProgress(): BenchIo & { finish(): void } {
 }
 
 /**
- * Runs the benchmark, prints the tables on stdout and writes the JSON figures.
- * Returns 0 when every request completed, 1 when any failed or the run broke, 2 on a bad command line.
+ * Runs the benchmark, prints the tables and the PASS/MISS target lines on stdout and writes the
+ * JSON figures. Returns 0 when every request completed, 1 when any failed or the run broke, 2 on a
+ * bad command line; a MISS does not change the exit status.
  */
 export async function benchCommand(args: string[]): Promise<number> {
   let options;

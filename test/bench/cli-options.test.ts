@@ -5,7 +5,7 @@ describe('parseBenchArgs', () => {
   it('has the documented defaults', () => {
     const o = parseBenchArgs([]);
     expect(o).toMatchObject({ requests: undefined, rounds: 8, concurrency: [16, 64], routes: ['agg', 'disagg'], targets: undefined, vllmToy: undefined, admissions: ['none', 'exact', 'lease'], backend: 'fake', build: 'bundle', quick: false });
-    expect(requestsFor(o, 16)).toBe(500);
+    expect(requestsFor(o, 16)).toBe(1000);
     expect(requestsFor(o, 256)).toBe(2048);
   });
 

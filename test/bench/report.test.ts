@@ -92,12 +92,12 @@ describe('cellsOf and comparisonsOf', () => {
 });
 
 describe('verdict', () => {
-  it('checks TTFT on the paired difference and CPU on the ratio of medians, bounds included', () => {
-    expect(verdict({ deltaTtftP50PairedMs: 1, cpuRatio: 1.2 })).toEqual({ ttft: true, cpu: true });
-    expect(verdict({ deltaTtftP50PairedMs: 1.01, cpuRatio: 1.2 })).toEqual({ ttft: false, cpu: true });
-    expect(verdict({ deltaTtftP50PairedMs: 0, cpuRatio: 2 })).toEqual({ ttft: true, cpu: true });
-    expect(verdict({ deltaTtftP50PairedMs: 0, cpuRatio: 2.01 })).toEqual({ ttft: true, cpu: false });
-    expect(verdict({ deltaTtftP50PairedMs: 0.6, cpuRatio: 1.6 }, { ttftMs: 0.5, cpuRatio: 1.5 })).toEqual({ ttft: false, cpu: false });
+  it('checks TTFT on the paired difference and CPU on the pooled ratio, bounds included', () => {
+    expect(verdict({ deltaTtftP50PairedMs: 1, cpuRatioPooled: 1.2 })).toEqual({ ttft: true, cpu: true });
+    expect(verdict({ deltaTtftP50PairedMs: 1.01, cpuRatioPooled: 1.2 })).toEqual({ ttft: false, cpu: true });
+    expect(verdict({ deltaTtftP50PairedMs: 0, cpuRatioPooled: 2 })).toEqual({ ttft: true, cpu: true });
+    expect(verdict({ deltaTtftP50PairedMs: 0, cpuRatioPooled: 2.01 })).toEqual({ ttft: true, cpu: false });
+    expect(verdict({ deltaTtftP50PairedMs: 0.6, cpuRatioPooled: 1.6 }, { ttftMs: 0.5, cpuRatio: 1.5 })).toEqual({ ttft: false, cpu: false });
   });
 });
 
@@ -136,7 +136,7 @@ describe('formatReport', () => {
     expect(text).toMatch(/^lambda exact +5\.20 +10\.40 +1000 +0\.200 +0\.050 +0\.250 +\+0\.70 +2\.00 +2\.50 +1\.00 +2\.00 +0$/m);
     expect(text).toMatch(/^pipe +2\.60 +5\.20 +1000 +0\.100 +– +– +0$/m);
     expect(text).toContain('PASS  aggregated, lambda: TTFT p50 ≤ pipe + 1 ms: +0.70 ms (paired per round)');
-    expect(text).toContain('PASS  aggregated, lambda: CPU/req ≤ 2x pipe (gateway process): 2.00x (with its store 2.50x, pooled)');
+    expect(text).toContain('PASS  aggregated, lambda: CPU/req ≤ 2x pipe (gateway process): 2.00x (with its store 2.50x)');
     expect(text).toContain('info  aggregated, lambda: goal: TTFT p50 ≤ pipe + 0.5 ms, CPU/req ≤ 1.5x: MISS, +0.70 ms, 2.00x');
     expect(text).toContain('CPU targets are judged on the gateway process\'s CPU');
     expect(text).toContain('vLLM toy proxy not measured: no --vllm-toy PATH given');
