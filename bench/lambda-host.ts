@@ -11,7 +11,8 @@
  * the config's tenants seeded, as `npm start` does.
  *
  * Usage: `node --import tsx bench/lambda-host.ts --assembly DIR --config FILE --store URL [--port 0]`;
- * prints `lambda-host listening on http://127.0.0.1:<port>`. DIR is a cloud assembly synthesized
+ * prints `lambda-host listening on http://127.0.0.1:<port> (<function>: <bundle file>, handler <name>)`.
+ * DIR is a cloud assembly synthesized
  * from FILE (local/stack/synth.ts; the bench synthesizes it before starting this).
  */
 import { createServer } from 'node:http';
@@ -134,7 +135,7 @@ async function main(): Promise<void> {
   const server = createServer((req, res) => void serve(req, res).catch(() => failed(res)));
   server.keepAliveTimeout = 120_000;
   server.listen(Number(values.port), '127.0.0.1', () => {
-    process.stdout.write(`lambda-host listening on http://127.0.0.1:${(server.address() as AddressInfo).port}\n`);
+    process.stdout.write(`lambda-host listening on http://127.0.0.1:${(server.address() as AddressInfo).port} (${gateway.logicalId}: ${gateway.file}, handler ${gateway.handlerName})\n`);
   });
   exitWhenParentGone(() => server.close());
 }
