@@ -206,7 +206,7 @@ export async function runBench(options: BenchOptions, io: BenchIo): Promise<Benc
     const paths: BenchPath[] = [];
     for (const name of targets) {
       try {
-        paths.push(...(await startTarget(procs, name, backends, { scratch, configFile, nodeFlags, io, options, build })));
+        paths.push(...(await startTarget(procs, name, backends, { configFile, nodeFlags, io, options, build })));
       } catch (err) {
         if (name !== 'vllm-toy') throw err;
         toyNotMeasured = `it did not start: ${(err as Error).message.split('\n').slice(0, 6).join(' | ')}`;
@@ -303,8 +303,6 @@ export function roundOrder<T extends { readonly name: TargetName }>(paths: reado
 
 /** What starting a target needs besides its name and the backends. */
 interface TargetContext {
-  /** A temporary directory. */
-  readonly scratch: string;
   /** The gateway config file (written before the synth). */
   readonly configFile: string;
   /** Extra node flags for the pipe and the gateways (`--cpu-prof …`). */
