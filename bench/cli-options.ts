@@ -85,8 +85,8 @@ export class BenchUsageError extends Error {
  * Measured rounds by default. The anchor's own TTFT p50 at 16 streams spans about 2x between
  * batches of one run on the shared 2-core machine (1.9–3.7 ms in a typical run of an earlier
  * bench), more than the 1 ms target: the paired ΔTTFT needs several pairs of rounds. Eight (four
- * pairs) of 1000 requests at 16 and 64 streams: a default run of every path and admission mode
- * took 3.6 minutes with batches of 500 on an idle 2-core machine, so about seven with these.
+ * pairs) of 1000 requests at 16 and 64 streams: a default run of every path and admission mode,
+ * the toy proxy included, took 5.3 minutes on the 2-core machine.
  */
 export const DEFAULT_ROUNDS = 8;
 
@@ -141,8 +141,8 @@ options:
                        bundles are then not minified, and kept (their directory is printed)
   --help               this text
 
-A default run takes about seven minutes on an idle 2-core machine (every path, with the toy
-proxy), longer when the machine is busy.
+A default run takes about five minutes on a 2-core machine (every path, with the toy proxy),
+longer when the machine is busy.
 Rounds: direct first in every group, then the other paths in the order above, reversed every
 other round; ΔTTFT p50 = path − pipe within each round, rounds 1+2, 3+4, … averaged, the median of
 those. CPU: ms per request of each process tree from /proc, all rounds' CPU over all their
