@@ -217,7 +217,7 @@ export function deadlineError(reason: unknown): GatewayError {
 
 /**
  * 504: a plan execution ended without running its Meter or MeterFailure step (timed out, or
- * aborted), so the gateway meters the request itself.
+ * aborted); its executor ran the Meter step instead.
  */
 export class PlanNotMeteredError extends UpstreamError {
   constructor(status: string) {

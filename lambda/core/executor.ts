@@ -3,40 +3,73 @@
  * Retry on transient failures, Catch → Fallback, Meter), called as functions. Used for every
  * streaming request (Step Functions cannot stream) and, where no state machine is configured, for
  * non-streaming ones too.
+ *
+ * Metering has one owner per plan: a non-streamed plan is metered by its executor's Meter step
+ * ({@link PlanMetering.meter}, whatever the outcome), a stream by the gateway at its end; the
+ * gateway never asks an executor whether it metered.
  */
 import { UpstreamError } from './errors.ts';
-import type { PlanState } from './plan.ts';
+import { NO_USAGE } from './meter-step.ts';
+import type { PlanState, PlanUsage } from './plan.ts';
+import type { OpenRequestHandle } from './ports.ts';
 import type { StepDeps } from './plan-steps.ts';
 import { decode, hasPrefill, onTierChain, openDecode, prefill } from './plan-steps.ts';
 import { withRetry } from './retry.ts';
 import type { UpstreamCompletion } from './backend-ports.ts';
 
-/** Runs a non-streaming plan to its final state (with `response` and `usage`). */
+/** What the caller hands an executor with a plan: the plan's Meter step, bound to its request. */
+export interface PlanMetering {
+  /**
+   * Opens the request's crash-safety marker (lambda/store/open-requests.ts), for an executor that
+   * meters in this process: a state machine execution meters its request even if this process
+   * dies, and opens none.
+   */
+  open(): OpenRequestHandle | undefined;
+  /**
+   * The Meter step (lambda/core/meter-step.ts): records how the plan ended, `failure` when it
+   * failed. An executor calls it exactly once per plan it meters in this process.
+   */
+  meter(state: PlanState, usage: PlanUsage, failure?: unknown): void;
+}
+
+/** Runs a non-streaming plan to its final state (with `response` and `usage`), metered. */
 export interface PlanExecutor {
   /** Name for logs: `in-process` or `step-functions`. */
   readonly name: string;
-  /** Whether the executor records usage itself (the state machine's `Meter` step). */
-  readonly meters: boolean;
-  runJson(state: PlanState, signal: AbortSignal): Promise<PlanState>;
+  /**
+   * Runs the plan; it is metered once whatever the outcome: by the executor's own Meter step, or
+   * through `metering.meter` when it runs in this process.
+   */
+  runJson(state: PlanState, signal: AbortSignal, metering: PlanMetering): Promise<PlanState>;
 }
 
 /** Non-streaming plans run as function calls. */
 export class InProcessExecutor implements PlanExecutor {
   readonly name = 'in-process';
-  readonly meters = false;
 
   constructor(private readonly deps: StepDeps) {}
 
   /**
    * Prefill then decode, each retried on transient failures; a failure that outlives its retries
    * moves to the next fallback tier, whose steps are retried the same way (as the state machine
-   * retries its Fallback task, and as {@link openPlanStream} does).
+   * retries its Fallback task, and as {@link openPlanStream} does). Then the Meter step, as the
+   * state machine's: the plan is marked open while it runs, and metered when it ends or fails.
    */
-  runJson(initial: PlanState, signal: AbortSignal): Promise<PlanState> {
-    return onTierChain(this.deps, initial, signal, async (state) => {
-      const afterPrefill = hasPrefill(this.deps, state) ? await withRetry(() => prefill(this.deps, state, signal), signal) : state;
-      return withRetry(() => decode(this.deps, afterPrefill, signal), signal);
-    });
+  async runJson(initial: PlanState, signal: AbortSignal, metering: PlanMetering): Promise<PlanState> {
+    const marker = metering.open();
+    let done: PlanState;
+    try {
+      done = await onTierChain(this.deps, initial, signal, async (state) => {
+        const afterPrefill = hasPrefill(this.deps, state) ? await withRetry(() => prefill(this.deps, state, signal), signal) : state;
+        return withRetry(() => decode(this.deps, afterPrefill, signal), signal);
+      });
+    } catch (err) {
+      metering.meter(initial, NO_USAGE, err);
+      throw err;
+    }
+    if (marker) await marker.ready();
+    metering.meter(done, done.usage ?? NO_USAGE);
+    return done;
   }
 }
 

@@ -6,7 +6,7 @@
 import type { TierName } from './config.ts';
 import { checkContextLimit } from './context-limit.ts';
 import { costUnits, reservePriceFactor } from './cost.ts';
-import { NotFoundError, PermissionDeniedError, PlanNotMeteredError, TierOverloadedError } from './errors.ts';
+import { NotFoundError, PermissionDeniedError, TierOverloadedError } from './errors.ts';
 import type { Placement } from './overload-guard.ts';
 import type { RequestRun } from './drain.ts';
 import type { GatewayDeps } from './gateway-deps.ts';
@@ -17,6 +17,8 @@ import type { PlanState, PlanUsage } from './plan.ts';
 import { ROUTE_KINDS, switchTier } from './plan.ts';
 import { routePools, tierRoute } from '../routing/tier-route.ts';
 import { openPlanStream } from './executor.ts';
+import type { PlanMetering } from './executor.ts';
+import { meterPlan, NO_USAGE } from './meter-step.ts';
 import type { AdmissionTicket, OpenRequestHandle, Principal, UsageRecord } from './ports.ts';
 import { addRateLimitHeaders } from './rate-limit-headers.ts';
 import type { ApiKind } from './request-schema.ts';
@@ -116,29 +118,23 @@ export async function handleGeneration(deps: GatewayDeps, api: ApiKind, rawBody:
   // drain deadline of this instance (drain.ts).
   const run = deps.drain.enter(ctx.signal, ctx.deadline);
   // Crash safety: a marker of the request, written while the backend works on it (open-requests.ts),
-  // for the requests the gateway meters itself. A state machine execution meters its own request
-  // (its Meter step), whether or not this process lives to see the answer: no marker for it.
-  const gatewayMeters = body.stream === true || !deps.executor.meters;
-  const marker = gatewayMeters ? deps.openRequests?.open(openRequestOf(state, reserveTokens, reserveCost)) : undefined;
-  const admitted: Admitted = { state, ticket, placement, headers: addRateLimitHeaders(headers, ticket.rateLimit), ctx, run, marker };
+  // held by whoever meters it in this process: the gateway for a stream, the in-process executor
+  // for a non-streamed plan (a state machine execution meters its own even if this process dies).
+  const open = () => deps.openRequests?.open(openRequestOf(state, reserveTokens, reserveCost));
+  const admitted: Admitted = { state, ticket, placement, headers: addRateLimitHeaders(headers, ticket.rateLimit), ctx, run, marker: body.stream === true ? open() : undefined, recorded: undefined };
   try {
-    return body.stream === true ? await streamPlan(deps, admitted) : await jsonPlan(deps, admitted);
+    return body.stream === true ? await streamPlan(deps, admitted) : await jsonPlan(deps, admitted, open);
   } catch (thrown) {
     // Ended by a deadline: answered (and metered) as the deadline's error, not as an abort.
     const err = run.stopped && !ctx.signal.aborted ? run.stopped : thrown;
-    const usage = { promptTokens: 0, completionTokens: 0 };
-    // A state machine execution meters itself (its Meter or MeterFailure step), unless it ended
-    // without running either (timed out, aborted): then the gateway meters it.
-    const metered = body.stream !== true && deps.executor.meters && !(err instanceof PlanNotMeteredError);
-    finish(deps, admitted, state, { outcome: ctx.signal.aborted ? 'aborted' : 'error', usage, ttftMs: null, meter: !metered }, err);
+    finish(deps, admitted, state, { outcome: ctx.signal.aborted ? 'aborted' : 'error', usage: NO_USAGE, ttftMs: null }, err);
     throw err;
   }
 }
 
 /** Meters and logs a request the overload shed (429): no tokens, no cost, counted per tier as shed. */
 function shed(deps: GatewayDeps, state: PlanState, err: TierOverloadedError): void {
-  const record = usageRecordOf(state, 'shed', { promptTokens: 0, completionTokens: 0 }, null, deps.config.tiers[state.tierServed]);
-  deps.meter.record(record);
+  meterPlan(deps.meter, deps.config, state, 'shed', NO_USAGE);
   deps.logger.info('request shed', { requestId: state.requestId, tenant: state.tenantId, tierAsked: state.tierAsked, tier: state.tierServed, retryAfterMs: err.retryAfterMs, reason: err.message });
 }
 
@@ -152,16 +148,23 @@ interface Admitted {
   readonly ctx: GenerationContext;
   /** Its cancellation: `run.signal` is what upstream calls stop at; `run.stopped` says why, at a deadline. */
   readonly run: RequestRun;
-  /** The request's open marker: durable before the first byte reaches the client. */
+  /** A stream's open marker: durable before the first byte reaches the client. */
   readonly marker: OpenRequestHandle | undefined;
+  /** The usage record a non-streamed plan's Meter step wrote in this process, if it did. */
+  recorded: UsageRecord | undefined;
 }
 
-async function jsonPlan(deps: GatewayDeps, admitted: Admitted): Promise<GatewayResponse> {
+async function jsonPlan(deps: GatewayDeps, admitted: Admitted, open: PlanMetering['open']): Promise<GatewayResponse> {
   const { state, headers, ctx } = admitted;
-  const done = await deps.executor.runJson(state, admitted.run.signal);
-  if (admitted.marker) await admitted.marker.ready();
-  const usage = done.usage ?? { promptTokens: 0, completionTokens: 0 };
-  finish(deps, admitted, done, { outcome: 'ok', usage, ttftMs: null, meter: !deps.executor.meters || done.meterError !== undefined });
+  const metering: PlanMetering = {
+    open,
+    meter: (metered, usage, failure) => {
+      const outcome = failure === undefined ? 'ok' : ctx.signal.aborted ? 'aborted' : 'error';
+      admitted.recorded = meterPlan(deps.meter, deps.config, metered, outcome, usage);
+    },
+  };
+  const done = await deps.executor.runJson(state, admitted.run.signal, metering);
+  finish(deps, admitted, done, { outcome: 'ok', usage: done.usage ?? NO_USAGE, ttftMs: null });
   headers['openai-processing-ms'] = String(Date.now() - ctx.startedAt);
   return jsonResponse(200, done.response, headers);
 }
@@ -188,18 +191,21 @@ interface Ending {
   readonly outcome: UsageRecord['outcome'];
   readonly usage: PlanUsage;
   readonly ttftMs: number | null;
-  /** False when the executor's own Meter step already recorded the request. */
-  readonly meter?: boolean;
 }
 
-/** Settles admission and the placement, meters and logs a request exactly once, off the response path. */
-function finish(deps: GatewayDeps, { ticket, placement, run }: Admitted, state: PlanState, end: Ending, error?: unknown): void {
+/**
+ * Settles admission and the placement, meters a stream and logs a request, exactly once, off the
+ * response path. A non-streamed plan was metered by its executor's Meter step.
+ */
+function finish(deps: GatewayDeps, { ticket, placement, run, recorded }: Admitted, state: PlanState, end: Ending, error?: unknown): void {
   const totalMs = Date.now() - state.startedAt;
   run.end();
   placement.release();
-  const record = usageRecordOf(state, end.outcome, end.usage, end.ttftMs, deps.config.tiers[state.tierServed]);
+  const record =
+    state.body.stream === true
+      ? meterPlan(deps.meter, deps.config, state, end.outcome, end.usage, end.ttftMs)
+      : (recorded ?? usageRecordOf(state, end.outcome, end.usage, end.ttftMs, deps.config.tiers[state.tierServed]));
   ticket.settle({ tokens: end.usage.promptTokens + end.usage.completionTokens, costUnits: record.costUnits });
-  if (end.meter !== false) deps.meter.record(record);
   const kvRecomputed = state.route === 'disaggregated' && state.kvTransferParams === null;
   deps.metrics?.record(record, kvRecomputed);
   // Every request is logged; at INFO when something is worth a look (a failure, an abort, a tier

@@ -62,8 +62,6 @@ export interface PlanState {
   readonly usage?: PlanUsage;
   /** Set by `Catch`: the failure that sent the plan to `fallback`. */
   readonly error?: { readonly Error: string; readonly Cause?: string };
-  /** Set by the state machine when its Meter step failed: the caller meters instead. */
-  readonly meterError?: { readonly Error: string; readonly Cause?: string };
 }
 
 /** A state switched to another tier (fallback), with the per-route fields reset. */

@@ -6,7 +6,7 @@
  */
 import type { PlanState } from '../core/plan.ts';
 import * as steps from '../core/plan-steps.ts';
-import { usageRecordOf } from '../core/usage-record.ts';
+import { meterPlan, NO_USAGE } from '../core/meter-step.ts';
 import { fromStepError, isUpstreamFailure, toStepError } from '../core/wire-errors.ts';
 import { readFunctionEnvironment } from './function-env.ts';
 import { assembleStepTasks } from './gateway-runtime.ts';
@@ -52,10 +52,10 @@ export const fallback = (state: PlanState): Promise<PlanState> =>
     return steps.fallback(current().steps, { ...state, error: undefined }, failure, never);
   });
 
-/** `Meter` task: records the request's usage (success, or failure with `error`) durably. */
+/** `Meter` task: the plan's Meter step (success, or failure with `error`), made durable. */
 export async function meter(state: PlanState): Promise<void> {
   const { meterForInvocation, steps: deps } = current();
   const sink = meterForInvocation();
-  sink.record(usageRecordOf(state, state.error ? 'error' : 'ok', state.usage ?? { promptTokens: 0, completionTokens: 0 }, null, deps.config.tiers[state.tierServed]));
+  meterPlan(sink, deps.config, state, state.error ? 'error' : 'ok', state.usage ?? NO_USAGE);
   await sink.flush();
 }

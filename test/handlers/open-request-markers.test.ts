@@ -107,7 +107,8 @@ describe('open-request markers of the assembled gateway', () => {
       },
       { step: 'initialize', name: 'count-marker-puts' },
     );
-    // An executor that meters its own requests, as the Step Functions one does (its Meter step).
+    // An executor whose plans are metered outside this process, as the Step Functions one's are
+    // (its state machine's Meter step): it opens no marker and meters here only what that step could not.
     const metering = assembleGateway({
       config,
       dynamo: store.client,
@@ -115,7 +116,7 @@ describe('open-request markers of the assembled gateway', () => {
       logger: capturingLogger(),
       executor: (steps) => {
         const inner = new InProcessExecutor(steps);
-        return { name: 'self-metering', meters: true, runJson: (state, signal) => inner.runJson(state, signal) };
+        return { name: 'self-metering', runJson: (state, signal) => inner.runJson(state, signal, { open: () => undefined, meter: () => undefined }) };
       },
     });
     try {
