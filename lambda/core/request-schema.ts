@@ -46,9 +46,6 @@ export const completionSchema = z.looseObject({
   prompt: z.union([z.string(), z.array(z.string()).check(z.minLength(1))]),
 });
 
-export type ChatCompletionBody = z.infer<typeof chatCompletionSchema>;
-export type CompletionBody = z.infer<typeof completionSchema>;
-
 /** The two generation APIs; `chat` = `/v1/chat/completions`, `text` = `/v1/completions`. */
 export const API_KINDS = { chat: 'chat', text: 'text' } as const;
 export type ApiKind = (typeof API_KINDS)[keyof typeof API_KINDS];
