@@ -1,6 +1,6 @@
 /**
  * The Node HTTP adapter: serves the gateway core on a local port. Translates `node:http` requests
- * to {@link GatewayRequest}s, writes responses (streams chunk by chunk, honouring back-pressure),
+ * to {@link GatewayRequest}s, writes responses (streams chunk by chunk, honouring back-pressure, as the Lambda handler does),
  * and aborts the request's signal when the client goes away so upstream calls are cancelled.
  */
 import { createServer } from 'node:http';
@@ -10,7 +10,7 @@ import { MAX_BODY_BYTES, PAYLOAD_TOO_LARGE_BODY } from '../lambda/core/body-limi
 import type { Gateway } from '../lambda/core/gateway.ts';
 import { readBody } from '../lambda/core/read-body.ts';
 import type { GatewayRequest, GatewayResponse } from '../lambda/core/http-types.ts';
-import { drained } from '../lambda/handlers/write-stream.ts';
+import { writeBody } from '../lambda/handlers/write-stream.ts';
 
 /** A running HTTP server. */
 export interface RunningServer {
@@ -35,80 +35,13 @@ export function flatHeaders(req: IncomingMessage): Record<string, string | undef
 }
 
 /**
- * Writes a streamed body, joining what is produced in one tick: a chunk is written once the
- * promise jobs of its tick have run (so never later than the relay next waits on the network),
- * and the last one goes out with the end of the response. A reply the backend sent at once
- * (tokens, usage, `[DONE]`) leaves in one syscall instead of two. (Corking the socket instead
- * loses the last chunk when `end()` comes while corked, on Node 22.)
- */
-class TickWriter {
-  private pending = '';
-  private scheduled = false;
-  private needDrain = false;
-
-  constructor(private readonly res: ServerResponse) {}
-
-  /** Queues `text` for the end of this tick; resolves when the response can take more. */
-  write(text: string): Promise<void> {
-    this.pending += text;
-    if (!this.scheduled) {
-      this.scheduled = true;
-      process.nextTick(flushTick, this);
-    }
-    return this.needDrain ? drained(this.res) : RESOLVED;
-  }
-
-  flush(): void {
-    this.scheduled = false;
-    if (this.pending === '' || this.res.destroyed) return;
-    const text = this.pending;
-    this.pending = '';
-    this.needDrain = !this.res.write(text);
-  }
-
-  /** Ends the response with whatever is still queued. */
-  end(): void {
-    const text = this.pending;
-    this.pending = '';
-    if (this.res.destroyed) return;
-    if (text === '') this.res.end();
-    else this.res.end(text);
-  }
-}
-
-const RESOLVED = Promise.resolve();
-
-function flushTick(writer: TickWriter): void {
-  writer.flush();
-}
-
-/**
- * Writes a gateway response to a Node response, streaming an iterable body as it is produced.
- * Stops pulling (and so cancels the upstream) when the client disconnects.
+ * Writes a gateway response to a Node response, streaming an iterable body as it is produced,
+ * with the writer the Lambda handler uses (lambda/handlers/write-stream.ts). Stops pulling (and
+ * so cancels the upstream) when the client disconnects.
  */
 export async function writeResponse(res: ServerResponse, response: GatewayResponse): Promise<void> {
   res.writeHead(response.status, response.headers);
-  if (typeof response.body === 'string') {
-    res.end(response.body);
-    return;
-  }
-  const iterator = response.body[Symbol.asyncIterator]();
-  const out = new TickWriter(res);
-  let finished = false;
-  try {
-    for (;;) {
-      const next = await iterator.next();
-      if (next.done) {
-        finished = true;
-        break;
-      }
-      if (res.destroyed) break;
-      await out.write(next.value);
-    }
-  } finally {
-    if (!finished) await iterator.return?.();
-    out.end();
-  }
+  await writeBody(res, response.body);
 }
 
 /** A `node:http` request listener over the gateway. */

@@ -20,7 +20,6 @@ import { openLocalStore } from './embedded-dynamo.ts';
 import type { RunningServer } from './http-adapter.ts';
 import { serveGateway } from './http-adapter.ts';
 import { startSimulatedPools } from './simulated-pools.ts';
-import { UndiciTransport } from './undici-transport.ts';
 
 /** The config bundled with splitserve: simulated Trainium-prefill / Cerebras-decode pools and a dev tenant. */
 export const DEFAULT_CONFIG_PATH = fileURLToPath(new URL('../splitserve.config.json', import.meta.url));
@@ -116,7 +115,6 @@ export async function startLocal(options: StartLocalOptions): Promise<LocalGatew
       tables: LOCAL_TABLE_NAMES,
       logger: options.logger,
       now: options.now,
-      transport: (connections) => new UndiciTransport({ connections }),
     });
     closers.push(() => runtime.close());
     const server: RunningServer = await serveGateway(runtime.gateway, options.port ?? 8787, options.host ?? '127.0.0.1');

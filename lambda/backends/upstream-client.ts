@@ -1,9 +1,9 @@
 /**
  * HTTP transport towards backend servers. {@link UpstreamTransport} is what the backends call;
  * {@link UpstreamClient} implements it on `node:http` with keep-alive agents (a connection pool per
- * origin, no TCP handshake per request, and no HTTP library in the Lambda bundles). Long-running
- * servers may plug in a faster transport (local/undici-transport.ts). Transport failures and
- * upstream statuses map to typed gateway errors here, once, for every transport.
+ * origin, no TCP handshake per request, and no HTTP library in the Lambda bundles): the one
+ * transport, in Lambda and in the local servers (an undici transport measured no faster, side by
+ * side). Transport failures and upstream statuses map to typed gateway errors here, once.
  */
 // Called through the module objects, not named imports: tracing (lambda/handlers/tracing.ts)
 // instruments `http.request`/`https.request` on those objects.

@@ -1,7 +1,7 @@
 /**
  * An upstream completion as the plan steps see it: a whole JSON body, or batches of SSE `data:`
- * payloads, one batch per delivery of the transport (with undici, everything one network read
- * brought), so the relay writes once per delivery.
+ * payloads, one batch per delivery of the transport (everything one network read brought), so the
+ * relay writes once per delivery.
  */
 import { StringDecoder } from 'node:string_decoder';
 import { createParser } from 'eventsource-parser';

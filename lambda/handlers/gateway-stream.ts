@@ -14,7 +14,7 @@ import { assembleGateway } from './gateway-runtime.ts';
 import { PowertoolsRequestMetrics } from './request-metrics.ts';
 import { StepFunctionsExecutor } from './step-functions-executor.ts';
 import { traced } from './tracing.ts';
-import { endStream, writeWithBackpressure } from './write-stream.ts';
+import { writeBody } from './write-stream.ts';
 
 let runtime: GatewayRuntime | undefined;
 
@@ -36,16 +36,7 @@ function getRuntime(): GatewayRuntime {
 
 /** Writes a core response to a Lambda response stream. */
 export async function writeToResponseStream(responseStream: Writable, response: GatewayResponse): Promise<void> {
-  const stream = awslambda.HttpResponseStream.from(responseStream, { statusCode: response.status, headers: response.headers });
-  if (typeof response.body === 'string') {
-    await writeWithBackpressure(stream, response.body);
-  } else {
-    for await (const chunk of response.body) {
-      if (stream.destroyed) break;
-      await writeWithBackpressure(stream, chunk);
-    }
-  }
-  await endStream(stream);
+  await writeBody(awslambda.HttpResponseStream.from(responseStream, { statusCode: response.status, headers: response.headers }), response.body);
 }
 
 /** Lambda entry point. */

@@ -1,9 +1,28 @@
 /**
- * Writing a streamed body with back-pressure, shared by the Lambda response stream and the local
- * Node adapter: waits for `drain` when the stream's buffer is full, or for `close` when the
+ * Writing a response body with back-pressure, the one writer of the Lambda response stream and the
+ * local Node adapter: waits for `drain` when the stream's buffer is full, or for `close` when the
  * client went away (a `drain` that never comes must not hang the relay).
  */
 import type { Writable } from 'node:stream';
+
+/**
+ * Writes a whole body and ends the stream: a string in one `end` (a Node response then carries
+ * its length), chunks as they are produced. Stops pulling, and so cancels the upstream, once the
+ * stream is destroyed (the client went away) or a write fails.
+ *
+ * @example
+ * res.writeHead(response.status, response.headers);
+ * await writeBody(res, response.body);
+ */
+export async function writeBody(stream: Writable, body: string | AsyncIterable<string>): Promise<void> {
+  if (typeof body !== 'string') {
+    for await (const chunk of body) {
+      if (stream.destroyed) break;
+      await writeWithBackpressure(stream, chunk);
+    }
+  }
+  await endStream(stream, typeof body === 'string' ? body : undefined);
+}
 
 /** Writes `chunk`, resolving when the stream can take more (or has closed). */
 export function writeWithBackpressure(stream: Writable, chunk: string): Promise<void> {
@@ -16,17 +35,18 @@ export function drained(stream: Pick<Writable, 'on' | 'off' | 'destroyed'>): Pro
 }
 
 /**
- * Ends a stream and resolves once it has finished, or closed without finishing (the client went
+ * Ends a stream (with `last` as its final chunk, if given) and resolves once it has finished, or closed without finishing (the client went
  * away): `end(callback)` on a destroyed stream never calls the callback, which would leave the
  * handler (and its deadline timer) pending for good.
  *
  * @example
  * await endStream(responseStream);
  */
-export function endStream(stream: Writable): Promise<void> {
+export function endStream(stream: Writable, last?: string): Promise<void> {
   if (stream.destroyed || stream.writableFinished) return Promise.resolve();
   const ended = eventOrClose(stream, 'finish');
-  stream.end();
+  if (last === undefined) stream.end();
+  else stream.end(last);
   return ended;
 }
 

@@ -4,7 +4,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runAggregated } from '../../lambda/backends/openai.ts';
 import { UpstreamClient } from '../../lambda/backends/upstream-client.ts';
-import { UndiciTransport } from '../../local/undici-transport.ts';
 import { InvalidRequestError, UpstreamError } from '../../lambda/core/errors.ts';
 import type { RecordingBackend } from './recording-backend.ts';
 import { json, startRecordingBackend } from './recording-backend.ts';
@@ -12,7 +11,6 @@ import type { UpstreamTransport } from '../../lambda/core/backend-ports.ts';
 
 const TRANSPORTS: Array<[string, () => UpstreamTransport]> = [
   ['node:http transport (Lambda)', () => new UpstreamClient()],
-  ['undici transport (long-running servers)', () => new UndiciTransport()],
 ];
 
 describe.each(TRANSPORTS)('openai backend over the %s', (_name, makeTransport) => {

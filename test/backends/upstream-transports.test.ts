@@ -1,5 +1,5 @@
 /**
- * Both upstream transports (node:http for Lambda, undici for long-running servers) against a real
+ * The upstream transport (node:http, in Lambda and local servers alike) against a real
  * loopback server: bodies stream chunk by chunk, a slow reader loses nothing, cancelling or
  * aborting closes the upstream connection, and error bodies are bounded.
  */
@@ -9,12 +9,10 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UpstreamClient } from '../../lambda/backends/upstream-client.ts';
 import { UpstreamError } from '../../lambda/core/errors.ts';
-import { UndiciTransport } from '../../local/undici-transport.ts';
 import type { UpstreamCall, UpstreamTransport } from '../../lambda/core/backend-ports.ts';
 
 const TRANSPORTS: Array<[string, () => UpstreamTransport]> = [
   ['node:http', () => new UpstreamClient()],
-  ['undici', () => new UndiciTransport()],
 ];
 
 type Route = (req: IncomingMessage, res: ServerResponse) => void;

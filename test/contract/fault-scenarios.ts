@@ -90,13 +90,6 @@ export interface FaultTarget {
   aggregates(): Promise<readonly TierUsage[]>;
   /** Makes the metering so far durable where the target can (in-process); resolves anyway. */
   flush(): Promise<void>;
-  /**
-   * How late the target's transport may notice a silent backend, beyond the pool's timeout: the
-   * in-process runtime's undici transport runs its header and body timeouts on undici's fast
-   * timers (a 499 ms tick, 1 s resolution), so a 300 ms timeout fires after 0.3 to ~1.3 s; the
-   * functions' `node:http` transport fires on time (0).
-   */
-  readonly timerResolutionMs: number;
   /** The store client's fault switch (targets whose store client the test owns). */
   readonly store?: StoreFaults;
   close(): Promise<void>;
@@ -428,7 +421,7 @@ async function runCell({ target, client }: Lease, cell: FaultCell, lane: FaultLa
     expect([...seen.tiers], 'service_tier of the chunks before it').toEqual([o.streamError.tier]);
   }
   // within the deadline its pools' timeouts allow
-  expect(elapsed, 'ms to the end').toBeLessThan((cell.timeouts ?? 0) * (POOL_TIMEOUT_MS + target.timerResolutionMs) + SLACK_MS + (cell.extraMs ?? 0));
+  expect(elapsed, 'ms to the end').toBeLessThan((cell.timeouts ?? 0) * POOL_TIMEOUT_MS + SLACK_MS + (cell.extraMs ?? 0));
   // the retries and fallbacks, as calls per pool
   for (const [pool, n] of Object.entries(cell.calls ?? {})) {
     expect((await target.calls(pool as FaultPool)) - before[pool as FaultPool], `calls to ${pool}`).toBe(n);

@@ -16,7 +16,6 @@ import { dayKey } from '../../lambda/store/usage-items.ts';
 import { localDynamoClient, startEmbeddedDynamo } from '../../local/embedded-dynamo.ts';
 import { serveGateway } from '../../local/http-adapter.ts';
 import { startSimulatedPools } from '../../local/simulated-pools.ts';
-import { UndiciTransport } from '../../local/undici-transport.ts';
 import type { SimulatorHandle } from '../../sim/index.ts';
 import { silentLogger } from '../helpers/silent-logger.ts';
 import { StoreFaults, startStoreFaultProxy } from '../helpers/store-faults.ts';
@@ -51,7 +50,6 @@ export async function startInProcessFaultTarget(): Promise<FaultTarget> {
     dynamo: store.client,
     tables: LOCAL_TABLE_NAMES,
     logger: silentLogger,
-    transport: (connections) => new UndiciTransport({ connections }),
   });
   const server = await serveGateway(runtime.gateway, 0);
   const reader = localDynamoClient(store.endpoint);
@@ -63,7 +61,6 @@ export async function startInProcessFaultTarget(): Promise<FaultTarget> {
     calls: async (pool) => sim(pool).stats().calls,
     ...usageReader(reader, async () => LOCAL_TABLE_NAMES.usage),
     flush: () => runtime.flush(),
-    timerResolutionMs: 1_000,
     close: async () => {
       await server.close();
       await runtime.close().catch(() => undefined);
@@ -96,7 +93,6 @@ export async function startStackFaultTarget(): Promise<FaultTarget> {
     ...usageReader(store.client, table),
     // The functions flush after each response; nothing is left to flush from here.
     flush: async () => undefined,
-    timerResolutionMs: 0,
     close: async () => {
       await stack.close();
       await proxy.close();
