@@ -8,6 +8,7 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { PoolDirectory } from '../backends/pool-directory.ts';
 import { BACKEND_PROTOCOLS } from '../backends/registry.ts';
 import { UpstreamClient } from '../backends/upstream-client.ts';
+import type { UpstreamTransport } from '../core/backend-ports.ts';
 import type { AdmissionConfig, SplitserveConfig } from '../core/config.ts';
 import { ConfigError } from '../core/errors.ts';
 import type { PlanExecutor } from '../core/executor.ts';
@@ -28,7 +29,6 @@ import { DynamoKeyResolver } from '../store/key-resolver.ts';
 import type { TableNames } from '../store/tables.ts';
 import { OpenRequestJournal } from '../store/open-requests.ts';
 import { DynamoUsageMeter } from '../store/usage-meter.ts';
-import type { UpstreamTransport } from '../core/backend-ports.ts';
 
 /** Options of {@link assembleGateway}. */
 export interface GatewayRuntimeOptions {
