@@ -182,11 +182,11 @@ export type BackendProtocols = Partial<Record<Protocol, BackendProtocol>>;
 
 /** The pools' endpoints as the plan steps take them (lambda/backends/pool-directory.ts). */
 export interface StepPools {
-  /** Requests in flight on the pool now. */
+  /** Calls in flight from this instance on the pool's endpoints. */
   inFlight(pool: string): number;
-  /** Leases an endpoint of the pool: `preferred` when it can take the call, else one chosen by the pool's policy. */
+  /** Takes an endpoint for one call: `preferred` when it is available, else the pool's policy's choice; throws a retryable UpstreamError when none is. */
   acquire(pool: string, preferred?: string): EndpointLease;
-  /** Leases prefill's endpoint and chooses decode's with it; `concurrent`: decode calls prefill itself (only decode's endpoint is held for the pair). */
+  /** The prefill step's pick: prefill's endpoint (leased) and decode's, chosen together; `concurrent` (SGLang): the prefill lease only names its endpoint, decode's call leases both. */
   acquirePair(prefillPool: string, decodePool: string, concurrent: boolean): PrefillPick;
   /** The target of one endpoint of a pool (no lease). */
   target(pool: string, endpoint: string): BackendTarget;
