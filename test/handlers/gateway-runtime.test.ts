@@ -3,12 +3,16 @@
  * environment runs no timers). A stream reports its end on the next turn of the event loop, so
  * `flush()` must take in every end reported before it was called. Also: a request's deadline
  * (the Lambda time limit) ends it with a 504 that is metered, a shutdown refuses new requests,
- * and refusals are logged with their reason and never the key.
+ * and refusals are logged with their reason and never the key. The Step Functions tasks are built
+ * by the same composition root.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../lambda/core/config.ts';
 import type { GatewayRuntime } from '../../lambda/handlers/gateway-runtime.ts';
-import { assembleGateway } from '../../lambda/handlers/gateway-runtime.ts';
+import { assembleGateway, assembleStepTasks } from '../../lambda/handlers/gateway-runtime.ts';
+import { meterPlan } from '../../lambda/core/meter-step.ts';
+import type { PlanState } from '../../lambda/core/plan.ts';
+import { decode } from '../../lambda/core/plan-steps.ts';
 import { seedFromConfig } from '../../lambda/store/seed.ts';
 import { createTables, tableDefinitions } from '../../lambda/store/tables.ts';
 import { usageRecords } from '../../lambda/store/usage-report.ts';
@@ -62,6 +66,38 @@ describe('assembled gateway', () => {
     const records = await usageRecords(store.client, TABLES.usage, 'rt', Date.now());
     expect(records.map((r) => r.requestId)).toEqual([response.headers['x-request-id']]);
     expect(records[0]).toMatchObject({ outcome: 'ok', completionTokens: 3 });
+  });
+
+  it('builds the Step Functions tasks from the same root: their steps serve a plan, their Meter step makes it durable', async () => {
+    const tasks = assembleStepTasks({ config, dynamo: store.client, tables: TABLES, logger });
+    try {
+      expect(tasks.steps.protocols).toBe(runtime.deps.steps.protocols);
+      const state: PlanState = {
+        requestId: 'step-task-plan',
+        tenantId: 'rt',
+        api: 'chat',
+        model: 'llama-3.1-8b',
+        tierAsked: 'auto',
+        tierServed: 'default',
+        tiersTried: ['default'],
+        body: { model: 'llama-3.1-8b', max_tokens: 2, messages: [{ role: 'user', content: 'hi' }] },
+        route: 'aggregated',
+        pools: ['gpu'],
+        promptEstimate: 8,
+        startedAt: Date.now(),
+      };
+      const done = await decode(tasks.steps, state, new AbortController().signal);
+      expect(done.usage).toMatchObject({ completionTokens: 2 });
+      // One meter per Meter invocation: a failed flush leaves with its invocation.
+      const meter = tasks.meterForInvocation();
+      expect(tasks.meterForInvocation()).not.toBe(meter);
+      meterPlan(meter, config, done, 'ok', done.usage!);
+      await meter.flush();
+      const records = await usageRecords(store.client, TABLES.usage, 'rt', Date.now());
+      expect(records.filter((r) => r.requestId === 'step-task-plan')).toMatchObject([{ outcome: 'ok', completionTokens: 2, tierServed: 'default' }]);
+    } finally {
+      await tasks.steps.client.close();
+    }
   });
 
   const ask = (body: Record<string, unknown>, extra: { deadline?: AbortSignal; authorization?: string } = {}) =>
