@@ -58,6 +58,15 @@ export class RequestRun {
     else if (this.deadline) this.stop(deadlineError(this.deadline.reason));
   }
 
+  /**
+   * The request was refused after its upstream calls started (a speculative start): stops them
+   * with `reason` and leaves the drain (nothing is metered for a refused request).
+   */
+  abandon(reason: unknown): void {
+    if (!this.controller.signal.aborted) this.controller.abort(reason);
+    this.end();
+  }
+
   /** The request was metered: it no longer holds the drain. */
   end(): void {
     this.client.removeEventListener('abort', this);

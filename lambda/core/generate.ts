@@ -17,9 +17,9 @@ import type { PlanState, PlanUsage } from './plan.ts';
 import { ROUTE_KINDS, switchTier } from './plan.ts';
 import { routePools, tierRoute } from '../routing/tier-route.ts';
 import { openPlanStream } from './executor.ts';
-import type { PlanMetering } from './executor.ts';
+import type { OpenedStream, PlanMetering } from './executor.ts';
 import { meterPlan, NO_USAGE } from './meter-step.ts';
-import type { AdmissionTicket, OpenRequestHandle, Principal, UsageRecord } from './ports.ts';
+import type { AdmissionRequest, AdmissionTicket, OpenRequestHandle, Principal, UsageRecord } from './ports.ts';
 import { addRateLimitHeaders } from './rate-limit-headers.ts';
 import type { ApiKind } from './request-schema.ts';
 import { parseGenerationBody } from './request-schema.ts';
@@ -104,24 +104,33 @@ export async function handleGeneration(deps: GatewayDeps, api: ApiKind, rawBody:
     if (err instanceof TierOverloadedError) shed(deps, asked, err);
     throw err;
   }
-  let ticket: AdmissionTicket;
-  try {
-    ticket = await deps.admission.admit({ requestId: ctx.requestId, tenant: ctx.principal.tenant, tier, reserveTokens, priceFactor });
-  } catch (err) {
-    placement.release();
-    throw err;
-  }
   const state = placement.tier === tier ? asked : { ...switchTier(asked, placement.tier, tierRoute(deps.config, placement.tier, body.model)), yieldedFrom: tier };
-  // The answer's headers, built once into one object (spreads re-copy every key).
-  const headers: Record<string, string> = body.stream === true ? { ...SSE_HEADERS, ...ctx.baseHeaders } : { ...ctx.baseHeaders };
+  const request: AdmissionRequest = { requestId: ctx.requestId, tenant: ctx.principal.tenant, tier, reserveTokens, priceFactor };
+  const admission = deps.admission.admit(request);
   // Its upstream calls stop when the client goes away, at the adapter's deadline, or at the
   // drain deadline of this instance (drain.ts).
   const run = deps.drain.enter(ctx.signal, ctx.deadline);
+  // Speculative start: a stream whose admission is all but certain (the tenant's last admission
+  // here left ample room) opens its plan while the admission write is in flight, so the write's
+  // round trip is not added to the time to first token. Nothing reaches the client before the
+  // admission succeeds; a refusal stops the backend calls at once.
+  const early = body.stream === true && deps.admission.admitsLikely?.(request) === true ? openPlanStream(deps.steps, state, run.signal) : undefined;
+  let ticket: AdmissionTicket;
+  try {
+    ticket = await admission;
+  } catch (err) {
+    run.abandon(err);
+    early?.then((opened) => opened.rest.return?.(), () => undefined);
+    placement.release();
+    throw err;
+  }
+  // The answer's headers, built once into one object (spreads re-copy every key).
+  const headers: Record<string, string> = body.stream === true ? { ...SSE_HEADERS, ...ctx.baseHeaders } : { ...ctx.baseHeaders };
   // Crash safety: a marker of the request, written while the backend works on it (open-requests.ts),
   // held by whoever meters it in this process: the gateway for a stream, the in-process executor
   // for a non-streamed plan (a state machine execution meters its own even if this process dies).
   const open = () => deps.openRequests?.open(openRequestOf(state, reserveTokens, reserveCost));
-  const admitted: Admitted = { state, ticket, placement, headers: addRateLimitHeaders(headers, ticket.rateLimit), ctx, run, marker: body.stream === true ? open() : undefined, recorded: undefined };
+  const admitted: Admitted = { state, ticket, placement, headers: addRateLimitHeaders(headers, ticket.rateLimit), ctx, run, marker: body.stream === true ? open() : undefined, recorded: undefined, early };
   try {
     return body.stream === true ? await streamPlan(deps, admitted) : await jsonPlan(deps, admitted, open);
   } catch (thrown) {
@@ -152,6 +161,8 @@ interface Admitted {
   readonly marker: OpenRequestHandle | undefined;
   /** The usage record a non-streamed plan's Meter step wrote in this process, if it did. */
   recorded: UsageRecord | undefined;
+  /** A stream's plan, opened while its admission was in flight (a speculative start). */
+  readonly early: Promise<OpenedStream> | undefined;
 }
 
 async function jsonPlan(deps: GatewayDeps, admitted: Admitted, open: PlanMetering['open']): Promise<GatewayResponse> {
@@ -171,7 +182,7 @@ async function jsonPlan(deps: GatewayDeps, admitted: Admitted, open: PlanMeterin
 
 async function streamPlan(deps: GatewayDeps, admitted: Admitted): Promise<GatewayResponse> {
   const { state, headers, ctx } = admitted;
-  const opened = await openPlanStream(deps.steps, state, admitted.run.signal);
+  const opened = await (admitted.early ?? openPlanStream(deps.steps, state, admitted.run.signal));
   if (admitted.marker) await admitted.marker.ready();
   admitted.placement.firstToken();
   const streamOptions = state.body.stream_options as { include_usage?: boolean; continuous_usage_stats?: boolean } | null | undefined;

@@ -73,6 +73,13 @@ export interface AdmissionTicket {
 export interface Admission {
   /** A ticket for an admitted request; a rejection for a refused one. */
   admit(request: AdmissionRequest): Promise<AdmissionTicket>;
+  /**
+   * True when `request` is all but certain to be admitted by a store write (the last admission of
+   * its tenant and tier in this process, in the current window, left ample room): the gateway may
+   * then start the backend calls while the write is in flight. False when unsure, or when
+   * admission needs no write.
+   */
+  admitsLikely?(request: AdmissionRequest): boolean;
 }
 
 /** Who asked what of which tier and route: what a usage record and an open marker both name. */

@@ -106,6 +106,13 @@ interface ExactWaiter {
   readonly reject: (err: unknown) => void;
 }
 
+/**
+ * Share of every limit the last exact admission must have left for the next to count as all but
+ * certain ({@link DynamoAdmission.admitsLikely}): a tenant would have to spend a tenth of its
+ * window between two of its requests for a speculative start to be refused.
+ */
+const AMPLE_ROOM = 0.1;
+
 /** Admissions in one coalesced update at most. */
 const MAX_GROUP = 64;
 
@@ -131,6 +138,8 @@ export class DynamoAdmission implements Admission {
   private readonly acquiring = new Map<string, Promise<boolean>>();
   /** Per lease id, the window in which a block was last refused: no more blocks are tried in it. */
   private readonly blockRefused = new Map<string, string>();
+  /** Per (tenant, tier) whose last exact admission left ample room, the window it was in. */
+  private readonly roomy = new Map<string, string>();
   /** Per (tenant, tier, limits) with an exact admission in flight, the admissions waiting for it. */
   private readonly exactWaiting = new Map<string, ExactWaiter[]>();
 
@@ -208,6 +217,7 @@ export class DynamoAdmission implements Admission {
         return;
       }
       if (!('refused' in out)) {
+        this.noteRoom(first.request, out);
         for (const w of group) w.resolve(this.ticket(w.full, out, w.reserve, undefined, out.counts));
         return;
       }
@@ -218,8 +228,38 @@ export class DynamoAdmission implements Admission {
   /** One exact admission of one request in the store. */
   private async admitAlone(request: AdmissionRequest, full: TenantLimits, reserve: Reserve): Promise<AdmissionTicket> {
     const out = await this.admitExact(request, full, reserve);
+    this.noteRoom(request, out);
     if ('refused' in out) throw out.refused;
     return this.ticket(full, out, reserve, undefined, out.counts);
+  }
+
+  /**
+   * True when the last exact admission of this tenant and tier here, in the current window, left
+   * at least {@link AMPLE_ROOM} of every limit: the next one is all but certain to be admitted.
+   * False for tiers admitted without a store write (no limits, leases).
+   */
+  admitsLikely(request: AdmissionRequest): boolean {
+    const full = request.tenant.limits[request.tier];
+    if (!hasLimits(full) || this.options.leaseSize?.(request.tenant, request.tier)) return false;
+    const window = this.roomy.get(`${request.tenant.id}#${request.tier}`);
+    return window !== undefined && window === this.windowOf(full, this.now());
+  }
+
+  /** Remembers whether an exact admission left ample room in its window (for {@link admitsLikely}). */
+  private noteRoom(request: AdmissionRequest, out: Admitted | Refused): void {
+    const id = `${request.tenant.id}#${request.tier}`;
+    if ('refused' in out) {
+      this.roomy.delete(id);
+      return;
+    }
+    const { limits: l, counts: c } = out;
+    const ample = (limit: number | undefined, used: number) => limit === undefined || limit - used >= limit * AMPLE_ROOM;
+    if (ample(l.rpm, c.req) && ample(l.tpm, c.tok) && ample(l.monthlyTokens, c.mon)) {
+      if (this.roomy.size >= 10_000) this.roomy.clear();
+      this.roomy.set(id, this.windowOf(l, this.now()));
+    } else {
+      this.roomy.delete(id);
+    }
   }
 
   /** A ticket from the live lease `id` when it is of the current window and has room; else undefined. */

@@ -95,6 +95,25 @@ describe('DynamoAdmission', () => {
     expect((await counts(t, 'priority', clock.now())).tok).toBe(1000);
   });
 
+  it('admitsLikely: only after an admission that left a tenth of every limit, in the same window', async () => {
+    const clock = manualClock();
+    const admission = new DynamoAdmission(store.client, names.usage, { now: clock.now, adjustments: quiet });
+    const t = tenant({ priority: { rpm: 10, tpm: 10_000 } });
+    const req = (i: number, tokens = 100) => ({ requestId: `r${i}`, tenant: t, tier: 'priority' as const, reserveTokens: tokens });
+    expect(admission.admitsLikely(req(0))).toBe(false);
+    await admission.admit(req(1));
+    expect(admission.admitsLikely(req(2))).toBe(true); // 9 of 10 requests, 9900 of 10000 tokens left
+    await admission.admit(req(3, 8950)); // 950 tokens left: under a tenth of the TPM
+    expect(admission.admitsLikely(req(4))).toBe(false);
+    clock.advance(60_000);
+    await admission.admit(req(5));
+    expect(admission.admitsLikely(req(6))).toBe(true);
+    clock.advance(60_000); // a new minute: what was seen says nothing about it
+    expect(admission.admitsLikely(req(7))).toBe(false);
+    const unlimited = tenant({});
+    expect(admission.admitsLikely({ requestId: 'u', tenant: unlimited, tier: 'priority', reserveTokens: 1 })).toBe(false);
+  });
+
   it('opens a new window at the next minute', async () => {
     const clock = manualClock();
     const admission = new DynamoAdmission(store.client, names.usage, { now: clock.now, adjustments: quiet });

@@ -1,0 +1,88 @@
+/**
+ * The speculative start of a stream (lambda/core/generate.ts): when the tenant's last admission
+ * here left ample room, the plan opens while the admission write is in flight. A refusal after
+ * all (another instance spent the window meanwhile) answers the client a plain 429, stops the
+ * backend call, and meters nothing; a tenant without that room is never started early.
+ */
+import OpenAI from 'openai';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseConfig } from '../../lambda/core/config.ts';
+import type { Tenant } from '../../lambda/core/ports.ts';
+import { DynamoAdmission } from '../../lambda/store/admission.ts';
+import { LOCAL_TABLE_NAMES } from '../../lambda/store/table-schema.ts';
+import { usageRecords } from '../../lambda/store/usage-report.ts';
+import { localDynamoClient } from '../../local/embedded-dynamo.ts';
+import type { LocalGateway } from '../../local/start-local.ts';
+import { startLocal } from '../../local/start-local.ts';
+import type { SimStats } from '../../sim/stats.ts';
+import { silentLogger } from '../helpers/silent-logger.ts';
+
+const KEY = 'sk-ss-test-spec-0123456789abcdef0123456789ab';
+const MODEL = 'llama-3.1-8b';
+const RPM = 20;
+const tenant: Tenant = { id: 'spec', tiers: ['default'], limits: { default: { rpm: RPM } }, disabled: false };
+
+let local: LocalGateway;
+let client: OpenAI;
+
+beforeAll(async () => {
+  local = await startLocal({
+    port: 0,
+    logger: silentLogger,
+    config: parseConfig({
+      pools: { gpu: { protocol: 'openai', simulate: { profile: 'gpu-aggregated', replicas: 1, speedup: 1 } } },
+      models: { [MODEL]: { pools: ['gpu'] } },
+      tiers: { default: { route: { mode: 'aggregated', pool: 'gpu' } } },
+      tenants: [{ id: tenant.id, apiKeys: [KEY], tiers: ['default'], limits: { default: { rpm: RPM } } }],
+    }),
+  });
+  client = new OpenAI({ baseURL: `${local.url}/v1`, apiKey: KEY, maxRetries: 0 });
+}, 60_000);
+afterAll(async () => {
+  await local?.close();
+});
+
+const stats = async (): Promise<SimStats> => (await fetch(`${local.simulators.gpu![0]}/sim/stats`)).json() as Promise<SimStats>;
+const stream = async (): Promise<string> => {
+  let text = '';
+  for await (const chunk of await client.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'hi' }], max_tokens: 4, stream: true })) {
+    text += chunk.choices[0]?.delta.content ?? '';
+  }
+  return text;
+};
+const likely = () => local.runtime.deps.admission.admitsLikely?.({ requestId: 'probe', tenant, tier: 'default', reserveTokens: 1 });
+
+describe('speculative start of a stream', () => {
+  it('starts early only with ample room; a refusal then is a clean 429, the backend call stopped, nothing metered', async () => {
+    expect(likely()).toBe(false); // no admission seen yet: the first stream waits for its write
+    expect((await stream()).length).toBeGreaterThan(0);
+    expect(likely()).toBe(true); // 19 of 20 left
+
+    // Another instance spends the rest of the minute.
+    const other = new DynamoAdmission(localDynamoClient(local.storeEndpoint), LOCAL_TABLE_NAMES.usage);
+    for (let i = 0; i < RPM - 1; i++) await other.admit({ requestId: `other-${i}`, tenant, tier: 'default', reserveTokens: 1 });
+
+    const before = await stats();
+    const refused = await stream().then(() => undefined, (err: unknown) => err);
+    expect(refused).toBeInstanceOf(OpenAI.RateLimitError);
+    expect((refused as InstanceType<typeof OpenAI.RateLimitError>).message).toContain('RPM');
+    // It was started early, and stopped: the engine saw the call and its client going away.
+    const deadline = Date.now() + 3000;
+    let after = await stats();
+    while ((after.calls === before.calls || after.aborted === before.aborted) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
+      after = await stats();
+    }
+    expect(after.calls).toBe(before.calls + 1);
+    expect(after.aborted).toBe(before.aborted + 1);
+
+    // No room known now: the next request is not started early, and is refused without a backend call.
+    expect(likely()).toBe(false);
+    await expect(stream()).rejects.toBeInstanceOf(OpenAI.RateLimitError);
+    expect((await stats()).calls).toBe(after.calls);
+
+    await local.runtime.flush();
+    const records = await usageRecords(localDynamoClient(local.storeEndpoint), LOCAL_TABLE_NAMES.usage, tenant.id, Date.now());
+    expect(records.map((r) => r.outcome)).toEqual(['ok']);
+  });
+});
