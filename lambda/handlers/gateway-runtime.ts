@@ -8,7 +8,6 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { PoolDirectory } from '../backends/pool-directory.ts';
 import { BACKEND_PROTOCOLS } from '../backends/registry.ts';
 import { UpstreamClient } from '../backends/upstream-client.ts';
-import type { UpstreamTransport } from '../core/backend-ports.ts';
 import type { AdmissionConfig, SplitserveConfig } from '../core/config.ts';
 import { ConfigError } from '../core/errors.ts';
 import type { PlanExecutor } from '../core/executor.ts';
@@ -46,11 +45,6 @@ export interface GatewayRuntimeOptions {
   readonly now?: () => number;
   /** Per-request metrics. @default none */
   readonly metrics?: RequestMetrics;
-  /**
-   * The backend transport, given the largest `maxConnections` of the pools.
-   * @default the `node:http` transport (what the Lambda functions use)
-   */
-  readonly transport?: (connections: number) => UpstreamTransport;
   /**
    * This process's id in its open-request markers (lambda/store/open-requests.ts).
    * @default newInstanceId(): `<hostname>/<pid>/<random>`
@@ -122,25 +116,19 @@ export interface AssembledSteps extends StepDeps {
   readonly pools: PoolDirectory;
 }
 
-/** Options of {@link assembleSteps}. */
-export interface StepAssemblyOptions {
-  readonly logger: GatewayLogger;
-  /** The backend transport, given the largest `maxConnections` of the pools. @default the `node:http` transport */
-  readonly transport?: (connections: number) => UpstreamTransport;
-}
-
 /**
  * What the plan steps run on: the pool directory (not started: the caller that health-checks
- * starts it), the backend transport and the protocols built into this version. Checks first that
+ * starts it), the `node:http` backend transport (a connection pool as large as the largest
+ * `maxConnections` of the pools) and the protocols built into this version. Checks first that
  * every tier's route is served by them.
  */
-export function assembleSteps(config: SplitserveConfig, options: StepAssemblyOptions): AssembledSteps {
+export function assembleSteps(config: SplitserveConfig, logger: GatewayLogger): AssembledSteps {
   assertProtocolsBuilt(config);
   const connections = Math.max(...Object.values(config.pools).map((p) => p.maxConnections), 1);
   return {
     config,
-    pools: new PoolDirectory(config.pools, { logger: options.logger }),
-    client: options.transport?.(connections) ?? new UpstreamClient({ connections }),
+    pools: new PoolDirectory(config.pools, { logger }),
+    client: new UpstreamClient({ connections }),
     protocols: BACKEND_PROTOCOLS,
   };
 }
@@ -170,7 +158,7 @@ export interface StepTaskOptions {
 export function assembleStepTasks(options: StepTaskOptions): StepTaskRuntime {
   const logger = options.logger ?? createLogger();
   return {
-    steps: assembleSteps(options.config, { logger }),
+    steps: assembleSteps(options.config, logger),
     meterForInvocation: () => new DynamoUsageMeter(options.dynamo, options.tables.usage, { logger, flushIntervalMs: 0, aggregatesAfterRecords: true }),
   };
 }
@@ -185,7 +173,7 @@ export function assembleStepTasks(options: StepTaskOptions): StepTaskRuntime {
 export function assembleGateway(options: GatewayRuntimeOptions): GatewayRuntime {
   const { config } = options;
   const logger = options.logger ?? createLogger();
-  const steps = assembleSteps(config, { logger, transport: options.transport });
+  const steps = assembleSteps(config, logger);
   const { pools, client } = steps;
   pools.start();
   const journal = options.openRequestMarkers === false ? undefined : new OpenRequestJournal(options.dynamo, options.tables.usage, { logger, instanceId: options.instanceId });
