@@ -110,27 +110,31 @@ export async function handleGeneration(deps: GatewayDeps, api: ApiKind, rawBody:
   // Its upstream calls stop when the client goes away, at the adapter's deadline, or at the
   // drain deadline of this instance (drain.ts).
   const run = deps.drain.enter(ctx.signal, ctx.deadline);
+  // Crash safety: a marker of the request, written while the backend works on it (open-requests.ts),
+  // held by whoever meters it in this process: the gateway for a stream, the in-process executor
+  // for a non-streamed plan (a state machine execution meters its own even if this process dies).
+  const open = () => deps.openRequests?.open(openRequestOf(state, reserveTokens, reserveCost));
   // Speculative start: a stream whose admission is all but certain (the tenant's last admission
-  // here left ample room) opens its plan while the admission write is in flight, so the write's
-  // round trip is not added to the time to first token. Nothing reaches the client before the
-  // admission succeeds; a refusal stops the backend calls at once.
+  // here left ample room) opens its plan and its marker while the admission write is in flight, so
+  // neither the write's round trip nor the marker's after it is added to the time to first token.
+  // Nothing reaches the client before the admission succeeds; a refusal stops the backend calls
+  // at once and lets the marker go (a refused request has no record to wait for).
   const early = body.stream === true && deps.admission.admitsLikely?.(request) === true ? openPlanStream(deps.steps, state, run.signal) : undefined;
+  const earlyMarker = early ? open() : undefined;
   let ticket: AdmissionTicket;
   try {
     ticket = await admission;
   } catch (err) {
     run.abandon(err);
     early?.then((opened) => opened.rest.return?.(), () => undefined);
+    if (earlyMarker) deps.openRequests?.recorded([ctx.requestId]);
     placement.release();
     throw err;
   }
   // The answer's headers, built once into one object (spreads re-copy every key).
   const headers: Record<string, string> = body.stream === true ? { ...SSE_HEADERS, ...ctx.baseHeaders } : { ...ctx.baseHeaders };
-  // Crash safety: a marker of the request, written while the backend works on it (open-requests.ts),
-  // held by whoever meters it in this process: the gateway for a stream, the in-process executor
-  // for a non-streamed plan (a state machine execution meters its own even if this process dies).
-  const open = () => deps.openRequests?.open(openRequestOf(state, reserveTokens, reserveCost));
-  const admitted: Admitted = { state, ticket, placement, headers: addRateLimitHeaders(headers, ticket.rateLimit), ctx, run, marker: body.stream === true ? open() : undefined, recorded: undefined, early };
+  const marker = body.stream === true ? (earlyMarker ?? open()) : undefined;
+  const admitted: Admitted = { state, ticket, placement, headers: addRateLimitHeaders(headers, ticket.rateLimit), ctx, run, marker, recorded: undefined, early };
   try {
     return body.stream === true ? await streamPlan(deps, admitted) : await jsonPlan(deps, admitted, open);
   } catch (thrown) {

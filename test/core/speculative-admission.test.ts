@@ -2,13 +2,14 @@
  * The speculative start of a stream (lambda/core/generate.ts): when the tenant's last admission
  * here left ample room, the plan opens while the admission write is in flight. A refusal after
  * all (another instance spent the window meanwhile) answers the client a plain 429, stops the
- * backend call, and meters nothing; a tenant without that room is never started early.
+ * backend call, meters nothing and leaves no marker; a tenant without that room is never started early.
  */
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../lambda/core/config.ts';
 import type { Tenant } from '../../lambda/core/ports.ts';
 import { DynamoAdmission } from '../../lambda/store/admission.ts';
+import { OPEN_REQUEST_DEADLINE_MS, sweepOpenRequests } from '../../lambda/store/open-requests.ts';
 import { LOCAL_TABLE_NAMES } from '../../lambda/store/table-schema.ts';
 import { usageRecords } from '../../lambda/store/usage-report.ts';
 import { localDynamoClient } from '../../local/embedded-dynamo.ts';
@@ -84,5 +85,9 @@ describe('speculative start of a stream', () => {
     await local.runtime.flush();
     const records = await usageRecords(localDynamoClient(local.storeEndpoint), LOCAL_TABLE_NAMES.usage, tenant.id, Date.now());
     expect(records.map((r) => r.outcome)).toEqual(['ok']);
+    // The refused request's marker (opened with its early start) went too: a sweep long after
+    // finds nothing to bill.
+    const sweep = await sweepOpenRequests(localDynamoClient(local.storeEndpoint), LOCAL_TABLE_NAMES.usage, { now: () => Date.now() + 2 * OPEN_REQUEST_DEADLINE_MS, logger: silentLogger });
+    expect(sweep).toMatchObject({ markers: 0, interrupted: 0 });
   });
 });
