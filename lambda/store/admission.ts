@@ -10,10 +10,12 @@
  *   (conditional update of one item). A refusal for one limit consumes no other.
  * - Unlimited tiers (no limits configured for the tier) cost zero DynamoDB calls.
  * - Coalescing: exact admissions of one (tenant, tier) that arrive while one is in flight wait for
- *   it, then go together in one conditional update of their sum (at most 64); when the sum does
- *   not fit, each is admitted on its own. Still exact (the counters only ever hold what fits), and
- *   under concurrency one call admits many requests; a lone request goes at once, as before. The
- *   cost: a request that arrives during a call waits for it (at most one extra round trip).
+ *   it, then go together in one conditional update of their sum (at most 64), when what the last
+ *   admission left holds them; when the sum does not fit after all, each is admitted on its own.
+ *   Still exact (the counters only ever hold what fits), and under concurrency one call admits
+ *   many requests. Near a limit, or before anything is known of the window, each goes at once, as
+ *   a lone request does. The cost: a request that arrives during a call may wait for it (one
+ *   extra round trip at most, when there is room).
  * - Reservations: a request reserves `reserveTokens` (an upper bound of its tokens, lambda/core/token-estimate.ts) at admission,
  *   and ⌈reserveTokens × priceFactor⌉ cost units of the month; `settle(used)` adds `used −
  *   reserved` (usually negative) to the tokens of that minute (if it is still current) and the
@@ -97,6 +99,16 @@ interface Reserve {
   readonly cost: number;
 }
 
+/** What an exact admission left of each limit of its item (Infinity: no such limit). */
+interface Room {
+  readonly window: string;
+  readonly req: number;
+  readonly tok: number;
+  readonly mon: number;
+  /** At least {@link AMPLE_ROOM} of every limit left. */
+  readonly ample: boolean;
+}
+
 /** An exact admission waiting for the one in flight on its (tenant, tier). */
 interface ExactWaiter {
   readonly request: AdmissionRequest;
@@ -138,8 +150,8 @@ export class DynamoAdmission implements Admission {
   private readonly acquiring = new Map<string, Promise<boolean>>();
   /** Per lease id, the window in which a block was last refused: no more blocks are tried in it. */
   private readonly blockRefused = new Map<string, string>();
-  /** Per (tenant, tier) whose last exact admission left ample room, the window it was in. */
-  private readonly roomy = new Map<string, string>();
+  /** Per (tenant, tier), what its last exact admission here left of each limit, in which window. */
+  private readonly room = new Map<string, Room>();
   /** Per (tenant, tier, limits) with an exact admission in flight, the admissions waiting for it. */
   private readonly exactWaiting = new Map<string, ExactWaiter[]>();
 
@@ -176,9 +188,29 @@ export class DynamoAdmission implements Admission {
   private admitOnce(request: AdmissionRequest, full: TenantLimits, reserve: Reserve): Promise<AdmissionTicket> {
     const id = `${request.tenant.id}#${request.tier}#${full.rpm ?? ''}/${full.tpm ?? ''}/${full.monthlyTokens ?? ''}`;
     const waiting = this.exactWaiting.get(id);
-    if (waiting) return new Promise((resolve, reject) => waiting.push({ request, full, reserve, resolve, reject }));
-    this.exactWaiting.set(id, []);
+    if (waiting && this.roomForGroup(request, full, waiting, reserve)) {
+      return new Promise((resolve, reject) => waiting.push({ request, full, reserve, resolve, reject }));
+    }
+    if (!waiting) this.exactWaiting.set(id, []);
     return this.admitAlone(request, full, reserve).finally(() => this.nextGroup(id));
+  }
+
+  /**
+   * True when what the last admission left in the window holds the waiting group with this request
+   * and the one in flight (counted as this one's size): only then is waiting worth it. Near a
+   * limit, or before anything is known, each goes at once (a group that does not fit costs its
+   * members a second round trip, and its refusals come later).
+   */
+  private roomForGroup(request: AdmissionRequest, full: TenantLimits, waiting: readonly ExactWaiter[], reserve: Reserve): boolean {
+    const room = this.room.get(`${request.tenant.id}#${request.tier}`);
+    if (!room || room.window !== this.windowOf(full, this.now())) return false;
+    let tokens = 2 * reserve.tokens;
+    let cost = 2 * reserve.cost;
+    for (const w of waiting) {
+      tokens += w.reserve.tokens;
+      cost += w.reserve.cost;
+    }
+    return room.req >= waiting.length + 2 && room.tok >= tokens && room.mon >= cost;
   }
 
   /** Sends the admissions that waited on `id` as one group, or marks `id` idle. */
@@ -241,25 +273,28 @@ export class DynamoAdmission implements Admission {
   admitsLikely(request: AdmissionRequest): boolean {
     const full = request.tenant.limits[request.tier];
     if (!hasLimits(full) || this.options.leaseSize?.(request.tenant, request.tier)) return false;
-    const window = this.roomy.get(`${request.tenant.id}#${request.tier}`);
-    return window !== undefined && window === this.windowOf(full, this.now());
+    const room = this.room.get(`${request.tenant.id}#${request.tier}`);
+    return room !== undefined && room.ample && room.window === this.windowOf(full, this.now());
   }
 
-  /** Remembers whether an exact admission left ample room in its window (for {@link admitsLikely}). */
+  /** Remembers what an exact admission left in its window (for coalescing and {@link admitsLikely}). */
   private noteRoom(request: AdmissionRequest, out: Admitted | Refused): void {
     const id = `${request.tenant.id}#${request.tier}`;
     if ('refused' in out) {
-      this.roomy.delete(id);
+      this.room.delete(id);
       return;
     }
     const { limits: l, counts: c } = out;
+    const left = (limit: number | undefined, used: number) => (limit === undefined ? Infinity : limit - used);
     const ample = (limit: number | undefined, used: number) => limit === undefined || limit - used >= limit * AMPLE_ROOM;
-    if (ample(l.rpm, c.req) && ample(l.tpm, c.tok) && ample(l.monthlyTokens, c.mon)) {
-      if (this.roomy.size >= 10_000) this.roomy.clear();
-      this.roomy.set(id, this.windowOf(l, this.now()));
-    } else {
-      this.roomy.delete(id);
-    }
+    if (this.room.size >= 10_000) this.room.clear();
+    this.room.set(id, {
+      window: this.windowOf(l, this.now()),
+      req: left(l.rpm, c.req),
+      tok: left(l.tpm, c.tok),
+      mon: left(l.monthlyTokens, c.mon),
+      ample: ample(l.rpm, c.req) && ample(l.tpm, c.tok) && ample(l.monthlyTokens, c.mon),
+    });
   }
 
   /** A ticket from the live lease `id` when it is of the current window and has room; else undefined. */

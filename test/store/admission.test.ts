@@ -83,16 +83,53 @@ describe('DynamoAdmission', () => {
     expect(c.tok).toBe(10 + Array.from({ length: 40 }, (_, i) => 10 + i).reduce((a, b) => a + b, 0));
   });
 
-  it('a coalesced group that does not fit is admitted one by one: exactly the room is used', async () => {
+  it('a coalesced group that does not fit after all (another instance spent the room) is admitted one by one: exactly the room is used', async () => {
     const clock = manualClock();
     const admission = new DynamoAdmission(store.client, names.usage, { now: clock.now, adjustments: quiet });
+    const other = new DynamoAdmission(store.client, names.usage, { now: clock.now, adjustments: quiet });
     const t = tenant({ priority: { rpm: 1000, tpm: 1000 } });
-    const results = await Promise.allSettled(Array.from({ length: 30 }, (_, i) => admission.admit({ requestId: `r${i}`, tenant: t, tier: 'priority', reserveTokens: 100 })));
+    await admission.admit({ requestId: 'warm', tenant: t, tier: 'priority', reserveTokens: 100 }); // seen: 900 tokens left
+    await other.admit({ requestId: 'elsewhere', tenant: t, tier: 'priority', reserveTokens: 600 }); // 300 left in truth
+    const calls = countCalls(store.client);
+    calls.reset();
+    const results = await Promise.allSettled(Array.from({ length: 8 }, (_, i) => admission.admit({ requestId: `r${i}`, tenant: t, tier: 'priority', reserveTokens: 50 })));
     const { ok, refused } = await settleAll(results);
-    expect(ok).toHaveLength(10);
-    expect(refused).toHaveLength(20);
+    expect(ok).toHaveLength(6);
+    expect(refused).toHaveLength(2);
     for (const e of refused) expect((e as RateLimitError).message).toContain('TPM');
     expect((await counts(t, 'priority', clock.now())).tok).toBe(1000);
+    // The first alone, the other seven as one group (refused: 350 > 250), then each on its own.
+    expect(calls.byOp.get('UpdateItemCommand')).toBeGreaterThanOrEqual(9);
+  });
+
+  it('before anything is known of the window, concurrent admissions go at once (no waiting on each other)', async () => {
+    const clock = manualClock();
+    const admission = new DynamoAdmission(store.client, names.usage, { now: clock.now, adjustments: quiet });
+    const t = tenant({ priority: { monthlyTokens: 300 } });
+    let inFlight = 0;
+    let most = 0;
+    const name = `in-flight-${Math.random()}`;
+    store.client.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName !== 'UpdateItemCommand') return next(args);
+        most = Math.max(most, ++inFlight);
+        try {
+          return await next(args);
+        } finally {
+          inFlight -= 1;
+        }
+      },
+      { step: 'initialize', name },
+    );
+    try {
+      const results = await Promise.allSettled(Array.from({ length: 3 }, (_, i) => admission.admit({ requestId: `r${i}`, tenant: t, tier: 'priority', reserveTokens: 192 })));
+      const { ok, refused } = await settleAll(results);
+      expect(ok).toHaveLength(1);
+      expect(refused).toHaveLength(2);
+      expect(most).toBe(3); // all three updates in flight together, as without coalescing
+    } finally {
+      store.client.middlewareStack.remove(name);
+    }
   });
 
   it('admitsLikely: only after an admission that left a tenth of every limit, in the same window', async () => {
