@@ -32,7 +32,7 @@ import { PRELUDE_DELIMITER, installLambdaGlobals } from '../local/lambda-globals
 import { loadConfigFile } from '../local/start-local.ts';
 import { apiRoutesFromTemplate } from '../local/stack/api-routes.ts';
 import { readCloudAssembly } from '../local/stack/cloud-assembly.ts';
-import { loadLocalFunctions } from '../local/stack/local-lambda.ts';
+import { loadLocalFunctions, localFunctionOverrides } from '../local/stack/local-lambda.ts';
 import { tableDefinitionsFromTemplate } from '../local/stack/local-tables.ts';
 import { LOCAL_PSEUDO_PARAMETERS, createTemplateResolver } from '../local/stack/template-resolver.ts';
 import { exitWhenParentGone } from './processes.ts';
@@ -103,15 +103,8 @@ async function main(): Promise<void> {
   const fns = await loadLocalFunctions({
     stack,
     resolver,
-    overrides: {
-      AWS_REGION: region,
-      AWS_DEFAULT_REGION: region,
-      AWS_ACCESS_KEY_ID: 'local',
-      AWS_SECRET_ACCESS_KEY: 'local',
-      AWS_ENDPOINT_URL_DYNAMODB: store.endpoint,
-      // Streamed requests never start an execution; nothing listens there.
-      AWS_ENDPOINT_URL_SFN: 'http://127.0.0.1:9',
-    },
+    // Streamed requests never start an execution: nothing listens at the Step Functions endpoint.
+    overrides: localFunctionOverrides(region, { dynamodb: store.endpoint, sfn: 'http://127.0.0.1:9' }),
   });
   const gateway = fns.find(target);
   if (!gateway) throw new Error(`the API integrates ${target}, which is not a function of the stack`);

@@ -77,6 +77,21 @@ export interface LocalFunctions {
   shutdown(drainMs: number): Promise<void>;
 }
 
+/**
+ * The variables every locally loaded function gets on top of the template's: the local region,
+ * placeholder credentials, and the endpoints of the local store and Step Functions.
+ */
+export function localFunctionOverrides(region: string, endpoints: { readonly dynamodb: string; readonly sfn: string }): Record<string, string> {
+  return {
+    AWS_REGION: region,
+    AWS_DEFAULT_REGION: region,
+    AWS_ACCESS_KEY_ID: 'local',
+    AWS_SECRET_ACCESS_KEY: 'local',
+    AWS_ENDPOINT_URL_DYNAMODB: endpoints.dynamodb,
+    AWS_ENDPOINT_URL_SFN: endpoints.sfn,
+  };
+}
+
 function bundleFile(dir: string, handlerName: string): { file: string; exportName: string } {
   const dot = handlerName.lastIndexOf('.');
   const moduleName = handlerName.slice(0, dot);

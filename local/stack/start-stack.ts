@@ -31,7 +31,7 @@ import { apiRoutesFromTemplate } from './api-routes.ts';
 import type { ApiRoute } from './api-routes.ts';
 import { readCloudAssembly, resourcesOfType } from './cloud-assembly.ts';
 import { gatewayResponsesFromTemplate } from './gateway-responses.ts';
-import { loadLocalFunctions } from './local-lambda.ts';
+import { loadLocalFunctions, localFunctionOverrides } from './local-lambda.ts';
 import { tableDefinitionsFromTemplate } from './local-tables.ts';
 import { serveStepFunctions } from './sfn-endpoint.ts';
 import { createLocalStateMachine } from './state-machine-runner.ts';
@@ -154,12 +154,7 @@ export async function startStack(options: StartStackOptions): Promise<LocalStack
       stack,
       resolver,
       overrides: {
-        AWS_REGION: region,
-        AWS_DEFAULT_REGION: region,
-        AWS_ACCESS_KEY_ID: 'local',
-        AWS_SECRET_ACCESS_KEY: 'local',
-        AWS_ENDPOINT_URL_DYNAMODB: store.endpoint,
-        AWS_ENDPOINT_URL_SFN: sfn.url,
+        ...localFunctionOverrides(region, { dynamodb: store.endpoint, sfn: sfn.url }),
         [FUNCTION_ENV.config]: JSON.stringify(localConfig),
         // EMF lines are for CloudWatch: locally they are written only at DEBUG (one JSON line per request on
         // stdout otherwise, and their serialization was ~5% of the runtime's CPU under load).
