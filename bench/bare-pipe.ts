@@ -21,6 +21,7 @@ import { parseArgs } from 'node:util';
 import { decodeBody, kvParamsOf, prefillBody } from './nixl.ts';
 import type { JsonBody } from './nixl.ts';
 import { exitWhenParentGone } from './processes.ts';
+import { readAll } from './read-all.ts';
 
 const { values } = parseArgs({
   options: { port: { type: 'string', default: '0' }, prefill: { type: 'string' }, decode: { type: 'string' }, agg: { type: 'string' } },
@@ -36,15 +37,6 @@ function post(base: string, path: string, headers: Record<string, string>, body:
     const up = request({ hostname: url.hostname, port: url.port, path: url.pathname, method: 'POST', agent, headers: { ...headers, 'content-length': Buffer.byteLength(body) } }, resolve);
     up.once('error', reject);
     up.end(body);
-  });
-}
-
-function readAll(stream: IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const parts: Buffer[] = [];
-    stream.on('data', (c: Buffer) => parts.push(c));
-    stream.once('end', () => resolve(Buffer.concat(parts)));
-    stream.once('error', reject);
   });
 }
 

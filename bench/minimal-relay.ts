@@ -23,6 +23,7 @@ import type { Dispatcher } from 'undici';
 import { decodeBody, kvParamsOf, prefillBody } from './nixl.ts';
 import type { JsonBody } from './nixl.ts';
 import { exitWhenParentGone } from './processes.ts';
+import { readAll } from './read-all.ts';
 
 const { values } = parseArgs({
   options: {
@@ -40,15 +41,6 @@ const prefillPool = pool(values.prefill);
 const decodePool = pool(values.decode);
 const aggPool = pool(values.agg);
 
-function readBody(req: IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const parts: Buffer[] = [];
-    req.on('data', (c: Buffer) => parts.push(c));
-    req.on('end', () => resolve(Buffer.concat(parts)));
-    req.on('error', reject);
-  });
-}
-
 function fail(res: ServerResponse, status: number, message: string): void {
   const text = JSON.stringify({ error: { message, type: 'upstream_error', param: null, code: null } });
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
@@ -65,7 +57,7 @@ async function relayAnswer(res: ServerResponse, up: Dispatcher.ResponseData, req
 
 async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
   const path = req.url ?? '/v1/chat/completions';
-  const raw = await readBody(req);
+  const raw = await readAll(req);
   const headerId = req.headers['x-request-id'];
   const requestId = (Array.isArray(headerId) ? headerId[0] : headerId) ?? randomUUID();
   const headers = { 'content-type': 'application/json', 'x-request-id': requestId };
