@@ -17,7 +17,7 @@
 import type { TierConfig } from './config.ts';
 import { costUnits } from './cost.ts';
 import type { PlanState, PlanUsage } from './plan.ts';
-import type { OpenRequest, UsageRecord } from './ports.ts';
+import type { OpenRequest, RequestIdentity, UsageRecord } from './ports.ts';
 
 /** The TPOT of a stream: mean inter-token time after the first token, or null (fewer than two tokens, no TTFT). */
 export function tpotOf(totalMs: number, ttftMs: number | null, completionTokens: number): number | null {
@@ -50,13 +50,7 @@ export function usageRecordOf(
   const totalMs = now - state.startedAt;
   const tpotMs = outcome === 'ok' ? tpotOf(totalMs, ttftMs, usage.completionTokens) : null;
   return {
-    requestId: state.requestId,
-    tenantId: state.tenantId,
-    tierAsked: state.tierAsked,
-    tierServed: state.tierServed,
-    route: state.route,
-    pools: state.pools,
-    model: state.model,
+    ...identityOf(state),
     promptTokens: usage.promptTokens,
     completionTokens: usage.completionTokens,
     ttftMs,
@@ -65,6 +59,19 @@ export function usageRecordOf(
     costUnits: costUnits(usage.promptTokens + usage.completionTokens, tierConfig?.priceFactor ?? 1),
     totalMs,
     outcome,
+  };
+}
+
+/** What a usage record and an open marker both name of a plan: who asked what, where it ran. */
+function identityOf(state: PlanState): RequestIdentity {
+  return {
+    requestId: state.requestId,
+    tenantId: state.tenantId,
+    tierAsked: state.tierAsked,
+    tierServed: state.tierServed,
+    route: state.route,
+    pools: state.pools,
+    model: state.model,
     startedAt: state.startedAt,
   };
 }
@@ -76,16 +83,9 @@ export function usageRecordOf(
  */
 export function openRequestOf(state: PlanState, reservedTokens: number, reservedCost: number): OpenRequest {
   return {
-    requestId: state.requestId,
-    tenantId: state.tenantId,
-    tierAsked: state.tierAsked,
-    tierServed: state.tierServed,
-    route: state.route,
-    pools: state.pools,
-    model: state.model,
+    ...identityOf(state),
     promptTokens: state.promptEstimate,
     reservedTokens: Math.ceil(reservedTokens),
     reservedCost,
-    startedAt: state.startedAt,
   };
 }
