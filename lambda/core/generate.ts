@@ -120,6 +120,9 @@ export async function handleGeneration(deps: GatewayDeps, api: ApiKind, rawBody:
   // Nothing reaches the client before the admission succeeds; a refusal stops the backend calls
   // at once and lets the marker go (a refused request has no record to wait for).
   const early = body.stream === true && deps.admission.admitsLikely?.(request) === true ? openPlanStream(deps.steps, state, run.signal) : undefined;
+  // Handled from now on: a plan that fails before the admission answers is not an unhandled
+  // rejection (the stream awaits `early` itself, and sees the failure).
+  early?.catch(() => undefined);
   const earlyMarker = early ? open() : undefined;
   let ticket: AdmissionTicket;
   try {

@@ -19,6 +19,7 @@ import type { SimStats } from '../../sim/stats.ts';
 import { silentLogger } from '../helpers/silent-logger.ts';
 
 const KEY = 'sk-ss-test-spec-0123456789abcdef0123456789ab';
+const ROOMY_KEY = 'sk-ss-test-roomy-0123456789abcdef012345678';
 const MODEL = 'llama-3.1-8b';
 const RPM = 20;
 const tenant: Tenant = { id: 'spec', tiers: ['default'], limits: { default: { rpm: RPM } }, disabled: false };
@@ -34,7 +35,10 @@ beforeAll(async () => {
       pools: { gpu: { protocol: 'openai', simulate: { profile: 'gpu-aggregated', replicas: 1, speedup: 1 } } },
       models: { [MODEL]: { pools: ['gpu'] } },
       tiers: { default: { route: { mode: 'aggregated', pool: 'gpu' } } },
-      tenants: [{ id: tenant.id, apiKeys: [KEY], tiers: ['default'], limits: { default: { rpm: RPM } } }],
+      tenants: [
+        { id: tenant.id, apiKeys: [KEY], tiers: ['default'], limits: { default: { rpm: RPM } } },
+        { id: 'roomy', apiKeys: [ROOMY_KEY], tiers: ['default'], limits: { default: { rpm: 100_000 } } },
+      ],
     }),
   });
   client = new OpenAI({ baseURL: `${local.url}/v1`, apiKey: KEY, maxRetries: 0 });
@@ -44,14 +48,14 @@ afterAll(async () => {
 });
 
 const stats = async (): Promise<SimStats> => (await fetch(`${local.simulators.gpu![0]}/sim/stats`)).json() as Promise<SimStats>;
-const stream = async (): Promise<string> => {
+const stream = async (via = client): Promise<string> => {
   let text = '';
-  for await (const chunk of await client.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'hi' }], max_tokens: 4, stream: true })) {
+  for await (const chunk of await via.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'hi' }], max_tokens: 4, stream: true })) {
     text += chunk.choices[0]?.delta.content ?? '';
   }
   return text;
 };
-const likely = () => local.runtime.deps.admission.admitsLikely?.({ requestId: 'probe', tenant, tier: 'default', reserveTokens: 1 });
+const likely = (who = tenant) => local.runtime.deps.admission.admitsLikely?.({ requestId: 'probe', tenant: who, tier: 'default', reserveTokens: 1 });
 
 describe('speculative start of a stream', () => {
   it('starts early only with ample room; a refusal then is a clean 429, the backend call stopped, nothing metered', async () => {
@@ -89,5 +93,30 @@ describe('speculative start of a stream', () => {
     // finds nothing to bill.
     const sweep = await sweepOpenRequests(localDynamoClient(local.storeEndpoint), LOCAL_TABLE_NAMES.usage, { now: () => Date.now() + 2 * OPEN_REQUEST_DEADLINE_MS, logger: silentLogger });
     expect(sweep).toMatchObject({ markers: 0, interrupted: 0 });
+  });
+
+  it('a backend that fails at once (a 400: not retried) while the admission write is in flight: answered as any failure, no unhandled rejection', async () => {
+    const gpu = local.simulators.gpu![0]!;
+    const setFaults = (faults: object) => fetch(`${gpu}/sim/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(faults) });
+    const roomy = new OpenAI({ baseURL: `${local.url}/v1`, apiKey: ROOMY_KEY, maxRetries: 0 });
+    const roomyTenant: Tenant = { id: 'roomy', tiers: ['default'], limits: { default: { rpm: 100_000 } }, disabled: false };
+    const rejections: unknown[] = [];
+    const onRejection = (reason: unknown) => rejections.push(reason);
+    process.on('unhandledRejection', onRejection);
+    try {
+      expect((await stream(roomy)).length).toBeGreaterThan(0);
+      expect(likely(roomyTenant)).toBe(true);
+      expect((await setFaults({ errorRate: 1, errorStatus: 400 })).ok).toBe(true);
+      const failed = await roomy.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'hi' }], max_tokens: 4, stream: true }).then(() => undefined, (err: unknown) => err);
+      expect(failed).toBeInstanceOf(OpenAI.APIError);
+      expect((failed as InstanceType<typeof OpenAI.APIError>).status).toBe(400);
+      await new Promise((r) => setTimeout(r, 50));
+      expect(rejections).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onRejection);
+      await setFaults({});
+    }
+    // Served again once the backend is.
+    expect((await stream(roomy)).length).toBeGreaterThan(0);
   });
 });
