@@ -41,7 +41,9 @@ export function flatHeaders(req: IncomingMessage): Record<string, string | undef
  */
 export async function writeResponse(res: ServerResponse, response: GatewayResponse): Promise<void> {
   res.writeHead(response.status, response.headers);
-  await writeBody(res, response.body);
+  // A whole body leaves with the head and the end in one write (no Lambda prelude to wait for here).
+  if (typeof response.body === 'string') res.end(response.body);
+  else await writeBody(res, response.body);
 }
 
 /** A `node:http` request listener over the gateway. */

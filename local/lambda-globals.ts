@@ -2,7 +2,10 @@
  * The `awslambda` global of the Lambda Node.js runtime, for local runs and tests:
  * `streamifyResponse` returns the handler as is (it is always called as a streaming handler here), and `HttpResponseStream.from` writes the same
  * wire format as the real runtime (a JSON prelude with status and headers, then eight NUL bytes,
- * then the body), which local/apigw-emulator.ts decodes as API Gateway does.
+ * then the body), which local/apigw-emulator.ts decodes as API Gateway does. Like the real
+ * runtime, the prelude goes out with the first `write()` (the runtime's `_onBeforeFirstWrite`
+ * hook), not from `end(chunk)`: a handler that ends with a chunk and never writes loses its status
+ * and headers in AWS, and here too.
  */
 import type { Writable } from 'node:stream';
 
@@ -15,7 +18,13 @@ const implementation = {
   },
   HttpResponseStream: {
     from(stream: Writable, metadata: Record<string, unknown>): Writable {
-      stream.write(Buffer.concat([Buffer.from(JSON.stringify(metadata)), PRELUDE_DELIMITER]));
+      const prelude = Buffer.concat([Buffer.from(JSON.stringify(metadata)), PRELUDE_DELIMITER]);
+      const write = stream.write as (this: Writable, ...args: unknown[]) => boolean;
+      stream.write = function firstWrite(this: Writable, ...args: unknown[]): boolean {
+        stream.write = write as Writable['write'];
+        write.call(this, prelude);
+        return write.apply(this, args);
+      } as Writable['write'];
       return stream;
     },
   },

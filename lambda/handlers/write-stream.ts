@@ -6,22 +6,25 @@
 import type { Writable } from 'node:stream';
 
 /**
- * Writes a whole body and ends the stream: a string in one `end` (a Node response then carries
- * its length), chunks as they are produced. Stops pulling, and so cancels the upstream, once the
- * stream is destroyed (the client went away) or a write fails.
+ * Writes a whole body and ends the stream: a string in one write, chunks as they are produced.
+ * Always `write` then `end()`, never `end(chunk)`: the Lambda runtime sends the
+ * `HttpResponseStream` prelude (status and headers) from its hook on the first `write`, which
+ * `end(chunk)` bypasses. Stops pulling, and so cancels the upstream, once the stream is destroyed
+ * (the client went away).
  *
  * @example
- * res.writeHead(response.status, response.headers);
- * await writeBody(res, response.body);
+ * await writeBody(awslambda.HttpResponseStream.from(responseStream, { statusCode, headers }), body);
  */
 export async function writeBody(stream: Writable, body: string | AsyncIterable<string>): Promise<void> {
-  if (typeof body !== 'string') {
+  if (typeof body === 'string') {
+    await writeWithBackpressure(stream, body);
+  } else {
     for await (const chunk of body) {
       if (stream.destroyed) break;
       await writeWithBackpressure(stream, chunk);
     }
   }
-  await endStream(stream, typeof body === 'string' ? body : undefined);
+  await endStream(stream);
 }
 
 /** Writes `chunk`, resolving when the stream can take more (or has closed). */
@@ -35,18 +38,17 @@ export function drained(stream: Pick<Writable, 'on' | 'off' | 'destroyed'>): Pro
 }
 
 /**
- * Ends a stream (with `last` as its final chunk, if given) and resolves once it has finished, or closed without finishing (the client went
+ * Ends a stream and resolves once it has finished, or closed without finishing (the client went
  * away): `end(callback)` on a destroyed stream never calls the callback, which would leave the
  * handler (and its deadline timer) pending for good.
  *
  * @example
  * await endStream(responseStream);
  */
-export function endStream(stream: Writable, last?: string): Promise<void> {
+export function endStream(stream: Writable): Promise<void> {
   if (stream.destroyed || stream.writableFinished) return Promise.resolve();
   const ended = eventOrClose(stream, 'finish');
-  if (last === undefined) stream.end();
-  else stream.end(last);
+  stream.end();
   return ended;
 }
 
