@@ -129,7 +129,7 @@ export async function handleGeneration(deps: GatewayDeps, api: ApiKind, rawBody:
     ticket = await admission;
   } catch (err) {
     run.abandon(err);
-    early?.then((opened) => opened.rest.return?.(), () => undefined);
+    early?.then((opened) => opened.rest.return?.(), () => undefined).catch(() => undefined);
     if (earlyMarker) deps.openRequests?.recorded([ctx.requestId]);
     placement.release();
     throw err;

@@ -68,16 +68,16 @@ export interface AdmissionTicket {
 
 /**
  * Admits a request against the tenant's windows, or throws RateLimitError /
- * InsufficientQuotaError. At most one DynamoDB round trip.
+ * InsufficientQuotaError.
  */
 export interface Admission {
   /** A ticket for an admitted request; a rejection for a refused one. */
   admit(request: AdmissionRequest): Promise<AdmissionTicket>;
   /**
-   * True when `request` is all but certain to be admitted by a store write (the last admission of
-   * its tenant and tier in this process, in the current window, left ample room): the gateway may
-   * then start the backend calls while the write is in flight. False when unsure, or when
-   * admission needs no write.
+   * True when `request` is all but certain to be admitted by a store write (what the last
+   * admission of its tenant and tier in this process left in the current window, less the requests
+   * asked about since, is ample): the gateway may then start the backend calls while the write is
+   * in flight. Asking counts the request. False when unsure, or when admission needs no write.
    */
   admitsLikely?(request: AdmissionRequest): boolean;
 }

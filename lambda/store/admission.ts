@@ -2,7 +2,8 @@
  * Admission against a tenant's per-tier windows (requests/minute, tokens/minute, and the monthly
  * budget in cost units: tokens × the tier's price factor, lambda/core/cost.ts),
  * held in window items of the Usage table (usage-items.ts), with the single-UpdateItem protocol of
- * window-counter.ts. At most two DynamoDB round trips before the first token (one, and coalesced, in the steady state);
+ * window-counter.ts. One conditional update per admission in the steady state (a request may first wait for the one
+ * in flight, and a group that does not fit costs its members one more: up to three round trips);
  * reconciliation and lease returns go through an off-path queue (adjustment-queue.ts).
  *
  * Guarantees and trade-offs:
@@ -14,8 +15,8 @@
  *   admission left holds them; when the sum does not fit after all, each is admitted on its own.
  *   Still exact (the counters only ever hold what fits), and under concurrency one call admits
  *   many requests. Near a limit, or before anything is known of the window, each goes at once, as
- *   a lone request does. The cost: a request that arrives during a call may wait for it (one
- *   extra round trip at most, when there is room).
+ *   a lone request does. The cost: a request that arrives during a call waits for it, and if its
+ *   group does not fit after all, goes alone after that (two extra round trips at most).
  * - Reservations: a request reserves `reserveTokens` (an upper bound of its tokens, lambda/core/token-estimate.ts) at admission,
  *   and ⌈reserveTokens × priceFactor⌉ cost units of the month; `settle(used)` adds `used −
  *   reserved` (usually negative) to the tokens of that minute (if it is still current) and the
@@ -102,11 +103,17 @@ interface Reserve {
 /** What an exact admission left of each limit of its item (Infinity: no such limit). */
 interface Room {
   readonly window: string;
-  readonly req: number;
-  readonly tok: number;
-  readonly mon: number;
-  /** At least {@link AMPLE_ROOM} of every limit left. */
-  readonly ample: boolean;
+  /** The item's limits (a shard's share). */
+  readonly limits: WindowLimits;
+  req: number;
+  tok: number;
+  mon: number;
+}
+
+/** True when `room` holds at least {@link AMPLE_ROOM} of every limit. */
+function ample(room: Room): boolean {
+  const { rpm, tpm, monthlyTokens } = room.limits;
+  return (rpm === undefined || room.req >= rpm * AMPLE_ROOM) && (tpm === undefined || room.tok >= tpm * AMPLE_ROOM) && (monthlyTokens === undefined || room.mon >= monthlyTokens * AMPLE_ROOM);
 }
 
 /** An exact admission waiting for the one in flight on its (tenant, tier). */
@@ -266,15 +273,23 @@ export class DynamoAdmission implements Admission {
   }
 
   /**
-   * True when the last exact admission of this tenant and tier here, in the current window, left
-   * at least {@link AMPLE_ROOM} of every limit: the next one is all but certain to be admitted.
+   * True when what the last exact admission of this tenant and tier here left in the current
+   * window, less the requests asked about since, is at least {@link AMPLE_ROOM} of every limit:
+   * this one is all but certain to be admitted. Each call counts its request against that room.
    * False for tiers admitted without a store write (no limits, leases).
    */
   admitsLikely(request: AdmissionRequest): boolean {
     const full = request.tenant.limits[request.tier];
     if (!hasLimits(full) || this.options.leaseSize?.(request.tenant, request.tier)) return false;
     const room = this.room.get(`${request.tenant.id}#${request.tier}`);
-    return room !== undefined && room.ample && room.window === this.windowOf(full, this.now());
+    if (!room || room.window !== this.windowOf(full, this.now())) return false;
+    // Counted against what is remembered, so that a burst of early starts stops at the margin
+    // (the next admission's answer replaces the estimate).
+    const tokens = Math.max(0, Math.ceil(request.reserveTokens));
+    room.req -= 1;
+    room.tok -= tokens;
+    room.mon -= costUnits(tokens, request.priceFactor ?? 1);
+    return ample(room);
   }
 
   /** Remembers what an exact admission left in its window (for coalescing and {@link admitsLikely}). */
@@ -286,15 +301,8 @@ export class DynamoAdmission implements Admission {
     }
     const { limits: l, counts: c } = out;
     const left = (limit: number | undefined, used: number) => (limit === undefined ? Infinity : limit - used);
-    const ample = (limit: number | undefined, used: number) => limit === undefined || limit - used >= limit * AMPLE_ROOM;
     if (this.room.size >= 10_000) this.room.clear();
-    this.room.set(id, {
-      window: this.windowOf(l, this.now()),
-      req: left(l.rpm, c.req),
-      tok: left(l.tpm, c.tok),
-      mon: left(l.monthlyTokens, c.mon),
-      ample: ample(l.rpm, c.req) && ample(l.tpm, c.tok) && ample(l.monthlyTokens, c.mon),
-    });
+    this.room.set(id, { window: this.windowOf(l, this.now()), limits: l, req: left(l.rpm, c.req), tok: left(l.tpm, c.tok), mon: left(l.monthlyTokens, c.mon) });
   }
 
   /** A ticket from the live lease `id` when it is of the current window and has room; else undefined. */

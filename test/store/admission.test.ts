@@ -132,6 +132,19 @@ describe('DynamoAdmission', () => {
     }
   });
 
+  it('admitsLikely counts each request it is asked about: a burst of early starts stops at the margin', async () => {
+    const clock = manualClock();
+    const admission = new DynamoAdmission(store.client, names.usage, { now: clock.now, adjustments: quiet });
+    const t = tenant({ priority: { rpm: 100 } });
+    const req = (i: number) => ({ requestId: `r${i}`, tenant: t, tier: 'priority' as const, reserveTokens: 10 });
+    await admission.admit(req(0)); // 99 left
+    const answers = Array.from({ length: 100 }, (_, i) => admission.admitsLikely(req(i + 1)));
+    expect(answers.filter(Boolean)).toHaveLength(89); // down to 10 left: a tenth of the limit
+    expect(answers.slice(0, 89).every(Boolean)).toBe(true);
+    await admission.admit(req(200)); // a fresh answer from the store replaces the estimate: 98 left
+    expect(admission.admitsLikely(req(201))).toBe(true);
+  });
+
   it('admitsLikely: only after an admission that left a tenth of every limit, in the same window', async () => {
     const clock = manualClock();
     const admission = new DynamoAdmission(store.client, names.usage, { now: clock.now, adjustments: quiet });
