@@ -20,7 +20,7 @@ import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { GATEWAY_RESPONSES } from './gateway-responses.ts';
 
-/** The routes, as `[method, path]` (DESIGN.md section 3). */
+/** The routes, as `[method, path]` (docs/api.md). */
 export const API_ROUTES = [
   ['POST', '/v1/chat/completions'],
   ['POST', '/v1/completions'],

@@ -1,6 +1,6 @@
 /**
  * The gateway function behind every API route: authenticates, classifies, admits, then streams the
- * plan in-process or runs it on the state machine (DESIGN.md section 1).
+ * plan in-process or runs it on the state machine (docs/architecture.md).
  */
 import { fileURLToPath } from 'node:url';
 import { Duration } from 'aws-cdk-lib';
@@ -37,7 +37,7 @@ export interface GatewayFunctionProps {
    */
   readonly timeout?: Duration;
   /**
-   * Memory in MB. 1769 MB is one full vCPU: the relay is CPU-bound per request (DESIGN.md §8).
+   * Memory in MB. 1769 MB is one full vCPU: the relay is CPU-bound per request (docs/benchmarks.md).
    * @default 1769
    */
   readonly memorySize?: number;

@@ -1,5 +1,5 @@
 /**
- * The plan as a Step Functions Express state machine (DESIGN.md section 1), written with CDK's
+ * The plan as a Step Functions Express state machine (docs/architecture.md), written with CDK's
  * typed states in JSONPath: the local executor (aws-local-stepfunctions) runs the same definition
  * and supports neither JSONata nor Variables/Assign.
  */

@@ -1,5 +1,5 @@
 /**
- * The two DynamoDB tables (DESIGN.md section 4), keyed as lambda/store/table-schema.ts says.
+ * The two DynamoDB tables (docs/architecture.md), keyed as lambda/store/table-schema.ts says.
  */
 import { RemovalPolicy } from 'aws-cdk-lib';
 import { AttributeType, BillingMode, Table, TableEncryption, type ITable } from 'aws-cdk-lib/aws-dynamodb';

@@ -2,7 +2,7 @@
  * An embedded, in-memory DynamoDB-compatible store (dynalite) running in this process, plus a
  * DynamoDB client pointed at it. Used by `npm start` (the local runtime) and by the tests.
  *
- * dynalite limits (DESIGN.md section 6): no TransactWriteItems, no TTL expiry, no PartiQL, and no
+ * dynalite's limits: no TransactWriteItems, no TTL expiry, no PartiQL, and no
  * `ReturnValuesOnConditionCheckFailure` (the store code falls back to a read on the refusal path).
  */
 import { createRequire } from 'node:module';

@@ -1,5 +1,5 @@
 /**
- * Scripted faults (DESIGN.md section 2, simulator): deterministic under the seed. A fault plan is
+ * Scripted faults (docs/simulator.md): deterministic under the seed. A fault plan is
  * plain data; `faultsForCall` decides, for the Nth completion call, what goes wrong.
  */
 import { z } from 'zod';

@@ -1,5 +1,5 @@
 /**
- * vLLM NIXL `kv_transfer_params` (DESIGN.md section 2) and SGLang bootstrap fields, as the
+ * vLLM NIXL `kv_transfer_params` (docs/configuration.md, pool protocols) and SGLang bootstrap fields, as the
  * simulator reads and writes them. Pure: no I/O.
  */
 import type { RequestKind } from './model.ts';

@@ -105,7 +105,7 @@ export const PROFILES: Readonly<Record<SimProfileName, SimProfile>> = {
     prefillTokensPerSecond: 4_000,
     // Seed 003: "Llama 4 Scout at 2,600 tokens/second versus 137 on the leading GPU".
     decodeTokensPerSecond: 137,
-    // DESIGN.md: "decode slows as the batch grows". ASSUMPTION: +5% ITL per extra sequence
+    // Decode slows as the batch grows (a modelling assumption, docs/simulator.md): +5% ITL per extra sequence
     // (memory-bandwidth-bound: 000 "the GPU sits largely idle during decode, waiting for weights").
     batchSlowdownPerSequence: 0.05,
     maxBatch: 32, // ASSUMPTION

@@ -14,7 +14,7 @@ import { scoreRun } from './metrics.ts';
 import type { MixName, SimRequest } from './workloads.ts';
 import { MIXES, MIX_NAMES, generateRequests } from './workloads.ts';
 
-/** Tier SLOs of DESIGN.md section 7 (the config's `slo`): what goodput counts against. */
+/** Tier SLOs of docs/configuration.md (the config's `slo`): what goodput counts against. */
 export const TIER_SLOS = {
   priority: { ttftMs: 300, tpotMs: 5 },
   default: { ttftMs: 1000, tpotMs: 50 },

@@ -1,5 +1,5 @@
 /**
- * Bedrock Runtime errors → gateway errors (DESIGN.md section 2): throttling and a model not ready
+ * Bedrock Runtime errors → gateway errors (docs/api.md): throttling and a model not ready
  * are a retryable 429, a validation error is the client's 400, a model timeout a retryable 504,
  * an unavailable service a retryable 503; access and unknown-model errors mean the pool is
  * misconfigured (502, not retryable, with a message that says what to fix).

@@ -1,5 +1,5 @@
 /**
- * SGLang prefill/decode disaggregation (DESIGN.md section 2), as SGLang's own router does it: the
+ * SGLang prefill/decode disaggregation (docs/configuration.md, pool protocols), as SGLang's own router does it: the
  * same body goes to prefill and decode at once, each with `bootstrap_host` (the prefill server's
  * host), `bootstrap_port` (the prefill pool's `bootstrapPort`, default 8998) and `bootstrap_room`
  * (a random non-negative 63-bit integer, the same on both calls); the client reads decode's

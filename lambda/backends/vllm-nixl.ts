@@ -1,6 +1,6 @@
 /**
  * vLLM disaggregated prefill → decode over the NIXL connector (also vLLM on Trainium/Neuron and
- * llm-d), exactly as DESIGN.md section 2 and vLLM's `toy_proxy_server.py` do it: a prefill call
+ * llm-d), exactly as docs/configuration.md (pool protocols) describes and vLLM's `toy_proxy_server.py` do it: a prefill call
  * with `max_tokens: 1` asking for remote decode, then the client's own body sent to decode with
  * the `kv_transfer_params` prefill returned, opaque and unchanged. Same `X-Request-Id` on both,
  * and, where the pool sends it, the tier's engine `priority` on both (engine-priority.ts).

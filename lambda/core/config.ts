@@ -1,5 +1,5 @@
 /**
- * The splitserve configuration file (DESIGN.md section 7): pools, models, tiers and, for local
+ * The splitserve configuration file (docs/configuration.md): pools, models, tiers and, for local
  * runs only, tenants. Parsed once at start-up (or at synth time) with zod; a bad file fails with a
  * message that names the bad field.
  */

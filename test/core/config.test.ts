@@ -30,7 +30,7 @@ function messageOf(input: unknown): string {
 }
 
 describe('config', () => {
-  it("accepts DESIGN.md section 7's example and fills defaults", () => {
+  it("accepts the documented example (docs/configuration.md) and fills defaults", () => {
     const config = parseConfig(designExample);
     expect(config.pools['cs3-decode']!.kvTransfer).toBe('pull');
     expect(config.tiers.priority!.route).toMatchObject({ localPrefillBelowTokens: 0 });

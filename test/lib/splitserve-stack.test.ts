@@ -21,7 +21,7 @@ import { STACK_OUTPUTS, SplitserveStack } from '../../lib/splitserve-stack.ts';
 
 const context = JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8')).context as Record<string, unknown>;
 
-/** Pools and tiers without Bedrock (DESIGN.md section 7, deployable: endpoints, no tenants). */
+/** Pools and tiers without Bedrock (docs/configuration.md, deployable: endpoints, no tenants). */
 const plainConfig = {
   pools: {
     'trn-prefill': { protocol: 'vllm-nixl', role: 'prefill', endpoints: ['http://10.0.1.5:8000'] },
