@@ -132,6 +132,20 @@ interface ExactWaiter {
  */
 const AMPLE_ROOM = 0.1;
 
+/** What a request reserves: its token bound (a whole number) and the cost units of it at its price factor. */
+function reserveOf(request: AdmissionRequest): Reserve {
+  const tokens = Math.max(0, Math.ceil(request.reserveTokens));
+  return { tokens, cost: costUnits(tokens, request.priceFactor ?? 1) };
+}
+
+/**
+ * The key of a (tenant, tier) and its limits, for the admissions waiting to be coalesced and the
+ * room remembered: a change of limits starts afresh.
+ */
+function exactKey(request: AdmissionRequest, full: TenantLimits): string {
+  return `${request.tenant.id}#${request.tier}#${full.rpm ?? ''}/${full.tpm ?? ''}/${full.monthlyTokens ?? ''}`;
+}
+
 /** Admissions in one coalesced update at most. */
 const MAX_GROUP = 64;
 
@@ -157,7 +171,7 @@ export class DynamoAdmission implements Admission {
   private readonly acquiring = new Map<string, Promise<boolean>>();
   /** Per lease id, the window in which a block was last refused: no more blocks are tried in it. */
   private readonly blockRefused = new Map<string, string>();
-  /** Per (tenant, tier), what its last exact admission here left of each limit, in which window. */
+  /** Per (tenant, tier, limits), what its last exact admission here left of each limit, in which window. */
   private readonly room = new Map<string, Room>();
   /** Per (tenant, tier, limits) with an exact admission in flight, the admissions waiting for it. */
   private readonly exactWaiting = new Map<string, ExactWaiter[]>();
@@ -180,8 +194,7 @@ export class DynamoAdmission implements Admission {
   async admit(request: AdmissionRequest): Promise<AdmissionTicket> {
     const full = request.tenant.limits[request.tier];
     if (!hasLimits(full)) return UNLIMITED;
-    const tokens = Math.max(0, Math.ceil(request.reserveTokens));
-    const reserve: Reserve = { tokens, cost: costUnits(tokens, request.priceFactor ?? 1) };
+    const reserve = reserveOf(request);
     const lease = this.options.leaseSize?.(request.tenant, request.tier);
     if (!lease) return this.admitOnce(request, full, reserve);
     return this.fromLiveLease(`${request.tenant.id}#${request.tier}`, full, reserve) ?? this.admitLeased(request, full, reserve, lease, request.priceFactor ?? 1);
@@ -193,7 +206,7 @@ export class DynamoAdmission implements Admission {
    * in one conditional update of their sum (see {@link admitGroup}).
    */
   private admitOnce(request: AdmissionRequest, full: TenantLimits, reserve: Reserve): Promise<AdmissionTicket> {
-    const id = `${request.tenant.id}#${request.tier}#${full.rpm ?? ''}/${full.tpm ?? ''}/${full.monthlyTokens ?? ''}`;
+    const id = exactKey(request, full);
     const waiting = this.exactWaiting.get(id);
     if (waiting && this.roomForGroup(request, full, waiting, reserve)) {
       return new Promise((resolve, reject) => waiting.push({ request, full, reserve, resolve, reject }));
@@ -209,7 +222,7 @@ export class DynamoAdmission implements Admission {
    * members a second round trip, and its refusals come later).
    */
   private roomForGroup(request: AdmissionRequest, full: TenantLimits, waiting: readonly ExactWaiter[], reserve: Reserve): boolean {
-    const room = this.room.get(`${request.tenant.id}#${request.tier}`);
+    const room = this.room.get(exactKey(request, full));
     if (!room || room.window !== this.windowOf(full, this.now())) return false;
     let tokens = 2 * reserve.tokens;
     let cost = 2 * reserve.cost;
@@ -281,20 +294,20 @@ export class DynamoAdmission implements Admission {
   admitsLikely(request: AdmissionRequest): boolean {
     const full = request.tenant.limits[request.tier];
     if (!hasLimits(full) || this.options.leaseSize?.(request.tenant, request.tier)) return false;
-    const room = this.room.get(`${request.tenant.id}#${request.tier}`);
+    const room = this.room.get(exactKey(request, full));
     if (!room || room.window !== this.windowOf(full, this.now())) return false;
     // Counted against what is remembered, so that a burst of early starts stops at the margin
     // (the next admission's answer replaces the estimate).
-    const tokens = Math.max(0, Math.ceil(request.reserveTokens));
+    const reserve = reserveOf(request);
     room.req -= 1;
-    room.tok -= tokens;
-    room.mon -= costUnits(tokens, request.priceFactor ?? 1);
+    room.tok -= reserve.tokens;
+    room.mon -= reserve.cost;
     return ample(room);
   }
 
   /** Remembers what an exact admission left in its window (for coalescing and {@link admitsLikely}). */
   private noteRoom(request: AdmissionRequest, out: Admitted | Refused): void {
-    const id = `${request.tenant.id}#${request.tier}`;
+    const id = exactKey(request, request.tenant.limits[request.tier] ?? {});
     if ('refused' in out) {
       this.room.delete(id);
       return;
