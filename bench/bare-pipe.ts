@@ -21,7 +21,7 @@ import { parseArgs } from 'node:util';
 import { decodeBody, kvParamsOf, prefillBody } from './nixl.ts';
 import type { JsonBody } from './nixl.ts';
 import { exitWhenParentGone } from './processes.ts';
-import { readAll } from './read-all.ts';
+import { readBody } from '../lambda/core/read-body.ts';
 
 const { values } = parseArgs({
   options: { port: { type: 'string', default: '0' }, prefill: { type: 'string' }, decode: { type: 'string' }, agg: { type: 'string' } },
@@ -47,7 +47,7 @@ async function pipeBack(res: ServerResponse, up: IncomingMessage): Promise<void>
 
 async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
   const path = req.url ?? '/v1/chat/completions';
-  const raw = await readAll(req);
+  const raw = await readBody(req);
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   const id = req.headers['x-request-id'];
   if (typeof id === 'string') headers['x-request-id'] = id;
@@ -56,10 +56,10 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
     return pipeBack(res, await post(values.agg, path, headers, raw));
   }
   if (!values.prefill || !values.decode) throw new Error('no --prefill/--decode backends');
-  const body = JSON.parse(raw.toString('utf8')) as JsonBody;
+  const body = JSON.parse(raw) as JsonBody;
   const pre = await post(values.prefill, path, headers, JSON.stringify(prefillBody(body)));
   if (pre.statusCode !== 200) return pipeBack(res, pre);
-  const kv = kvParamsOf(JSON.parse((await readAll(pre)).toString('utf8')));
+  const kv = kvParamsOf(JSON.parse(await readBody(pre)));
   return pipeBack(res, await post(values.decode, path, headers, JSON.stringify(decodeBody(body, kv))));
 }
 

@@ -23,7 +23,7 @@ import type { Dispatcher } from 'undici';
 import { decodeBody, kvParamsOf, prefillBody } from './nixl.ts';
 import type { JsonBody } from './nixl.ts';
 import { exitWhenParentGone } from './processes.ts';
-import { readAll } from './read-all.ts';
+import { readBody } from '../lambda/core/read-body.ts';
 
 const { values } = parseArgs({
   options: {
@@ -57,7 +57,7 @@ async function relayAnswer(res: ServerResponse, up: Dispatcher.ResponseData, req
 
 async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
   const path = req.url ?? '/v1/chat/completions';
-  const raw = await readAll(req);
+  const raw = await readBody(req);
   const headerId = req.headers['x-request-id'];
   const requestId = (Array.isArray(headerId) ? headerId[0] : headerId) ?? randomUUID();
   const headers = { 'content-type': 'application/json', 'x-request-id': requestId };
@@ -67,7 +67,7 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
     return relayAnswer(res, up, requestId);
   }
   if (!prefillPool || !decodePool) return fail(res, 502, 'no --prefill/--decode backends');
-  const body = JSON.parse(raw.toString('utf8')) as JsonBody;
+  const body = JSON.parse(raw) as JsonBody;
   const pre = await prefillPool.request({ path, method: 'POST', headers, body: JSON.stringify(prefillBody(body)) });
   if (pre.statusCode !== 200) return relayAnswer(res, pre, requestId);
   const kv = kvParamsOf(await pre.body.json());

@@ -1,7 +1,7 @@
 /**
  * Reading a whole HTTP body as text: the one body reader of the gateway's runtimes (the node
  * server, the API Gateway emulator, the local Step Functions endpoint), the simulator, and the
- * upstream client's JSON answers.
+ * upstream client's JSON answers, and the bench's pipe and relay.
  */
 import type { Readable } from 'node:stream';
 
