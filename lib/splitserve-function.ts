@@ -12,6 +12,7 @@ import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { LAMBDA_ENV_LIMIT_BYTES } from './deploy-config.ts';
 import { NODE_RUNTIME } from './runtime.ts';
+import { METRICS_NAMESPACE } from '../lambda/core/metric-catalogue.ts';
 
 /**
  * AWS SDK v3 packages resolved from the Lambda runtime instead of the bundle. Node.js 18 and later
@@ -32,7 +33,7 @@ export const LAYER_PROVIDED_MODULES = ['@aws-sdk/client-bedrock-runtime'] as con
 
 /** Powertools settings shared by every function. Events and responses carry prompts: never logged or traced. */
 export const POWERTOOLS_ENV = {
-  POWERTOOLS_METRICS_NAMESPACE: 'Splitserve',
+  POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
   POWERTOOLS_LOG_LEVEL: 'INFO',
   POWERTOOLS_LOGGER_LOG_EVENT: 'false',
   POWERTOOLS_TRACER_CAPTURE_RESPONSE: 'false',

@@ -4,10 +4,10 @@
  * disaggregated request whose prefill returned no KV-transfer parameters).
  */
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { METRICS_NAMESPACE } from '../core/metric-catalogue.ts';
 import type { RequestMetrics, UsageRecord } from '../core/ports.ts';
 
-/** Namespace of splitserve's metrics. */
-export const METRICS_NAMESPACE = 'Splitserve';
+export { METRICS_NAMESPACE };
 
 /**
  * Emits one EMF record per request. One Powertools `Metrics` for the process: a new one per
