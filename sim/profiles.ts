@@ -1,6 +1,6 @@
 /**
- * Hardware profiles of the simulator. Each figure either comes from a seed (shared/seeds/, quoted
- * beside it) or is an ASSUMPTION, marked as such, chosen to be plausible for an 8B-class model on
+ * Hardware profiles of the simulator. Each figure either comes from one of the public articles
+ * listed in docs/simulator.md ("Timing model and its sources", [A] to [D], quoted beside it) or is an ASSUMPTION, marked as such, chosen to be plausible for an 8B-class model on
  * that hardware. Profiles are data only; the timing rules that use them live in model.ts.
  */
 import { SIM_PROFILES } from '../lambda/core/config.ts';
@@ -45,10 +45,10 @@ export interface SimProfile {
 const KV_BYTES_PER_TOKEN_8B = 32 * 8 * 128 * 2 * 2;
 
 /**
- * ASSUMPTION: one KV transfer gets 100 Gbit/s (12.5 GB/s) of the EFA fabric. Seeds:
- * 002 "connected via high-speed RDMA networking through AWS Elastic Fabric Adapter";
- * 002 "EFA networking supply the secure isolation, RDMA‑class bandwidth, and low latency";
- * 003 "fast enough that the cross-chip handoff doesn't dominate the user-perceived response time".
+ * ASSUMPTION: one KV transfer gets 100 Gbit/s (12.5 GB/s) of the EFA fabric. Sources:
+ * [C] "connected via high-speed RDMA networking through AWS Elastic Fabric Adapter";
+ * [C] "EFA networking supply the secure isolation, RDMA‑class bandwidth, and low latency";
+ * [D] "fast enough that the cross-chip handoff doesn't dominate the user-perceived response time".
  */
 const EFA_BYTES_PER_SECOND = 12.5e9;
 
@@ -60,12 +60,12 @@ export const PROFILES: Readonly<Record<SimProfileName, SimProfile>> = {
   'trainium-prefill': {
     name: 'trainium-prefill',
     defaultRole: 'prefill',
-    // Seeds: 000 "This phase is compute-bound ... what GPUs and custom AI accelerators like AWS
-    // Trainium are designed for"; 002 "Trainium3 UltraServer's 144 GB HBM capacity and 2.5 PFLOPS
+    // [A] "This phase is compute-bound ... what GPUs and custom AI accelerators like AWS
+    // Trainium are designed for"; [C] "Trainium3 UltraServer's 144 GB HBM capacity and 2.5 PFLOPS
     // of compute throughput make it well-suited for the parallel ... prefill phase".
-    // ASSUMPTION: "thousands of prompt tok/s" per request → 8,000 prompt tok/s.
+    // ASSUMPTION: thousands of prompt tok/s per request → 8,000 prompt tok/s.
     prefillTokensPerSecond: 8_000,
-    // ASSUMPTION: Trainium is not the decode engine in the seeds; when it must decode (aggregated
+    // ASSUMPTION: Trainium is not the decode engine in the sources; when it must decode (aggregated
     // fallback) it is GPU-like: 100 tok/s per stream.
     decodeTokensPerSecond: 100,
     batchSlowdownPerSequence: 0.05,
@@ -81,14 +81,14 @@ export const PROFILES: Readonly<Record<SimProfileName, SimProfile>> = {
     name: 'cerebras-decode',
     defaultRole: 'decode',
     // ASSUMPTION: the decode engine's own prefill (only used when it must recompute a prompt) is
-    // deliberately modest, 2,000 prompt tok/s, since the seeds move prefill off it: 002 "By
+    // deliberately modest, 2,000 prompt tok/s, since the sources move prefill off it: [C] "By
     // offloading prefill entirely to Trainium Ultra servers".
     prefillTokensPerSecond: 2_000,
-    // Seeds: 001 "Cerebras claims the WSE-3 can hit 3,000 tokens per second"; 003 "969 on Llama
+    // [B] "Cerebras claims the WSE-3 can hit 3,000 tokens per second"; [D] "969 on Llama
     // 3.1 405B; 2,600 on Llama 4 Scout vs 137 on leading GPU". An 8B model sits at the top:
     // 3,000 tok/s per stream.
     decodeTokensPerSecond: 3_000,
-    // ASSUMPTION: weights sit in SRAM (001 "44GB of on-chip SRAM"; 002 "21 PB/s memory
+    // ASSUMPTION: weights sit in SRAM ([B] "44GB of on-chip SRAM"; [C] "21 PB/s memory
     // bandwidth"), so batching costs little: +1% ITL per extra sequence.
     batchSlowdownPerSequence: 0.01,
     maxBatch: 16, // ASSUMPTION
@@ -103,10 +103,10 @@ export const PROFILES: Readonly<Record<SimProfileName, SimProfile>> = {
     defaultRole: 'both',
     // ASSUMPTION: 4,000 prompt tok/s for one request on one GPU.
     prefillTokensPerSecond: 4_000,
-    // Seed 003: "Llama 4 Scout at 2,600 tokens/second versus 137 on the leading GPU".
+    // [D]: "Llama 4 Scout at 2,600 tokens/second versus 137 on the leading GPU".
     decodeTokensPerSecond: 137,
     // Decode slows as the batch grows (a modelling assumption, docs/simulator.md): +5% ITL per extra sequence
-    // (memory-bandwidth-bound: 000 "the GPU sits largely idle during decode, waiting for weights").
+    // (memory-bandwidth-bound: [A] "the GPU sits largely idle during decode, waiting for weights").
     batchSlowdownPerSequence: 0.05,
     maxBatch: 32, // ASSUMPTION
     kvBytesPerToken: KV_BYTES_PER_TOKEN_8B,

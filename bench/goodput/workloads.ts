@@ -31,7 +31,7 @@ export type MixName = (typeof MIX_NAMES)[number];
 
 /**
  * The mixes. ASSUMPTIONS (no seed gives request-length distributions): the shapes follow the
- * usual public characterisations of each workload; the seeds only say which side is heavy.
+ * usual public characterisations of each workload; the sources (docs/simulator.md) only say which side is heavy.
  */
 export const MIXES: Readonly<Record<MixName, WorkloadMix>> = {
   chat: {
@@ -54,8 +54,8 @@ export const MIXES: Readonly<Record<MixName, WorkloadMix>> = {
     prompt: { median: 1_500, sigma: 0.7, min: 64, max: 16_384 },
     completion: { median: 1_200, sigma: 0.6, min: 16, max: 8_192 },
     basis:
-      'Seeds 003: "agentic coding, where a single user query can trigger 15x the token volume of a normal chat exchange"; ' +
-      '001: agents "chain together multi-step reasoning, write code". ASSUMPTION: long tool-laden context, long generated code.',
+      '[D] (docs/simulator.md): "agentic coding, where a single user query can trigger 15× the token volume of a normal chat exchange"; ' +
+      '[B]: agents "chain together multi-step reasoning, write code". ASSUMPTION: long tool-laden context, long generated code.',
   },
 };
 
