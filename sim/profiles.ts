@@ -21,9 +21,15 @@ export interface SimProfile {
   /** Output tokens per second of one stream when it is alone in the batch. */
   readonly decodeTokensPerSecond: number;
   /**
-   * Inter-token latency grows linearly with the batch: ITL(b) = ITL(1) × (1 + slope × (b − 1)).
+   * Inter-token latency grows linearly with the batch beyond {@link batchKnee} sequences:
+   * ITL(b) = ITL(1) × (1 + slope × max(0, b − knee)).
    */
   readonly batchSlowdownPerSequence: number;
+  /**
+   * Sequences decoded at the single-stream speed: below it, reading the weights dominates a step
+   * and more sequences cost almost nothing. 1 (linear from the first extra sequence) unless calibrated.
+   */
+  readonly batchKnee: number;
   /** Sequences decoded concurrently; requests beyond it wait in a FIFO queue. */
   readonly maxBatch: number;
   /** KV-cache bytes per prompt token (what a remote prefill must ship). */
@@ -69,6 +75,7 @@ export const PROFILES: Readonly<Record<SimProfileName, SimProfile>> = {
     // fallback) it is GPU-like: 100 tok/s per stream.
     decodeTokensPerSecond: 100,
     batchSlowdownPerSequence: 0.05,
+    batchKnee: 1, // ASSUMPTION (not calibrated)
     // ASSUMPTION: 8 prefills in flight (a chunked-prefill token budget); more queue.
     maxBatch: 8,
     kvBytesPerToken: KV_BYTES_PER_TOKEN_8B,
@@ -91,6 +98,7 @@ export const PROFILES: Readonly<Record<SimProfileName, SimProfile>> = {
     // ASSUMPTION: weights sit in SRAM ([B] "44GB of on-chip SRAM"; [C] "21 PB/s memory
     // bandwidth"), so batching costs little: +1% ITL per extra sequence.
     batchSlowdownPerSequence: 0.01,
+    batchKnee: 1, // ASSUMPTION (not calibrated)
     maxBatch: 16, // ASSUMPTION
     kvBytesPerToken: KV_BYTES_PER_TOKEN_8B,
     linkBytesPerSecond: EFA_BYTES_PER_SECOND,
@@ -105,9 +113,13 @@ export const PROFILES: Readonly<Record<SimProfileName, SimProfile>> = {
     prefillTokensPerSecond: 4_000,
     // [D]: "Llama 4 Scout at 2,600 tokens/second versus 137 on the leading GPU".
     decodeTokensPerSecond: 137,
-    // Decode slows as the batch grows (a modelling assumption, docs/simulator.md): +5% ITL per extra sequence
-    // (memory-bandwidth-bound: [A] "the GPU sits largely idle during decode, waiting for weights").
-    batchSlowdownPerSequence: 0.05,
+    // Decode is memory-bandwidth-bound ([A] "the GPU sits largely idle during decode, waiting for
+    // weights"): a few sequences ride along for free, then each costs more. Calibrated against [E]
+    // (docs/simulator.md: Llama-3.1-8B on one H100 with vLLM, median TPOT 6.48 / 6.59 / 10.94 ms at
+    // 1 / 4 / 16 streams): flat to 4 sequences, then +5.73% ITL per extra one, so that
+    // ITL(16) / ITL(1) = 1.688 as published (test/sim/calibration.test.ts).
+    batchSlowdownPerSequence: 0.0573,
+    batchKnee: 4,
     maxBatch: 32, // ASSUMPTION
     kvBytesPerToken: KV_BYTES_PER_TOKEN_8B,
     // ASSUMPTION: an RDMA NIC of the same class as EFA when a GPU pool receives remote KV.

@@ -56,9 +56,11 @@ describe('goodput event simulation', () => {
     expect(b.ttftMs).toBeCloseTo(a.e2eMs + ttft, 9);
   });
 
-  it('two requests, two slots: both decode in a batch of two, more slowly', () => {
-    const outs = runDeployment({ strategy: 'aggregated', gpu: 1, prefill: 0, decode: 0, route: {} }, [req(0, 0, 100, 11), req(1, 0, 100, 11)]);
-    for (const o of outs) expect(o.tpotMs).toBeCloseTo(interTokenMs(gpu, 2), 9);
+  it('six requests, enough slots: all decode in one batch of six, more slowly than one alone (past the profile\'s knee of four)', () => {
+    const outs = runDeployment({ strategy: 'aggregated', gpu: 1, prefill: 0, decode: 0, route: {} }, Array.from({ length: 6 }, (_, i) => req(i, 0, 100, 11)));
+    expect(outs).toHaveLength(6);
+    for (const o of outs) expect(o.tpotMs).toBeCloseTo(interTokenMs(gpu, 6), 9);
+    expect(interTokenMs(gpu, 6)).toBeGreaterThan(interTokenMs(gpu, 1));
   });
 
   it('draws the same requests for the same seed, Poisson at about the asked rate', () => {
