@@ -48,9 +48,9 @@ afterAll(async () => {
 });
 
 const stats = async (): Promise<SimStats> => (await fetch(`${local.simulators.gpu![0]}/sim/stats`)).json() as Promise<SimStats>;
-const stream = async (via = client): Promise<string> => {
+const stream = async (via = client, maxTokens = 4): Promise<string> => {
   let text = '';
-  for await (const chunk of await via.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'hi' }], max_tokens: 4, stream: true })) {
+  for await (const chunk of await via.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'hi' }], max_tokens: maxTokens, stream: true })) {
     text += chunk.choices[0]?.delta.content ?? '';
   }
   return text;
@@ -68,7 +68,9 @@ describe('speculative start of a stream', () => {
     for (let i = 0; i < RPM - 1; i++) await other.admit({ requestId: `other-${i}`, tenant, tier: 'default', reserveTokens: 1 });
 
     const before = await stats();
-    const refused = await stream().then(() => undefined, (err: unknown) => err);
+    // A long answer (seconds at the profile's pace), so that the engine is still streaming when the
+    // refusal comes back however slow the store is: a 4-token answer could end first on a busy machine.
+    const refused = await stream(client, 2000).then(() => undefined, (err: unknown) => err);
     expect(refused).toBeInstanceOf(OpenAI.RateLimitError);
     expect((refused as InstanceType<typeof OpenAI.RateLimitError>).message).toContain('RPM');
     // It was started early, and stopped: the engine saw the call and its client going away.
