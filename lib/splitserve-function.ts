@@ -17,9 +17,11 @@ import { METRICS_NAMESPACE } from '../lambda/core/metric-catalogue.ts';
 /**
  * AWS SDK v3 packages resolved from the Lambda runtime instead of the bundle. Node.js 18 and later
  * runtimes ship SDK v3 as `@aws-sdk/*` (not v2's `aws-sdk`), so these stay out of the bundle: they
- * are the calls whose API has not changed for years (DynamoDB items, StartSyncExecution).
+ * are the calls whose API has not changed for years (DynamoDB items, StartSyncExecution,
+ * GetSecretValue, GetParameter). The Secrets Manager and SSM clients are imported on a pool
+ * credential's first read only (lambda/backends/credential-sources.ts).
  */
-export const RUNTIME_PROVIDED_MODULES = ['@aws-sdk/client-dynamodb', '@aws-sdk/client-sfn'] as const;
+export const RUNTIME_PROVIDED_MODULES = ['@aws-sdk/client-dynamodb', '@aws-sdk/client-sfn', '@aws-sdk/client-secrets-manager', '@aws-sdk/client-ssm'] as const;
 
 /**
  * Packages kept out of the bundle but NOT taken from the runtime's SDK. `@aws-sdk/client-bedrock-runtime`
