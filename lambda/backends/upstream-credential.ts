@@ -10,9 +10,10 @@
  *   reads it again, once for every caller that saw the same value refused, and the call is sent
  *   once more (backend-target.ts). That is how a rotation is picked up without a redeploy.
  *
- * Reads are spaced: after a failed read, or a read on a refusal, the source is not read again for
- * `minReadIntervalMs` (callers get that failure, or the value just read), so an outage or a wrong
- * secret costs the source one read per interval, not one per request. Failed reads are logged as
+ * Reads are spaced: after a failed read the source is not read again for `minReadIntervalMs`
+ * (callers get that failure), nor after a read made on a refusal (callers whose call is refused
+ * again get the value just read, and their call fails), so an outage or a wrong secret costs the
+ * source one read per interval, not one per request. Failed reads are logged as
  * warnings with the pool, the source and the reason; the value is never logged.
  */
 import type { CredentialSourceName } from '../core/config.ts';
@@ -73,6 +74,8 @@ export class CachedCredential implements UpstreamCredential {
   private current: { readonly header: CredentialHeader; readonly at: number } | undefined;
   private reading: Promise<CredentialHeader> | undefined;
   private failure: { readonly error: CredentialUnavailableError; readonly at: number } | undefined;
+  /** When a refusal last made a read. */
+  private refusalReadAt: number | undefined;
   private readonly now: () => number;
   private readonly minReadIntervalMs: number;
 
@@ -100,8 +103,12 @@ export class CachedCredential implements UpstreamCredential {
   refused(sent: CredentialHeader): Promise<CredentialHeader> {
     if (this.reading) return this.reading;
     const current = this.current;
-    // Another caller already read a new value, or this one was read a moment ago: no new read.
-    if (current && (current.header.value !== sent.value || this.now() - current.at < this.minReadIntervalMs)) return Promise.resolve(current.header);
+    // Another caller already read a new value: no new read.
+    if (current && current.header.value !== sent.value) return Promise.resolve(current.header);
+    // A refusal just read the value again, and it is refused still: not again within the interval.
+    const now = this.now();
+    if (current && this.refusalReadAt !== undefined && now - this.refusalReadAt < this.minReadIntervalMs) return Promise.resolve(current.header);
+    this.refusalReadAt = now;
     return this.read();
   }
 

@@ -129,17 +129,20 @@ describe('CachedCredential', () => {
     expect(src.reads()).toBe(2);
   });
 
-  it('a refusal of a value read a moment ago does not read again (a wrong secret costs one read per interval)', async () => {
+  it('a refusal reads again even right after a read, but a value refused again is not read again within the interval', async () => {
     const src = scriptedSource(['wrong']);
     const clock = { t: 0 };
     const { credential } = cached(src.source, clock);
     const sent = await credential.header();
-    clock.t = 999;
+    clock.t = 10;
     expect(await credential.refused(sent)).toEqual(sent);
-    expect(src.reads()).toBe(1);
-    clock.t = 1_000;
-    await credential.refused(sent);
     expect(src.reads()).toBe(2);
+    clock.t = 1_009;
+    expect(await credential.refused(sent)).toEqual(sent);
+    expect(src.reads()).toBe(2);
+    clock.t = 1_010;
+    await credential.refused(sent);
+    expect(src.reads()).toBe(3);
   });
 
   it('trims the value, and refuses an empty one or one a header cannot carry, without quoting it', async () => {
