@@ -64,7 +64,8 @@ export const RESERVED_HEADERS: ReadonlySet<string> = new Set(['host', 'content-t
 /** How long a credential read from its source is used before it is read again, by default (5 minutes). */
 export const DEFAULT_CREDENTIAL_CACHE_MS = 300_000;
 
-const authSchema = z
+/** zod schema of a pool's `auth` (its fields are documented in docs/configuration.md). */
+export const poolAuthSchema = z
   .strictObject({
     /** A Secrets Manager secret (its complete ARN); its `SecretString` is the credential. */
     secretArn: z.optional(z.string().check(z.regex(SECRET_ARN_PATTERN, 'expected the secret\'s complete ARN, arn:aws:secretsmanager:<region>:<account>:secret:<name>-<6 characters>'))),
@@ -99,7 +100,7 @@ const authSchema = z
   );
 
 /** A pool's `auth` settings, defaults filled in. */
-export type PoolAuth = z.output<typeof authSchema>;
+export type PoolAuth = z.output<typeof poolAuthSchema>;
 
 /** Which engine `priority` values are scheduled first: vLLM's `low-first`, or SGLang's default `high-first`. */
 export const PRIORITY_ORDERS = ['low-first', 'high-first'] as const;
@@ -160,7 +161,7 @@ const poolSchema = z
      * The credential every call to this pool's endpoints carries (completions, health checks,
      * load polls): exactly one of `secretArn`, `parameter` or `env`. Never the client's own key.
      */
-    auth: z.optional(authSchema),
+    auth: z.optional(poolAuthSchema),
   })
   .check(
     z.superRefine((pool, ctx) => {
