@@ -6,55 +6,19 @@
  * client's splitserve key; a rotated credential is picked up on the backend's 401; a refused or
  * unreadable credential is a 502 whose body, like the logs, never holds the value.
  */
-import type { ServerResponse } from 'node:http';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../lambda/core/config.ts';
 import type { LocalGateway } from '../../local/start-local.ts';
 import { startLocal } from '../../local/start-local.ts';
 import { capturingLogger } from '../helpers/silent-logger.ts';
-import type { Recorded, RecordingBackend } from './recording-backend.ts';
-import { startRecordingBackend } from './recording-backend.ts';
+import type { RecordingBackend } from './recording-backend.ts';
+import { guardedEngine as engine, startRecordingBackend } from './recording-backend.ts';
 
 const CLIENT_KEY = 'sk-ss-test-upstream-auth-0123456789abcdef0123';
 const MODEL = 'llama-3.1-8b';
 const ENV = { prefill: 'SS_TEST_PREFILL_KEY', decode: 'SS_TEST_DECODE_KEY', gpu: 'SS_TEST_GPU_KEY', sgPrefill: 'SS_TEST_SG_PREFILL_KEY', sgDecode: 'SS_TEST_SG_DECODE_KEY' } as const;
 const SECRETS = { prefill: 'up-prefill-5b2c8e', decode: 'up-decode-91f0aa', gpu: 'up-gpu-33d7e1', sgPrefill: 'up-sgp-c4a209', sgDecode: 'up-sgd-70be15' };
-
-/** An OpenAI-compatible engine that answers only requests carrying `expected()` in `header`, echoing a refused value as some servers do. */
-function engine(header: string, expected: () => string) {
-  return (req: Recorded, res: ServerResponse): void => {
-    const sent = req.headers[header];
-    if (sent !== expected()) {
-      res.writeHead(401, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { message: `Invalid API key: ${String(sent)}`, type: 'invalid_request_error' } }));
-      return;
-    }
-    if (req.path === '/health') return void res.writeHead(200).end();
-    if (req.path === '/metrics') return void res.writeHead(200, { 'content-type': 'text/plain' }).end('vllm:num_requests_running 0\nvllm:num_requests_waiting 0\n');
-    const body = req.body;
-    const usage = { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 };
-    const base = { id: 'cmpl-1', created: 1, model: String(body.model) };
-    if (body.stream === true) {
-      res.writeHead(200, { 'content-type': 'text/event-stream' });
-      const chunk = (c: unknown) => res.write(`data: ${JSON.stringify({ ...base, object: 'chat.completion.chunk', ...(c as object) })}\n\n`);
-      chunk({ choices: [{ index: 0, delta: { role: 'assistant', content: 'ok' }, finish_reason: null }] });
-      chunk({ choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] });
-      chunk({ choices: [], usage });
-      res.end('data: [DONE]\n\n');
-      return;
-    }
-    const prefill = (body.kv_transfer_params as { do_remote_decode?: boolean } | undefined)?.do_remote_decode === true;
-    res.writeHead(200, { 'content-type': 'application/json' }).end(
-      JSON.stringify({
-        ...base,
-        object: 'chat.completion',
-        choices: [{ index: 0, message: { role: 'assistant', content: 'ok' }, finish_reason: 'stop' }],
-        usage,
-        ...(prefill ? { kv_transfer_params: { remote_engine_id: 'e1', remote_block_ids: [1], remote_host: '127.0.0.1', remote_port: 1 } } : {}),
-      }),
-    );
-  };
-}
 
 type Tier = 'priority' | 'default' | 'flex';
 
