@@ -69,10 +69,14 @@ export function credentialHeader(header: string, value: string): CredentialHeade
 /** Visible ASCII and spaces, the characters every HTTP stack takes in a header value. */
 const HEADER_VALUE = /^[\x20-\x7e]+$/;
 
-/** A {@link CredentialSource}'s value cached with a bound, shared by every call to one pool. */
+/**
+ * A {@link CredentialSource}'s value cached with a bound, shared by every call to one pool. The
+ * value is held in ES private fields, so serialising or inspecting the object (a target logged
+ * whole, a status page) never shows it: it serialises as `{ pool, source }`.
+ */
 export class CachedCredential implements UpstreamCredential {
-  private current: { readonly header: CredentialHeader; readonly at: number } | undefined;
-  private reading: Promise<CredentialHeader> | undefined;
+  #current: { readonly header: CredentialHeader; readonly at: number } | undefined;
+  #reading: Promise<CredentialHeader> | undefined;
   private failure: { readonly error: CredentialUnavailableError; readonly at: number } | undefined;
   /** When a refusal last made a read. */
   private refusalReadAt: number | undefined;
@@ -87,13 +91,18 @@ export class CachedCredential implements UpstreamCredential {
     this.minReadIntervalMs = options.minReadIntervalMs ?? MIN_READ_INTERVAL_MS;
   }
 
+  /** What a log or a status page may show of it: the pool and where the value is read. */
+  toJSON(): { readonly pool: string; readonly source: string } {
+    return { pool: this.options.pool, source: this.source.name };
+  }
+
   header(): Promise<CredentialHeader> {
-    const current = this.current;
+    const current = this.#current;
     if (current) {
       const age = this.now() - current.at;
       if (age < this.options.cacheMs) {
         // Renew ahead of the bound; a failure is logged and the value in hand stays until the bound.
-        if (age >= this.options.cacheMs * REFRESH_AHEAD && !this.reading && !this.failedRecently()) this.read().catch(() => undefined);
+        if (age >= this.options.cacheMs * REFRESH_AHEAD && !this.#reading && !this.failedRecently()) this.read().catch(() => undefined);
         return Promise.resolve(current.header);
       }
     }
@@ -101,8 +110,8 @@ export class CachedCredential implements UpstreamCredential {
   }
 
   refused(sent: CredentialHeader): Promise<CredentialHeader> {
-    if (this.reading) return this.reading;
-    const current = this.current;
+    if (this.#reading) return this.#reading;
+    const current = this.#current;
     // Another caller already read a new value: no new read.
     if (current && current.header.value !== sent.value) return Promise.resolve(current.header);
     // A refusal just read the value again, and it is refused still: not again within the interval.
@@ -114,7 +123,7 @@ export class CachedCredential implements UpstreamCredential {
 
   /** One read at a time; a failure is kept (and answered) for the minimum interval. */
   private read(): Promise<CredentialHeader> {
-    if (this.reading) return this.reading;
+    if (this.#reading) return this.#reading;
     if (this.failure && this.failedRecently()) return Promise.reject(this.failure.error);
     const { pool, header, logger } = this.options;
     const reading = this.source.read().then(
@@ -124,7 +133,7 @@ export class CachedCredential implements UpstreamCredential {
           throw new CredentialUnavailableError(pool, this.source.name, value === '' ? 'the value is empty' : 'the value holds characters a header cannot carry', false);
         }
         const fresh = credentialHeader(header, value);
-        this.current = { header: fresh, at: this.now() };
+        this.#current = { header: fresh, at: this.now() };
         this.failure = undefined;
         return fresh;
       },
@@ -135,9 +144,9 @@ export class CachedCredential implements UpstreamCredential {
       logger.warn('could not read a pool credential', { pool, source: this.source.name, reason: error.reason, transient: error.retryable });
       throw error;
     }).finally(() => {
-      if (this.reading === reading) this.reading = undefined;
+      if (this.#reading === reading) this.#reading = undefined;
     });
-    this.reading = reading;
+    this.#reading = reading;
     return reading;
   }
 

@@ -3,6 +3,7 @@
  * renewal ahead of it, one read shared by concurrent callers, a refusal read once, the spacing of
  * reads after a failure, and what is logged (never the value).
  */
+import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { CredentialUnavailableError } from '../../lambda/backends/credential-errors.ts';
 import type { CredentialSource } from '../../lambda/backends/upstream-credential.ts';
@@ -143,6 +144,13 @@ describe('CachedCredential', () => {
     clock.t = 1_010;
     await credential.refused(sent);
     expect(src.reads()).toBe(3);
+  });
+
+  it('never shows the value when serialised or inspected (a target logged whole, a status page)', async () => {
+    const { credential } = cached(scriptedSource([SECRET]).source, { t: 0 });
+    await credential.header();
+    expect(JSON.stringify({ target: { pool: 'gpu', credential } })).toBe('{"target":{"pool":"gpu","credential":{"pool":"gpu","source":"env"}}}');
+    expect(inspect(credential, { depth: 10, showHidden: true })).not.toContain(SECRET);
   });
 
   it('trims the value, and refuses an empty one or one a header cannot carry, without quoting it', async () => {
