@@ -4,6 +4,7 @@
  * template; cdk-nag clean; a deploy with an `env` credential refused at synth.
  */
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
@@ -70,13 +71,26 @@ describe('upstream credentials in the stack', () => {
   let stack: SplitserveStack;
   let template: Template;
   let resources: Resources;
+  let assemblyDir: string;
 
   beforeAll(() => {
     const app = new App({ context });
     stack = new SplitserveStack(app, 'CredentialsTest', { config: parseConfig(authConfig), env: ENV });
     template = Template.fromStack(stack);
     resources = (template.toJSON() as { Resources: Resources }).Resources;
+    assemblyDir = app.synth().directory;
   }, 300_000);
+
+  it('keeps the Secrets Manager and SSM clients out of the bundles, imported on first use from the runtime\'s SDK', () => {
+    for (const handler of ['index.handler', 'index.decode']) {
+      const fn = Object.values(resources).find((r) => r.Type === 'AWS::Lambda::Function' && r.Properties!.Handler === handler)!;
+      const bundle = readFileSync(join(assemblyDir, `asset.${String(fn.Properties!.Code.S3Key).replace(/\.zip$/, '')}`, 'index.mjs'), 'utf8');
+      for (const module of ['@aws-sdk/client-secrets-manager', '@aws-sdk/client-ssm']) {
+        expect(bundle, handler).toContain(`import("${module}")`);
+        expect(bundle, handler).not.toMatch(new RegExp(`from\\s*"${module}"`));
+      }
+    }
+  });
 
   it('grants read on exactly the named secrets, parameters and key, to the gateway and the prefill, decode and fallback steps only', () => {
     const reads = {
