@@ -3,17 +3,12 @@
  * names, and the Bedrock Runtime client at the version tested, shipped as a Lambda layer to the
  * functions that call Bedrock. Nothing at all when no pool speaks Bedrock.
  */
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Aws, Stack } from 'aws-cdk-lib';
+import { Aws } from 'aws-cdk-lib';
 import { Grant, type IGrantable } from 'aws-cdk-lib/aws-iam';
-import { Architecture, Code, Function as LambdaFunction, LayerVersion } from 'aws-cdk-lib/aws-lambda';
-import { buildSync } from 'esbuild';
+import { Function as LambdaFunction, type LayerVersion } from 'aws-cdk-lib/aws-lambda';
 import type { Construct } from 'constructs';
 import type { DeployConfig } from './deploy-config.ts';
-import { NODE_RUNTIME } from './runtime.ts';
+import { buildModuleLayer, moduleLayer } from './module-layer.ts';
 
 /**
  * Bedrock actions the Bedrock backend needs: Converse is authorised as `bedrock:InvokeModel` and
@@ -90,67 +85,23 @@ export const BEDROCK_CLIENT_MODULE = '@aws-sdk/client-bedrock-runtime';
 const LAYER_ID = 'BedrockClientLayer';
 
 /**
- * ESM bundles holding CommonJS modules that `require()` Node built-ins need a real `require`
- * (the same banner lib/splitserve-function.ts gives the function bundles).
- */
-const ESM_REQUIRE_BANNER =
-  "import { createRequire as __splitserveCreateRequire } from 'node:module'; const require = __splitserveCreateRequire(import.meta.url);";
-
-let layerDir: string | undefined;
-
-/**
- * Builds, once per process, the content of the Bedrock client layer from the installed
- * `@aws-sdk/client-bedrock-runtime` (the version the tests ran): the package and everything it
- * imports bundled by esbuild into one minified ES module,
- * `nodejs/node_modules/@aws-sdk/client-bedrock-runtime/index.mjs`, with a `package.json` naming
- * the version. Offline, no Docker. Lambda resolves `nodejs/node_modules` of a layer for ES module
- * imports on Node.js 18 and later, ahead of the SDK the runtime ships.
+ * The content of the Bedrock client layer, built once per process from the installed
+ * `@aws-sdk/client-bedrock-runtime` (the version the tests ran; lib/module-layer.ts).
  *
- * @returns the layer's root directory (a fresh temporary directory; same content for the same
- *   installed version, so the same asset hash)
+ * @returns the layer's root directory
  */
 export function buildBedrockClientLayer(): string {
-  if (layerDir) return layerDir;
-  const require = createRequire(import.meta.url);
-  const manifest = JSON.parse(readFileSync(require.resolve(`${BEDROCK_CLIENT_MODULE}/package.json`), 'utf8')) as { version: string };
-  const root = mkdtempSync(join(tmpdir(), 'splitserve-bedrock-layer-'));
-  const pkgDir = join(root, 'nodejs', 'node_modules', ...BEDROCK_CLIENT_MODULE.split('/'));
-  mkdirSync(pkgDir, { recursive: true });
-  buildSync({
-    stdin: { contents: `export * from '${BEDROCK_CLIENT_MODULE}';`, resolveDir: import.meta.dirname, loader: 'js' },
-    bundle: true,
-    platform: 'node',
-    target: 'node22',
-    format: 'esm',
-    mainFields: ['module', 'main'],
-    minify: true,
-    legalComments: 'none',
-    banner: { js: ESM_REQUIRE_BANNER },
-    outfile: join(pkgDir, 'index.mjs'),
-    logLevel: 'error',
-  });
-  const pkg = { name: BEDROCK_CLIENT_MODULE, version: manifest.version, type: 'module', main: './index.mjs', exports: { '.': './index.mjs' } };
-  writeFileSync(join(pkgDir, 'package.json'), `${JSON.stringify(pkg, null, 2)}\n`);
-  layerDir = root;
-  return root;
+  return buildModuleLayer(BEDROCK_CLIENT_MODULE);
 }
 
 /**
- * The stack's Lambda layer with the Bedrock Runtime client at the version tested (see
- * {@link buildBedrockClientLayer}); created on first use, one per stack. A newer client than the
- * runtime's matters: Converse's `serviceTier` is recent, and an older client drops it silently.
+ * The stack's Lambda layer with the Bedrock Runtime client at the version tested; created on
+ * first use, one per stack. A newer client than the runtime's matters: Converse's `serviceTier`
+ * is recent, and an older client drops it silently.
  *
  * @example
  * fn.addLayers(bedrockClientLayer(fn));
  */
 export function bedrockClientLayer(scope: Construct): LayerVersion {
-  const stack = Stack.of(scope);
-  const existing = stack.node.tryFindChild(LAYER_ID);
-  if (existing instanceof LayerVersion) return existing;
-  return new LayerVersion(stack, LAYER_ID, {
-    code: Code.fromAsset(buildBedrockClientLayer()),
-    compatibleRuntimes: [NODE_RUNTIME],
-    compatibleArchitectures: [Architecture.ARM_64],
-    description: `${BEDROCK_CLIENT_MODULE} bundled at the version splitserve was tested with`,
-  });
+  return moduleLayer(scope, LAYER_ID, BEDROCK_CLIENT_MODULE);
 }

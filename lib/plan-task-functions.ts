@@ -57,6 +57,8 @@ export class PlanTaskFunctions extends Construct {
   public readonly functions: Readonly<Record<PlanTask, IFunction>>;
   /** The steps that may call Bedrock (decode, and fallback which runs a whole route). */
   public readonly bedrockCallers: readonly IFunction[];
+  /** The steps that call the pools' endpoints (prefill, decode, fallback; not meter). */
+  public readonly poolCallers: readonly IFunction[];
 
   constructor(scope: Construct, id: string, props: PlanTaskFunctionsProps) {
     super(scope, id);
@@ -83,5 +85,6 @@ export class PlanTaskFunctions extends Construct {
     props.usageTable.grantWriteData(meter);
     this.functions = { prefill, decode, fallback, meter };
     this.bedrockCallers = [decode, fallback];
+    this.poolCallers = [prefill, decode, fallback];
   }
 }

@@ -1,8 +1,9 @@
 /**
  * The one way splitserve builds a Lambda function: Node.js on arm64, bundled locally by esbuild
- * into a minified ES module, AWS SDK clients taken from the runtime (the Bedrock client from a
- * layer), Powertools configured through the environment, X-Ray active tracing (the invocation
- * traced by the service; subsegments of each call only with `-c traceCalls=true`,
+ * into a minified ES module, AWS SDK clients taken from the runtime (the Bedrock client, and the
+ * tracer with `-c traceCalls=true`, from layers), Powertools configured through the environment,
+ * X-Ray active tracing (the invocation traced by the service; subsegments of each call only with
+ * `-c traceCalls=true`,
  * lambda/handlers/tracing.ts), logs in a log group with a retention.
  */
 import { Duration, Token, Validations } from 'aws-cdk-lib';
@@ -11,15 +12,18 @@ import { NodejsFunction, OutputFormat, LogLevel as EsbuildLogLevel } from 'aws-c
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { LAMBDA_ENV_LIMIT_BYTES } from './deploy-config.ts';
+import { moduleLayer } from './module-layer.ts';
 import { NODE_RUNTIME } from './runtime.ts';
 import { METRICS_NAMESPACE } from '../lambda/core/metric-catalogue.ts';
 
 /**
  * AWS SDK v3 packages resolved from the Lambda runtime instead of the bundle. Node.js 18 and later
  * runtimes ship SDK v3 as `@aws-sdk/*` (not v2's `aws-sdk`), so these stay out of the bundle: they
- * are the calls whose API has not changed for years (DynamoDB items, StartSyncExecution).
+ * are the calls whose API has not changed for years (DynamoDB items, StartSyncExecution,
+ * GetSecretValue, GetParameter). The Secrets Manager and SSM clients are imported on a pool
+ * credential's first read only (lambda/backends/credential-sources.ts).
  */
-export const RUNTIME_PROVIDED_MODULES = ['@aws-sdk/client-dynamodb', '@aws-sdk/client-sfn'] as const;
+export const RUNTIME_PROVIDED_MODULES = ['@aws-sdk/client-dynamodb', '@aws-sdk/client-sfn', '@aws-sdk/client-secrets-manager', '@aws-sdk/client-ssm'] as const;
 
 /**
  * Packages kept out of the bundle but NOT taken from the runtime's SDK. `@aws-sdk/client-bedrock-runtime`
@@ -29,7 +33,14 @@ export const RUNTIME_PROVIDED_MODULES = ['@aws-sdk/client-dynamodb', '@aws-sdk/c
  * functions that call Bedrock when the config has a Bedrock pool (lib/bedrock-access.ts):
  * Converse's `serviceTier` is recent, and an older runtime-provided client would drop it silently.
  */
-export const LAYER_PROVIDED_MODULES = ['@aws-sdk/client-bedrock-runtime'] as const;
+export const LAYER_PROVIDED_MODULES = ['@aws-sdk/client-bedrock-runtime', '@aws-lambda-powertools/tracer'] as const;
+
+/**
+ * The Powertools tracer (with the X-Ray SDK it loads, about 124 KB of a function bundle): imported
+ * only with `-c traceCalls=true` (lambda/handlers/tracing.ts), so kept out of the bundles and
+ * shipped at the version tested in a layer that only the functions of such a deploy get.
+ */
+export const TRACER_MODULE = '@aws-lambda-powertools/tracer';
 
 /** Powertools settings shared by every function. Events and responses carry prompts: never logged or traced. */
 export const POWERTOOLS_ENV = {
@@ -138,10 +149,11 @@ export class SplitserveFunction extends NodejsFunction {
       retention: props.logRetention ?? RetentionDays.ONE_MONTH,
     });
     const sourceMap = props.sourceMap ?? false;
+    const traceCalls = String(scope.node.tryGetContext(TRACE_CALLS_CONTEXT) ?? 'false') === 'true';
     const environment: Record<string, string> = {
       POWERTOOLS_SERVICE_NAME: props.serviceName ?? 'splitserve',
       ...POWERTOOLS_ENV,
-      POWERTOOLS_TRACE_ENABLED: String(String(scope.node.tryGetContext(TRACE_CALLS_CONTEXT) ?? 'false') === 'true'),
+      POWERTOOLS_TRACE_ENABLED: String(traceCalls),
       ...(sourceMap ? { NODE_OPTIONS: '--enable-source-maps' } : {}),
       ...props.environment,
     };
@@ -171,6 +183,7 @@ export class SplitserveFunction extends NodejsFunction {
         logLevel: EsbuildLogLevel.ERROR,
       },
     });
+    if (traceCalls) this.addLayers(moduleLayer(this, 'TracerLayer', TRACER_MODULE));
     Validations.of(this).acknowledge(
       {
         id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',

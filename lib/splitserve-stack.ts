@@ -14,6 +14,7 @@ import { OpenRequestSweep } from './open-request-sweep.ts';
 import { Orchestration } from './orchestration.ts';
 import { PlanTaskFunctions } from './plan-task-functions.ts';
 import { Tables, type TablesProps } from './tables.ts';
+import { assertDeployableCredentials, grantUpstreamCredentials } from './upstream-credentials.ts';
 
 /** Logical IDs of the stack outputs (the local runtime and scripts read them by these names). */
 export const STACK_OUTPUTS = {
@@ -55,6 +56,13 @@ export interface SplitserveStackProps extends StackProps {
    * @default STEP_TASKS_ENTRY (lambda/handlers/step-tasks.ts)
    */
   readonly stepTasksEntry?: string;
+  /**
+   * Synthesized for the local runtime (`npm start`), which reads credentials named
+   * `auth: { env }` from its own process; a deploy refuses them (the value would be in the
+   * template in clear).
+   * @default false
+   */
+  readonly localRuntime?: boolean;
 }
 
 /**
@@ -76,6 +84,7 @@ export class SplitserveStack extends Stack {
   constructor(scope: Construct, id: string, props: SplitserveStackProps) {
     super(scope, id, props);
     const config = toDeployConfig(props.config, props.configSource);
+    if (props.localRuntime !== true) assertDeployableCredentials(config, props.configSource);
     const configJson = serializeDeployConfig(config);
     const simulated = simulatedPools(config);
     if (simulated.length > 0) {
@@ -101,6 +110,7 @@ export class SplitserveStack extends Stack {
       ...(props.gatewayEntry !== undefined ? { entry: props.gatewayEntry } : {}),
     });
     grantBedrockInvoke(config, [gateway.function, ...tasks.bedrockCallers]);
+    grantUpstreamCredentials(this, config, [gateway.function, ...tasks.poolCallers]);
     const api = new GatewayApi(this, 'Api', { ...props.api, handler: gateway.function });
     // Bills what a gateway environment that died while serving left open (lambda/store/open-requests.ts).
     new OpenRequestSweep(this, 'OpenRequestSweep', { usageTable: tables.usage });

@@ -17,6 +17,7 @@ import { seedFromConfig, seedingSummary } from '../lambda/store/seed.ts';
 import { LOCAL_TABLE_NAMES } from '../lambda/store/table-schema.ts';
 import { createTables, tableDefinitions } from '../lambda/store/tables.ts';
 import { openLocalStore } from './embedded-dynamo.ts';
+import { assertLocalCredentials } from './local-credentials.ts';
 import type { RunningServer } from './http-adapter.ts';
 import { serveGateway } from './http-adapter.ts';
 import { startSimulatedPools } from './simulated-pools.ts';
@@ -91,6 +92,7 @@ export async function loadConfigFile(path: string): Promise<SplitserveConfig> {
 /** Starts simulators, the embedded store and the gateway; undoes everything on failure. */
 export async function startLocal(options: StartLocalOptions): Promise<LocalGateway> {
   const config = typeof options.config === 'string' ? await loadConfigFile(options.config) : options.config;
+  assertLocalCredentials(config);
   const closers: Array<() => Promise<void>> = [];
   let closing: Promise<void> | undefined;
   // Once only, newest first; a second call waits for the first.

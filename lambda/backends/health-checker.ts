@@ -7,6 +7,11 @@
  *   KV-cache use and finished-request counter (engine-load.ts); a failed or unreadable answer
  *   reports no reading.
  *
+ * Both carry the pool's credential when it has one (`auth`): vLLM's `--api-key` guards only its
+ * `/v1` routes, but an engine behind a proxy, or a server that guards every route, would refuse an
+ * unauthenticated check. A refusal (401/403) reads the credential again and asks once more, as the
+ * completions do; a credential that cannot be read gives no verdict (the endpoint keeps its state).
+ *
  * Timers are unref'd (they never keep a process alive) and stop on `close()`.
  *
  * In Lambda an execution environment is frozen between invocations, so a background interval does
@@ -15,6 +20,8 @@
  * rounds the circuit breaker keeps a failing endpoint out; a load reading older than its
  * `maxAgeMs` is not used (the pool directory falls back to the gateway's own in-flight count).
  */
+import type { CredentialHeader, UpstreamCredential } from '../core/backend-ports.ts';
+import { CredentialUnavailableError } from './credential-errors.ts';
 import type { EngineLoad } from './engine-load.ts';
 import { parseEngineLoad } from './engine-load.ts';
 
@@ -29,6 +36,8 @@ export interface CheckTargets {
   readonly path: string;
   readonly intervalMs: number;
   readonly timeoutMs: number;
+  /** The pool's credential, sent with every check. */
+  readonly credential?: UpstreamCredential | undefined;
 }
 
 /** Health check defaults (a pool's `health: {}` means these). */
@@ -89,10 +98,10 @@ export class HealthChecker {
         target.endpoints.map(async (endpoint) => {
           const url = `${endpoint}${target.path}`;
           if (target.kind === 'health') {
-            const healthy = await probe(url, target.timeoutMs);
-            if (!this.closed) this.listener.health(target.pool, endpoint, healthy);
+            const healthy = await probe(url, target.timeoutMs, target.credential);
+            if (!this.closed && healthy !== undefined) this.listener.health(target.pool, endpoint, healthy);
           } else {
-            const load = await readLoad(url, target.timeoutMs);
+            const load = await readLoad(url, target.timeoutMs, target.credential);
             if (!this.closed) this.listener.load(target.pool, endpoint, load);
           }
         }),
@@ -113,21 +122,32 @@ function keyOf(target: CheckTargets): string {
   return `${target.kind}:${target.pool}`;
 }
 
-/** One GET: healthy when it answers 2xx within `timeoutMs`. */
-async function probe(url: string, timeoutMs: number): Promise<boolean> {
+/** One GET with the credential's header; after a 401/403, once more with the credential read again. */
+async function get(url: string, timeoutMs: number, credential: UpstreamCredential | undefined): Promise<Response> {
+  const once = (header?: CredentialHeader) => fetch(url, { signal: AbortSignal.timeout(timeoutMs), ...(header ? { headers: { [header.name]: header.value } } : {}) });
+  if (!credential) return once();
+  const sent = await credential.header();
+  const res = await once(sent);
+  if (res.status !== 401 && res.status !== 403) return res;
+  await res.body?.cancel();
+  return once(await credential.refused(sent));
+}
+
+/** One GET: healthy when it answers 2xx within `timeoutMs`; undefined (no verdict) when the credential cannot be read. */
+async function probe(url: string, timeoutMs: number, credential: UpstreamCredential | undefined): Promise<boolean | undefined> {
   try {
-    const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+    const res = await get(url, timeoutMs, credential);
     await res.body?.cancel();
     return res.ok;
-  } catch {
-    return false;
+  } catch (err) {
+    return err instanceof CredentialUnavailableError ? undefined : false;
   }
 }
 
 /** One GET of an engine's metrics: its load, or undefined (error, timeout, not an engine's metrics). */
-async function readLoad(url: string, timeoutMs: number): Promise<EngineLoad | undefined> {
+async function readLoad(url: string, timeoutMs: number, credential: UpstreamCredential | undefined): Promise<EngineLoad | undefined> {
   try {
-    const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+    const res = await get(url, timeoutMs, credential);
     if (!res.ok) {
       await res.body?.cancel();
       return undefined;

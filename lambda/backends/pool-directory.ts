@@ -35,7 +35,7 @@ import type { EngineLoad } from './engine-load.ts';
 import { enginePriorityFor, sendsEnginePriority } from './engine-priority.ts';
 import type { CheckTargets } from './health-checker.ts';
 import { HEALTH_DEFAULTS, HealthChecker, LOAD_DEFAULTS } from './health-checker.ts';
-import type { BackendTarget, EndpointLease, EnginePriority, PairLeases, PoolQueue, PrefillPick, StepPools } from '../core/backend-ports.ts';
+import type { BackendTarget, EndpointLease, EnginePriority, PairLeases, PoolQueue, PrefillPick, StepPools, UpstreamCredential } from '../core/backend-ports.ts';
 import type { QueueSource } from '../core/overload-guard.ts';
 
 /** What a test or a log sees of one endpoint. */
@@ -61,6 +61,11 @@ export interface PoolDirectoryOptions {
   readonly retryAvoidMs?: number;
   /** Receives the directory's one-off warnings (an endpoint refusing the engine priority). @default stderrLogger */
   readonly logger?: GatewayLogger;
+  /**
+   * Pool name → the credential its calls carry (pool-credentials.ts): every target of the pool
+   * holds it, and its health checks and load polls send it. @default none
+   */
+  readonly credentials?: Readonly<Record<string, UpstreamCredential>>;
 }
 
 /** Shortest window (ms) of readings with a queue a completion-rate sample is taken over (a window that ends sooner counts from a fifth of it). */
@@ -98,6 +103,7 @@ interface PoolEntry {
   readonly breaker: BreakerSettings | undefined;
   /** How old (ms) a load reading may be and still count; undefined when the pool is not polled. */
   readonly loadMaxAgeMs: number | undefined;
+  readonly credential: UpstreamCredential | undefined;
 }
 
 const NO_LEASE = (): void => undefined;
@@ -135,6 +141,7 @@ export class PoolDirectory implements StepPools, QueueSource {
         throw new ConfigError(`pools.${name}: no endpoints (a "simulate" pool must be started first)`);
       }
       const load = urls.length > 0 ? loadSettings(config) : undefined;
+      const credential = options.credentials?.[name];
       this.pools.set(name, {
         name,
         config,
@@ -145,10 +152,11 @@ export class PoolDirectory implements StepPools, QueueSource {
         policy: policyOf(config, options.random),
         breaker: config.breaker ? { ...BREAKER_DEFAULTS, ...config.breaker } : undefined,
         loadMaxAgeMs: load?.maxAgeMs,
+        credential,
       });
       if (urls.length === 0) continue;
-      if (config.health) targets.push({ kind: 'health', pool: name, endpoints: urls, ...HEALTH_DEFAULTS, ...config.health });
-      if (load) targets.push({ kind: 'load', pool: name, endpoints: urls, path: load.path, intervalMs: load.intervalMs, timeoutMs: load.timeoutMs });
+      if (config.health) targets.push({ kind: 'health', pool: name, endpoints: urls, ...HEALTH_DEFAULTS, ...config.health, credential });
+      if (load) targets.push({ kind: 'load', pool: name, endpoints: urls, path: load.path, intervalMs: load.intervalMs, timeoutMs: load.timeoutMs, credential });
     }
     this.checks =
       targets.length > 0
@@ -179,8 +187,8 @@ export class PoolDirectory implements StepPools, QueueSource {
 
   /** The target of a known endpoint of a pool, without taking it (for logs and paired calls). */
   target(name: string, endpoint: string): BackendTarget {
-    const { config } = this.entry(name);
-    return { pool: name, endpoint, timeoutMs: config.timeoutMs, upstreamModels: config.upstreamModels };
+    const { config, credential } = this.entry(name);
+    return { pool: name, endpoint, timeoutMs: config.timeoutMs, upstreamModels: config.upstreamModels, credential };
   }
 
   /** Calls in flight from this instance on a pool's endpoints. */

@@ -82,7 +82,8 @@ export class UpstreamClient implements UpstreamTransport {
       port: origin.port,
       path: call.path,
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload), 'x-request-id': call.requestId },
+      // Built here from scratch: nothing of the client's request (its Authorization above all) reaches a backend.
+      headers: { ...call.headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload), 'x-request-id': call.requestId },
       signal: call.signal,
       timeout: call.timeoutMs,
     };

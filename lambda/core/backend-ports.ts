@@ -19,6 +19,8 @@ export interface UpstreamCall {
   readonly timeoutMs: number;
   /** Pool name, for error messages and logs. */
   readonly pool: string;
+  /** Headers sent besides the transport's own (the pool's credential); never the client's. */
+  readonly headers?: Readonly<Record<string, string>> | undefined;
 }
 
 /**
@@ -51,6 +53,31 @@ export type UpstreamCompletion =
   | { readonly kind: 'json'; readonly json: Record<string, unknown> }
   | { readonly kind: 'stream'; readonly batches: AsyncIterator<string[]> };
 
+/** A credential as one upstream call carries it: a header name (lower case) and its value. */
+export interface CredentialHeader {
+  readonly name: string;
+  readonly value: string;
+}
+
+/**
+ * A pool's upstream credential (lambda/backends/upstream-credential.ts): the header every call to
+ * the pool's endpoints carries, read from where the pool's `auth` names it and cached with a bound.
+ */
+export interface UpstreamCredential {
+  /**
+   * The header to send now: the cached value, or read from its source on first use and once the
+   * cache bound has passed (callers at that moment share one read).
+   *
+   * @throws UpstreamError (502, or 503 when the source is only unavailable for now) when it cannot be read; the message never holds the value
+   */
+  header(): Promise<CredentialHeader>;
+  /**
+   * The endpoint refused `sent` (HTTP 401/403): the header to retry with, read again from its
+   * source unless another caller already did (rotation is picked up this way).
+   */
+  refused(sent: CredentialHeader): Promise<CredentialHeader>;
+}
+
 /** One chosen endpoint of a pool. */
 export interface BackendTarget {
   readonly pool: string;
@@ -58,6 +85,8 @@ export interface BackendTarget {
   readonly timeoutMs: number;
   /** Public model name → upstream model name, when they differ. */
   readonly upstreamModels?: Readonly<Record<string, string>> | undefined;
+  /** The pool's credential, when its config names one (`auth`). */
+  readonly credential?: UpstreamCredential | undefined;
 }
 
 /** The engine priority a call carries, and where a refusal of it is reported. */

@@ -38,6 +38,70 @@ const simulateSchema = z.strictObject({
   schedulingPolicy: z._default(z.enum(['priority', 'fcfs']), 'priority'),
 });
 
+/** Where a pool's upstream credential is read: Secrets Manager, SSM Parameter Store, or (local runs only) an environment variable. */
+export const CREDENTIAL_SOURCES = ['secretArn', 'parameter', 'env'] as const;
+/** One of {@link CREDENTIAL_SOURCES}. */
+export type CredentialSourceName = (typeof CREDENTIAL_SOURCES)[number];
+
+/**
+ * A secret's complete ARN, as Secrets Manager shows it (the name, then `-` and six random
+ * characters): the IAM grant names exactly this secret, which a partial ARN cannot do.
+ */
+export const SECRET_ARN_PATTERN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+-[A-Za-z0-9]{6}$/;
+/** An SSM parameter's ARN (`arn:aws:ssm:<region>:<account>:parameter/<name>`). */
+export const PARAMETER_ARN_PATTERN = /^arn:aws[a-z-]*:ssm:[a-z0-9-]+:\d{12}:parameter\/[A-Za-z0-9_.\-/]{1,2048}$/;
+/** An SSM parameter's name (`/prod/vllm-key` or `vllm-key`). */
+export const PARAMETER_NAME_PATTERN = /^\/?[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/;
+/** A KMS key's ARN (`arn:aws:kms:<region>:<account>:key/<id>`); an alias cannot be granted on. */
+export const KMS_KEY_ARN_PATTERN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/;
+/** An environment variable name; `AWS_*` names are refused (the functions' own AWS credentials live there). */
+export const ENV_NAME_PATTERN = /^(?!AWS_)[A-Za-z_][A-Za-z0-9_]{0,127}$/;
+/** An HTTP header name (a token, RFC 9110). */
+export const HEADER_NAME_PATTERN = /^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$/;
+/** Headers the gateway sets itself on every upstream call, which a credential may not replace. */
+export const RESERVED_HEADERS: ReadonlySet<string> = new Set(['host', 'content-type', 'content-length', 'x-request-id', 'connection', 'transfer-encoding']);
+
+/** How long a credential read from its source is used before it is read again, by default (5 minutes). */
+export const DEFAULT_CREDENTIAL_CACHE_MS = 300_000;
+
+/** zod schema of a pool's `auth` (its fields are documented in docs/configuration.md). */
+export const poolAuthSchema = z
+  .strictObject({
+    /** A Secrets Manager secret (its complete ARN); its `SecretString` is the credential. */
+    secretArn: z.optional(z.string().check(z.regex(SECRET_ARN_PATTERN, 'expected the secret\'s complete ARN, arn:aws:secretsmanager:<region>:<account>:secret:<name>-<6 characters>'))),
+    /** With `secretArn`: the secret is a JSON object and the credential is this field of it. */
+    jsonKey: z.optional(z.string().check(z.minLength(1), z.maxLength(256))),
+    /** An SSM parameter (SecureString or String), by name or ARN; read with decryption. */
+    parameter: z.optional(
+      z.string().check(
+        z.maxLength(2100),
+        z.refine((v) => PARAMETER_NAME_PATTERN.test(v) || PARAMETER_ARN_PATTERN.test(v), 'expected a parameter name (/prod/vllm-key) or its ARN'),
+      ),
+    ),
+    /** Local runs only: the credential is this environment variable of the gateway's process. */
+    env: z.optional(z.string().check(z.regex(ENV_NAME_PATTERN, 'expected an environment variable name (letters, digits, _; not AWS_*)'))),
+    /** The customer-managed KMS key that encrypts the secret or parameter, when it is not the AWS-managed one: the functions get kms:Decrypt on it. */
+    kmsKeyArn: z.optional(z.string().check(z.regex(KMS_KEY_ARN_PATTERN, 'expected a KMS key ARN, arn:aws:kms:<region>:<account>:key/<id>'))),
+    /** The header the credential is sent in: `authorization` (`Bearer <value>`), or any other name with the raw value (e.g. `x-api-key`). */
+    header: z._default(z.string().check(z.regex(HEADER_NAME_PATTERN, 'expected an HTTP header name')), 'authorization'),
+    /** How long a value read from the source is used (ms); refreshed in the background before that. */
+    cacheMs: z._default(z.int().check(z.minimum(1000), z.maximum(3_600_000)), DEFAULT_CREDENTIAL_CACHE_MS),
+  })
+  .check(
+    z.superRefine((auth, ctx) => {
+      const named = CREDENTIAL_SOURCES.filter((source) => auth[source] !== undefined);
+      if (named.length !== 1) {
+        ctx.addIssue({ code: 'custom', message: `needs exactly one of "secretArn", "parameter" or "env"${named.length > 1 ? ` (has ${named.join(', ')})` : ''}` });
+      }
+      if (auth.jsonKey !== undefined && auth.secretArn === undefined) ctx.addIssue({ code: 'custom', path: ['jsonKey'], message: '"jsonKey" goes with "secretArn" only' });
+      if (auth.kmsKeyArn !== undefined && auth.env !== undefined) ctx.addIssue({ code: 'custom', path: ['kmsKeyArn'], message: '"kmsKeyArn" goes with "secretArn" or "parameter" only' });
+      if (RESERVED_HEADERS.has(auth.header.toLowerCase())) ctx.addIssue({ code: 'custom', path: ['header'], message: `"${auth.header}" is set by the gateway itself` });
+    }),
+  );
+
+/** A pool's `auth` settings, defaults filled in. */
+export type PoolAuth = z.output<typeof poolAuthSchema>;
+
 /** Which engine `priority` values are scheduled first: vLLM's `low-first`, or SGLang's default `high-first`. */
 export const PRIORITY_ORDERS = ['low-first', 'high-first'] as const;
 export type PriorityOrder = (typeof PRIORITY_ORDERS)[number];
@@ -93,10 +157,18 @@ const poolSchema = z
         z.strictObject({ path: z.optional(z.string()), intervalMs: z.optional(positiveInt), timeoutMs: z.optional(positiveInt), maxAgeMs: z.optional(positiveInt) }),
       ]),
     ),
+    /**
+     * The credential every call to this pool's endpoints carries (completions, health checks,
+     * load polls): exactly one of `secretArn`, `parameter` or `env`. Never the client's own key.
+     */
+    auth: z.optional(poolAuthSchema),
   })
   .check(
     z.superRefine((pool, ctx) => {
-      if (pool.protocol === 'bedrock') return;
+      if (pool.protocol === 'bedrock') {
+        if (pool.auth) ctx.addIssue({ code: 'custom', path: ['auth'], message: 'Bedrock pools are called with the functions\' IAM role; remove "auth"' });
+        return;
+      }
       const sources = Number(pool.endpoints !== undefined) + Number(pool.simulate !== undefined);
       if (sources !== 1) {
         ctx.addIssue({ code: 'custom', message: 'a pool needs exactly one of "endpoints" or "simulate"' });

@@ -5,6 +5,7 @@
  * the Step Functions tasks) and for `npm start -- --runtime node`.
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { poolCredentials } from '../backends/pool-credentials.ts';
 import { PoolDirectory } from '../backends/pool-directory.ts';
 import { BACKEND_PROTOCOLS } from '../backends/registry.ts';
 import { UpstreamClient } from '../backends/upstream-client.ts';
@@ -118,7 +119,7 @@ export interface AssembledSteps extends StepDeps {
 
 /**
  * What the plan steps run on: the pool directory (not started: the caller that health-checks
- * starts it), the `node:http` backend transport (a connection pool as large as the largest
+ * starts it) with the pools' credentials (none read yet), the `node:http` backend transport (a connection pool as large as the largest
  * `maxConnections` of the pools) and the protocols built into this version. Checks first that
  * every tier's route is served by them.
  */
@@ -127,7 +128,7 @@ export function assembleSteps(config: SplitserveConfig, logger: GatewayLogger): 
   const connections = Math.max(...Object.values(config.pools).map((p) => p.maxConnections), 1);
   return {
     config,
-    pools: new PoolDirectory(config.pools, { logger }),
+    pools: new PoolDirectory(config.pools, { logger, credentials: poolCredentials(config.pools, { logger }) }),
     client: new UpstreamClient({ connections }),
     protocols: BACKEND_PROTOCOLS,
   };

@@ -39,6 +39,7 @@ import type { ExecutionRecord, LocalStateMachine } from './state-machine-runner.
 import { synthesize } from './synth.ts';
 import type { SynthResult } from './synth.ts';
 import { createTemplateResolver, LOCAL_PSEUDO_PARAMETERS } from './template-resolver.ts';
+import { assertLocalCredentials } from '../local-credentials.ts';
 
 /** Options of {@link startStack}. */
 export interface StartStackOptions {
@@ -110,6 +111,7 @@ export async function startStack(options: StartStackOptions): Promise<LocalStack
   const started = performance.now();
   const progress = options.onProgress ?? (() => undefined);
   const original = await loadConfigFile(options.configPath);
+  assertLocalCredentials(original);
   const closers: Array<() => Promise<void> | void> = [];
   let closing: Promise<void> | undefined;
   // Last started, first stopped; once, however often close() is called.

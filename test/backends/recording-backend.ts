@@ -25,8 +25,8 @@ export interface RecordingBackend {
   close(): Promise<void>;
 }
 
-/** Starts a recording backend answering with `responder`. */
-export async function startRecordingBackend(responder: Responder): Promise<RecordingBackend> {
+/** Starts a recording backend answering with `responder`, on `port` (default: any free port). */
+export async function startRecordingBackend(responder: Responder, port = 0): Promise<RecordingBackend> {
   const requests: Recorded[] = [];
   let current = responder;
   const server = createServer(async (req, res) => {
@@ -36,7 +36,7 @@ export async function startRecordingBackend(responder: Responder): Promise<Recor
     requests.push(recorded);
     current(recorded, res);
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     requests,
@@ -62,5 +62,45 @@ export function sse(payloads: readonly unknown[]): Responder {
     res.writeHead(200, { 'content-type': 'text/event-stream' });
     for (const p of payloads) res.write(`data: ${typeof p === 'string' ? p : JSON.stringify(p)}\n\n`);
     res.end('data: [DONE]\n\n');
+  };
+}
+
+/**
+ * An OpenAI-compatible engine (chat completions streamed or not, a vLLM prefill's
+ * `kv_transfer_params`, `/health`, vLLM `/metrics`) that answers only requests carrying
+ * `expected()` in `header`, and refuses the others with a 401 that echoes the value sent, as some
+ * servers do.
+ */
+export function guardedEngine(header: string, expected: () => string): Responder {
+  return (req, res) => {
+    const sent = req.headers[header];
+    if (sent !== expected()) {
+      res.writeHead(401, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { message: `Invalid API key: ${String(sent)}`, type: 'invalid_request_error' } }));
+      return;
+    }
+    if (req.path === '/health') return void res.writeHead(200).end();
+    if (req.path === '/metrics') return void res.writeHead(200, { 'content-type': 'text/plain' }).end('vllm:num_requests_running 0\nvllm:num_requests_waiting 0\n');
+    const body = req.body;
+    const usage = { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 };
+    const base = { id: 'cmpl-1', created: 1, model: String(body.model) };
+    if (body.stream === true) {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      const chunk = (c: unknown) => res.write(`data: ${JSON.stringify({ ...base, object: 'chat.completion.chunk', ...(c as object) })}\n\n`);
+      chunk({ choices: [{ index: 0, delta: { role: 'assistant', content: 'ok' }, finish_reason: null }] });
+      chunk({ choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] });
+      chunk({ choices: [], usage });
+      res.end('data: [DONE]\n\n');
+      return;
+    }
+    const prefill = (body.kv_transfer_params as { do_remote_decode?: boolean } | undefined)?.do_remote_decode === true;
+    res.writeHead(200, { 'content-type': 'application/json' }).end(
+      JSON.stringify({
+        ...base,
+        object: 'chat.completion',
+        choices: [{ index: 0, message: { role: 'assistant', content: 'ok' }, finish_reason: 'stop' }],
+        usage,
+        ...(prefill ? { kv_transfer_params: { remote_engine_id: 'e1', remote_block_ids: [1], remote_host: '127.0.0.1', remote_port: 1 } } : {}),
+      }),
+    );
   };
 }

@@ -1,0 +1,87 @@
+/**
+ * Access to the pools' upstream credentials derived from the config: `secretsmanager:GetSecretValue`
+ * on exactly the secrets the pools name, `ssm:GetParameter` on exactly their parameters, and
+ * `kms:Decrypt` only on the customer-managed keys they name (`kmsKeyArn`; the AWS-managed keys
+ * need no grant), given to the functions that call pools. Nothing at all when no pool has `auth`.
+ * A pool reading its credential from an environment variable cannot be deployed: the value would
+ * have to be in the template, in clear.
+ */
+import { Stack } from 'aws-cdk-lib';
+import { Grant, type IGrantable } from 'aws-cdk-lib/aws-iam';
+import type { Construct } from 'constructs';
+import { PARAMETER_ARN_PATTERN } from '../lambda/core/config.ts';
+import { ConfigError } from '../lambda/core/errors.ts';
+import type { DeployConfig } from './deploy-config.ts';
+
+/** What reading a secret takes (no `DescribeSecret`: the gateway only reads the value). */
+export const SECRET_READ_ACTIONS = ['secretsmanager:GetSecretValue'] as const;
+/** What reading a parameter takes (`WithDecryption` is authorised by the key policy and `kms:Decrypt`). */
+export const PARAMETER_READ_ACTIONS = ['ssm:GetParameter'] as const;
+/** What decrypting with a customer-managed key takes. */
+export const KEY_DECRYPT_ACTIONS = ['kms:Decrypt'] as const;
+
+/** The resources the pools' credentials are read from. */
+export interface CredentialResources {
+  readonly secretArns: readonly string[];
+  readonly parameterArns: readonly string[];
+  readonly kmsKeyArns: readonly string[];
+}
+
+/**
+ * The secrets, parameters and keys the config's pools name. A parameter given by name is in the
+ * stack's account and region (`arn:<partition>:ssm:<region>:<account>:parameter/<name>`).
+ *
+ * @example
+ * credentialResources(stack, config).secretArns; // ['arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/vllm-key-AbCdEf']
+ */
+export function credentialResources(scope: Construct, config: DeployConfig): CredentialResources {
+  const secrets = new Set<string>();
+  const parameters = new Set<string>();
+  const keys = new Set<string>();
+  for (const pool of Object.values(config.pools)) {
+    const auth = pool.auth;
+    if (!auth) continue;
+    if (auth.secretArn !== undefined) secrets.add(auth.secretArn);
+    if (auth.parameter !== undefined) {
+      parameters.add(
+        PARAMETER_ARN_PATTERN.test(auth.parameter)
+          ? auth.parameter
+          : Stack.of(scope).formatArn({ service: 'ssm', resource: 'parameter', resourceName: auth.parameter.replace(/^\//, '') }),
+      );
+    }
+    if (auth.kmsKeyArn !== undefined) keys.add(auth.kmsKeyArn);
+  }
+  return { secretArns: [...secrets], parameterArns: [...parameters], kmsKeyArns: [...keys] };
+}
+
+/**
+ * Refuses pools whose credential is an environment variable: deployed, it would have to be in the
+ * template and the Lambda environment, in clear.
+ *
+ * @throws ConfigError naming each such pool
+ */
+export function assertDeployableCredentials(config: DeployConfig, source = 'config'): void {
+  const pools = Object.entries(config.pools).filter(([, pool]) => pool.auth?.env !== undefined);
+  if (pools.length === 0) return;
+  throw new ConfigError(
+    `${source}: ${pools.map(([name, pool]) => `pools.${name}.auth.env (${pool.auth!.env})`).join(', ')}: a credential read from an environment variable is for local runs only; ` +
+      'deployed, the value would be written into the CloudFormation template and the Lambda environment in clear. ' +
+      'Store it in Secrets Manager ("auth": { "secretArn": "<the secret\'s complete ARN>" }) or as an SSM SecureString ("auth": { "parameter": "/name" }).',
+  );
+}
+
+/**
+ * Grants each grantee read on exactly the credentials the pools name (see {@link credentialResources}).
+ *
+ * @returns the grants made (none when no pool names a secret or a parameter)
+ */
+export function grantUpstreamCredentials(scope: Construct, config: DeployConfig, grantees: readonly IGrantable[]): Grant[] {
+  const { secretArns, parameterArns, kmsKeyArns } = credentialResources(scope, config);
+  const grants: Grant[] = [];
+  for (const grantee of grantees) {
+    if (secretArns.length > 0) grants.push(Grant.addToPrincipal({ grantee, actions: [...SECRET_READ_ACTIONS], resourceArns: [...secretArns] }));
+    if (parameterArns.length > 0) grants.push(Grant.addToPrincipal({ grantee, actions: [...PARAMETER_READ_ACTIONS], resourceArns: [...parameterArns] }));
+    if (kmsKeyArns.length > 0) grants.push(Grant.addToPrincipal({ grantee, actions: [...KEY_DECRYPT_ACTIONS], resourceArns: [...kmsKeyArns] }));
+  }
+  return grants;
+}
