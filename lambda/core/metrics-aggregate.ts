@@ -273,19 +273,21 @@ export class MetricsAggregate implements RequestMetrics {
     return found;
   }
 
-  private labelsOf(key: MetricKey, values: DimensionValues): { id: string; labels: Labels } {
-    const labels: Record<string, string> = {};
-    for (const dimension of METRICS[key].dimensions) labels[dimension] = values[dimension] ?? '';
-    return { id: Object.values(labels).join('\u0000'), labels };
+  /** The series id of `values` under `key`'s dimensions (its labels are built only for a new series). */
+  private idOf(key: MetricKey, values: DimensionValues): string {
+    const dimensions = METRICS[key].dimensions;
+    let id = values[dimensions[0]!] ?? '';
+    for (let i = 1; i < dimensions.length; i++) id += `\u0000${values[dimensions[i]!] ?? ''}`;
+    return id;
   }
 
   private count(key: CounterKey, values: DimensionValues, by = 1): void {
     let series = this.counters.get(key);
     if (!series) this.counters.set(key, (series = new Map()));
-    const { id, labels } = this.labelsOf(key, values);
+    const id = this.idOf(key, values);
     const found = series.get(id);
     if (found) found.value += by;
-    else if (series.size < MAX_SERIES) series.set(id, { labels, value: by });
+    else if (series.size < MAX_SERIES) series.set(id, { labels: Object.fromEntries(METRICS[key].dimensions.map((d) => [d, values[d] ?? ''])), value: by });
   }
 
   private observe(key: HistogramKey, tier: string, ms: number): void {
@@ -306,7 +308,7 @@ export class MetricsAggregate implements RequestMetrics {
   }
 
   private counterValue(key: CounterKey, values: DimensionValues): number {
-    return this.counters.get(key)?.get(this.labelsOf(key, values).id)?.value ?? 0;
+    return this.counters.get(key)?.get(this.idOf(key, values))?.value ?? 0;
   }
 
   private sumOf(key: CounterKey, match: (labels: Labels) => boolean): number {
