@@ -8,7 +8,7 @@ import type { RequestMetrics } from './ports.ts';
  * The sinks given, as one: undefined when there is none, the sink itself when there is one.
  *
  * @example
- * const metrics = fanOutMetrics([new PowertoolsRequestMetrics(), localAggregate]);
+ * const metrics = fanOutMetrics([new EmfRequestMetrics(), localAggregate]);
  */
 export function fanOutMetrics(sinks: ReadonlyArray<RequestMetrics | undefined>): RequestMetrics | undefined {
   const present = sinks.filter((s): s is RequestMetrics => s !== undefined);

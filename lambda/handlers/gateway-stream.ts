@@ -13,7 +13,7 @@ import type { GatewayRuntime } from './gateway-runtime.ts';
 import { assembleGateway } from './gateway-runtime.ts';
 import { localMetrics } from './local-metrics.ts';
 import { fanOutMetrics } from '../core/metrics-fanout.ts';
-import { PowertoolsRequestMetrics } from './request-metrics.ts';
+import { EmfRequestMetrics } from './request-metrics.ts';
 import { StepFunctionsExecutor } from './step-functions-executor.ts';
 import { traced } from './tracing.ts';
 import { writeBody } from './write-stream.ts';
@@ -30,7 +30,7 @@ function getRuntime(): GatewayRuntime {
       dynamo: traced(env.dynamo),
       tables: env.tables,
       executor: arn ? () => new StepFunctionsExecutor(arn) : undefined,
-      metrics: (pools) => fanOutMetrics([new PowertoolsRequestMetrics({ pools }), localMetrics(pools)]),
+      metrics: (pools) => fanOutMetrics([new EmfRequestMetrics({ pools }), localMetrics(pools)]),
     });
   }
   return runtime;

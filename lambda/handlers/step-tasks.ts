@@ -13,7 +13,7 @@ import { assembleStepTasks } from './gateway-runtime.ts';
 import type { StepTaskRuntime } from './gateway-runtime.ts';
 import { fanOutMetrics } from '../core/metrics-fanout.ts';
 import { localMetrics } from './local-metrics.ts';
-import { PowertoolsRequestMetrics } from './request-metrics.ts';
+import { EmfRequestMetrics } from './request-metrics.ts';
 import { traced } from './tracing.ts';
 
 export { observeLocally } from './local-metrics.ts';
@@ -29,7 +29,7 @@ function current(): StepTaskRuntime {
       dynamo: traced(env.dynamo),
       tables: env.tables,
       // Failed backend calls of non-streamed requests happen here; the pool gauges are the gateway's to publish.
-      metrics: (pools) => fanOutMetrics([new PowertoolsRequestMetrics(), localMetrics(pools)]),
+      metrics: (pools) => fanOutMetrics([new EmfRequestMetrics(), localMetrics(pools)]),
     });
   }
   return runtime;
