@@ -4,16 +4,16 @@
  *
  * - `GET /metrics`: the process's metrics in the Prometheus text format (the names of
  *   lambda/core/metric-catalogue.ts);
- * - `GET /status`: a static page (local/status-page.html) that polls
+ * - `GET /status`: a static page (local/status-page.ts) that polls
  * - `GET /status.json`: per tier and pool, the live figures.
  *
  * Unauthenticated, like a health endpoint: they show no tenant, key, request id or prompt (the
  * aggregate keeps none). The deployed API has no such routes.
  */
-import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { StatusSnapshot } from '../lambda/core/metrics-aggregate.ts';
 import { PROMETHEUS_CONTENT_TYPE } from '../lambda/core/prometheus-text.ts';
+import { STATUS_PAGE_HTML } from './status-page.ts';
 
 /** What the routes read: the process's metrics (lambda/core/metrics-aggregate.ts). */
 export interface ObservedProcess {
@@ -26,8 +26,6 @@ export type LocalRoutes = (req: IncomingMessage, res: ServerResponse) => boolean
 
 /** The paths served. */
 export const OBSERVABILITY_PATHS = { metrics: '/metrics', status: '/status', statusJson: '/status.json' } as const;
-
-const STATUS_PAGE = readFileSync(new URL('./status-page.html', import.meta.url), 'utf8');
 
 /** The page may run its own inline script and fetch from its origin, nothing else. */
 const PAGE_HEADERS = {
@@ -59,7 +57,7 @@ export function observabilityRoutes(observed: ObservedProcess): LocalRoutes {
       return true;
     }
     if (path === OBSERVABILITY_PATHS.status) {
-      res.writeHead(200, PAGE_HEADERS).end(STATUS_PAGE);
+      res.writeHead(200, PAGE_HEADERS).end(STATUS_PAGE_HTML);
       return true;
     }
     return false;

@@ -1,4 +1,16 @@
-<!doctype html>
+/**
+ * The local status page (`GET /status`, local/observability-routes.ts): a static HTML page with a
+ * small script, no framework, that polls `/status.json` every second and shows per tier the live
+ * TTFT and TPOT percentiles against the SLO (green within, red over), SLO attainment, requests
+ * per second and refusals, and per pool its healthy endpoints, calls in flight and recent errors.
+ * Everything from the server is written with `textContent`, never parsed as HTML.
+ *
+ * Held in a module rather than an .html file beside it, so that a bundled CLI (the bench builds
+ * one) carries it too.
+ */
+
+/** The page, served as is. */
+export const STATUS_PAGE_HTML = `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -45,7 +57,7 @@
 <script>
 'use strict';
 // Everything is written with textContent: nothing from the server is parsed as HTML.
-const ms = (v) => (v === null ? '–' : v < 10 ? `${v.toFixed(2)} ms` : `${Math.round(v)} ms`);
+const ms = (v) => (v === null ? '–' : (v < 10 ? v.toFixed(2) : String(Math.round(v))) + ' ms');
 const time = (at) => new Date(at).toLocaleTimeString();
 
 function cell(row, field, text, cls) {
@@ -75,25 +87,25 @@ function tierRow(t) {
   if (!t.slo) badge.textContent = 'no SLO';
   else if (t.ttftMs.samples === 0) badge.textContent = 'no traffic';
   else badge.textContent = p99s.includes('bad') ? 'over SLO' : 'within SLO';
-  badge.className = `badge ${!t.slo || t.ttftMs.samples === 0 ? 'none' : p99s.includes('bad') ? 'bad' : 'ok'}`;
+  badge.className = 'badge ' + (!t.slo || t.ttftMs.samples === 0 ? 'none' : p99s.includes('bad') ? 'bad' : 'ok');
   name.appendChild(badge);
   if (t.slo) {
     const bounds = document.createElement('div');
     bounds.className = 'slo';
-    bounds.textContent = `SLO: TTFT ≤ ${t.slo.ttftMs} ms, TPOT ≤ ${t.slo.tpotMs} ms`;
+    bounds.textContent = 'SLO: TTFT ≤ ' + t.slo.ttftMs + ' ms, TPOT ≤ ' + t.slo.tpotMs + ' ms';
     name.appendChild(bounds);
   }
   cell(row, 'ttft-p50', ms(t.ttftMs.p50), against(t.ttftMs.p50, slo.ttftMs));
   cell(row, 'ttft-p99', ms(t.ttftMs.p99), p99s[0]);
   cell(row, 'tpot-p50', ms(t.tpotMs.p50), against(t.tpotMs.p50, slo.tpotMs));
   cell(row, 'tpot-p99', ms(t.tpotMs.p99), p99s[1]);
-  cell(row, 'attainment', t.sloAttainment === null ? '–' : `${(t.sloAttainment * 100).toFixed(1)}% of ${t.judged}`, t.sloAttainment === null ? 'none' : '');
+  cell(row, 'attainment', t.sloAttainment === null ? '–' : (t.sloAttainment * 100).toFixed(1) + '% of ' + t.judged, t.sloAttainment === null ? 'none' : '');
   cell(row, 'rps', t.requestsPerSecond.toFixed(1));
   cell(row, 'requests', String(t.requests));
   cell(row, 'errors', String(t.errors), t.errors > 0 ? 'bad' : '');
   cell(row, 'fallbacks', String(t.fallbacks));
   cell(row, 'refused-rate', t.refusedPerSecond.toFixed(1));
-  const reasons = Object.entries(t.refused).filter(([, n]) => n > 0).map(([reason, n]) => `${reason} ${n}`);
+  const reasons = Object.entries(t.refused).filter(([, n]) => n > 0).map(([reason, n]) => reason + ' ' + n);
   cell(row, 'refused', reasons.length ? reasons.join(', ') : '0');
   return row;
 }
@@ -103,10 +115,10 @@ function poolRow(p) {
   row.dataset.pool = p.pool;
   cell(row, 'pool', p.pool);
   cell(row, 'role', p.role);
-  cell(row, 'healthy', `${p.healthy} / ${p.endpoints}`, p.endpoints === 0 ? 'none' : p.healthy === p.endpoints ? 'ok' : 'bad');
+  cell(row, 'healthy', p.healthy + ' / ' + p.endpoints, p.endpoints === 0 ? 'none' : p.healthy === p.endpoints ? 'ok' : 'bad');
   cell(row, 'in-flight', String(p.inFlight));
   cell(row, 'errors', String(p.errors), p.errors > 0 ? 'bad' : '');
-  const recent = p.recentErrors.map((e) => `${time(e.at)} ${e.errorClass}${e.upstreamStatus === null ? '' : ` (${e.upstreamStatus})`}`);
+  const recent = p.recentErrors.map((e) => time(e.at) + ' ' + e.errorClass + (e.upstreamStatus === null ? '' : ' (' + e.upstreamStatus + ')'));
   cell(row, 'recent-errors', recent.length ? recent.join(', ') : 'none', 'list');
   return row;
 }
@@ -114,7 +126,7 @@ function poolRow(p) {
 async function refresh() {
   try {
     const response = await fetch('/status.json', { cache: 'no-store' });
-    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    if (!response.ok) throw new Error('HTTP ' + response.status);
     const status = await response.json();
     document.querySelector('#tiers tbody').replaceChildren(...status.tiers.map(tierRow));
     document.querySelector('#pools tbody').replaceChildren(...status.pools.map(poolRow));
@@ -122,7 +134,7 @@ async function refresh() {
     document.getElementById('updated').textContent = time(status.at);
     document.getElementById('error').textContent = '';
   } catch (err) {
-    document.getElementById('error').textContent = `(cannot read /status.json: ${err.message})`;
+    document.getElementById('error').textContent = '(cannot read /status.json: ' + err.message + ')';
   }
 }
 
@@ -131,3 +143,4 @@ setInterval(refresh, 1000);
 </script>
 </body>
 </html>
+`;
