@@ -85,7 +85,7 @@ function tierRow(t) {
   const badge = document.createElement('span');
   badge.dataset.field = 'verdict';
   if (!t.slo) badge.textContent = 'no SLO';
-  else if (t.ttftMs.samples === 0) badge.textContent = 'no traffic';
+  else if (t.ttftMs.samples === 0) badge.textContent = t.judged > 0 ? 'no streams' : 'no traffic';
   else badge.textContent = p99s.includes('bad') ? 'over SLO' : 'within SLO';
   badge.className = 'badge ' + (!t.slo || t.ttftMs.samples === 0 ? 'none' : p99s.includes('bad') ? 'bad' : 'ok');
   name.appendChild(badge);
