@@ -113,7 +113,7 @@ function requestOf(req: IncomingMessage, requestId: string = randomUUID()) {
  * answer, rendered from `gatewayResponses` (default: the stack's, lib/gateway-responses.ts; `[]`:
  * API Gateway's built-in `{"message": …}` answers).
  */
-export async function serveApiGateway(
+export function serveApiGateway(
   handler: StreamingLambdaHandler,
   routes: readonly EmulatedRoute[],
   port = 0,
@@ -121,13 +121,23 @@ export async function serveApiGateway(
   functionName = 'gateway',
   gatewayResponses: readonly GatewayResponseDefinition[] = GATEWAY_RESPONSES,
 ): Promise<RunningServer> {
+  return listen(apiGatewayListener(handler, routes, functionName, gatewayResponses), port, host);
+}
+
+/** The `node:http` listener {@link serveApiGateway} serves (for a server that answers some paths itself first). */
+export function apiGatewayListener(
+  handler: StreamingLambdaHandler,
+  routes: readonly EmulatedRoute[],
+  functionName = 'gateway',
+  gatewayResponses: readonly GatewayResponseDefinition[] = GATEWAY_RESPONSES,
+): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
   const known = new Set(routes.map((r) => `${r.method} ${r.path}`));
   const responses: GatewayResponses = compileGatewayResponses(gatewayResponses);
   const answer = (res: ServerResponse, type: GatewayResponseType, req: IncomingMessage, requestId?: string, extra: Record<string, string> = {}, status?: number) => {
     const rendered = responses.render(type, requestOf(req, requestId), status);
     res.writeHead(rendered.status, { ...rendered.headers, ...extra }).end(rendered.body);
   };
-  return listen(async (req: IncomingMessage, res: ServerResponse) => {
+  return async (req: IncomingMessage, res: ServerResponse) => {
     const body = await readBody(req, MAX_BODY_BYTES);
     if (body === undefined) {
       answer(res, GATEWAY_RESPONSE_TYPES.requestTooLarge, req, undefined, { connection: 'close' });
@@ -154,5 +164,5 @@ export async function serveApiGateway(
     }
     if (!stream.writableEnded && !stream.destroyed) stream.end();
     await relayed;
-  }, port, host);
+  };
 }

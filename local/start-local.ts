@@ -1,7 +1,8 @@
 /**
  * `splitserve start`: the gateway on a laptop. Starts the simulators that `simulate` pools ask
  * for, an embedded DynamoDB-compatible store with the tables and the config's tenants, and serves
- * the gateway over HTTP. Everything on 127.0.0.1; no Docker, no AWS account.
+ * the gateway over HTTP, with the process's `GET /metrics`, `/status` and `/status.json`
+ * (local/observability-routes.ts). Everything on 127.0.0.1; no Docker, no AWS account.
  */
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
@@ -18,8 +19,10 @@ import { LOCAL_TABLE_NAMES } from '../lambda/store/table-schema.ts';
 import { createTables, tableDefinitions } from '../lambda/store/tables.ts';
 import { openLocalStore } from './embedded-dynamo.ts';
 import { assertLocalCredentials } from './local-credentials.ts';
+import { MetricsAggregate } from '../lambda/core/metrics-aggregate.ts';
 import type { RunningServer } from './http-adapter.ts';
-import { serveGateway } from './http-adapter.ts';
+import { listen, nodeHandler } from './http-adapter.ts';
+import { observabilityRoutes, withLocalRoutes } from './observability-routes.ts';
 import { startSimulatedPools } from './simulated-pools.ts';
 
 /** The config bundled with splitserve: simulated Trainium-prefill / Cerebras-decode pools and a dev tenant. */
@@ -66,6 +69,8 @@ export interface LocalGateway {
   readonly storeEndpoint: string;
   readonly config: SplitserveConfig;
   readonly runtime: GatewayRuntime;
+  /** The process's metrics, served on `GET /metrics` and `/status.json`. */
+  readonly metrics: MetricsAggregate;
   /** Pool name → endpoints of the simulators started for it. */
   readonly simulators: Record<string, string[]>;
   /** Stops taking requests, drains the in-flight ones (see {@link CloseOptions}), stops everything. */
@@ -111,15 +116,20 @@ export async function startLocal(options: StartLocalOptions): Promise<LocalGatew
     // What a killed gateway on this store left open is billed now (lambda/store/open-requests.ts).
     await sweepAtStart(store.client, LOCAL_TABLE_NAMES.usage, options.logger);
     const resolved = withEndpoints(config, sims.endpoints);
+    const metrics = new MetricsAggregate({ tiers: resolved.tiers });
     const runtime = assembleGateway({
       config: resolved,
       dynamo: store.client,
       tables: LOCAL_TABLE_NAMES,
       logger: options.logger,
       now: options.now,
+      metrics: (pools) => {
+        metrics.watchPools(pools);
+        return metrics;
+      },
     });
     closers.push(() => runtime.close());
-    const server: RunningServer = await serveGateway(runtime.gateway, options.port ?? 8787, options.host ?? '127.0.0.1');
+    const server: RunningServer = await listen(withLocalRoutes(nodeHandler(runtime.gateway), observabilityRoutes(metrics)), options.port ?? 8787, options.host ?? '127.0.0.1');
     closers.push(() => server.close());
     return {
       url: server.url,
@@ -127,6 +137,7 @@ export async function startLocal(options: StartLocalOptions): Promise<LocalGatew
       storeEndpoint: store.endpoint,
       config: resolved,
       runtime,
+      metrics,
       simulators: sims.endpoints,
       close: async ({ drainMs = 0 } = {}) => {
         server.stopAccepting();

@@ -98,6 +98,7 @@ export async function startCommand(args: string[]): Promise<number> {
       `  tiers: ${Object.keys(local.config.tiers).join(', ')}`,
       devKey ? `  dev key (tenant "${local.config.tenants[0]!.id}"): ${maskKey(devKey)} (the first of its apiKeys in ${configPath})` : '  no tenants in the config: create a key with splitserve admin',
       `  ${storeEndpoint ? 'DynamoDB' : 'embedded DynamoDB'}: ${local.storeEndpoint} (splitserve admin --endpoint ${local.storeEndpoint} …)`,
+      `  status: ${local.url}/status (live TTFT/TPOT against the SLOs), metrics: ${local.url}/metrics (Prometheus text)`,
       `  try: curl ${local.url}/v1/chat/completions -H "Authorization: Bearer <key>" -H 'content-type: application/json' -d '{"model":"${Object.keys(local.config.models)[0]}","service_tier":"priority","messages":[{"role":"user","content":"hi"}]}'`,
       '',
     ].join('\n'),

@@ -37,6 +37,7 @@ import type { CheckTargets } from './health-checker.ts';
 import { HEALTH_DEFAULTS, HealthChecker, LOAD_DEFAULTS } from './health-checker.ts';
 import type { BackendTarget, EndpointLease, EnginePriority, PairLeases, PoolQueue, PrefillPick, StepPools, UpstreamCredential } from '../core/backend-ports.ts';
 import type { QueueSource } from '../core/overload-guard.ts';
+import type { PoolGauge, PoolGauges } from '../core/ports.ts';
 
 /** What a test or a log sees of one endpoint. */
 export interface EndpointSnapshot {
@@ -123,7 +124,7 @@ function policyOf(config: PoolConfig, random: RandomSource | undefined): Selecti
 }
 
 /** Pools by name, each able to hand out an endpoint. */
-export class PoolDirectory implements StepPools, QueueSource {
+export class PoolDirectory implements StepPools, QueueSource, PoolGauges {
   private readonly pools = new Map<string, PoolEntry>();
   private readonly now: () => number;
   private readonly retryAvoidMs: number;
@@ -194,6 +195,20 @@ export class PoolDirectory implements StepPools, QueueSource {
   /** Calls in flight from this instance on a pool's endpoints. */
   inFlight(name: string): number {
     return this.entry(name).endpoints.reduce((sum, e) => sum + e.outstanding, 0);
+  }
+
+  /**
+   * Every pool's gauges: endpoints, those healthy (health check passing, breaker not open) and
+   * the calls in flight from this process (the metrics' pool gauges, the local status page).
+   */
+  poolGauges(): PoolGauge[] {
+    return [...this.pools.values()].map(({ name, config, endpoints }) => ({
+      pool: name,
+      role: config.role,
+      endpoints: endpoints.length,
+      healthy: endpoints.filter((e) => e.healthy && e.breaker.state !== BREAKER_STATES.open).length,
+      inFlight: endpoints.reduce((sum, e) => sum + e.outstanding, 0),
+    }));
   }
 
   /** The state of a pool's endpoints (for tests, logs and a status page). */

@@ -19,6 +19,7 @@ import { routePools, tierRoute } from '../routing/tier-route.ts';
 import { openPlanStream } from './executor.ts';
 import type { OpenedStream, PlanMetering } from './executor.ts';
 import { meterPlan, NO_USAGE } from './meter-step.ts';
+import { refusalReason } from './metric-labels.ts';
 import type { AdmissionRequest, AdmissionTicket, OpenRequestHandle, Principal, UsageRecord } from './ports.ts';
 import { addRateLimitHeaders } from './rate-limit-headers.ts';
 import type { ApiKind } from './request-schema.ts';
@@ -79,7 +80,10 @@ export async function handleGeneration(deps: GatewayDeps, api: ApiKind, rawBody:
   // shed it with a retry-after (request-fit.ts).
   const reserveCost = costUnits(reserveTokens, priceFactor);
   const tooLarge = neverFitRefusal(tier, ctx.principal.tenant.limits[tier], { tokens: reserveTokens, cost: reserveCost });
-  if (tooLarge) throw tooLarge;
+  if (tooLarge) {
+    refused(deps, ctx, tier, tooLarge);
+    throw tooLarge;
+  }
   const asked: PlanState = {
     requestId: ctx.requestId,
     tenantId: ctx.principal.tenant.id,
@@ -128,6 +132,7 @@ export async function handleGeneration(deps: GatewayDeps, api: ApiKind, rawBody:
   try {
     ticket = await admission;
   } catch (err) {
+    refused(deps, ctx, tier, err);
     run.abandon(err);
     early?.then((opened) => opened.rest.return?.(), () => undefined).catch(() => undefined);
     if (earlyMarker) deps.openRequests?.recorded([ctx.requestId]);
@@ -148,9 +153,16 @@ export async function handleGeneration(deps: GatewayDeps, api: ApiKind, rawBody:
   }
 }
 
-/** Meters and logs a request the overload shed (429): no tokens, no cost, counted per tier as shed. */
+/** Counts a request refused before any backend was called (a quota 429 or a shed), when `err` is such a refusal. */
+function refused(deps: GatewayDeps, ctx: GenerationContext, tier: TierName, err: unknown): void {
+  const reason = deps.metrics && refusalReason(err);
+  if (reason) deps.metrics.refused({ requestId: ctx.requestId, tenantId: ctx.principal.tenant.id, tier, reason });
+}
+
+/** Meters, counts and logs a request the overload shed (429): no tokens, no cost, counted per tier as shed. */
 function shed(deps: GatewayDeps, state: PlanState, err: TierOverloadedError): void {
   meterPlan(deps.meter, deps.config, state, 'shed', NO_USAGE);
+  deps.metrics?.refused({ requestId: state.requestId, tenantId: state.tenantId, tier: state.tierServed, reason: 'overload' });
   deps.logger.info('request shed', { requestId: state.requestId, tenant: state.tenantId, tierAsked: state.tierAsked, tier: state.tierServed, retryAfterMs: err.retryAfterMs, reason: err.message });
 }
 
@@ -225,7 +237,7 @@ function finish(deps: GatewayDeps, { ticket, placement, run, recorded }: Admitte
       : (recorded ?? usageRecordOf(state, end.outcome, end.usage, end.ttftMs, deps.config.tiers[state.tierServed]));
   ticket.settle({ tokens: end.usage.promptTokens + end.usage.completionTokens, costUnits: record.costUnits });
   const kvRecomputed = state.route === 'disaggregated' && state.kvTransferParams === null;
-  deps.metrics?.record(record, kvRecomputed);
+  deps.metrics?.record(record, { kvRecomputed, plannedTier: state.tiersTried[0] ?? state.tierServed });
   // Every request is logged; at INFO when something is worth a look (a failure, an abort, a tier
   // other than the one asked, a local prefill, a KV recompute), at DEBUG otherwise: a synchronous
   // stdout line per routine request was ~8% of the gateway's CPU (npm run bench, --cpu-prof).

@@ -7,7 +7,9 @@ import { PREFILL_DECISIONS, decidePrefill } from '../routing/conditional-disaggr
 import { tierRoute } from '../routing/tier-route.ts';
 import type { PoolConfig, RouteConfig, SplitserveConfig, TierName } from './config.ts';
 import { ConfigError, UpstreamError } from './errors.ts';
+import { backendErrorClass } from './metric-labels.ts';
 import type { PlanState } from './plan.ts';
+import type { RequestMetrics } from './ports.ts';
 import { switchTier } from './plan.ts';
 import { completionUsage, shapeCompletion } from './response-shape.ts';
 import type { AggregatedProtocol, BackendCall, BackendProtocols, BackendTarget, DisaggregatedProtocol, EndpointLease, StepPools, UpstreamCompletion, UpstreamTransport } from './backend-ports.ts';
@@ -21,6 +23,8 @@ export interface StepDeps {
   readonly client: UpstreamTransport;
   /** The protocols a pool may speak (lambda/backends/registry.ts). */
   readonly protocols: BackendProtocols;
+  /** Where failed backend calls are counted (by pool and class); none when absent. */
+  readonly metrics?: Pick<RequestMetrics, 'backendError'>;
 }
 
 /**
@@ -104,21 +108,24 @@ function call(deps: StepDeps, state: PlanState, target: BackendTarget, signal: A
 
 /**
  * What a failed call says about its endpoint: a backend failure counts against it (breaker,
- * retry elsewhere); a client that went away or a request the backend rightly refused says nothing.
+ * retry elsewhere) and is counted in the metrics by pool and class; a client that went away or a
+ * request the backend rightly refused says nothing.
  */
-function verdictOf(err: unknown, signal: AbortSignal): false | undefined {
-  return !signal.aborted && err instanceof UpstreamError ? false : undefined;
+function verdictOf(deps: StepDeps, state: PlanState, lease: EndpointLease, err: unknown, signal: AbortSignal): false | undefined {
+  if (signal.aborted || !(err instanceof UpstreamError)) return undefined;
+  deps.metrics?.backendError({ requestId: state.requestId, pool: err.pool ?? lease.target.pool, errorClass: backendErrorClass(err), upstreamStatus: err.upstreamStatus });
+  return false;
 }
 
 /** Runs `work` on a leased endpoint, releasing it with a verdict when the work settles. */
-function onLease<T>(lease: EndpointLease, signal: AbortSignal, work: (target: BackendTarget) => Promise<T>): Promise<T> {
+function onLease<T>(deps: StepDeps, state: PlanState, lease: EndpointLease, signal: AbortSignal, work: (target: BackendTarget) => Promise<T>): Promise<T> {
   return settled(() => work(lease.target)).then(
     (out) => {
       lease.release(true);
       return out;
     },
     (err: unknown) => {
-      lease.release(verdictOf(err, signal));
+      lease.release(verdictOf(deps, state, lease, err, signal));
       throw err;
     },
   );
@@ -147,7 +154,7 @@ export async function prefill(deps: StepDeps, state: PlanState, signal: AbortSig
   }
   const started = performance.now();
   const { lease, decodeEndpoint } = deps.pools.acquirePair(route.prefill, route.decode, resolved.prefill.concurrent === true);
-  const result = await onLease(lease, signal, (target) => resolved.prefill.prefill(call(deps, state, target, signal), state.body));
+  const result = await onLease(deps, state, lease, signal, (target) => resolved.prefill.prefill(call(deps, state, target, signal), state.body));
   return {
     ...state,
     kvTransferParams: result.kvTransferParams,
@@ -159,16 +166,16 @@ export async function prefill(deps: StepDeps, state: PlanState, signal: AbortSig
 }
 
 /**
- * Releases a lease when a stream ends: completed (`true`), failed (a verdict) or abandoned (none,
- * and the stream is closed). A plain iterator rather than an async generator: each batch costs
+ * Releases a lease when a stream ends: completed (`true`), failed (`verdict` of the failure) or
+ * abandoned (none, and the stream is closed). A plain iterator rather than an async generator: each batch costs
  * one promise instead of a generator's several.
  */
-function releasing(batches: AsyncIterator<string[]>, lease: EndpointLease, signal: AbortSignal): AsyncIterator<string[]> {
+function releasing(batches: AsyncIterator<string[]>, lease: EndpointLease, verdict: (err: unknown) => false | undefined): AsyncIterator<string[]> {
   let settled = false;
-  const settle = (verdict: boolean | undefined): void => {
+  const settle = (ok: boolean | undefined): void => {
     if (settled) return;
     settled = true;
-    lease.release(verdict);
+    lease.release(ok);
   };
   return {
     next: () =>
@@ -178,7 +185,7 @@ function releasing(batches: AsyncIterator<string[]>, lease: EndpointLease, signa
           return next;
         },
         (err: unknown) => {
-          settle(verdictOf(err, signal));
+          settle(verdict(err));
           throw err;
         },
       ),
@@ -218,14 +225,14 @@ export async function openDecode(deps: StepDeps, state: PlanState, signal: Abort
       completion = await resolved.complete.complete(backend, body);
     }
   } catch (err) {
-    lease.release(verdictOf(err, signal));
+    lease.release(verdictOf(deps, state, lease, err, signal));
     throw err;
   }
   if (completion.kind === 'json') {
     lease.release(true);
     return completion;
   }
-  return { kind: 'stream', batches: releasing(completion.batches, lease, signal) };
+  return { kind: 'stream', batches: releasing(completion.batches, lease, (err) => verdictOf(deps, state, lease, err, signal)) };
 }
 
 /** Decode, non-streaming: runs the call and records the shaped completion and its usage. */

@@ -153,11 +153,71 @@ export interface OpenRequests {
   recorded(requestIds: Iterable<string>): void;
 }
 
-/** Per-request metrics (CloudWatch EMF in Lambda). */
-export interface RequestMetrics {
+/** What a request's metrics need besides its usage record. */
+export interface RequestFacts {
   /**
-   * @param kvRecomputed - a disaggregated request whose prefill returned no KV-transfer
-   *   parameters, so decode recomputed the prompt
+   * A disaggregated request whose prefill returned no KV-transfer parameters, so decode
+   * recomputed the prompt.
    */
-  record(usage: UsageRecord, kvRecomputed: boolean): void;
+  readonly kvRecomputed: boolean;
+  /**
+   * The tier the request was planned at first (the tier asked, or the one granted for `auto`):
+   * a request served at another tier fell back or was moved by overload control.
+   */
+  readonly plannedTier: string;
+}
+
+/** Why a request was refused before any backend was called (a bounded set: lambda/core/metric-labels.ts). */
+export interface Refusal {
+  readonly requestId: string;
+  readonly tenantId: string;
+  /** The tier the request was planned at (asked, or granted for `auto`). */
+  readonly tier: string;
+  readonly reason: RefusalReason;
+}
+
+/** A bounded reason of a {@link Refusal}: `requests` (RPM), `tokens` (TPM), `quota` (the month's budget), `too-large` (never fits a limit), `overload` (shed). */
+export type RefusalReason = 'requests' | 'tokens' | 'quota' | 'too-large' | 'overload';
+
+/** A failed backend call, counted against its endpoint (a client that went away is none). */
+export interface BackendFailure {
+  readonly requestId: string;
+  readonly pool: string;
+  /** A bounded class (lambda/core/metric-labels.ts). */
+  readonly errorClass: BackendErrorClass;
+  /** The backend's HTTP status, when it answered one. */
+  readonly upstreamStatus: number | null;
+}
+
+/** A bounded class of a {@link BackendFailure}. */
+export type BackendErrorClass = 'timeout' | 'connection' | 'throttled' | 'http-5xx' | 'http-4xx' | 'bad-response';
+
+/**
+ * Per-request metrics (CloudWatch EMF in Lambda, a process-local aggregate on the local
+ * runtimes). Every method is synchronous and cheap: it runs on the request path.
+ */
+export interface RequestMetrics {
+  /** A request that ended (served, aborted or failed), with its usage record. */
+  record(usage: UsageRecord, facts: RequestFacts): void;
+  /** A request refused before a backend was called: a quota 429 or an overload shed. */
+  refused(refusal: Refusal): void;
+  /** A backend call that failed (counted against its endpoint). */
+  backendError(failure: BackendFailure): void;
+}
+
+/** One pool's state as its gauges show it. */
+export interface PoolGauge {
+  readonly pool: string;
+  /** The pool's `role`: `prefill`, `decode` or `both`. */
+  readonly role: string;
+  readonly endpoints: number;
+  /** Endpoints whose health check passes and whose breaker is not open. */
+  readonly healthy: number;
+  /** Calls in flight from this process on the pool's endpoints. */
+  readonly inFlight: number;
+}
+
+/** Reads the pools' gauges (the pool directory, lambda/backends/pool-directory.ts). */
+export interface PoolGauges {
+  poolGauges(): readonly PoolGauge[];
 }

@@ -21,7 +21,7 @@ import type { GatewayDeps } from '../core/gateway-deps.ts';
 import type { GatewayLogger } from '../core/logger.ts';
 import { createLogger } from '../core/logger.ts';
 import type { StepDeps } from '../core/plan-steps.ts';
-import type { RequestMetrics, UsageMeter } from '../core/ports.ts';
+import type { PoolGauges, RequestMetrics, UsageMeter } from '../core/ports.ts';
 import { resolveRoute } from '../core/plan-steps.ts';
 import { DynamoAdmission } from '../store/admission.ts';
 import type { DynamoAdmissionOptions } from '../store/admission.ts';
@@ -44,8 +44,11 @@ export interface GatewayRuntimeOptions {
   readonly keyCacheMs?: number;
   /** Clock of the admission windows. @default Date.now */
   readonly now?: () => number;
-  /** Per-request metrics. @default none */
-  readonly metrics?: RequestMetrics;
+  /**
+   * The metrics, given the pools whose gauges they publish: per request, per refusal and per
+   * failed backend call. @default none
+   */
+  readonly metrics?: (pools: PoolGauges) => RequestMetrics | undefined;
   /**
    * This process's id in its open-request markers (lambda/store/open-requests.ts).
    * @default newInstanceId(): `<hostname>/<pid>/<random>`
@@ -115,22 +118,26 @@ export function assertProtocolsBuilt(config: SplitserveConfig): void {
 /** The plan steps' dependencies, with the concrete pool directory behind their pools port. */
 export interface AssembledSteps extends StepDeps {
   readonly pools: PoolDirectory;
+  readonly metrics?: RequestMetrics;
 }
 
 /**
  * What the plan steps run on: the pool directory (not started: the caller that health-checks
- * starts it) with the pools' credentials (none read yet), the `node:http` backend transport (a connection pool as large as the largest
- * `maxConnections` of the pools) and the protocols built into this version. Checks first that
- * every tier's route is served by them.
+ * starts it) with the pools' credentials (none read yet), the `node:http` backend transport (a
+ * connection pool as large as the largest `maxConnections` of the pools), the protocols built into
+ * this version and the metrics, given the pool directory. Checks first that every tier's route is
+ * served by them.
  */
-export function assembleSteps(config: SplitserveConfig, logger: GatewayLogger): AssembledSteps {
+export function assembleSteps(config: SplitserveConfig, logger: GatewayLogger, metrics?: (pools: PoolGauges) => RequestMetrics | undefined): AssembledSteps {
   assertProtocolsBuilt(config);
   const connections = Math.max(...Object.values(config.pools).map((p) => p.maxConnections), 1);
+  const pools = new PoolDirectory(config.pools, { logger, credentials: poolCredentials(config.pools, { logger }) });
   return {
     config,
-    pools: new PoolDirectory(config.pools, { logger, credentials: poolCredentials(config.pools, { logger }) }),
+    pools,
     client: new UpstreamClient({ connections }),
     protocols: BACKEND_PROTOCOLS,
+    metrics: metrics?.(pools),
   };
 }
 
@@ -153,13 +160,15 @@ export interface StepTaskOptions {
   readonly tables: TableNames;
   /** @default the Powertools logger */
   readonly logger?: GatewayLogger;
+  /** Where the tasks' failed backend calls are counted, given their pools. @default none */
+  readonly metrics?: (pools: PoolGauges) => RequestMetrics | undefined;
 }
 
 /** Builds what the Step Functions task handlers (lambda/handlers/step-tasks.ts) run on. */
 export function assembleStepTasks(options: StepTaskOptions): StepTaskRuntime {
   const logger = options.logger ?? createLogger();
   return {
-    steps: assembleSteps(options.config, logger),
+    steps: assembleSteps(options.config, logger, options.metrics),
     meterForInvocation: () => new DynamoUsageMeter(options.dynamo, options.tables.usage, { logger, flushIntervalMs: 0, aggregatesAfterRecords: true }),
   };
 }
@@ -174,7 +183,7 @@ export function assembleStepTasks(options: StepTaskOptions): StepTaskRuntime {
 export function assembleGateway(options: GatewayRuntimeOptions): GatewayRuntime {
   const { config } = options;
   const logger = options.logger ?? createLogger();
-  const steps = assembleSteps(config, logger);
+  const steps = assembleSteps(config, logger, options.metrics);
   const { pools, client } = steps;
   pools.start();
   const journal = options.openRequestMarkers === false ? undefined : new OpenRequestJournal(options.dynamo, options.tables.usage, { logger, instanceId: options.instanceId });
@@ -190,7 +199,7 @@ export function assembleGateway(options: GatewayRuntimeOptions): GatewayRuntime 
     meter,
     logger,
     drain: new RequestDrain(),
-    metrics: options.metrics,
+    metrics: steps.metrics,
     openRequests: journal,
   };
   // Markers go once their records are durable: after the meter's flush, whatever it wrote.

@@ -11,7 +11,9 @@ import { invocationDeadline } from './deadline.ts';
 import { readFunctionEnvironment } from './function-env.ts';
 import type { GatewayRuntime } from './gateway-runtime.ts';
 import { assembleGateway } from './gateway-runtime.ts';
-import { PowertoolsRequestMetrics } from './request-metrics.ts';
+import { localMetrics } from './local-metrics.ts';
+import { fanOutMetrics } from '../core/metrics-fanout.ts';
+import { EmfRequestMetrics } from './request-metrics.ts';
 import { StepFunctionsExecutor } from './step-functions-executor.ts';
 import { traced } from './tracing.ts';
 import { writeBody } from './write-stream.ts';
@@ -28,11 +30,13 @@ function getRuntime(): GatewayRuntime {
       dynamo: traced(env.dynamo),
       tables: env.tables,
       executor: arn ? () => new StepFunctionsExecutor(arn) : undefined,
-      metrics: new PowertoolsRequestMetrics(),
+      metrics: (pools) => fanOutMetrics([new EmfRequestMetrics({ pools }), localMetrics(pools)]),
     });
   }
   return runtime;
 }
+
+export { observeLocally } from './local-metrics.ts';
 
 /** Writes a core response to a Lambda response stream. */
 export async function writeToResponseStream(responseStream: Writable, response: GatewayResponse): Promise<void> {

@@ -11,7 +11,12 @@ import { fromStepError, isUpstreamFailure, toStepError } from '../core/wire-erro
 import { readFunctionEnvironment } from './function-env.ts';
 import { assembleStepTasks } from './gateway-runtime.ts';
 import type { StepTaskRuntime } from './gateway-runtime.ts';
+import { fanOutMetrics } from '../core/metrics-fanout.ts';
+import { localMetrics } from './local-metrics.ts';
+import { EmfRequestMetrics } from './request-metrics.ts';
 import { traced } from './tracing.ts';
+
+export { observeLocally } from './local-metrics.ts';
 
 let runtime: StepTaskRuntime | undefined;
 
@@ -19,7 +24,13 @@ let runtime: StepTaskRuntime | undefined;
 function current(): StepTaskRuntime {
   if (!runtime) {
     const env = readFunctionEnvironment();
-    runtime = assembleStepTasks({ config: env.config, dynamo: traced(env.dynamo), tables: env.tables });
+    runtime = assembleStepTasks({
+      config: env.config,
+      dynamo: traced(env.dynamo),
+      tables: env.tables,
+      // Failed backend calls of non-streamed requests happen here; the pool gauges are the gateway's to publish.
+      metrics: (pools) => fanOutMetrics([new EmfRequestMetrics(), localMetrics(pools)]),
+    });
   }
   return runtime;
 }

@@ -56,6 +56,11 @@ export interface LoadFunctionsOptions {
    * credentials, and the local config substitution).
    */
   readonly overrides: Readonly<Record<string, string>>;
+  /**
+   * A metrics sink handed to each function module that exports `observeLocally`
+   * (lambda/handlers/local-metrics.ts), before its first invocation. @default none
+   */
+  readonly observe?: unknown;
 }
 
 /** Loaded functions and how to undo the environment changes. */
@@ -198,6 +203,7 @@ export async function loadLocalFunctions(options: LoadFunctionsOptions): Promise
       if (typeof exported !== 'function') throw new Error(`${spec.logicalId}: ${file} does not export a function "${exportName}"`);
       const original = exported as (...args: unknown[]) => unknown;
       if (typeof mod.shutdown === 'function') shutdowns.push(mod.shutdown as (drainMs: number) => unknown);
+      if (options.observe !== undefined && typeof mod.observeLocally === 'function') (mod.observeLocally as (sink: unknown) => void)(options.observe);
       const handler = ((...args: unknown[]) => {
         useEnvironmentOf(spec.environment);
         return track(original(...args));

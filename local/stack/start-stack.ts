@@ -10,6 +10,9 @@
  * the same config with the simulators' endpoints (`withEndpoints`) before the bundles load.
  * Everything else comes from the template: table names and keys, environment variables, handler
  * names, the ASL, the API's methods and paths, its gateway responses (what API Gateway answers itself).
+ *
+ * One local addition: `GET /metrics`, `/status` and `/status.json`, answered by this process from
+ * the metrics its functions feed it (local/observability-routes.ts); the deployed API has none.
  */
 import { withEndpoints } from '../../lambda/backends/pool-directory.ts';
 import { parseConfig } from '../../lambda/core/config.ts';
@@ -20,10 +23,13 @@ import { seedFromConfig, seedingSummary } from '../../lambda/store/seed.ts';
 import { TABLE_ENV } from '../../lambda/store/table-schema.ts';
 import { createTables } from '../../lambda/store/tables.ts';
 import type { SimFaults } from '../../sim/index.ts';
-import { serveApiGateway } from '../apigw-emulator.ts';
+import { MetricsAggregate } from '../../lambda/core/metrics-aggregate.ts';
+import { apiGatewayListener } from '../apigw-emulator.ts';
 import type { StreamingLambdaHandler } from '../apigw-emulator.ts';
 import { openLocalStore } from '../embedded-dynamo.ts';
+import { listen } from '../http-adapter.ts';
 import { installLambdaGlobals } from '../lambda-globals.ts';
+import { observabilityRoutes, withLocalRoutes } from '../observability-routes.ts';
 import { startSimulatedPools } from '../simulated-pools.ts';
 import type { LocalGateway } from '../start-local.ts';
 import { loadConfigFile } from '../start-local.ts';
@@ -152,9 +158,13 @@ export async function startStack(options: StartStackOptions): Promise<LocalStack
 
     installLambdaGlobals();
     const region = LOCAL_PSEUDO_PARAMETERS['AWS::Region'];
+    // The functions run in this process: each feeds this aggregate (and reports its pools) as it
+    // emits its EMF, and the server below reads it on GET /metrics and /status.json.
+    const metrics = new MetricsAggregate({ tiers: localConfig.tiers });
     const fns = await loadLocalFunctions({
       stack,
       resolver,
+      observe: metrics,
       overrides: {
         ...localFunctionOverrides(region, { dynamodb: store.endpoint, sfn: sfn.url }),
         [FUNCTION_ENV.config]: JSON.stringify(localConfig),
@@ -182,7 +192,10 @@ export async function startStack(options: StartStackOptions): Promise<LocalStack
     if (!gatewayFn) throw new Error(`the API integrates ${String(target)}, which is not a function of the stack`);
     // What API Gateway answers itself (unknown route, body over 10 MB, …): the template's gateway responses.
     const gatewayResponses = gatewayResponsesFromTemplate(stack.template, resolver);
-    const server = await serveApiGateway(gatewayFn.handler as unknown as StreamingLambdaHandler, routes, options.port ?? 8787, options.host ?? '127.0.0.1', gatewayFn.name, gatewayResponses);
+    // GET /metrics, /status and /status.json are the local process's own, answered before the
+    // emulated API Gateway (which, as deployed, has no such routes).
+    const apiGateway = apiGatewayListener(gatewayFn.handler as unknown as StreamingLambdaHandler, routes, gatewayFn.name, gatewayResponses);
+    const server = await listen(withLocalRoutes(apiGateway, observabilityRoutes(metrics)), options.port ?? 8787, options.host ?? '127.0.0.1');
     closers.push(() => server.close());
     progress(`ready in ${((performance.now() - started) / 1000).toFixed(1)} s`);
 
@@ -191,6 +204,7 @@ export async function startStack(options: StartStackOptions): Promise<LocalStack
       port: server.port,
       storeEndpoint: store.endpoint,
       config: { ...localConfig, tenants: original.tenants },
+      metrics,
       simulators: sims.endpoints,
       synth,
       sfnEndpoint: sfn.url,

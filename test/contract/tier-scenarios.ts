@@ -13,6 +13,7 @@
  */
 import { ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import OpenAI from 'openai';
+import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { UsageRecord } from '../../lambda/core/ports.ts';
 import { usageRecords } from '../../lambda/store/usage-report.ts';
@@ -131,14 +132,24 @@ export function describeTierScenarios(runtime: string, start: () => Promise<Tier
       expect(priority.ttft).toBeLessThan(Math.max(...done.map((f) => f.ttft)));
     });
 
+    /** The gateway's own count of sheds at a tier (`GET /metrics`, the local runtimes' Prometheus text). */
+    const shedCount = async (tier: Tier): Promise<number> => {
+      const families = parsePrometheusTextFormat(await (await fetch(`${target.url}/metrics`)).text());
+      const sample = families.find((f) => f.name === 'splitserve_refused_total')?.metrics.find((m) => m.labels?.tier === tier && m.labels.reason === 'overload');
+      return Number(sample?.value ?? 0);
+    };
+
     it('sheds a bursting tenant\'s default requests with a clean 429: exact body and headers', async () => {
       // A warm prefill engine: its capacity and completion rate are measured from /metrics.
       await Promise.all(Array.from({ length: 4 }, () => stream(clients.acme, 'flex')));
+      const shedBefore = await shedCount('default');
       const burst = await Promise.allSettled(Array.from({ length: 12 }, () => stream(clients.burst, 'default')));
       await new Promise((r) => setTimeout(r, 0));
       const shed = burst.filter((b): b is PromiseRejectedResult => b.status === 'rejected');
       expect(shed.length).toBeGreaterThanOrEqual(1);
       expect(burst.length - shed.length).toBeGreaterThanOrEqual(1);
+      // Each shed is counted once, by tier asked and reason.
+      expect(await shedCount('default')).toBe(shedBefore + shed.length);
       for (const { reason } of shed) {
         expect(reason).toBeInstanceOf(OpenAI.RateLimitError);
         const err = reason as InstanceType<typeof OpenAI.RateLimitError>;
