@@ -10,6 +10,8 @@
  * - `stripTenants`: `true` drops `tenants` instead of rejecting them. For the local runtime only,
  *   which seeds tenants into its own tables and reads the synthesized template; a real deploy
  *   must never need it.
+ * - `local`: `true` synthesizes for the local runtime (`npm start` passes it): the config's `vpc` is
+ *   left out and pools at private (loopback) addresses are allowed. A deploy must never set it.
  * - `nag`: `true` runs cdk-nag's AwsSolutions pack during synthesis; any unacknowledged finding
  *   stops the synth (the infrastructure test runs the same pack on every test run).
  */
@@ -49,6 +51,7 @@ if (parsed.tenants.length > 0 && !stripTenants) {
 new SplitserveStack(app, String(app.node.tryGetContext('stackName') ?? 'Splitserve'), {
   config: stripTenants ? { ...parsed, tenants: [] } : parsed,
   configSource: configPath,
+  local: flag('local'),
   env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
   description: 'splitserve: premium-tier inference gateway (API Gateway, Lambda, Step Functions Express, DynamoDB)',
 });

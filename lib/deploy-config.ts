@@ -42,15 +42,20 @@ export function toDeployConfig(config: SplitserveConfig, source = 'config'): Dep
   return rest;
 }
 
+/** The config keys only the stack reads (network placement, alarms): never sent to the functions. */
+export const INFRA_ONLY_KEYS = ['vpc', 'alarms'] as const;
+
 /**
- * Serialises a deploy config for the `SPLITSERVE_CONFIG` environment variable (compact JSON),
- * failing when it would not fit Lambda's 4 KB environment beside the other variables.
+ * Serialises a deploy config for the `SPLITSERVE_CONFIG` environment variable (compact JSON,
+ * without the {@link INFRA_ONLY_KEYS}), failing when it would not fit Lambda's 4 KB environment
+ * beside the other variables.
  *
  * @param maxBytes - the budget for this one variable's key and value
  * @throws ConfigError when the serialised config is larger than the budget
  */
 export function serializeDeployConfig(config: DeployConfig, maxBytes = LAMBDA_ENV_LIMIT_BYTES - ENV_RESERVED_BYTES): string {
-  const json = JSON.stringify(config);
+  const { vpc: _vpc, alarms: _alarms, ...forFunctions } = config;
+  const json = JSON.stringify(forFunctions);
   const size = Buffer.byteLength(FUNCTION_ENV.config, 'utf8') + Buffer.byteLength(json, 'utf8');
   if (size > maxBytes) {
     throw new ConfigError(

@@ -96,6 +96,7 @@ export async function startCommand(args: string[]): Promise<number> {
       `splitserve listening on ${local.url} (${values.runtime} runtime, ready in ${Math.round(performance.now() - started)} ms)`,
       `  pools: ${Object.entries(local.config.pools).map(([name, p]) => `${name}=${p.endpoints?.length ?? 0}×${p.protocol}`).join(', ')}`,
       `  tiers: ${Object.keys(local.config.tiers).join(', ')}`,
+      ...(local.config.vpc !== undefined || local.config.alarms !== undefined ? ['  vpc, alarms: deploy only, ignored by local runs'] : []),
       devKey ? `  dev key (tenant "${local.config.tenants[0]!.id}"): ${maskKey(devKey)} (the first of its apiKeys in ${configPath})` : '  no tenants in the config: create a key with splitserve admin',
       `  ${storeEndpoint ? 'DynamoDB' : 'embedded DynamoDB'}: ${local.storeEndpoint} (splitserve admin --endpoint ${local.storeEndpoint} …)`,
       `  try: curl ${local.url}/v1/chat/completions -H "Authorization: Bearer <key>" -H 'content-type: application/json' -d '{"model":"${Object.keys(local.config.models)[0]}","service_tier":"priority","messages":[{"role":"user","content":"hi"}]}'`,

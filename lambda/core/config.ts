@@ -6,6 +6,7 @@
 import * as z from 'zod/mini';
 import './zod.ts';
 import { ConfigError } from './errors.ts';
+import { alarmsSchema, sloObjectiveSchema, vpcSchema } from './deploy-options.ts';
 
 /** Backend protocols a pool can speak. */
 export const PROTOCOLS = ['vllm-nixl', 'sglang', 'openai', 'bedrock'] as const;
@@ -125,7 +126,15 @@ const tierSchema = z.strictObject({
    * the queueing a request may meet on a busy pool before the tier yields (falls back or sheds),
    * default half of `ttftMs`.
    */
-  slo: z.optional(z.strictObject({ ttftMs: positive, tpotMs: positive, maxQueueMs: z.optional(positive) })),
+  slo: z.optional(
+    z.strictObject({
+      ttftMs: positive,
+      tpotMs: positive,
+      maxQueueMs: z.optional(positive),
+      /** Fraction of judged requests that must meet the SLO, defended by the burn-rate alarms. Default: `alarms.objective`. */
+      objective: z.optional(sloObjectiveSchema),
+    }),
+  ),
   /**
    * The engine priority of this tier's requests, in vLLM's convention (lower is scheduled
    * first). Default: priority −10, default 0, flex 10.
@@ -191,6 +200,10 @@ export const configSchema = z
     defaultMaxTokens: z._default(positiveInt, 1024),
     /** How admission spreads and batches its DynamoDB writes. */
     admission: z._default(admissionSchema, { shards: 1, leaseFraction: 0.05 }),
+    /** Deploy only: run the functions in a VPC (lambda/core/deploy-options.ts). Local runs ignore it. */
+    vpc: z.optional(vpcSchema),
+    /** Deploy only: alarm notifications and the SLO objective (lambda/core/deploy-options.ts). */
+    alarms: z.optional(alarmsSchema),
   })
   .check(z.superRefine((cfg, ctx) => {
     const pools = new Set(Object.keys(cfg.pools));
