@@ -98,10 +98,11 @@ export class OperationsDashboard extends Construct {
           left: slos.map(
             (s) =>
               new MathExpression({
-                expression: '100 * attained / judged',
+                // Ids are per graph: one pair per tier.
+                expression: `100 * attained_${s.tier} / judged_${s.tier}`,
                 usingMetrics: {
-                  attained: catalogueMetric('sloAttained', { tier: s.tier }, { statistic: 'Sum' }),
-                  judged: catalogueMetric('sloJudged', { tier: s.tier }, { statistic: 'Sum' }),
+                  [`attained_${s.tier}`]: catalogueMetric('sloAttained', { tier: s.tier }, { statistic: 'Sum' }),
+                  [`judged_${s.tier}`]: catalogueMetric('sloJudged', { tier: s.tier }, { statistic: 'Sum' }),
                 },
                 label: s.tier,
                 period: GRAPH_PERIOD,
@@ -130,8 +131,8 @@ export class OperationsDashboard extends Construct {
         left: tiers.map(
           (tier) =>
             new MathExpression({
-              expression: `100 * fallbacks / ${requestsOf(tier)}`,
-              usingMetrics: { fallbacks: catalogueMetric('fallbacks', { tier }, { statistic: 'Sum' }) },
+              expression: `100 * fallbacks_${tier} / ${requestsOf(tier)}`,
+              usingMetrics: { [`fallbacks_${tier}`]: catalogueMetric('fallbacks', { tier }, { statistic: 'Sum' }) },
               label: tier,
               period: GRAPH_PERIOD,
             }),

@@ -15,7 +15,7 @@
  *   routes), looked up at deploy time. Gateway, meter, sweep.
  * IAM, not the network, decides which API a function may call on an endpoint it can reach.
  */
-import { Aws, Annotations, Validations } from 'aws-cdk-lib';
+import { Aws, Annotations, Stack, Validations } from 'aws-cdk-lib';
 import {
   CfnVPCEndpoint,
   FlowLogDestination,
@@ -167,8 +167,13 @@ export class PoolNetwork extends Construct {
         );
       }
     } else {
-      this.vpc = Vpc.fromVpcAttributes(this, 'Vpc', { vpcId: options.vpcId, availabilityZones: [] });
-      this.subnets = options.subnetIds.map((subnetId) => Subnet.fromSubnetId(this, subnetId, subnetId));
+      // Only the id is rendered: the functions and endpoints name their subnets themselves.
+      this.vpc = Vpc.fromVpcAttributes(this, 'Vpc', { vpcId: options.vpcId, availabilityZones: Stack.of(this).availabilityZones });
+      this.subnets = options.subnetIds.map((subnetId) => {
+        const subnet = Subnet.fromSubnetId(this, subnetId, subnetId);
+        Annotations.of(subnet).acknowledgeWarning('@aws-cdk/aws-ec2:noSubnetRouteTableId', 'route tables come from "vpc.routeTableIds", used by the DynamoDB gateway endpoint only');
+        return subnet;
+      });
       routeTableIds = options.routeTableIds;
       if (poolEndpoints(config).some(({ url }) => !isPrivateHost(new URL(url).hostname))) {
         Annotations.of(this).addWarningV2(
@@ -240,6 +245,14 @@ export class PoolNetwork extends Construct {
       id: 'AwsSolutions-IAM5[Resource::*]',
       reason: 'ec2:DescribeManagedPrefixLists has no resource-level permissions: it only reads the id of the AWS-managed DynamoDB prefix list.',
     });
+    // The lookup's function is one per stack, created by AwsCustomResource beside the stack's other constructs.
+    const provider = Stack.of(this).node.tryFindChild(`AWS${AwsCustomResource.PROVIDER_FUNCTION_UUID.replace(/-/g, '')}`);
+    if (provider) {
+      Validations.of(provider).acknowledge({
+        id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+        reason: 'The prefix-list lookup\'s function (run at deploy time only) needs only to write its own logs, which AWSLambdaBasicExecutionRole allows and nothing more.',
+      });
+    }
     this.dynamoDbClients.addEgressRule(Peer.prefixList(prefixList.getResponseField('PrefixLists.0.PrefixListId')), Port.tcp(443), 'HTTPS to DynamoDB');
   }
 
