@@ -138,7 +138,7 @@ export class PoolNetwork extends Construct {
     const traceCalls = props.traceCalls ?? false;
 
     let routeTableIds: readonly string[] | undefined;
-    if ('create' in options) {
+    if (options.create === true) {
       const withNat = options.natGateways > 0;
       const vpc = new Vpc(this, 'Vpc', {
         ipAddresses: IpAddresses.cidr(options.cidr),
@@ -187,7 +187,7 @@ export class PoolNetwork extends Construct {
     this.poolClients = group('PoolClients', 'splitserve functions that call the pools: egress to the pool endpoints only');
     this.awsApiClients = group('AwsApiClients', 'splitserve functions that call AWS APIs: HTTPS to the VPC endpoints');
     this.dynamoDbClients = group('DynamoDbClients', 'splitserve functions that use DynamoDB: HTTPS to the DynamoDB prefix list');
-    this.extraGroups = 'create' in options ? [] : options.securityGroupIds.map((sg) => SecurityGroup.fromSecurityGroupId(this, sg, sg, { mutable: false }));
+    this.extraGroups = options.create === true ? [] : options.securityGroupIds.map((sg) => SecurityGroup.fromSecurityGroupId(this, sg, sg, { mutable: false }));
 
     for (const { pool, url } of poolEndpoints(config)) {
       const parsed = new URL(url);

@@ -27,6 +27,8 @@ const endpoints = z.optional(
 /** An existing VPC: the functions get network interfaces in `subnetIds`. */
 const existingVpcSchema = z
   .strictObject({
+    /** Absent (or `false`) for an existing VPC: the discriminator of {@link vpcSchema}. */
+    create: z.optional(z.literal(false)),
     vpcId: id('vpc'),
     /** Private subnets the functions run in (one per AZ, two AZs or more for availability). */
     subnetIds: z.array(id('subnet')).check(z.minLength(1), z.maxLength(16)),
@@ -64,7 +66,7 @@ const createdVpcSchema = z.strictObject({
 });
 
 /** `vpc`: run the functions in an existing VPC, or in one the stack creates. */
-export const vpcSchema = z.union([existingVpcSchema, createdVpcSchema]);
+export const vpcSchema = z.discriminatedUnion('create', [existingVpcSchema, createdVpcSchema]);
 /** A validated `vpc` block. */
 export type VpcOptions = z.output<typeof vpcSchema>;
 /** An existing VPC (`vpcId`, `subnetIds`, ...). */
