@@ -37,7 +37,7 @@ import {
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { AwsCustomResource, AwsCustomResourcePolicy, PhysicalResourceId } from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
-import type { VpcEndpointService, VpcOptions } from '../lambda/core/deploy-options.ts';
+import type { VpcEndpointService, VpcOptions } from './deploy-options.ts';
 import { ConfigError } from '../lambda/core/errors.ts';
 import type { DeployConfig } from './deploy-config.ts';
 import { isPrivateHost, poolEndpoints } from './private-addresses.ts';

@@ -6,7 +6,6 @@
 import * as z from 'zod/mini';
 import './zod.ts';
 import { ConfigError } from './errors.ts';
-import { alarmsSchema, sloObjectiveSchema, vpcSchema } from './deploy-options.ts';
 
 /** Backend protocols a pool can speak. */
 export const PROTOCOLS = ['vllm-nixl', 'sglang', 'openai', 'bedrock'] as const;
@@ -131,8 +130,8 @@ const tierSchema = z.strictObject({
       ttftMs: positive,
       tpotMs: positive,
       maxQueueMs: z.optional(positive),
-      /** Fraction of judged requests that must meet the SLO, defended by the burn-rate alarms. Default: `alarms.objective`. */
-      objective: z.optional(sloObjectiveSchema),
+      /** Fraction of judged requests that must meet the SLO, defended by the burn-rate alarms (deploy only). Default: `alarms.objective`. */
+      objective: z.optional(z.number().check(z.minimum(0.5), z.maximum(0.99999))),
     }),
   ),
   /**
@@ -200,10 +199,13 @@ export const configSchema = z
     defaultMaxTokens: z._default(positiveInt, 1024),
     /** How admission spreads and batches its DynamoDB writes. */
     admission: z._default(admissionSchema, { shards: 1, leaseFraction: 0.05 }),
-    /** Deploy only: run the functions in a VPC (lambda/core/deploy-options.ts). Local runs ignore it. */
-    vpc: z.optional(vpcSchema),
-    /** Deploy only: alarm notifications and the SLO objective (lambda/core/deploy-options.ts). */
-    alarms: z.optional(alarmsSchema),
+    /**
+     * Deploy only: the functions' VPC and the alarms. Validated field by field at synth
+     * (lib/deploy-options.ts), kept opaque here so the functions' bundles do not carry their schemas;
+     * local runs ignore them.
+     */
+    vpc: z.optional(z.record(z.string(), z.unknown())),
+    alarms: z.optional(z.record(z.string(), z.unknown())),
   })
   .check(z.superRefine((cfg, ctx) => {
     const pools = new Set(Object.keys(cfg.pools));

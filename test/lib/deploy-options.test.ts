@@ -1,11 +1,15 @@
 /**
- * The deploy-only config blocks (lambda/core/deploy-options.ts): `vpc` and `alarms` validated
- * with clear messages, defaults filled in, and every field documented in docs/configuration.md.
+ * The deploy-only config blocks (lib/deploy-options.ts): `vpc` and `alarms` validated at synth
+ * (toDeployConfig) with clear messages, defaults filled in, and every field documented in
+ * docs/configuration.md; opaque to the runtime config schema.
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../lambda/core/config.ts';
-import { alarmsSchema, vpcSchema } from '../../lambda/core/deploy-options.ts';
+import { alarmsSchema, vpcSchema } from '../../lib/deploy-options.ts';
+import { toDeployConfig } from '../../lib/deploy-config.ts';
+
+const deployConfig = (config: unknown) => toDeployConfig(parseConfig(config));
 
 const base = {
   pools: { gpu: { protocol: 'openai', endpoints: ['http://10.0.3.5:8000'] } },
@@ -16,7 +20,7 @@ const existing = { vpcId: 'vpc-0123456789abcdef0', subnetIds: ['subnet-012345678
 
 const messageOf = (config: unknown): string => {
   try {
-    parseConfig(config);
+    deployConfig(config);
   } catch (err) {
     return (err as Error).message;
   }
@@ -25,13 +29,13 @@ const messageOf = (config: unknown): string => {
 
 describe('vpc', () => {
   it('accepts an existing VPC and fills the defaults', () => {
-    const { vpc } = parseConfig({ ...base, vpc: existing });
+    const { vpc } = deployConfig({ ...base, vpc: existing });
     expect(vpc).toEqual({ ...existing, securityGroupIds: [] });
   });
 
   it('accepts a VPC to create and fills the defaults', () => {
-    expect(parseConfig({ ...base, vpc: { create: true } }).vpc).toEqual({ create: true, cidr: '10.64.0.0/16', maxAzs: 2, natGateways: 0 });
-    expect(parseConfig({ ...base, vpc: { create: true, cidr: '10.9.0.0/16', natGateways: 1, endpoints: ['dynamodb', 'sync-states', 'ssm'] } }).vpc).toMatchObject({
+    expect(deployConfig({ ...base, vpc: { create: true } }).vpc).toEqual({ create: true, cidr: '10.64.0.0/16', maxAzs: 2, natGateways: 0 });
+    expect(deployConfig({ ...base, vpc: { create: true, cidr: '10.9.0.0/16', natGateways: 1, endpoints: ['dynamodb', 'sync-states', 'ssm'] } }).vpc).toMatchObject({
       natGateways: 1,
       endpoints: ['dynamodb', 'sync-states', 'ssm'],
     });
@@ -49,15 +53,23 @@ describe('vpc', () => {
   });
 
   it('needs no route tables when the VPC keeps its own DynamoDB endpoint', () => {
-    expect(parseConfig({ ...base, vpc: { vpcId: existing.vpcId, subnetIds: existing.subnetIds, endpoints: ['sync-states'] } }).vpc).toBeDefined();
+    expect(deployConfig({ ...base, vpc: { vpcId: existing.vpcId, subnetIds: existing.subnetIds, endpoints: ['sync-states'] } }).vpc).toBeDefined();
+  });
+});
+
+describe('the runtime config (local runs, the functions)', () => {
+  it('accepts vpc and alarms without reading them: they are validated at synth only', () => {
+    const raw = { ...base, vpc: { vpcId: 'not-checked-here' }, alarms: { createTopic: true } };
+    expect(parseConfig(raw).vpc).toEqual({ vpcId: 'not-checked-here' });
+    expect(messageOf(raw)).toContain('vpc.vpcId: expected an id like vpc-0123456789abcdef0');
   });
 });
 
 describe('alarms and objectives', () => {
   it('defaults the objective to 99% and takes a tier\'s own', () => {
-    expect(parseConfig({ ...base, alarms: {} }).alarms).toEqual({ createTopic: false, emails: [], objective: 0.99 });
+    expect(deployConfig({ ...base, alarms: {} }).alarms).toEqual({ createTopic: false, emails: [], objective: 0.99 });
     const tier = { ...base.tiers.default, slo: { ...base.tiers.default.slo, objective: 0.995 } };
-    expect(parseConfig({ ...base, tiers: { default: tier } }).tiers.default!.slo!.objective).toBe(0.995);
+    expect(deployConfig({ ...base, tiers: { default: tier } }).tiers.default!.slo!.objective).toBe(0.995);
     expect(messageOf({ ...base, alarms: { objective: 1 } })).toContain('alarms.objective');
     expect(messageOf({ ...base, alarms: { emails: ['not-an-address'], createTopic: true } })).toContain('alarms.emails.0');
   });

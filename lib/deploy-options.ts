@@ -1,11 +1,12 @@
 /**
  * The deploy-only parts of the configuration file (docs/configuration.md, docs/deploy.md): where
- * the functions run (`vpc`) and where alarms go (`alarms`). The stack reads them at synth time;
- * they are never sent to the functions (lib/deploy-config.ts strips them) and local runs ignore
- * them.
+ * the functions run (`vpc`) and where alarms go (`alarms`). The runtime config schema
+ * (lambda/core/config.ts) keeps them opaque; they are validated here, at synth, by
+ * {@link parseDeployOptions}. They are never sent to the functions and local runs ignore them.
  */
 import * as z from 'zod/mini';
-import './zod.ts';
+import '../lambda/core/zod.ts';
+import { ConfigError } from '../lambda/core/errors.ts';
 
 /**
  * AWS services the functions can reach through a VPC endpoint the stack creates: `dynamodb` is a
@@ -74,8 +75,8 @@ export type ExistingVpcOptions = z.output<typeof existingVpcSchema>;
 /** A VPC the stack creates (`create: true`, ...). */
 export type CreatedVpcOptions = z.output<typeof createdVpcSchema>;
 
-/** An SLO objective: the fraction of judged requests that must meet the tier's SLO. */
-export const sloObjectiveSchema = z.number().check(z.minimum(0.5), z.maximum(0.99999));
+/** An SLO objective: the fraction of judged requests that must meet the tier's SLO (as a tier's `slo.objective`). */
+const sloObjectiveSchema = z.number().check(z.minimum(0.5), z.maximum(0.99999));
 
 /** `alarms`: where alarm notifications go, and the objective the burn-rate alarms defend. */
 export const alarmsSchema = z
@@ -101,3 +102,23 @@ export const alarmsSchema = z
   );
 /** A validated `alarms` block. */
 export type AlarmsOptions = z.output<typeof alarmsSchema>;
+
+/** The validated deploy-only blocks of a config. */
+export interface DeployOptions {
+  readonly vpc?: VpcOptions;
+  readonly alarms?: AlarmsOptions;
+}
+
+/**
+ * Validates a config's `vpc` and `alarms` blocks (defaults filled in), throwing a
+ * {@link ConfigError} that names every bad field by its path, as parseConfig does.
+ *
+ * @example
+ * const { vpc, alarms } = parseDeployOptions({ vpc: config.vpc, alarms: config.alarms }, 'deploy.json');
+ */
+export function parseDeployOptions(blocks: { readonly vpc?: unknown; readonly alarms?: unknown }, source = 'config'): DeployOptions {
+  const result = z.strictObject({ vpc: z.optional(vpcSchema), alarms: z.optional(alarmsSchema) }).safeParse(blocks);
+  if (result.success) return result.data;
+  const lines = result.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+  throw new ConfigError(`invalid ${source}:\n${lines.join('\n')}`);
+}
