@@ -3,6 +3,7 @@
  * (`vpc` in the config), because a Lambda function outside one reaches the internet only.
  */
 import { BlockList, isIP } from 'node:net';
+import { ConfigError } from '../lambda/core/errors.ts';
 import type { DeployConfig } from './deploy-config.ts';
 
 /** Address ranges that are not routed on the internet (RFC 1918, 6598, 3927, 4193, loopback...). */
@@ -80,4 +81,21 @@ export function poolEndpoints(config: DeployConfig): PoolEndpoint[] {
  */
 export function privatePoolEndpoints(config: DeployConfig): PoolEndpoint[] {
   return poolEndpoints(config).filter(({ url }) => isPrivateHost(new URL(url).hostname));
+}
+
+/**
+ * Fails when a pool has a private address (see {@link isPrivateHost}) and the config names no
+ * `vpc`: a function outside a VPC reaches only the internet, so such a pool would never answer.
+ *
+ * @throws ConfigError naming each private endpoint and the fix
+ */
+export function assertPoolsReachable(config: DeployConfig, source = 'config'): void {
+  if (config.vpc !== undefined) return;
+  const unreachable = privatePoolEndpoints(config);
+  if (unreachable.length === 0) return;
+  throw new ConfigError(
+    `${source}: ${unreachable.map((e) => `pool "${e.pool}" endpoint ${e.url}`).join(', ')} ${unreachable.length === 1 ? 'is at a private address' : 'are at private addresses'}, ` +
+      'which a Lambda function outside a VPC cannot reach. Add a "vpc" block naming the VPC the pools are in ' +
+      '(`"vpc": { "vpcId": "vpc-…", "subnetIds": ["subnet-…"], "routeTableIds": ["rtb-…"] }`) or one to create (`"vpc": { "create": true }`): docs/deploy.md, "Private pools".',
+  );
 }

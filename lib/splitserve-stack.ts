@@ -10,15 +10,14 @@ import type { SplitserveConfig } from '../lambda/core/config.ts';
 import { SplitserveAlarms } from './alarms.ts';
 import { GatewayApi, type GatewayApiProps } from './api.ts';
 import { grantBedrockInvoke } from './bedrock-access.ts';
-import { serializeDeployConfig, simulatedPools, toDeployConfig, type DeployConfig } from './deploy-config.ts';
-import { ConfigError } from '../lambda/core/errors.ts';
+import { serializeDeployConfig, simulatedPools, toDeployConfig } from './deploy-config.ts';
 import { OperationsDashboard } from './dashboard.ts';
 import { GatewayFunction } from './gateway-function.ts';
 import { PoolNetwork } from './network.ts';
 import { OpenRequestSweep } from './open-request-sweep.ts';
 import { Orchestration } from './orchestration.ts';
 import { PlanTaskFunctions } from './plan-task-functions.ts';
-import { privatePoolEndpoints } from './private-addresses.ts';
+import { assertPoolsReachable } from './private-addresses.ts';
 import { TRACE_CALLS_CONTEXT } from './splitserve-function.ts';
 import { Tables, type TablesProps } from './tables.ts';
 
@@ -163,21 +162,4 @@ export class SplitserveStack extends Stack {
     if (alarms.topic) new CfnOutput(this, OPTIONAL_STACK_OUTPUTS.alarmTopicArn, { value: alarms.topic.topicArn, description: 'SNS topic of the alarms' });
 
   }
-}
-
-/**
- * Fails when a pool has a private address (lib/private-addresses.ts) and the config names no
- * `vpc`: a function outside a VPC reaches only the internet, so such a pool would never answer.
- *
- * @throws ConfigError naming each private endpoint and the fix
- */
-export function assertPoolsReachable(config: DeployConfig, source = 'config'): void {
-  if (config.vpc !== undefined) return;
-  const unreachable = privatePoolEndpoints(config);
-  if (unreachable.length === 0) return;
-  throw new ConfigError(
-    `${source}: ${unreachable.map((e) => `pool "${e.pool}" endpoint ${e.url}`).join(', ')} ${unreachable.length === 1 ? 'is at a private address' : 'are at private addresses'}, ` +
-      'which a Lambda function outside a VPC cannot reach. Add a "vpc" block naming the VPC the pools are in ' +
-      '(`"vpc": { "vpcId": "vpc-…", "subnetIds": ["subnet-…"], "routeTableIds": ["rtb-…"] }`) or one to create (`"vpc": { "create": true }`): docs/deploy.md, "Private pools".',
-  );
 }

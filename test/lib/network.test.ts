@@ -4,7 +4,7 @@
  * endpoints, cdk-nag; synth refusing a private pool without a VPC; the local synth ignoring `vpc`.
  */
 import { readFileSync } from 'node:fs';
-import { App, type Stack } from 'aws-cdk-lib';
+import { App, Validations, type Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -234,6 +234,23 @@ describe('an existing VPC', () => {
   it('has no unacknowledged cdk-nag AwsSolutions finding', () => {
     const report = new AwsSolutionsChecks().validateScope(existing.stack);
     expect(report.violations.map((v) => `${v.ruleName}: ${v.violatingResources.map((r) => r.constructPath).join(', ')}`)).toEqual([]);
+  });
+});
+
+describe('cdk-nag acknowledgements', () => {
+  it('each give a reason, the VPC\'s and the prefix-list lookup\'s included', () => {
+    for (const s of [existing, created]) {
+      const acks: Array<[string, string]> = [];
+      for (const c of s.stack.node.findAll()) {
+        for (const m of c.node.metadata) {
+          if (m.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY) acks.push(...Object.entries(m.data as Record<string, string>));
+        }
+      }
+      const ids = acks.map(([id]) => id);
+      expect(ids).toContain('Annotation::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]');
+      expect(ids).toContain('Annotation::AwsSolutions-IAM5[Resource::*]');
+      for (const [id, reason] of acks) expect(reason.length, id).toBeGreaterThan(40);
+    }
   });
 });
 
