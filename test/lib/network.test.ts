@@ -282,6 +282,23 @@ describe('a created VPC', () => {
   });
 });
 
+describe('a created VPC with a NAT gateway', () => {
+  it('reaches a public pool through it: private subnets with egress, one NAT, the pool\'s port only, cdk-nag clean', () => {
+    const config = { ...createdWithBedrock, vpc: { create: true, natGateways: 1 }, pools: { ...createdWithBedrock.pools, gpu: { protocol: 'openai', endpoints: ['https://api.example.com'] } } };
+    const s = synth('PublicWithNat', config);
+    expect(ofType(s, 'AWS::EC2::NatGateway')).toHaveLength(1);
+    const fn = splitserveFunctions(s).handler!;
+    const functionSubnets = JSON.stringify(fn.VpcConfig.SubnetIds);
+    expect(functionSubnets).toContain('Functions');
+    expect(functionSubnets).not.toContain('Public');
+    const egress = egressOf(s, groupId(s, 'NetworkPoolClients')).map((r) => [r.CidrIp, r.FromPort]);
+    expect(egress).toContainEqual(['0.0.0.0/0', 443]);
+    expect(egress.filter(([cidr]) => cidr === '0.0.0.0/0')).toEqual([['0.0.0.0/0', 443]]);
+    const report = new AwsSolutionsChecks().validateScope(s.stack);
+    expect(report.violations.map((v) => `${v.ruleName}: ${v.violatingResources.map((r) => r.constructPath).join(', ')}`)).toEqual([]);
+  });
+});
+
 describe('examples/deploy.config.json', () => {
   it('has private pools and a vpc, and synthesizes', () => {
     expect(example.vpc).toBeDefined();
