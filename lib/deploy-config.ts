@@ -45,12 +45,9 @@ export function toDeployConfig(config: SplitserveConfig, source = 'config'): Dep
   return { ...rest, ...options };
 }
 
-/** The config keys only the stack reads (network placement, alarms): never sent to the functions. */
-export const INFRA_ONLY_KEYS = ['vpc', 'alarms'] as const;
-
 /**
  * Serialises a deploy config for the `SPLITSERVE_CONFIG` environment variable (compact JSON,
- * without the {@link INFRA_ONLY_KEYS}), failing when it would not fit Lambda's 4 KB environment
+ * without `vpc` and `alarms`, which only the stack reads), failing when it would not fit Lambda's 4 KB environment
  * beside the other variables.
  *
  * @param maxBytes - the budget for this one variable's key and value
