@@ -10,7 +10,7 @@
  *   for 3 minutes in a row.
  * Actions go to the SNS topic the config names (`alarms.topicArn`) or creates (`alarms.createTopic`).
  */
-import { Duration, Validations } from 'aws-cdk-lib';
+import { Duration, Stack, Validations } from 'aws-cdk-lib';
 import { Alarm, AlarmRule, ComparisonOperator, CompositeAlarm, MathExpression, TreatMissingData, type AlarmBase } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import { Topic, type ITopic } from 'aws-cdk-lib/aws-sns';
@@ -110,11 +110,14 @@ export class SplitserveAlarms extends Construct {
     const { config } = props;
     this.topic = this.topicOf(config);
     const notifying: AlarmBase[] = [];
+    // Names an on-call engineer reads in a page: the stack, the tier or pool, the condition.
+    const name = (...parts: string[]) => [Stack.of(this).stackName, ...parts].join('-');
 
     for (const slo of tierSlos(config)) {
       for (const w of BURN_RATE_WINDOWS) {
         const windowAlarm = (window: Duration, which: 'Long' | 'Short') =>
           new Alarm(this, `${slo.tier}-${w.name}-${which}`, {
+            alarmName: name(slo.tier, w.name, 'burn-rate', which.toLowerCase()),
             alarmDescription: `splitserve ${slo.tier}: SLO budget burning faster than ${w.factor}x over ${window.toHumanString()} (objective ${slo.objective}). Part of the ${w.name} burn-rate alarm.`,
             metric: burnRate(slo, window),
             threshold: w.factor,
@@ -126,6 +129,7 @@ export class SplitserveAlarms extends Construct {
         const short = windowAlarm(w.short, 'Short');
         notifying.push(
           new CompositeAlarm(this, `${slo.tier}-${w.name}-BurnRate`, {
+            compositeAlarmName: name(slo.tier, w.name, 'burn-rate'),
             alarmDescription:
               `splitserve ${slo.tier}: the SLO's error budget (objective ${slo.objective}) burns faster than ${w.factor}x over both ` +
               `${w.long.toHumanString()} and ${w.short.toHumanString()}: at this pace a 30-day budget lasts ${Math.round((30 * 24) / w.factor)} hours.`,
@@ -138,6 +142,7 @@ export class SplitserveAlarms extends Construct {
     for (const { pool, role } of monitoredPools(config)) {
       notifying.push(
         new Alarm(this, `${pool}-NoHealthyEndpoint`, {
+          alarmName: name('pool', pool, 'no-healthy-endpoint'),
           alarmDescription: `splitserve pool ${pool}: no healthy endpoint seen by any function instance for ${POOL_UNHEALTHY_MINUTES} minutes (health checks failing or breakers open).`,
           metric: catalogueMetric('poolHealthyEndpoints', { pool, role }, { statistic: 'Maximum', period: Duration.minutes(1) }),
           threshold: 1,

@@ -89,6 +89,12 @@ describe('burn-rate alarms', () => {
   it('page through a composite per condition that ANDs its two windows and notifies the topic', () => {
     const composites = ofType(template, 'AWS::CloudWatch::CompositeAlarm');
     expect(composites).toHaveLength(2 * 2);
+    expect(composites.map(([, p]) => p.AlarmName).sort()).toEqual([
+      'AlarmsTest-default-fast-burn-rate',
+      'AlarmsTest-default-slow-burn-rate',
+      'AlarmsTest-priority-fast-burn-rate',
+      'AlarmsTest-priority-slow-burn-rate',
+    ]);
     for (const [id, p] of composites) {
       expect(p.AlarmActions, id).toEqual([TOPIC]);
       expect(p.OKActions, id).toEqual([TOPIC]);
@@ -107,6 +113,7 @@ describe('pool health alarm', () => {
 
   it('fires when no instance sees a healthy endpoint for 3 minutes, for each pool with endpoints', () => {
     const pools = ofType(template, 'AWS::CloudWatch::Alarm').filter(([, p]) => p.MetricName === METRICS.poolHealthyEndpoints.name);
+    expect(pools.map(([, p]) => p.AlarmName)).toEqual(['AlarmsTest-pool-trn-prefill-no-healthy-endpoint', 'AlarmsTest-pool-cs3-decode-no-healthy-endpoint']);
     expect(pools.map(([, p]) => p.Dimensions)).toEqual([
       [{ Name: 'pool', Value: 'trn-prefill' }, { Name: 'role', Value: 'prefill' }],
       [{ Name: 'pool', Value: 'cs3-decode' }, { Name: 'role', Value: 'decode' }],
