@@ -10,9 +10,10 @@
  * - `stripTenants`: `true` drops `tenants` instead of rejecting them. For the local runtime only,
  *   which seeds tenants into its own tables and reads the synthesized template; a real deploy
  *   must never need it.
- * - `localRuntime`: `true` accepts pools whose credential is an environment variable
- *   (`auth: { env }`), which only the local runtime can read; passed by `npm start`'s synth. A
- *   deploy refuses them.
+ * - `local`: `true` synthesizes for the local runtime (`npm start` passes it): the config's `vpc` is
+ *   left out, pools at private (loopback) addresses are allowed, and so are pool credentials read
+ *   from an environment variable (`auth: { env }`), which only the local runtime can read. A
+ *   deploy must never set it.
  * - `nag`: `true` runs cdk-nag's AwsSolutions pack during synthesis; any unacknowledged finding
  *   stops the synth (the infrastructure test runs the same pack on every test run).
  */
@@ -52,7 +53,7 @@ if (parsed.tenants.length > 0 && !stripTenants) {
 new SplitserveStack(app, String(app.node.tryGetContext('stackName') ?? 'Splitserve'), {
   config: stripTenants ? { ...parsed, tenants: [] } : parsed,
   configSource: configPath,
-  localRuntime: flag('localRuntime'),
+  local: flag('local'),
   env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
   description: 'splitserve: premium-tier inference gateway (API Gateway, Lambda, Step Functions Express, DynamoDB)',
 });

@@ -4,11 +4,12 @@
  * variable that every function reads once at cold start.
  */
 import type { SplitserveConfig } from '../lambda/core/config.ts';
+import { parseDeployOptions, type DeployOptions } from './deploy-options.ts';
 import { FUNCTION_ENV } from '../lambda/handlers/function-env-names.ts';
 import { ConfigError } from '../lambda/core/errors.ts';
 
-/** A validated configuration that may be deployed: no tenants. */
-export type DeployConfig = Omit<SplitserveConfig, 'tenants'>;
+/** A validated configuration that may be deployed: no tenants, its `vpc` and `alarms` validated. */
+export type DeployConfig = Omit<SplitserveConfig, 'tenants' | 'vpc' | 'alarms'> & DeployOptions;
 
 /** Environment variable names the functions read (the store's table names are in TABLE_ENV). */
 export { FUNCTION_ENV };
@@ -23,10 +24,11 @@ export const LAMBDA_ENV_LIMIT_BYTES = 4096;
 export const ENV_RESERVED_BYTES = 1024;
 
 /**
- * Returns the deployable part of a validated config. A deploy rejects a config that lists tenants:
- * they would end up in the template in clear, API keys included.
+ * Returns the deployable part of a validated config, its deploy-only blocks (`vpc`, `alarms`)
+ * validated (lib/deploy-options.ts). A deploy rejects a config that lists tenants: they would end
+ * up in the template in clear, API keys included.
  *
- * @throws ConfigError when `tenants` is not empty
+ * @throws ConfigError when `tenants` is not empty, or `vpc` or `alarms` is invalid
  * @example
  * const deploy = toDeployConfig(parseConfig(JSON.parse(text)));
  */
@@ -38,19 +40,22 @@ export function toDeployConfig(config: SplitserveConfig, source = 'config'): Dep
         'Remove "tenants" from the file you deploy and create tenants and keys with the admin CLI (`splitserve admin`).',
     );
   }
-  const { tenants: _tenants, ...rest } = config;
-  return rest;
+  const { tenants: _tenants, vpc, alarms, ...rest } = config;
+  const options = parseDeployOptions({ ...(vpc !== undefined ? { vpc } : {}), ...(alarms !== undefined ? { alarms } : {}) }, source);
+  return { ...rest, ...options };
 }
 
 /**
- * Serialises a deploy config for the `SPLITSERVE_CONFIG` environment variable (compact JSON),
- * failing when it would not fit Lambda's 4 KB environment beside the other variables.
+ * Serialises a deploy config for the `SPLITSERVE_CONFIG` environment variable (compact JSON,
+ * without `vpc` and `alarms`, which only the stack reads), failing when it would not fit Lambda's 4 KB environment
+ * beside the other variables.
  *
  * @param maxBytes - the budget for this one variable's key and value
  * @throws ConfigError when the serialised config is larger than the budget
  */
 export function serializeDeployConfig(config: DeployConfig, maxBytes = LAMBDA_ENV_LIMIT_BYTES - ENV_RESERVED_BYTES): string {
-  const json = JSON.stringify(config);
+  const { vpc: _vpc, alarms: _alarms, ...forFunctions } = config;
+  const json = JSON.stringify(forFunctions);
   const size = Buffer.byteLength(FUNCTION_ENV.config, 'utf8') + Buffer.byteLength(json, 'utf8');
   if (size > maxBytes) {
     throw new ConfigError(

@@ -10,6 +10,7 @@ import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { TABLE_ENV } from '../lambda/store/table-schema.ts';
 import { FUNCTION_ENV } from './deploy-config.ts';
+import type { PoolNetwork } from './network.ts';
 import { SplitserveFunction } from './splitserve-function.ts';
 
 /** Absolute path of the gateway's streaming handler. */
@@ -41,6 +42,11 @@ export interface GatewayFunctionProps {
    * @default 1769
    */
   readonly memorySize?: number;
+  /**
+   * The VPC to run in (config `vpc`).
+   * @default - no VPC
+   */
+  readonly network?: PoolNetwork;
 }
 
 /**
@@ -61,6 +67,8 @@ export class GatewayFunction extends Construct {
       serviceName: 'splitserve-gateway',
       timeout: props.timeout ?? Duration.minutes(5),
       memorySize: props.memorySize ?? 1769,
+      // Calls the pools, DynamoDB, Step Functions (and Bedrock, Secrets Manager or SSM when configured).
+      ...(props.network ? { network: props.network.placement({ pools: true, awsApis: true, dynamoDb: true }) } : {}),
       environment: {
         [FUNCTION_ENV.config]: props.configJson,
         [FUNCTION_ENV.stateMachineArn]: props.stateMachine.stateMachineArn,

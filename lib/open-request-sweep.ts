@@ -11,6 +11,7 @@ import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { Construct } from 'constructs';
 import { TABLE_ENV } from '../lambda/store/table-schema.ts';
+import type { PoolNetwork } from './network.ts';
 import { SplitserveFunction } from './splitserve-function.ts';
 
 /** Entry of the sweep's handler. */
@@ -33,6 +34,11 @@ export interface OpenRequestSweepProps {
    * @default SWEEP_ENTRY
    */
   readonly entry?: string;
+  /**
+   * The VPC to run in (config `vpc`).
+   * @default - no VPC
+   */
+  readonly network?: PoolNetwork;
 }
 
 /**
@@ -55,6 +61,7 @@ export class OpenRequestSweep extends Construct {
       environment: { [TABLE_ENV.usage]: props.usageTable.tableName },
       memorySize: 256,
       timeout: Duration.minutes(5),
+      ...(props.network ? { network: props.network.placement({ dynamoDb: true }) } : {}),
     });
     props.usageTable.grant(this.function, ...SWEEP_TABLE_ACTIONS);
     this.rule = new Rule(this, 'Schedule', {

@@ -9,6 +9,7 @@ import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
 import { TABLE_ENV } from '../lambda/store/table-schema.ts';
 import { FUNCTION_ENV } from './deploy-config.ts';
+import type { PoolNetwork } from './network.ts';
 import { SplitserveFunction } from './splitserve-function.ts';
 
 /** The plan's steps, each an export of the step-tasks entry of the same name. */
@@ -43,6 +44,11 @@ export interface PlanTaskFunctionsProps {
    * @default 1024
    */
   readonly memorySize?: number;
+  /**
+   * The VPC to run in (config `vpc`).
+   * @default - no VPC
+   */
+  readonly network?: PoolNetwork;
 }
 
 /**
@@ -64,6 +70,9 @@ export class PlanTaskFunctions extends Construct {
     super(scope, id);
     const entry = props.entry ?? STEP_TASKS_ENTRY;
     const backendTimeout = props.backendTimeout ?? Duration.minutes(4);
+    // The backend steps call pools and AWS APIs (Bedrock, credentials); meter only DynamoDB.
+    const network = (task: PlanTask) =>
+      props.network === undefined ? {} : { network: props.network.placement(task === 'meter' ? { dynamoDb: true } : { pools: true, awsApis: true }) };
     const make = (task: PlanTask, description: string, timeout: Duration) =>
       new SplitserveFunction(this, task.charAt(0).toUpperCase() + task.slice(1), {
         entry,
@@ -72,6 +81,7 @@ export class PlanTaskFunctions extends Construct {
         timeout,
         serviceName: 'splitserve-plan',
         ...(props.memorySize !== undefined ? { memorySize: props.memorySize } : {}),
+        ...network(task),
         environment: {
           [FUNCTION_ENV.config]: props.configJson,
           [TABLE_ENV.config]: props.configTable.tableName,

@@ -13,6 +13,7 @@ import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { LAMBDA_ENV_LIMIT_BYTES } from './deploy-config.ts';
 import { moduleLayer } from './module-layer.ts';
+import type { FunctionNetwork } from './network.ts';
 import { NODE_RUNTIME } from './runtime.ts';
 import { METRICS_NAMESPACE } from '../lambda/core/metric-catalogue.ts';
 
@@ -133,6 +134,11 @@ export interface SplitserveFunctionProps {
    * @default false
    */
   readonly sourceMap?: boolean;
+  /**
+   * The VPC, subnets and security groups to run in (lib/network.ts).
+   * @default - no VPC: the function reaches the internet and AWS APIs directly
+   */
+  readonly network?: FunctionNetwork;
 }
 
 /**
@@ -170,6 +176,7 @@ export class SplitserveFunction extends NodejsFunction {
       logGroup,
       loggingFormat: LoggingFormat.JSON,
       environment,
+      ...props.network,
       bundling: {
         forceDockerBundling: false,
         format: OutputFormat.ESM,
@@ -198,5 +205,11 @@ export class SplitserveFunction extends NodejsFunction {
         reason: 'Node.js 22 on purpose: it is the version the repository pins for local runs and tests (devDependency node@22), so what is tested is what runs; Lambda supports it until 2027-04-30.',
       },
     );
+    if (props.network) {
+      Validations.of(this).acknowledge({
+        id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]',
+        reason: 'AWSLambdaVPCAccessExecutionRole allows only creating, describing and deleting the network interfaces a function needs in its VPC (and writing its logs): what Lambda requires to place a function in a VPC.',
+      });
+    }
   }
 }

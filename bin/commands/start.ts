@@ -91,11 +91,15 @@ export async function startCommand(args: string[]): Promise<number> {
     return err instanceof ConfigError ? 2 : 1;
   }
   const devKey = local.config.tenants[0]?.apiKeys[0];
+  // The stack runtime's config is the template's, which never holds the deploy-only blocks: ask the file.
+  const fileConfig = values.runtime === 'stack' ? await loadConfigFile(configPath) : local.config;
+  const deployOnly = (['vpc', 'alarms'] as const).filter((key) => fileConfig[key] !== undefined);
   process.stdout.write(
     [
       `splitserve listening on ${local.url} (${values.runtime} runtime, ready in ${Math.round(performance.now() - started)} ms)`,
       `  pools: ${Object.entries(local.config.pools).map(([name, p]) => `${name}=${p.endpoints?.length ?? 0}×${p.protocol}`).join(', ')}`,
       `  tiers: ${Object.keys(local.config.tiers).join(', ')}`,
+      ...(deployOnly.length > 0 ? [`  ${deployOnly.join(', ')}: deploy only, ignored by local runs`] : []),
       devKey ? `  dev key (tenant "${local.config.tenants[0]!.id}"): ${maskKey(devKey)} (the first of its apiKeys in ${configPath})` : '  no tenants in the config: create a key with splitserve admin',
       `  ${storeEndpoint ? 'DynamoDB' : 'embedded DynamoDB'}: ${local.storeEndpoint} (splitserve admin --endpoint ${local.storeEndpoint} …)`,
       `  status: ${local.url}/status (live TTFT/TPOT against the SLOs), metrics: ${local.url}/metrics (Prometheus text)`,

@@ -197,7 +197,15 @@ const tierSchema = z.strictObject({
    * the queueing a request may meet on a busy pool before the tier yields (falls back or sheds),
    * default half of `ttftMs`.
    */
-  slo: z.optional(z.strictObject({ ttftMs: positive, tpotMs: positive, maxQueueMs: z.optional(positive) })),
+  slo: z.optional(
+    z.strictObject({
+      ttftMs: positive,
+      tpotMs: positive,
+      maxQueueMs: z.optional(positive),
+      /** Fraction of judged requests that must meet the SLO, defended by the burn-rate alarms (deploy only). Default: `alarms.objective`. */
+      objective: z.optional(z.number().check(z.minimum(0.5), z.maximum(0.99999))),
+    }),
+  ),
   /**
    * The engine priority of this tier's requests, in vLLM's convention (lower is scheduled
    * first). Default: priority −10, default 0, flex 10.
@@ -263,6 +271,13 @@ export const configSchema = z
     defaultMaxTokens: z._default(positiveInt, 1024),
     /** How admission spreads and batches its DynamoDB writes. */
     admission: z._default(admissionSchema, { shards: 1, leaseFraction: 0.05 }),
+    /**
+     * Deploy only: the functions' VPC and the alarms. Validated field by field at synth
+     * (lib/deploy-options.ts), kept opaque here so the functions' bundles do not carry their schemas;
+     * local runs ignore them.
+     */
+    vpc: z.optional(z.record(z.string(), z.unknown())),
+    alarms: z.optional(z.record(z.string(), z.unknown())),
   })
   .check(z.superRefine((cfg, ctx) => {
     const pools = new Set(Object.keys(cfg.pools));

@@ -85,7 +85,7 @@ async function listFiles(root: string, path: string): Promise<string[]> {
 export async function synthCacheKey(options: Pick<SynthOptions, 'configPath' | 'repoRoot' | 'validate'>): Promise<string> {
   const root = options.repoRoot ?? REPO_ROOT;
   const hash = createHash('sha256');
-  hash.update(JSON.stringify({ app: CDK_APP_COMMAND, validate: options.validate ?? false, stripTenants: true, localRuntime: true }));
+  hash.update(JSON.stringify({ app: CDK_APP_COMMAND, validate: options.validate ?? false, stripTenants: true, local: true }));
   hash.update('\0config\0');
   hash.update(await readFile(resolve(options.configPath)));
   const files = (await Promise.all(SYNTH_INPUTS.map((p) => listFiles(root, p)))).flat().sort();
@@ -127,7 +127,7 @@ function runCdk(args: readonly string[], cwd: string, validate: boolean): Promis
 /**
  * Synthesizes the stack unless the assembly in `outDir` was made from the same inputs. Runs
  * `cdk synth --no-notices -q --no-lookups --app "npx tsx bin/app.ts" -c config=<abs> -c
- * stripTenants=true -c localRuntime=true -o <dir>` with `CDK_DISABLE_CLI_TELEMETRY=true` and
+ * stripTenants=true -c local=true -o <dir>` (local: no VPC, loopback pools allowed) with `CDK_DISABLE_CLI_TELEMETRY=true` and
  * `AWS_EC2_METADATA_DISABLED=true`: no network. The new assembly
  * is written to a temporary sibling and moved in place only when the synth succeeded.
  *
@@ -194,7 +194,7 @@ async function synthesizeLocked(options: SynthOptions, outDir: string): Promise<
     '-c',
     'stripTenants=true',
     '-c',
-    'localRuntime=true',
+    'local=true',
     '-o',
     staging,
   ];

@@ -1,9 +1,9 @@
 /**
  * `splitserve start` as a user runs it, in child processes on a store of its own: the banner
- * masks the key, a restart keeps what the admin CLI changed, `--reseed` puts the config back, and
- * SIGTERM stops the gateway with exit code 0.
+ * masks the key, a restart keeps what the admin CLI changed, `--reseed` puts the config back,
+ * SIGTERM stops the gateway with exit code 0, and the deploy-only blocks are accepted and ignored.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI from 'openai';
@@ -80,6 +80,22 @@ describe('splitserve start on a store of its own', () => {
       expect(await ask(reseeded.url)).toBe(200);
     } finally {
       expect(await reseeded.stop('SIGTERM')).toBe(0);
+    }
+  }, 60_000);
+
+  it('serves a config with the deploy-only vpc and alarms blocks, and says it ignores them', async () => {
+    const deployOnly = {
+      vpc: { vpcId: 'vpc-0123456789abcdef0', subnetIds: ['subnet-0123456789abcdef1'], routeTableIds: ['rtb-0123456789abcdef2'] },
+      alarms: { createTopic: true },
+    };
+    const path = join(dir, 'with-vpc.json');
+    await writeFile(path, JSON.stringify({ ...JSON.parse(await readFile(configPath, 'utf8')), ...deployOnly }));
+    const gateway = await startGatewayProcess(path, store.url);
+    try {
+      expect(gateway.stdout()).toContain('vpc, alarms: deploy only, ignored by local runs');
+      expect(await ask(gateway.url)).toBe(200);
+    } finally {
+      expect(await gateway.stop('SIGTERM')).toBe(0);
     }
   }, 60_000);
 });

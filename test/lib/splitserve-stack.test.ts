@@ -21,12 +21,12 @@ import { STACK_OUTPUTS, SplitserveStack } from '../../lib/splitserve-stack.ts';
 
 const context = JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8')).context as Record<string, unknown>;
 
-/** Pools and tiers without Bedrock (docs/configuration.md, deployable: endpoints, no tenants). */
+/** Pools and tiers without Bedrock (docs/configuration.md, deployable: public endpoints, so no VPC; no tenants). VPCs: network.test.ts. */
 const plainConfig = {
   pools: {
-    'trn-prefill': { protocol: 'vllm-nixl', role: 'prefill', endpoints: ['http://10.0.1.5:8000'] },
-    'cs3-decode': { protocol: 'vllm-nixl', role: 'decode', endpoints: ['http://10.0.2.5:8000'] },
-    gpu: { protocol: 'openai', endpoints: ['http://10.0.3.5:8000'] },
+    'trn-prefill': { protocol: 'vllm-nixl', role: 'prefill', endpoints: ['https://prefill.pools.example.com'] },
+    'cs3-decode': { protocol: 'vllm-nixl', role: 'decode', endpoints: ['https://decode.pools.example.com'] },
+    gpu: { protocol: 'openai', endpoints: ['https://gpu.pools.example.com'] },
   },
   models: { 'llama-3.1-8b': { pools: ['trn-prefill', 'cs3-decode', 'gpu'] } },
   tiers: {
