@@ -20,7 +20,7 @@ import { SplitserveStack } from '../../lib/splitserve-stack.ts';
 const context = JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8')).context as Record<string, unknown>;
 
 const config = {
-  pools: { gpu: { protocol: 'openai', endpoints: ['http://10.0.3.5:8000'] } },
+  pools: { gpu: { protocol: 'openai', endpoints: ['https://gpu.pools.example.com'] } },
   models: { m: { pools: ['gpu'] } },
   tiers: { default: { route: { mode: 'aggregated', pool: 'gpu' } } },
 };

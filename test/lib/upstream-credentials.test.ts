@@ -26,11 +26,11 @@ const SHARED_PARAMETER = 'arn:aws:ssm:us-west-2:210987654321:parameter/shared/ho
 
 const authConfig = {
   pools: {
-    'trn-prefill': { protocol: 'vllm-nixl', role: 'prefill', endpoints: ['http://10.0.1.5:8000'], auth: { secretArn: PREFILL_SECRET, kmsKeyArn: KEY_ARN } },
-    'cs3-decode': { protocol: 'vllm-nixl', role: 'decode', endpoints: ['http://10.0.2.5:8000'], auth: { secretArn: DECODE_SECRET, jsonKey: 'decode' } },
-    gpu: { protocol: 'openai', endpoints: ['http://10.0.3.5:8000'], auth: { parameter: '/splitserve/gpu-key' } },
+    'trn-prefill': { protocol: 'vllm-nixl', role: 'prefill', endpoints: ['https://prefill.pools.example.com'], auth: { secretArn: PREFILL_SECRET, kmsKeyArn: KEY_ARN } },
+    'cs3-decode': { protocol: 'vllm-nixl', role: 'decode', endpoints: ['https://decode.pools.example.com'], auth: { secretArn: DECODE_SECRET, jsonKey: 'decode' } },
+    gpu: { protocol: 'openai', endpoints: ['https://gpu.pools.example.com'], auth: { parameter: '/splitserve/gpu-key' } },
     hosted: { protocol: 'openai', endpoints: ['https://llm.example.com'], auth: { parameter: SHARED_PARAMETER, header: 'x-api-key' } },
-    open: { protocol: 'openai', endpoints: ['http://10.0.4.5:8000'] },
+    open: { protocol: 'openai', endpoints: ['https://open.pools.example.com'] },
   },
   models: { 'llama-3.1-8b': { pools: ['trn-prefill', 'cs3-decode', 'gpu', 'hosted', 'open'] } },
   tiers: {
@@ -139,7 +139,7 @@ describe('grantUpstreamCredentials', () => {
 });
 
 describe('a deploy with an env credential', () => {
-  const withEnv = parseConfig({ ...authConfig, pools: { ...authConfig.pools, gpu: { protocol: 'openai', endpoints: ['http://10.0.3.5:8000'], auth: { env: 'GPU_KEY' } } } });
+  const withEnv = parseConfig({ ...authConfig, pools: { ...authConfig.pools, gpu: { protocol: 'openai', endpoints: ['https://gpu.pools.example.com'], auth: { env: 'GPU_KEY' } } } });
 
   it('fails the synth, saying why and what to use instead', () => {
     const make = () => new SplitserveStack(new App({ context }), 'EnvRejected', { config: withEnv, configSource: 'deploy.json' });
