@@ -3,6 +3,8 @@
  * for, an embedded DynamoDB-compatible store with the tables and the config's tenants, and serves
  * the gateway over HTTP. Everything on 127.0.0.1; no Docker, no AWS account.
  */
+import type { AccessEntry } from './access-log.ts';
+import { observeRequests } from './access-log.ts';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { withEndpoints } from '../lambda/backends/pool-directory.ts';
@@ -43,6 +45,17 @@ export interface StartLocalOptions {
   readonly storeEndpoint?: string;
   /** Put the config's tenants back as written, over what the store holds (`--reseed`). @default false */
   readonly reseed?: boolean;
+  /**
+   * Port of the embedded store on 127.0.0.1 (without `storeEndpoint`).
+   * @default 0 (any free port; the CLI passes DEFAULT_STORE_PORT)
+   */
+  readonly storePort?: number;
+  /**
+   * Called once per request the gateway's HTTP server answered, when the response ended (the CLI
+   * prints it as an access-log line at INFO).
+   * @default none
+   */
+  readonly onRequest?: (entry: AccessEntry) => void;
   /** Progress lines (store, seeding). @default none */
   readonly onProgress?: (message: string) => void;
 }
@@ -101,7 +114,7 @@ export async function startLocal(options: StartLocalOptions): Promise<LocalGatew
   try {
     const sims = await startSimulatedPools(config);
     closers.push(() => sims.close());
-    const store = await openLocalStore(options.storeEndpoint);
+    const store = await openLocalStore(options.storeEndpoint, options.storePort);
     closers.push(() => store.close());
     await createTables(store.client, tableDefinitions(LOCAL_TABLE_NAMES));
     const seeded = await seedFromConfig(store.client, LOCAL_TABLE_NAMES, config, { reset: options.reseed });
@@ -118,6 +131,7 @@ export async function startLocal(options: StartLocalOptions): Promise<LocalGatew
     });
     closers.push(() => runtime.close());
     const server: RunningServer = await serveGateway(runtime.gateway, options.port ?? 8787, options.host ?? '127.0.0.1');
+    if (options.onRequest) observeRequests(server.server, options.onRequest);
     closers.push(() => server.close());
     return {
       url: server.url,

@@ -11,6 +11,8 @@
  * Everything else comes from the template: table names and keys, environment variables, handler
  * names, the ASL, the API's methods and paths, its gateway responses (what API Gateway answers itself).
  */
+import type { AccessEntry } from '../access-log.ts';
+import { observeRequests } from '../access-log.ts';
 import { withEndpoints } from '../../lambda/backends/pool-directory.ts';
 import { parseConfig } from '../../lambda/core/config.ts';
 import type { SplitserveConfig } from '../../lambda/core/config.ts';
@@ -71,6 +73,17 @@ export interface StartStackOptions {
    * @default undefined (an embedded store in this process)
    */
   readonly storeEndpoint?: string;
+  /**
+   * Port of the embedded store on 127.0.0.1 (without `storeEndpoint`).
+   * @default 0 (any free port; the CLI passes DEFAULT_STORE_PORT)
+   */
+  readonly storePort?: number;
+  /**
+   * Called once per request the gateway's HTTP server answered, when the response ended (the CLI
+   * prints it as an access-log line at INFO).
+   * @default none
+   */
+  readonly onRequest?: (entry: AccessEntry) => void;
   /** Put the config's tenants back as written, over what the store holds (`--reseed`). @default false */
   readonly reseed?: boolean;
 }
@@ -130,7 +143,7 @@ export async function startStack(options: StartStackOptions): Promise<LocalStack
     const templateConfig: SplitserveConfig = parseConfig(JSON.parse(pick(FUNCTION_ENV.config)), `${FUNCTION_ENV.config} of the template`);
     const configTable = pick(TABLE_ENV.config);
 
-    const store = await openLocalStore(options.storeEndpoint);
+    const store = await openLocalStore(options.storeEndpoint, options.storePort);
     closers.push(() => store.close());
     const tables = tableDefinitionsFromTemplate(stack.template, resolver);
     await createTables(store.client, tables.map((t) => t.input));
@@ -181,6 +194,7 @@ export async function startStack(options: StartStackOptions): Promise<LocalStack
     // What API Gateway answers itself (unknown route, body over 10 MB, …): the template's gateway responses.
     const gatewayResponses = gatewayResponsesFromTemplate(stack.template, resolver);
     const server = await serveApiGateway(gatewayFn.handler as unknown as StreamingLambdaHandler, routes, options.port ?? 8787, options.host ?? '127.0.0.1', gatewayFn.name, gatewayResponses);
+    if (options.onRequest) observeRequests(server.server, options.onRequest);
     closers.push(() => server.close());
     progress(`ready in ${((performance.now() - started) / 1000).toFixed(1)} s`);
 
