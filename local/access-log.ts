@@ -23,17 +23,25 @@ export interface AccessEntry {
 
 /**
  * Calls `onEntry` once per request `server` answers, when its response ends or its client goes
- * away. It only listens: the server's own request handler is untouched.
+ * away. It runs before the server's own request handler and only observes: that handler is untouched.
  *
  * @example
  * observeRequests(running.server, (entry) => process.stdout.write(`${formatAccessLine(entry)}\n`));
  */
 export function observeRequests(server: Server, onEntry: (entry: AccessEntry) => void): void {
-  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+  server.prependListener('request', (req: IncomingMessage, res: ServerResponse) => {
     const at = Date.now();
     const started = performance.now();
+    // Headers given to writeHead() directly are not kept where getHeader() reads: note the id there.
+    let requestId: unknown;
+    const writeHead = res.writeHead;
+    res.writeHead = function (this: ServerResponse, ...args: Parameters<typeof writeHead>) {
+      const headers = (args as unknown[]).find((a) => typeof a === 'object' && a !== null && !Array.isArray(a)) as Record<string, unknown> | undefined;
+      requestId = headers?.['x-request-id'];
+      return writeHead.apply(this, args);
+    } as typeof writeHead;
     res.once('close', () => {
-      const requestId = res.getHeader('x-request-id');
+      requestId ??= res.getHeader('x-request-id');
       onEntry({
         at,
         method: req.method ?? 'GET',
