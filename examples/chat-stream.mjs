@@ -1,5 +1,3 @@
-// A streamed fast-tier chat completion through splitserve, with the official openai SDK.
-// From the repository, while `npm start` runs in another terminal: node examples/chat-stream.mjs
 import OpenAI from 'openai';
 
 const client = new OpenAI({ baseURL: 'http://127.0.0.1:8787/v1', apiKey: 'sk-ss-dev-local-0123456789abcdef0123456789abcdef' });
