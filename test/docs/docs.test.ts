@@ -41,6 +41,13 @@ describe('README.md', () => {
     }
   });
 
+  it('and docs/ write commands as a clone runs them, in prose too (no bare `splitserve <command>`)', () => {
+    for (const file of docFiles()) {
+      const bare = [...read(file).matchAll(/`splitserve (?:start|admin|store|sim|bench)\b[^`]*`/g)].map((m) => m[0]);
+      expect(bare, file).toEqual([]);
+    }
+  });
+
   it("shows the SDK example exactly as examples/chat-stream.mjs holds it", () => {
     const sdk = README_BLOCKS.filter((b) => b.info === 'js');
     expect(sdk).toHaveLength(1);
