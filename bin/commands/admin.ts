@@ -305,12 +305,17 @@ async function run(ctx: admin.AdminContext, pos: string[], v: Values, io: AdminI
       const report = await sweepOpenRequests(ctx.client, ctx.tables.usage, { isDead: v['dead-local'] ? deadLocalInstance : undefined, logger: { debug: () => undefined, info: () => undefined, warn: () => undefined, error: (m) => io.err(`${m}\n`) } });
       return print(
         report,
-        `swept ${report.items} marker items (${report.markers} open requests): ${report.interrupted} billed as interrupted, ${report.alreadyRecorded} already recorded\n`,
+        `swept ${counted(report.items, 'marker item')} (${counted(report.markers, 'open request')}): ${report.interrupted} billed as interrupted, ${report.alreadyRecorded} already recorded\n`,
       );
     }
     default:
       throw new CommandLineError(`unknown command "${pos.join(' ')}"`);
   }
+}
+
+/** `1 open request`, `2 open requests`. */
+function counted(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
 }
 
 function describeLimits(l: TenantLimits | undefined): string {

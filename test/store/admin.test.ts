@@ -226,7 +226,7 @@ describe('splitserve admin', () => {
     expect(JSON.parse(early.out)).toEqual({ items: 0, markers: 0, interrupted: 0, alreadyRecorded: 0 });
     const now = await cli('sweep', '--dead-local');
     expect(now.code).toBe(0);
-    expect(now.out).toBe('swept 1 marker items (1 open requests): 1 billed as interrupted, 0 already recorded\n');
+    expect(now.out).toBe('swept 1 marker item (1 open request): 1 billed as interrupted, 0 already recorded\n');
     const day = new Date().toISOString().slice(0, 10);
     const usage = await cli('usage', '--tenant', 'swept', '--from', day, '--to', day, '--json');
     expect(JSON.parse(usage.out).tiers).toEqual([expect.objectContaining({ tier: 'default', requests: 1, interrupted: 1, costUnits: 25 })]);
