@@ -1,5 +1,7 @@
 /**
- * `splitserve start [--config FILE] [--port N] [--host H]`: the gateway locally.
+ * `splitserve start` (`npm start -- …`): the gateway locally, until Ctrl-C. Start-up progress on
+ * stderr with the seconds since the start, then a banner on stdout whose hints run as printed,
+ * then one access-log line per request at the `info` log level (`--log-level`, `$LOG_LEVEL`).
  */
 import { ConfigError } from '../../lambda/core/errors.ts';
 import { DEFAULT_STORE_PORT } from '../../local/embedded-dynamo.ts';
