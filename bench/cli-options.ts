@@ -96,7 +96,8 @@ export const DEFAULT_CONCURRENCY: readonly number[] = [16, 64];
 
 /** Usage text printed by `--help`. */
 export const BENCH_USAGE = `usage: npm run bench -- [options]
-       npm run bench -- goodput [options]   (the goodput simulation: npm run bench -- goodput --help)
+       npm run bench -- goodput|overload|soak [options]   (the goodput simulation, the premium tier
+                                            under overload, the soak: npm run bench -- goodput --help, …)
 
 Streams the same requests along every path side by side, in interleaved rounds, and reports
 medians over rounds. Each path is its own process (the fake backends too):

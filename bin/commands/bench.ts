@@ -6,6 +6,8 @@
 import { join } from 'node:path';
 import { BENCH_USAGE, parseBenchArgs } from '../../bench/cli-options.ts';
 import { goodputCommand } from '../../bench/goodput/cli.ts';
+import { overloadCommand } from '../../bench/overload/cli.ts';
+import { soakMain } from '../../bench/soak/cli.ts';
 import { REPO_ROOT } from '../../bench/processes.ts';
 import { formatReport, writeReportJson } from '../../bench/report.ts';
 import { runBench } from '../../bench/run.ts';
@@ -36,11 +38,13 @@ function stderrProgress(): BenchIo & { finish(): void } {
 /**
  * Runs the benchmark, prints the tables and the PASS/MISS target lines on stdout and writes the
  * JSON figures. Returns 0 when every request completed, 1 when any failed or the run broke, 2 on a
- * bad command line; a MISS does not change the exit status. `bench goodput …` runs the goodput
- * simulation (bench/goodput/cli.ts).
+ * bad command line; a MISS does not change the exit status. `bench goodput|overload|soak …` run
+ * the goodput simulation, the overload benchmark and the soak (bench/goodput, overload, soak).
  */
 export function benchCommand(args: string[]): Promise<number> {
   if (args[0] === 'goodput') return goodputCommand(args.slice(1));
+  if (args[0] === 'overload') return overloadCommand(args.slice(1));
+  if (args[0] === 'soak') return soakMain(args.slice(1));
   return runCommand('bench', async () => {
     const options = parseBenchArgs(args);
     if (options.help) {

@@ -14,7 +14,8 @@ type Parsed<T extends Options> = ReturnType<typeof parseArgs<{ options: T; stric
 
 /**
  * How each subcommand is run from a clone, for hints: `npm start --`, `npm run admin --`, ….
- * `bench goodput` is a subcommand of `bench`.
+ * `bench goodput`, `bench overload` and `bench soak` are subcommands of `bench` (also the npm
+ * scripts `bench:goodput`, `bench:overload` and `soak`).
  */
 export const HOW_TO_RUN = {
   start: 'npm start --',
@@ -23,6 +24,8 @@ export const HOW_TO_RUN = {
   admin: 'npm run admin --',
   bench: 'npm run bench --',
   'bench goodput': 'npm run bench -- goodput',
+  'bench overload': 'npm run bench -- overload',
+  'bench soak': 'npm run bench -- soak',
 } as const;
 export type CommandName = keyof typeof HOW_TO_RUN;
 

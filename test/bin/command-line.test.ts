@@ -42,6 +42,8 @@ describe('a bad command line', () => {
       [() => simCommand(['--profile', 'tpu']), 'splitserve sim: unknown profile "tpu" (one of trainium-prefill, cerebras-decode, gpu-aggregated)', 'see: npm run sim -- --help'],
       [() => benchCommand(['--routes', 'sideways']), 'splitserve bench: --routes: unknown "sideways"', 'see: npm run bench -- --help'],
       [() => benchCommand(['goodput', '--units', '1']), 'splitserve bench goodput: --units: bad value "1"', 'see: npm run bench -- goodput --help'],
+      [() => benchCommand(['overload', '--priority-share', '2']), 'splitserve bench overload: invalid --priority-share "2" (between 0 and 1)', 'see: npm run bench -- overload --help'],
+      [() => benchCommand(['soak', '--minutes', '1', '--seconds', '5']), 'splitserve bench soak: give --minutes or --seconds, not both', 'see: npm run bench -- soak --help'],
     ];
     for (const [run, first, second] of cases) {
       const { result, written } = await withStderr(run);

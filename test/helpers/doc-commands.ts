@@ -16,6 +16,7 @@ import { parseCommandLine } from '../../bin/commands/command-line.ts';
 import { SIM_OPTIONS } from '../../bin/commands/sim.ts';
 import { START_OPTIONS } from '../../bin/commands/start.ts';
 import { STORE_OPTIONS } from '../../bin/commands/store.ts';
+import { parseOverloadArgs } from '../../bench/overload/cli.ts';
 import { parseSoakArgs } from '../../bench/soak/cli.ts';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -138,6 +139,8 @@ const SCRIPT_COMMANDS: Record<string, readonly string[]> = {
   admin: ['admin'],
   bench: ['bench'],
   'bench:goodput': ['bench', 'goodput'],
+  'bench:overload': ['bench', 'overload'],
+  soak: ['bench', 'soak'],
 };
 
 /**
@@ -165,6 +168,8 @@ export function checkSplitserveArgs(words: readonly string[]): void {
     }
     case 'bench':
       if (args[0] === 'goodput') parseGoodputArgs(args.slice(1));
+      else if (args[0] === 'overload') parseOverloadArgs(args.slice(1));
+      else if (args[0] === 'soak') parseSoakArgs(args.slice(1));
       else parseBenchArgs(args);
       return;
     default:
@@ -213,11 +218,7 @@ export function checkDocCommand(words: readonly string[], root = REPO_ROOT): voi
       if (!(script in scripts)) throw new Error(`npm run ${script}: package.json has no such script`);
       const passed = afterDashes(args);
       if (script in SCRIPT_COMMANDS) return checkSplitserveArgs([...SCRIPT_COMMANDS[script]!, ...passed]);
-      if (script === 'soak') {
-        parseSoakArgs(passed);
-        return;
-      }
-      // Other scripts (test, bench:overload, localstack:deploy, …): the script exists; their
+      // Other scripts (test, test:e2e, localstack:deploy, …): the script exists; their
       // arguments go to tools with parsers of their own.
       return;
     }
