@@ -1,7 +1,7 @@
 /**
  * The bare pass-through: the physical limit every other path of the bench is measured against.
- * node:http in front, node:http keep-alive agents behind, `pipeline(upstream, res)`; no auth, no
- * validation, no metering, no re-serialisation of the stream.
+ * node:http in front, node:http keep-alive agents behind (bench/pipe-relay.ts), `pipeline(upstream,
+ * res)`; no auth, no validation, no metering, no re-serialisation of the stream.
  *
  * - `x-relay-route: agg` (default): the request body goes unchanged to the aggregated backend
  *   and its answer is piped back.
@@ -13,13 +13,12 @@
  * Usage: `node --import tsx bench/bare-pipe.ts --prefill URL --decode URL --agg URL [--port 0]`;
  * prints `bare-pipe listening on http://127.0.0.1:<port>`.
  */
-import { Agent, createServer, request } from 'node:http';
+import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
-import { decodeBody, kvParamsOf, prefillBody } from './nixl.ts';
-import type { JsonBody } from './nixl.ts';
+import { pipeRelay } from './pipe-relay.ts';
 import { exitWhenParentGone } from './processes.ts';
 import { readBody } from '../lambda/core/read-body.ts';
 
@@ -28,39 +27,19 @@ const { values } = parseArgs({
   strict: true,
 });
 
-const agent = new Agent({ keepAlive: true, maxSockets: 1024 });
-
-/** One POST upstream; resolves with the answer's head (its body still to read). */
-function post(base: string, path: string, headers: Record<string, string>, body: Buffer | string): Promise<IncomingMessage> {
-  return new Promise((resolve, reject) => {
-    const url = new URL(path, base);
-    const up = request({ hostname: url.hostname, port: url.port, path: url.pathname, method: 'POST', agent, headers: { ...headers, 'content-length': Buffer.byteLength(body) } }, resolve);
-    up.once('error', reject);
-    up.end(body);
-  });
-}
-
-async function pipeBack(res: ServerResponse, up: IncomingMessage): Promise<void> {
-  res.writeHead(up.statusCode ?? 502, { 'content-type': up.headers['content-type'] ?? 'application/json' });
-  await pipeline(up, res);
-}
+const relay = pipeRelay(values);
 
 async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const path = req.url ?? '/v1/chat/completions';
-  const raw = await readBody(req);
-  const headers: Record<string, string> = { 'content-type': 'application/json' };
   const id = req.headers['x-request-id'];
-  if (typeof id === 'string') headers['x-request-id'] = id;
-  if (req.headers['x-relay-route'] !== 'disagg') {
-    if (!values.agg) throw new Error('no --agg backend');
-    return pipeBack(res, await post(values.agg, path, headers, raw));
-  }
-  if (!values.prefill || !values.decode) throw new Error('no --prefill/--decode backends');
-  const body = JSON.parse(raw) as JsonBody;
-  const pre = await post(values.prefill, path, headers, JSON.stringify(prefillBody(body)));
-  if (pre.statusCode !== 200) return pipeBack(res, pre);
-  const kv = kvParamsOf(JSON.parse(await readBody(pre)));
-  return pipeBack(res, await post(values.decode, path, headers, JSON.stringify(decodeBody(body, kv))));
+  const route = req.headers['x-relay-route'];
+  const up = await relay({
+    path: req.url ?? '/v1/chat/completions',
+    route: typeof route === 'string' ? route : undefined,
+    requestId: typeof id === 'string' ? id : undefined,
+    body: await readBody(req),
+  });
+  res.writeHead(up.statusCode ?? 502, { 'content-type': up.headers['content-type'] ?? 'application/json' });
+  await pipeline(up, res);
 }
 
 const server = createServer((req, res) => {

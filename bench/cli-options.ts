@@ -12,12 +12,14 @@ export type Route = (typeof ROUTES)[number];
  * The paths a batch takes to the backends, in the order the report lists them:
  * - `direct`: the load generator calls the backends itself;
  * - `pipe`: the bare pass-through (bench/bare-pipe.ts), the anchor of every ratio;
+ * - `lambda-floor`: the pass-through as a streaming Lambda handler in the Lambda host
+ *   (bench/lambda-floor.ts): what the Lambda shape costs before any gateway work;
  * - `vllm-toy`: vLLM's `toy_proxy_server.py` (prefill → decode only; `--vllm-toy PATH`);
  * - `lambda`: the gateway Lambda function's bundle as deployed (bench/lambda-host.ts);
  * - `node`: `splitserve start --runtime node`;
  * - `stack`: `splitserve start`, the emulated stack (API Gateway emulator, bundled handlers).
  */
-export const TARGETS = ['direct', 'pipe', 'vllm-toy', 'lambda', 'node', 'stack'] as const;
+export const TARGETS = ['direct', 'pipe', 'lambda-floor', 'vllm-toy', 'lambda', 'node', 'stack'] as const;
 export type TargetName = (typeof TARGETS)[number];
 
 /** The targets that are splitserve (each measured once per admission mode, with its own store). */
@@ -104,6 +106,8 @@ medians over rounds. Each path is its own process (the fake backends too):
   direct     the load generator calls the backends itself (prefill then decode, or one call)
   pipe       bench/bare-pipe.ts: node:http in, node:http keep-alive agent out, pipeline(): the
              physical limit; every ratio and ΔTTFT is against it, in the same round
+  lambda-floor  the same pass-through as a streaming Lambda handler, hosted as lambda is
+             (bench/lambda-floor.ts): what the Lambda shape costs before any gateway work
   vllm-toy   vLLM's toy_proxy_server.py (prefill → decode only), with --vllm-toy PATH and a python
              (python3 on PATH, else /usr/bin/python3) with fastapi, httpx and uvicorn
   lambda     the gateway Lambda function's bundle from the synthesized cloud assembly (its own

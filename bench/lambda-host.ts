@@ -12,6 +12,8 @@
  *
  * Usage: `node --import tsx bench/lambda-host.ts --assembly DIR --config FILE --store URL [--port 0]`;
  * prints `lambda-host listening on http://127.0.0.1:<port> (<function>: <bundle file>, handler <name>)`.
+ * With `--floor --agg URL --prefill URL --decode URL` it hosts the Lambda floor (bench/lambda-floor.ts)
+ * instead: the bare pass-through as a streaming handler, no assembly and no store.
  * DIR is a cloud assembly synthesized
  * from FILE (local/stack/synth.ts; the bench synthesizes it before starting this).
  */
@@ -35,6 +37,7 @@ import { readCloudAssembly } from '../local/stack/cloud-assembly.ts';
 import { loadLocalFunctions, localFunctionOverrides } from '../local/stack/local-lambda.ts';
 import { tableDefinitionsFromTemplate } from '../local/stack/local-tables.ts';
 import { LOCAL_PSEUDO_PARAMETERS, createTemplateResolver } from '../local/stack/template-resolver.ts';
+import { lambdaFloorHandler } from './lambda-floor.ts';
 import { exitWhenParentGone } from './processes.ts';
 
 /**
@@ -83,12 +86,9 @@ function failed(res: ServerResponse): void {
   res.writeHead(502, { 'content-type': 'application/json' }).end('{"message": "Internal server error"}');
 }
 
-async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: { port: { type: 'string', default: '0' }, assembly: { type: 'string' }, config: { type: 'string' }, store: { type: 'string' } },
-    strict: true,
-  });
-  if (!values.assembly || !values.config || !values.store) throw new Error('usage: lambda-host --assembly DIR --config FILE --store URL [--port N]');
+/** The gateway function of the cloud assembly, loaded as the local stack runtime loads it. */
+async function gatewayFunction(values: { assembly?: string; config?: string; store?: string }): Promise<{ handler: StreamingLambdaHandler; fn: { name: string; arn: string }; label: string }> {
+  if (!values.assembly || !values.config || !values.store) throw new Error('usage: lambda-host --assembly DIR --config FILE --store URL [--port N], or lambda-host --floor --agg URL --prefill URL --decode URL [--port N]');
   const stack = await readCloudAssembly(values.assembly);
   const resolver = createTemplateResolver(stack.template);
   const routes = apiRoutesFromTemplate(stack.template, resolver);
@@ -98,7 +98,6 @@ async function main(): Promise<void> {
   const store = await openLocalStore(values.store);
   await createTables(store.client, tableDefinitionsFromTemplate(stack.template, resolver).map((t) => t.input));
 
-  installLambdaGlobals();
   const region = LOCAL_PSEUDO_PARAMETERS['AWS::Region'];
   const fns = await loadLocalFunctions({
     stack,
@@ -111,9 +110,31 @@ async function main(): Promise<void> {
   const configTable = gateway.environment[TABLE_ENV.config];
   if (!configTable) throw new Error(`${gateway.logicalId} has no ${TABLE_ENV.config}`);
   await seedFromConfig(store.client, { config: configTable }, await loadConfigFile(values.config));
+  return {
+    handler: gateway.handler as unknown as StreamingLambdaHandler,
+    fn: { name: gateway.name, arn: gateway.arn },
+    label: `${gateway.logicalId}: ${gateway.file}, handler ${gateway.handlerName}`,
+  };
+}
 
-  const handler = gateway.handler as unknown as StreamingLambdaHandler;
-  const fn = { name: gateway.name, arn: gateway.arn };
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      port: { type: 'string', default: '0' },
+      assembly: { type: 'string' },
+      config: { type: 'string' },
+      store: { type: 'string' },
+      floor: { type: 'boolean', default: false },
+      agg: { type: 'string' },
+      prefill: { type: 'string' },
+      decode: { type: 'string' },
+    },
+    strict: true,
+  });
+  installLambdaGlobals();
+  const { handler, fn, label } = values.floor
+    ? { handler: lambdaFloorHandler(values) as unknown as StreamingLambdaHandler, fn: { name: 'LambdaFloor', arn: 'arn:aws:lambda:local:000000000000:function:LambdaFloor' }, label: 'the Lambda floor: bench/lambda-floor.ts' }
+    : await gatewayFunction(values);
   const serve = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const event = toProxyEvent(req, await readBody(req));
     const stream = new ResponseStreamRelay(res);
@@ -128,7 +149,7 @@ async function main(): Promise<void> {
   const server = createServer((req, res) => void serve(req, res).catch(() => failed(res)));
   server.keepAliveTimeout = 120_000;
   server.listen(Number(values.port), '127.0.0.1', () => {
-    process.stdout.write(`lambda-host listening on http://127.0.0.1:${(server.address() as AddressInfo).port} (${gateway.logicalId}: ${gateway.file}, handler ${gateway.handlerName})\n`);
+    process.stdout.write(`lambda-host listening on http://127.0.0.1:${(server.address() as AddressInfo).port} (${label})\n`);
   });
   exitWhenParentGone(() => server.close());
 }

@@ -279,6 +279,16 @@ export function targetChecks(cells: readonly CellFigures[], comparisons: readonl
       { route, target: 'lambda', info: false, what: `CPU/req ≤ ${MAX_CPU_RATIO}x pipe (gateway process)`, pass: v ? v.cpu : null, detail: lambda ? `${num(lambda.cpuRatioPooled, 2)}x (with its store ${num(lambda.cpuRatioWithStorePooled, 2)}x)` : missing },
       { route, target: 'lambda', info: true, what: `goal: TTFT p50 ≤ pipe + ${GOAL_DELTA_TTFT_P50_MS} ms, CPU/req ≤ ${GOAL_CPU_RATIO}x`, pass: goal ? goal.ttft && goal.cpu : null, detail: lambda ? `${signed(lambda.deltaTtftP50PairedMs)} ms, ${num(lambda.cpuRatioPooled, 2)}x` : missing },
     );
+    // What the Lambda shape costs before any gateway work: the floor under the lambda figures.
+    const floor = comparisons.find((x) => x.route === route && x.concurrency === c && x.target === 'lambda-floor');
+    if (floor) {
+      const fv = verdict(floor);
+      checks.push({
+        route, target: 'lambda-floor', info: true, what: 'the pass-through as a streaming Lambda handler, same host (no gateway work)',
+        pass: fv.ttft && fv.cpu,
+        detail: `${signed(floor.deltaTtftP50PairedMs)} ms, ${num(floor.cpuRatioPooled, 2)}x: of the ${MAX_CPU_RATIO}x CPU budget, ${num(Math.max(0, MAX_CPU_RATIO - floor.cpuRatioPooled), 2)}x is left for the gateway's own work`,
+      });
+    }
   }
   if (routes.includes('disagg')) {
     const stack = cells.find((x) => x.route === 'disagg' && x.concurrency === c && x.target === 'stack' && x.admission === TARGET_ADMISSION);

@@ -406,6 +406,15 @@ async function startTarget(procs: ProcessGroup, name: TargetName, backends: Back
     });
     return [{ name, admission: null, pid: pipe.pid, load: { agg: stream(pipe.url, { 'x-relay-route': 'agg' }, 'agg'), disagg: stream(pipe.url, { 'x-relay-route': 'disagg' }, 'disagg') } }];
   }
+  if (name === 'lambda-floor') {
+    io.progress('starting the Lambda floor…', false);
+    const floor = await procs.spawnService({
+      name: 'lambda-floor',
+      args: [...nodeFlags, ...build.lambdaHost, '--floor', '--port', '0', '--prefill', backends.prefill, '--decode', backends.decode, '--agg', backends.agg],
+      ready: READY,
+    });
+    return [{ name, admission: null, pid: floor.pid, load: { agg: stream(floor.url, { 'x-relay-route': 'agg' }, 'agg'), disagg: stream(floor.url, { 'x-relay-route': 'disagg' }, 'disagg') } }];
+  }
   // The store in a process of its own, as DynamoDB is a service of its own deployed: its CPU is
   // reported on its own line, not as the gateway's.
   io.progress(`starting ${name}'s store…`, false);

@@ -68,7 +68,7 @@ const procs = new ProcessGroup();
 const removeHandlers = procs.installSignalHandlers();
 try {
   const store = await procs.spawnService({ name: 'store', args: [...SOURCE_CLI, 'store', '--port', '0'], ready: /listening on (http:\/\/127\.0\.0\.1:\d+)/, timeoutMs: 60_000 });
-  const client = (maxAttempts?: number) => new DynamoDBClient({ endpoint: store.url, region: 'local', credentials: CREDENTIALS, maxAttempts });
+  const client = (maxAttempts?: number, cacheMiddleware?: boolean) => new DynamoDBClient({ endpoint: store.url, region: 'local', credentials: CREDENTIALS, maxAttempts, cacheMiddleware });
   const setup = client();
   await setup.send(new CreateTableCommand({ TableName: TABLE, KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }], AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }], BillingMode: 'PAY_PER_REQUEST' }));
   setup.destroy();
@@ -77,6 +77,7 @@ try {
   const variants: ReadonlyArray<readonly [string, () => { call: () => Promise<unknown>; close: () => void }]> = [
     ['AWS SDK, default client', () => { const c = client(); return { call: () => c.send(new UpdateItemCommand(input)), close: () => c.destroy() }; }],
     ['AWS SDK, maxAttempts: 1', () => { const c = client(1); return { call: () => c.send(new UpdateItemCommand(input)), close: () => c.destroy() }; }],
+    ['AWS SDK, cacheMiddleware: true', () => { const c = client(undefined, true); return { call: () => c.send(new UpdateItemCommand(input)), close: () => c.destroy() }; }],
     ['minimal signed POST (floor)', () => ({ call: () => minimal('UpdateItem', input), close: () => undefined })],
   ];
   process.stdout.write(`UpdateItem, ${calls} calls, ${concurrency} in flight, store in its own process; CPU of the caller per call\n`);

@@ -42,7 +42,7 @@ export function kvTransferMs(profile: SimProfile, promptTokens: number): number 
 /** Inter-token latency of one stream decoding in a batch of `batch` sequences, ms. */
 export function interTokenMs(profile: SimProfile, batch: number): number {
   const b = Math.max(1, Math.floor(batch));
-  return (1000 / profile.decodeTokensPerSecond) * (1 + profile.batchSlowdownPerSequence * (b - 1));
+  return (1000 / profile.decodeTokensPerSecond) * (1 + profile.batchSlowdownPerSequence * Math.max(0, b - profile.batchKnee));
 }
 
 /** Number of KV blocks `promptTokens` occupy (block size from the profile). */

@@ -1,6 +1,6 @@
 /**
- * Hardware profiles of the simulator. Each figure either comes from a seed (shared/seeds/, quoted
- * beside it) or is an ASSUMPTION, marked as such, chosen to be plausible for an 8B-class model on
+ * Hardware profiles of the simulator. Each figure either comes from one of the public articles
+ * listed in docs/simulator.md ("Timing model and its sources", [A] to [D], quoted beside it) or is an ASSUMPTION, marked as such, chosen to be plausible for an 8B-class model on
  * that hardware. Profiles are data only; the timing rules that use them live in model.ts.
  */
 import { SIM_PROFILES } from '../lambda/core/config.ts';
@@ -21,9 +21,15 @@ export interface SimProfile {
   /** Output tokens per second of one stream when it is alone in the batch. */
   readonly decodeTokensPerSecond: number;
   /**
-   * Inter-token latency grows linearly with the batch: ITL(b) = ITL(1) × (1 + slope × (b − 1)).
+   * Inter-token latency grows linearly with the batch beyond {@link batchKnee} sequences:
+   * ITL(b) = ITL(1) × (1 + slope × max(0, b − knee)).
    */
   readonly batchSlowdownPerSequence: number;
+  /**
+   * Sequences decoded at the single-stream speed: below it, reading the weights dominates a step
+   * and more sequences cost almost nothing. 1 (linear from the first extra sequence) unless calibrated.
+   */
+  readonly batchKnee: number;
   /** Sequences decoded concurrently; requests beyond it wait in a FIFO queue. */
   readonly maxBatch: number;
   /** KV-cache bytes per prompt token (what a remote prefill must ship). */
@@ -45,10 +51,10 @@ export interface SimProfile {
 const KV_BYTES_PER_TOKEN_8B = 32 * 8 * 128 * 2 * 2;
 
 /**
- * ASSUMPTION: one KV transfer gets 100 Gbit/s (12.5 GB/s) of the EFA fabric. Seeds:
- * 002 "connected via high-speed RDMA networking through AWS Elastic Fabric Adapter";
- * 002 "EFA networking supply the secure isolation, RDMA‑class bandwidth, and low latency";
- * 003 "fast enough that the cross-chip handoff doesn't dominate the user-perceived response time".
+ * ASSUMPTION: one KV transfer gets 100 Gbit/s (12.5 GB/s) of the EFA fabric. Sources:
+ * [C] "connected via high-speed RDMA networking through AWS Elastic Fabric Adapter";
+ * [C] "EFA networking supply the secure isolation, RDMA‑class bandwidth, and low latency";
+ * [D] "fast enough that the cross-chip handoff doesn't dominate the user-perceived response time".
  */
 const EFA_BYTES_PER_SECOND = 12.5e9;
 
@@ -60,15 +66,16 @@ export const PROFILES: Readonly<Record<SimProfileName, SimProfile>> = {
   'trainium-prefill': {
     name: 'trainium-prefill',
     defaultRole: 'prefill',
-    // Seeds: 000 "This phase is compute-bound ... what GPUs and custom AI accelerators like AWS
-    // Trainium are designed for"; 002 "Trainium3 UltraServer's 144 GB HBM capacity and 2.5 PFLOPS
+    // [A] "This phase is compute-bound ... what GPUs and custom AI accelerators like AWS
+    // Trainium are designed for"; [C] "Trainium3 UltraServer's 144 GB HBM capacity and 2.5 PFLOPS
     // of compute throughput make it well-suited for the parallel ... prefill phase".
-    // ASSUMPTION: "thousands of prompt tok/s" per request → 8,000 prompt tok/s.
+    // ASSUMPTION: thousands of prompt tok/s per request → 8,000 prompt tok/s.
     prefillTokensPerSecond: 8_000,
-    // ASSUMPTION: Trainium is not the decode engine in the seeds; when it must decode (aggregated
+    // ASSUMPTION: Trainium is not the decode engine in the sources; when it must decode (aggregated
     // fallback) it is GPU-like: 100 tok/s per stream.
     decodeTokensPerSecond: 100,
     batchSlowdownPerSequence: 0.05,
+    batchKnee: 1, // ASSUMPTION (not calibrated)
     // ASSUMPTION: 8 prefills in flight (a chunked-prefill token budget); more queue.
     maxBatch: 8,
     kvBytesPerToken: KV_BYTES_PER_TOKEN_8B,
@@ -81,16 +88,17 @@ export const PROFILES: Readonly<Record<SimProfileName, SimProfile>> = {
     name: 'cerebras-decode',
     defaultRole: 'decode',
     // ASSUMPTION: the decode engine's own prefill (only used when it must recompute a prompt) is
-    // deliberately modest, 2,000 prompt tok/s, since the seeds move prefill off it: 002 "By
+    // deliberately modest, 2,000 prompt tok/s, since the sources move prefill off it: [C] "By
     // offloading prefill entirely to Trainium Ultra servers".
     prefillTokensPerSecond: 2_000,
-    // Seeds: 001 "Cerebras claims the WSE-3 can hit 3,000 tokens per second"; 003 "969 on Llama
+    // [B] "Cerebras claims the WSE-3 can hit 3,000 tokens per second"; [D] "969 on Llama
     // 3.1 405B; 2,600 on Llama 4 Scout vs 137 on leading GPU". An 8B model sits at the top:
     // 3,000 tok/s per stream.
     decodeTokensPerSecond: 3_000,
-    // ASSUMPTION: weights sit in SRAM (001 "44GB of on-chip SRAM"; 002 "21 PB/s memory
+    // ASSUMPTION: weights sit in SRAM ([B] "44GB of on-chip SRAM"; [C] "21 PB/s memory
     // bandwidth"), so batching costs little: +1% ITL per extra sequence.
     batchSlowdownPerSequence: 0.01,
+    batchKnee: 1, // ASSUMPTION (not calibrated)
     maxBatch: 16, // ASSUMPTION
     kvBytesPerToken: KV_BYTES_PER_TOKEN_8B,
     linkBytesPerSecond: EFA_BYTES_PER_SECOND,
@@ -103,11 +111,15 @@ export const PROFILES: Readonly<Record<SimProfileName, SimProfile>> = {
     defaultRole: 'both',
     // ASSUMPTION: 4,000 prompt tok/s for one request on one GPU.
     prefillTokensPerSecond: 4_000,
-    // Seed 003: "Llama 4 Scout at 2,600 tokens/second versus 137 on the leading GPU".
+    // [D]: "Llama 4 Scout at 2,600 tokens/second versus 137 on the leading GPU".
     decodeTokensPerSecond: 137,
-    // Decode slows as the batch grows (a modelling assumption, docs/simulator.md): +5% ITL per extra sequence
-    // (memory-bandwidth-bound: 000 "the GPU sits largely idle during decode, waiting for weights").
-    batchSlowdownPerSequence: 0.05,
+    // Decode is memory-bandwidth-bound ([A] "the GPU sits largely idle during decode, waiting for
+    // weights"): a few sequences ride along for free, then each costs more. Calibrated against [E]
+    // (docs/simulator.md: Llama-3.1-8B on one H100 with vLLM, median TPOT 6.48 / 6.59 / 10.94 ms at
+    // 1 / 4 / 16 streams): flat to 4 sequences, then +5.73% ITL per extra one, so that
+    // ITL(16) / ITL(1) = 1.688 as published (test/sim/calibration.test.ts).
+    batchSlowdownPerSequence: 0.0573,
+    batchKnee: 4,
     maxBatch: 32, // ASSUMPTION
     kvBytesPerToken: KV_BYTES_PER_TOKEN_8B,
     // ASSUMPTION: an RDMA NIC of the same class as EFA when a GPU pool receives remote KV.

@@ -12,7 +12,7 @@ import { CommandLineError, runCommand } from '../../bin/commands/command-line.ts
 import { DEFAULT_PROFILES } from './cluster.ts';
 import type { ExperimentResult, LoadName } from './experiment.ts';
 import { LOAD_POINTS, QUEUE_FACTOR_CANDIDATES, THRESHOLD_CANDIDATES, TIER_SLOS, runExperiment } from './experiment.ts';
-import { formatTable, renderSvg, verdicts } from './report.ts';
+import { formatShifts, formatTable, renderSvg, verdicts } from './report.ts';
 import type { MixName } from './workloads.ts';
 import { MIXES, MIX_NAMES } from './workloads.ts';
 
@@ -144,6 +144,8 @@ async function runGoodput(options: GoodputOptions): Promise<number> {
   await writeFile(jsonPath, `${JSON.stringify(resultDocument(result, startedAt), null, 2)}\n`);
   await writeFile(svgPath, renderSvg(result));
   process.stdout.write(`${formatTable(result)}\n\nconditional disaggregation vs the others (goodput, req/s):\n${verdicts(result).join('\n')}\n`);
+  const shifts = formatShifts(result);
+  if (shifts.length > 0) process.stdout.write(`\n${shifts.join('\n')}\n`);
   process.stdout.write(`\n${result.cells.length} cells in ${((performance.now() - started) / 1000).toFixed(1)} s (wall)\nJSON: ${jsonPath}\nSVG:  ${svgPath}\n`);
   return 0;
 }

@@ -69,6 +69,20 @@ export interface SplitRow {
   readonly conditionalRoute: ConditionalRoute;
 }
 
+/**
+ * A deployment picked for one mix (`tunedOn`) serving another (`mix`), at the served mix's rate:
+ * pools are sized for yesterday's traffic until the next plan, and a route's thresholds with them.
+ */
+export interface ShiftCell {
+  readonly load: LoadName;
+  readonly tunedOn: MixName;
+  readonly mix: MixName;
+  readonly ratePerSecond: number;
+  readonly strategy: StrategyName;
+  readonly deployment: Deployment;
+  readonly scores: Readonly<Record<SloName, RunScore>>;
+}
+
 /** What {@link runExperiment} returns. */
 export interface ExperimentResult {
   readonly seed: number;
@@ -80,6 +94,8 @@ export interface ExperimentResult {
   readonly units: number;
   readonly cells: readonly Cell[];
   readonly splits: readonly SplitRow[];
+  /** Every mix served by the deployments picked for each other mix (evaluation seed). */
+  readonly shifts: readonly ShiftCell[];
 }
 
 /** Warm-up left out of the scores: a tenth of the run. */
@@ -162,5 +178,12 @@ export function runExperiment(options: ExperimentOptions): ExperimentResult {
       for (const [prefill, row] of bySplit) splits.push({ load, mix, prefill, decode: units - prefill, ...row });
     }
   }
-  return { seed, tuningSeed, durationS, tuningDurationS: tuningS, warmupS: durationS / 10, units, cells, splits };
+  const shifts: ShiftCell[] = [];
+  for (const served of cells.filter((c) => c.strategy === STRATEGIES[0])) {
+    const evaluation = generateRequests(MIXES[served.mix], served.ratePerSecond, durationS * 1000, seed);
+    for (const picked of cells.filter((c) => c.load === served.load && c.mix !== served.mix)) {
+      shifts.push({ load: served.load, tunedOn: picked.mix, mix: served.mix, ratePerSecond: served.ratePerSecond, strategy: picked.strategy, deployment: picked.deployment, scores: scoreAll(picked.deployment, evaluation, durationS) });
+    }
+  }
+  return { seed, tuningSeed, durationS, tuningDurationS: tuningS, warmupS: durationS / 10, units, cells, splits, shifts };
 }

@@ -4,7 +4,7 @@
  */
 import type { Deployment, StrategyName } from './cluster.ts';
 import { STRATEGIES } from './cluster.ts';
-import type { Cell, ExperimentResult, LoadName } from './experiment.ts';
+import type { Cell, ExperimentResult, LoadName, ShiftCell } from './experiment.ts';
 import { LOAD_POINTS, TIER_SLOS } from './experiment.ts';
 import type { RunScore } from './metrics.ts';
 import { MIXES, MIX_NAMES } from './workloads.ts';
@@ -124,6 +124,49 @@ export function verdicts(result: ExperimentResult): string[] {
     }
   }
   return out;
+}
+
+/**
+ * The traffic-shift table: for each mix served by the deployments picked for another mix, the
+ * goodput of each strategy (priority and default SLO), and a closing count of the shifts where
+ * conditional disaggregation is at least as good as both others on the priority SLO.
+ */
+export function formatShifts(result: ExperimentResult): string[] {
+  if (result.shifts.length === 0) return [];
+  const lines = ['traffic shift: deployments (and conditional thresholds) picked for one mix, serving another at its own rate; goodput P / D, req/s'];
+  const g = (c: ShiftCell | undefined, slo: 'priority' | 'default') => (c ? c.scores[slo].goodput.toFixed(1) : '-');
+  let atLeast = 0;
+  let above = 0;
+  let pairs = 0;
+  let bestGain: { gain: number; label: string } | undefined;
+  for (const load of Object.keys(LOAD_POINTS) as LoadName[]) {
+    const here = result.shifts.filter((c) => c.load === load);
+    const keys = [...new Set(here.map((c) => `${c.tunedOn}>${c.mix}`))];
+    if (keys.length > 0) lines.push(`load: ${LOAD_POINTS[load].label}`);
+    for (const key of keys) {
+      const [tunedOn, mix] = key.split('>') as [ShiftCell['tunedOn'], ShiftCell['mix']];
+      const get = (s: StrategyName) => here.find((c) => c.tunedOn === tunedOn && c.mix === mix && c.strategy === s);
+      const [agg, dis, con] = [get('aggregated'), get('disaggregated'), get('conditional')];
+      if (agg && dis && con) {
+        pairs += 1;
+        const best = Math.max(agg.scores.priority.goodput, dis.scores.priority.goodput);
+        if (con.scores.priority.goodput >= best - 1e-9) atLeast += 1;
+        if (con.scores.priority.goodput > best * 1.005 + 1e-9) above += 1;
+        const gain = con.scores.priority.goodput - best;
+        const label = `${MIXES[tunedOn].label} -> ${MIXES[mix].label} (${load}): ${con.scores.priority.goodput.toFixed(1)} vs ${best.toFixed(1)}`;
+        if (!bestGain || gain > bestGain.gain) bestGain = { gain, label };
+      }
+      lines.push(
+        `  picked for ${MIXES[tunedOn].label.padEnd(22)} serving ${MIXES[mix].label.padEnd(22)} ${String(con?.ratePerSecond ?? '').padStart(6)} req/s` +
+          `  aggregated ${g(agg, 'priority')} / ${g(agg, 'default')}  disaggregated ${g(dis, 'priority')} / ${g(dis, 'default')}  conditional ${g(con, 'priority')} / ${g(con, 'default')}`,
+      );
+    }
+  }
+  lines.push(
+    `conditional >= max(aggregated, disaggregated) on the priority SLO in ${atLeast} of ${pairs} shifts, above both by more than 0.5 % in ${above}` +
+      (bestGain && bestGain.gain > 0 ? `; largest gain: ${bestGain.label} req/s` : ''),
+  );
+  return lines;
 }
 
 const COLORS: Readonly<Record<StrategyName, string>> = { aggregated: '#8c8c8c', disaggregated: '#3b7dd8', conditional: '#e07b28' };

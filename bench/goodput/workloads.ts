@@ -15,23 +15,33 @@ export interface TokenDistribution {
   readonly max: number;
 }
 
+/** A second kind of request in a mix, drawn instead of the main one with probability `share`. */
+export interface MixComponent {
+  /** Fraction of the requests (0..1). */
+  readonly share: number;
+  readonly prompt: TokenDistribution;
+  readonly completion: TokenDistribution;
+}
+
 /** One workload mix. */
 export interface WorkloadMix {
   readonly name: MixName;
   readonly label: string;
   readonly prompt: TokenDistribution;
   readonly completion: TokenDistribution;
+  /** Another kind of request mixed in (a bimodal mix); absent: every request is drawn from `prompt` and `completion`. */
+  readonly other?: MixComponent;
   /** Why these shapes (sources and assumptions). */
   readonly basis: string;
 }
 
 /** Names of the mixes, in report order. */
-export const MIX_NAMES = ['chat', 'rag', 'agentic'] as const;
+export const MIX_NAMES = ['chat', 'rag', 'agentic', 'mixed'] as const;
 export type MixName = (typeof MIX_NAMES)[number];
 
 /**
  * The mixes. ASSUMPTIONS (no seed gives request-length distributions): the shapes follow the
- * usual public characterisations of each workload; the seeds only say which side is heavy.
+ * usual public characterisations of each workload; the sources (docs/simulator.md) only say which side is heavy.
  */
 export const MIXES: Readonly<Record<MixName, WorkloadMix>> = {
   chat: {
@@ -54,8 +64,18 @@ export const MIXES: Readonly<Record<MixName, WorkloadMix>> = {
     prompt: { median: 1_500, sigma: 0.7, min: 64, max: 16_384 },
     completion: { median: 1_200, sigma: 0.6, min: 16, max: 8_192 },
     basis:
-      'Seeds 003: "agentic coding, where a single user query can trigger 15x the token volume of a normal chat exchange"; ' +
-      '001: agents "chain together multi-step reasoning, write code". ASSUMPTION: long tool-laden context, long generated code.',
+      '[D] (docs/simulator.md): "agentic coding, where a single user query can trigger 15× the token volume of a normal chat exchange"; ' +
+      '[B]: agents "chain together multi-step reasoning, write code". ASSUMPTION: long tool-laden context, long generated code.',
+  },
+  mixed: {
+    name: 'mixed',
+    label: 'short + long prompts',
+    prompt: { median: 120, sigma: 0.6, min: 8, max: 1_024 },
+    completion: { median: 200, sigma: 0.6, min: 4, max: 2_048 },
+    other: { share: 0.25, prompt: { median: 8_000, sigma: 0.4, min: 2_048, max: 16_384 }, completion: { median: 200, sigma: 0.6, min: 4, max: 2_048 } },
+    basis:
+      'ASSUMPTION: the case conditional disaggregation is for: short chat turns (three in four) sharing the prefill pool ' +
+      'with long-document prompts (one in four), so a short prompt can wait behind long prefills.',
   },
 };
 
@@ -88,7 +108,9 @@ export function generateRequests(mix: WorkloadMix, ratePerSecond: number, durati
   const out: SimRequest[] = [];
   const meanGapMs = 1000 / ratePerSecond;
   for (let t = -Math.log(1 - rnd()) * meanGapMs; t < durationMs; t += -Math.log(1 - rnd()) * meanGapMs) {
-    out.push({ id: out.length, arrivalMs: t, promptTokens: drawTokens(mix.prompt, rnd), completionTokens: drawTokens(mix.completion, rnd) });
+    // A single-kind mix draws no component: its requests are the same as before mixes had kinds.
+    const kind = mix.other !== undefined && rnd() < mix.other.share ? mix.other : mix;
+    out.push({ id: out.length, arrivalMs: t, promptTokens: drawTokens(kind.prompt, rnd), completionTokens: drawTokens(kind.completion, rnd) });
   }
   return out;
 }

@@ -4,12 +4,13 @@
  * deadline) as `interrupted` usage records (lambda/store/open-requests.ts). Reads only the Usage
  * table's name from its environment; an empty run costs 16 empty queries.
  */
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ConfigError } from '../core/errors.ts';
 import { createLogger } from '../core/logger.ts';
 import { sweepOpenRequests, type SweepReport } from '../store/open-requests.ts';
 import { TABLE_ENV } from '../store/table-schema.ts';
 import { traced } from './tracing.ts';
+import { functionDynamoClient } from './function-env.ts';
 
 /** What the sweep handler is built from. */
 export interface SweepDeps {
@@ -23,7 +24,7 @@ function current(): SweepDeps {
   if (!deps) {
     const usageTable = process.env[TABLE_ENV.usage];
     if (!usageTable) throw new ConfigError(`environment variable ${TABLE_ENV.usage} is not set`);
-    deps = { dynamo: traced(new DynamoDBClient({})), usageTable };
+    deps = { dynamo: traced(functionDynamoClient()), usageTable };
   }
   return deps;
 }

@@ -56,9 +56,11 @@ describe('goodput event simulation', () => {
     expect(b.ttftMs).toBeCloseTo(a.e2eMs + ttft, 9);
   });
 
-  it('two requests, two slots: both decode in a batch of two, more slowly', () => {
-    const outs = runDeployment({ strategy: 'aggregated', gpu: 1, prefill: 0, decode: 0, route: {} }, [req(0, 0, 100, 11), req(1, 0, 100, 11)]);
-    for (const o of outs) expect(o.tpotMs).toBeCloseTo(interTokenMs(gpu, 2), 9);
+  it('six requests, enough slots: all decode in one batch of six, more slowly than one alone (past the profile\'s knee of four)', () => {
+    const outs = runDeployment({ strategy: 'aggregated', gpu: 1, prefill: 0, decode: 0, route: {} }, Array.from({ length: 6 }, (_, i) => req(i, 0, 100, 11)));
+    expect(outs).toHaveLength(6);
+    for (const o of outs) expect(o.tpotMs).toBeCloseTo(interTokenMs(gpu, 6), 9);
+    expect(interTokenMs(gpu, 6)).toBeGreaterThan(interTokenMs(gpu, 1));
   });
 
   it('draws the same requests for the same seed, Poisson at about the asked rate', () => {
@@ -68,6 +70,20 @@ describe('goodput event simulation', () => {
     expect(a.length).toBeGreaterThan(1_800);
     expect(a.length).toBeLessThan(2_200);
     for (const r of a) expect(r.promptTokens).toBeGreaterThanOrEqual(MIXES.chat.prompt.min);
+  });
+
+  it('draws a bimodal mix\'s second kind of request at its share, and a single-kind mix as before', () => {
+    const mixed = generateRequests(MIXES.mixed, 200, 50_000, 11);
+    const other = MIXES.mixed.other!;
+    const long = mixed.filter((r) => r.promptTokens >= other.prompt.min).length / mixed.length;
+    expect(long).toBeGreaterThan(other.share - 0.03);
+    expect(long).toBeLessThan(other.share + 0.03);
+    expect(mixed.every((r) => r.promptTokens <= other.prompt.max)).toBe(true);
+    // Chat has no second kind: no extra draw per request, so its requests are those drawn before
+    // mixes had kinds (these values were printed by the previous version of workloads.ts).
+    expect(generateRequests(MIXES.chat, 100, 100, 7).map((r) => [r.promptTokens, r.completionTokens])).toEqual([
+      [3268, 139], [429, 227], [466, 325], [101, 737], [473, 544], [431, 976], [275, 219], [684, 111], [3397, 177], [1138, 200], [919, 831], [132, 676], [282, 196],
+    ]);
   });
 
   it('event queue: earliest first, ties in push order', () => {
@@ -88,15 +104,21 @@ describe('goodput event simulation', () => {
 });
 
 describe('goodput CLI', () => {
-  it('runs a short experiment and writes 9 cells (3 mixes x 3 strategies) as JSON and SVG', async () => {
+  it('runs a short experiment and writes 12 cells (4 mixes x 3 strategies) and the traffic shifts as JSON and SVG', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'goodput-'));
     const out = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
     try {
       const code = await goodputCommand(['--duration', '2', '--seed', '3', '--loads', 'disagg', '--json-out', join(dir, 'r.json')]);
       expect(code).toBe(0);
-      const json = JSON.parse(await readFile(join(dir, 'r.json'), 'utf8')) as { cells: Array<{ mix: string; strategy: string; scores: { priority: { goodput: number } } }> };
-      expect(json.cells).toHaveLength(9);
-      expect(new Set(json.cells.map((c) => `${c.mix}/${c.strategy}`)).size).toBe(9);
+      const json = JSON.parse(await readFile(join(dir, 'r.json'), 'utf8')) as {
+        cells: Array<{ mix: string; strategy: string; scores: { priority: { goodput: number } } }>;
+        shifts: Array<{ tunedOn: string; mix: string; strategy: string }>;
+      };
+      expect(json.cells).toHaveLength(12);
+      expect(new Set(json.cells.map((c) => `${c.mix}/${c.strategy}`)).size).toBe(12);
+      // Every mix served by every other mix's three deployments: 4 x 3 x 3.
+      expect(json.shifts).toHaveLength(36);
+      expect(json.shifts.every((c) => c.tunedOn !== c.mix)).toBe(true);
       for (const c of json.cells) expect(Number.isFinite(c.scores.priority.goodput)).toBe(true);
       const svg = await readFile(join(dir, 'r.svg'), 'utf8');
       expect(svg.startsWith('<svg')).toBe(true);
@@ -104,6 +126,7 @@ describe('goodput CLI', () => {
       const printed = out.mock.calls.map((c) => String(c[0])).join('');
       expect(printed).toContain('conditional');
       expect(printed).toContain('goodput P');
+      expect(printed).toMatch(/conditional >= max\(aggregated, disaggregated\) on the priority SLO in \d+ of 12 shifts, above both by more than 0.5 % in \d+/);
     } finally {
       out.mockRestore();
       await rm(dir, { recursive: true, force: true });

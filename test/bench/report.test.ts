@@ -120,6 +120,17 @@ describe('targetChecks', () => {
     // The Lambda path did not run: its checks say so instead of passing.
     expect(withoutToy.filter((c) => c.target === 'lambda').every((c) => c.pass === null && c.detail.startsWith('not measured'))).toBe(true);
   });
+
+  it('reports the Lambda floor as information, with the share of the CPU budget it leaves the gateway', () => {
+    const cells = [
+      { ...disagg('pipe', 1000, 10), cpuMsPerRequestPooled: 0.2 },
+      { ...disagg('lambda-floor', 800, 12), cpuMsPerRequestPooled: 0.3 },
+    ];
+    const checks = targetChecks(cells, comparisonsOf(cells, []), ['disagg'], undefined);
+    expect(checks.find((c) => c.target === 'lambda-floor')).toMatchObject({ info: true, detail: expect.stringMatching(/1\.50x: of the 2x CPU budget, 0\.50x is left for the gateway's own work$/) });
+    // Without the floor measured, no line about it.
+    expect(targetChecks(cells.slice(0, 1), comparisonsOf(cells.slice(0, 1), []), ['disagg'], undefined).some((c) => c.target === 'lambda-floor')).toBe(false);
+  });
 });
 
 describe('formatReport', () => {

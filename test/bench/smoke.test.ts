@@ -23,13 +23,14 @@ describe('bench --quick against the fake backend', () => {
     const samples = json.batches.flatMap((b) => b.errorSamples);
     expect(samples).toEqual([]);
     expect(json.failedRequests).toBe(0);
-    expect(json.targets).toEqual(['direct', 'pipe', 'lambda', 'node', 'stack']);
+    expect(json.targets).toEqual(['direct', 'pipe', 'lambda-floor', 'lambda', 'node', 'stack']);
     expect(json.toyNotMeasured).toBe(`--vllm-toy ${missingToy}: no such file`);
     expect(progress.some((l) => /^\[round 1\/1\] c=4 disagg lambda exact \d+\/24…$/.test(l))).toBe(true);
 
     const paths = [
       { target: 'direct', admission: null },
       { target: 'pipe', admission: null },
+      { target: 'lambda-floor', admission: null },
       ...GATEWAY_TARGETS.flatMap((target) => (['none', 'exact', 'lease'] as const).map((admission) => ({ target, admission }))),
     ];
     for (const route of ['agg', 'disagg'] as const) {
@@ -50,7 +51,7 @@ describe('bench --quick against the fake backend', () => {
     // One batch spans few 10 ms clock ticks; over the whole run the pipe's CPU must show.
     const pipeCpu = [...json.warmup, ...json.batches].filter((b) => b.target === 'pipe').reduce((n, b) => n + (b.cpuMs ?? 0), 0);
     expect(pipeCpu).toBeGreaterThan(0);
-    expect(json.comparisons).toHaveLength(2 * 9); // every gateway path on both routes, against the pipe
+    expect(json.comparisons).toHaveLength(2 * 10); // the Lambda floor and every gateway path on both routes, against the pipe
     // No c=16 in this run: every target check says it was not measured, and why.
     expect(json.checks.length).toBeGreaterThan(0);
     expect(json.checks.every((c) => c.pass === null && c.detail.startsWith('not measured'))).toBe(true);

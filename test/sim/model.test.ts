@@ -33,10 +33,12 @@ describe('timing model', () => {
     expect(kvTransferMs(cs3, 0)).toBe(1);
   });
 
-  it('inter-token latency grows linearly with the batch', () => {
+  it('inter-token latency grows linearly with the batch beyond the profile\'s knee', () => {
     expect(interTokenMs(cs3, 1)).toBeCloseTo(1000 / 3000, 9);
+    expect(interTokenMs(cs3, 11)).toBeCloseTo((1000 / 3000) * 1.1, 9); // knee 1: +1% from the second sequence
     expect(interTokenMs(gpu, 1)).toBeCloseTo(1000 / 137, 9);
-    expect(interTokenMs(gpu, 11)).toBeCloseTo((1000 / 137) * 1.5, 9);
+    expect(interTokenMs(gpu, 4)).toBeCloseTo(1000 / 137, 9); // knee 4: flat to 4 sequences
+    expect(interTokenMs(gpu, 14)).toBeCloseTo((1000 / 137) * (1 + 0.0573 * 10), 9);
     expect(interTokenMs(gpu, 0)).toBe(interTokenMs(gpu, 1));
   });
 
