@@ -3,6 +3,7 @@
  * stderr with the seconds since the start, then a banner on stdout whose hints run as printed,
  * then one access-log line per request at the `info` log level (`--log-level`, `$LOG_LEVEL`).
  */
+import { createServer } from 'node:net';
 import { ConfigError } from '../../lambda/core/errors.ts';
 import { DEFAULT_STORE_PORT } from '../../local/embedded-dynamo.ts';
 import { formatAccessLine } from '../../local/access-log.ts';
@@ -89,6 +90,8 @@ async function start(args: string[]): Promise<number> {
   const host = values.host ?? '127.0.0.1';
   let local;
   try {
+    // A gateway port already taken is said at once, not after the stack runtime's synth.
+    if (port !== 0) await assertFreePort(host, port);
     // The stack runtime validates the config itself, first thing, with the same messages.
     local =
       values.runtime === 'stack'
@@ -139,6 +142,15 @@ async function startNode(options: {
   process.env.POWERTOOLS_LOG_LEVEL = options.powertoolsLevel;
   const { configPath, powertoolsLevel: _, ...rest } = options;
   return startLocal({ config: await loadConfigFile(configPath), ...rest });
+}
+
+/** Resolves when `port` on `host` can be listened on (and is let go at once); rejects with the listen error. */
+async function assertFreePort(host: string, port: number): Promise<void> {
+  const probe = createServer();
+  await new Promise<void>((resolve, reject) => {
+    probe.once('error', reject);
+    probe.listen(port, host, () => probe.close(() => resolve()));
+  });
 }
 
 /** `--log-level`, else `$LOG_LEVEL`, else `info`. */

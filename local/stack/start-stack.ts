@@ -131,6 +131,9 @@ export async function startStack(options: StartStackOptions): Promise<LocalStack
       for (const close of [...closers].reverse()) await Promise.resolve().then(close).catch(() => undefined);
     })());
   try {
+    // The store first: a port already taken fails at once, not after a synth of half a minute.
+    const store = await openLocalStore(options.storeEndpoint, options.storePort);
+    closers.push(() => store.close());
     const synth = await synthesize({ configPath: options.configPath, outDir: options.assemblyDir, onProgress: progress });
     const stack = await readCloudAssembly(synth.outDir);
     const resolver = createTemplateResolver(stack.template);
@@ -143,8 +146,6 @@ export async function startStack(options: StartStackOptions): Promise<LocalStack
     const templateConfig: SplitserveConfig = parseConfig(JSON.parse(pick(FUNCTION_ENV.config)), `${FUNCTION_ENV.config} of the template`);
     const configTable = pick(TABLE_ENV.config);
 
-    const store = await openLocalStore(options.storeEndpoint, options.storePort);
-    closers.push(() => store.close());
     const tables = tableDefinitionsFromTemplate(stack.template, resolver);
     await createTables(store.client, tables.map((t) => t.input));
     const seeded = await seedFromConfig(store.client, { config: configTable }, original, { reset: options.reseed });

@@ -90,6 +90,15 @@ describe('a port in use', () => {
     ]);
     expect(`${gateway.stderr}${store.stderr}`).not.toContain('    at ');
   });
+
+  it('stops the stack runtime before its synth, whichever port is taken', async () => {
+    for (const args of [['--port', String(port)], ['--port', '0', '--store-port', String(port)]]) {
+      const { code, stderr } = await runCli(['start', ...args]);
+      expect(code).toBe(1);
+      expect(stderr).toContain(`port ${port} is in use`);
+      expect(stderr).not.toMatch(/synth/);
+    }
+  });
 });
 
 describe('expectedFailure', () => {
