@@ -6,7 +6,7 @@
  * with only the ports changed to the ones this run got.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -39,6 +39,15 @@ describe('README.md', () => {
         expect(existsSync(path), `${file} → ${target}`).toBe(true);
       }
     }
+  });
+
+  it('and the code name nothing outside the repository (no design card, no sibling folder)', () => {
+    const files = ['bin', 'lib', 'lambda', 'local', 'sim', 'bench', 'test', 'examples', 'docs']
+      .flatMap((dir) => readdirSync(join(REPO_ROOT, dir), { recursive: true, encoding: 'utf8' }).map((f) => join(dir, f)))
+      .filter((f) => /\.(ts|mjs|md|json)$/.test(f) && !f.startsWith(join('bench', 'results')));
+    expect(files.length).toBeGreaterThan(100);
+    const outside = files.filter((f) => /\.\.\/shared|DESIGN\.md/.test(read(f)));
+    expect(outside).toEqual([]);
   });
 
   it('and docs/ write commands as a clone runs them, in prose too (no bare `splitserve <command>`)', () => {
