@@ -2,6 +2,7 @@
  * Command-line options of `splitserve bench`: parsing, defaults and the usage text.
  */
 import { parseArgs } from 'node:util';
+import { CommandLineError } from '../bin/commands/command-line.ts';
 
 /** Routes a batch can take: one aggregated backend, or vLLM NIXL prefill → decode. */
 export const ROUTES = ['agg', 'disagg'] as const;
@@ -79,7 +80,7 @@ export interface BenchOptions {
 }
 
 /** Thrown for a bad command line; the message is meant for the user. */
-export class BenchUsageError extends Error {
+export class BenchUsageError extends CommandLineError {
   override readonly name = 'BenchUsageError';
 }
 
@@ -96,7 +97,9 @@ export const DEFAULT_ROUNDS = 8;
 export const DEFAULT_CONCURRENCY: readonly number[] = [16, 64];
 
 /** Usage text printed by `--help`. */
-export const BENCH_USAGE = `usage: splitserve bench [options]
+export const BENCH_USAGE = `usage: npm run bench -- [options]
+       npm run bench -- goodput|overload|soak [options]   (the goodput simulation, the premium tier
+                                            under overload, the soak: npm run bench -- goodput --help, …)
 
 Streams the same requests along every path side by side, in interleaved rounds, and reports
 medians over rounds. Each path is its own process (the fake backends too):

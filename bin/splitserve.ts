@@ -4,14 +4,15 @@
  * `store` (the embedded DynamoDB-compatible store on its own),
  * `admin` (tenants, keys, tiers, usage) and `bench` (side-by-side relay benchmark).
  */
-const USAGE = `usage: splitserve <command> [options]
+const USAGE = `usage: splitserve <command> [options]   (from a clone: npm start --, npm run sim|store|admin|bench -- …)
 
 commands:
-  start    run the gateway locally            (splitserve start --help)
-  sim      run one backend simulator          (splitserve sim --help)
-  store    run the DynamoDB-compatible store  (splitserve store --help)
-  admin    manage tenants, keys and limits    (splitserve admin --help)
-  bench    benchmark gateway vs minimal relay (splitserve bench --help)
+  start    run the gateway locally            (npm start -- --help)
+  sim      run one backend simulator          (npm run sim -- --help)
+  store    run the DynamoDB-compatible store  (npm run store -- --help)
+  admin    manage tenants, keys and limits    (npm run admin -- --help)
+  bench    benchmark gateway vs minimal relay (npm run bench -- --help);
+           bench goodput: the goodput simulation (npm run bench -- goodput --help)
 `;
 
 const commands: Record<string, () => Promise<{ run(args: string[]): Promise<number> }>> = {
@@ -25,8 +26,10 @@ const commands: Record<string, () => Promise<{ run(args: string[]): Promise<numb
 const [name, ...args] = process.argv.slice(2);
 const load = name ? commands[name] : undefined;
 if (!load) {
-  process.stderr.write(name && name !== '--help' && name !== '-h' ? `unknown command "${name}"\n\n${USAGE}` : USAGE);
-  process.exit(name && name !== '--help' && name !== '-h' ? 2 : 0);
+  const help = name === undefined || name === '--help' || name === '-h';
+  if (help) process.stdout.write(USAGE);
+  else process.stderr.write(`splitserve: unknown command "${name}" (start, sim, store, admin, bench)\nsee: npx tsx bin/splitserve.ts --help\n`);
+  process.exit(help ? 0 : 2);
 }
 const code = await (await load()).run(args);
 if (code !== 0) process.exitCode = code;

@@ -20,6 +20,13 @@ type DynaliteFactory = (options: {
 
 const require = createRequire(import.meta.url);
 
+/**
+ * The port of the store on the command line: `npm start`'s embedded store and `splitserve store`
+ * listen on 127.0.0.1:4567 unless told otherwise (`--store-port`, `--port`), so the admin CLI's
+ * `--endpoint http://127.0.0.1:4567` is the same every time. The functions' default stays 0.
+ */
+export const DEFAULT_STORE_PORT = 4567;
+
 /** Options of {@link startEmbeddedDynamo}. */
 export interface EmbeddedDynamoOptions {
   /**
@@ -75,10 +82,10 @@ export function connectDynamo(endpoint: string): EmbeddedDynamo {
 
 /**
  * The store of a local gateway: the one at `endpoint` when given ({@link connectDynamo}), or an
- * embedded one started in this process ({@link startEmbeddedDynamo}).
+ * embedded one started in this process ({@link startEmbeddedDynamo}) on `port` (0: any free one).
  */
-export function openLocalStore(endpoint?: string): Promise<EmbeddedDynamo> {
-  return endpoint === undefined ? startEmbeddedDynamo() : Promise.resolve(connectDynamo(endpoint));
+export function openLocalStore(endpoint?: string, port = 0): Promise<EmbeddedDynamo> {
+  return endpoint === undefined ? startEmbeddedDynamo({ port }) : Promise.resolve(connectDynamo(endpoint));
 }
 
 /**

@@ -4,6 +4,8 @@
  * the gateway over HTTP, with the process's `GET /metrics`, `/status` and `/status.json`
  * (local/observability-routes.ts). Everything on 127.0.0.1; no Docker, no AWS account.
  */
+import type { AccessEntry } from './access-log.ts';
+import { observeRequests } from './access-log.ts';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { withEndpoints } from '../lambda/backends/pool-directory.ts';
@@ -47,6 +49,17 @@ export interface StartLocalOptions {
   readonly storeEndpoint?: string;
   /** Put the config's tenants back as written, over what the store holds (`--reseed`). @default false */
   readonly reseed?: boolean;
+  /**
+   * Port of the embedded store on 127.0.0.1 (without `storeEndpoint`).
+   * @default 0 (any free port; the CLI passes DEFAULT_STORE_PORT)
+   */
+  readonly storePort?: number;
+  /**
+   * Called once per request the gateway's HTTP server answered, when the response ended (the CLI
+   * prints it as an access-log line at INFO).
+   * @default none
+   */
+  readonly onRequest?: (entry: AccessEntry) => void;
   /** Progress lines (store, seeding). @default none */
   readonly onProgress?: (message: string) => void;
 }
@@ -108,7 +121,7 @@ export async function startLocal(options: StartLocalOptions): Promise<LocalGatew
   try {
     const sims = await startSimulatedPools(config);
     closers.push(() => sims.close());
-    const store = await openLocalStore(options.storeEndpoint);
+    const store = await openLocalStore(options.storeEndpoint, options.storePort);
     closers.push(() => store.close());
     await createTables(store.client, tableDefinitions(LOCAL_TABLE_NAMES));
     const seeded = await seedFromConfig(store.client, LOCAL_TABLE_NAMES, config, { reset: options.reseed });
@@ -130,6 +143,7 @@ export async function startLocal(options: StartLocalOptions): Promise<LocalGatew
     });
     closers.push(() => runtime.close());
     const server: RunningServer = await listen(withLocalRoutes(nodeHandler(runtime.gateway), observabilityRoutes(metrics)), options.port ?? 8787, options.host ?? '127.0.0.1');
+    if (options.onRequest) observeRequests(server.server, options.onRequest);
     closers.push(() => server.close());
     return {
       url: server.url,

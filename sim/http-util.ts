@@ -15,8 +15,8 @@ export function sendJson(res: ServerResponse, status: number, body: unknown): vo
 }
 
 /** Sends an OpenAI-shaped error. */
-export function sendError(res: ServerResponse, status: number, message: string): void {
-  sendJson(res, status, errorBody(status, message));
+export function sendError(res: ServerResponse, status: number, message: string, param: string | null = null): void {
+  sendJson(res, status, errorBody(status, message, param));
 }
 
 /** Request headers as a flat record, `authorization` redacted. */

@@ -130,8 +130,8 @@ export function completeBody(spec: ReplySpec): Record<string, unknown> {
 }
 
 /** An OpenAI-shaped error body for an HTTP status. */
-export function errorBody(status: number, message: string): { error: { message: string; type: string; param: null; code: string | null } } {
+export function errorBody(status: number, message: string, param: string | null = null): { error: { message: string; type: string; param: string | null; code: string | null } } {
   const type = status >= 500 ? 'server_error' : status === 429 ? 'rate_limit_error' : 'invalid_request_error';
   const code = status === 429 ? 'rate_limit_exceeded' : status >= 500 ? 'internal_error' : null;
-  return { error: { message, type, param: null, code } };
+  return { error: { message, type, param, code } };
 }

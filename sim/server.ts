@@ -156,9 +156,15 @@ async function setFaultsRoute(ctx: SimContext, req: IncomingMessage, res: Server
   } catch {
     return sendError(res, 400, 'faults must be a JSON object');
   }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return sendError(res, 400, 'faults must be a JSON object');
   const parsed = simFaultsSchema.safeParse(value);
-  if (!parsed.success) return sendError(res, 400, `invalid faults: ${parsed.error.message}`);
-  if (parsed.data.refuse === true) return sendError(res, 400, 'invalid faults: refuse closes the port, so it is set in process only (setFaults)');
+  if (!parsed.success) {
+    // One readable line, as the gateway answers a bad request body: the first problem and where.
+    const issue = parsed.error.issues[0]!;
+    const param = issue.path.length ? issue.path.map(String).join('.') : null;
+    return sendError(res, 400, `Invalid ${param ? `'${param}'` : 'faults'}: ${issue.message}`, param);
+  }
+  if (parsed.data.refuse === true) return sendError(res, 400, "Invalid 'refuse': it closes the port, so it is set in process only (setFaults)", 'refuse');
   ctx.faults = parsed.data;
   sendJson(res, 200, { faults: ctx.faults });
 }

@@ -8,6 +8,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { CommandLineError, runCommand } from '../../bin/commands/command-line.ts';
 import { DEFAULT_PROFILES } from './cluster.ts';
 import type { ExperimentResult, LoadName } from './experiment.ts';
 import { LOAD_POINTS, QUEUE_FACTOR_CANDIDATES, THRESHOLD_CANDIDATES, TIER_SLOS, runExperiment } from './experiment.ts';
@@ -16,7 +17,7 @@ import type { MixName } from './workloads.ts';
 import { MIXES, MIX_NAMES } from './workloads.ts';
 
 /** Usage text printed by `--help`. */
-export const GOODPUT_USAGE = `usage: npm run bench:goodput -- [options]   (or: npx tsx bench/goodput/cli.ts [options])
+export const GOODPUT_USAGE = `usage: npm run bench -- goodput [options]   (also: npm run bench:goodput -- [options])
 
 Simulates, in virtual time (no servers, no timers), three strategies on the same number of replicas:
   aggregated     every replica a GPU doing prefill and decode (profile gpu-aggregated)
@@ -36,7 +37,7 @@ options:
 `;
 
 /** Thrown for a bad command line; the message is meant for the user. */
-export class GoodputUsageError extends Error {
+export class GoodputUsageError extends CommandLineError {
   override readonly name = 'GoodputUsageError';
 }
 
@@ -116,24 +117,24 @@ export function resultDocument(result: ExperimentResult, startedAt: string): Rec
 }
 
 /**
- * Runs the benchmark with command-line `args`; returns the exit code (0 ok, 2 bad usage).
+ * `splitserve bench goodput`: runs the benchmark with command-line `args`; returns the exit code
+ * (0 ok, 2 bad usage: one line and where the help is).
  *
  * @example
  * process.exitCode = await goodputCommand(['--duration', '20']);
  */
-export async function goodputCommand(args: string[]): Promise<number> {
-  let options: GoodputOptions;
-  try {
-    options = parseGoodputArgs(args);
-  } catch (err) {
-    if (!(err instanceof GoodputUsageError)) throw err;
-    process.stderr.write(`${err.message}\n\n${GOODPUT_USAGE}`);
-    return 2;
-  }
-  if (options.help) {
-    process.stdout.write(GOODPUT_USAGE);
-    return 0;
-  }
+export function goodputCommand(args: string[]): Promise<number> {
+  return runCommand('bench goodput', async () => {
+    const options = parseGoodputArgs(args);
+    if (options.help) {
+      process.stdout.write(GOODPUT_USAGE);
+      return 0;
+    }
+    return runGoodput(options);
+  });
+}
+
+async function runGoodput(options: GoodputOptions): Promise<number> {
   const startedAt = new Date().toISOString();
   const started = performance.now();
   const result = runExperiment(options);

@@ -6,14 +6,16 @@
  * is missed, 2 on a bad command line.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { CommandLineError, runCommand } from '../../bin/commands/command-line.ts';
 import { REPO_ROOT } from '../processes.ts';
 import { formatFigures } from './report.ts';
 import type { OverloadOptions } from './run.ts';
 import { runOverloadBench } from './run.ts';
 
-const USAGE = `usage: npm run bench:overload -- [options]
+const USAGE = `usage: npm run bench -- overload [options]   (also: npm run bench:overload -- [options])
 
 One simulated engine (gpu-aggregated profile, batch slots, vLLM's priority scheduling), splitserve
 in front of it with the priority and default tiers on that one pool, and a FIFO pass-through relay
@@ -31,8 +33,7 @@ options:
 `;
 
 function fail(message: string): never {
-  process.stderr.write(`bench:overload: ${message}\n\n${USAGE}`);
-  process.exit(2);
+  throw new CommandLineError(message);
 }
 
 function positive(name: string, raw: string, integer = false): number {
@@ -41,8 +42,14 @@ function positive(name: string, raw: string, integer = false): number {
   return n;
 }
 
-/** Parses the command line (exits 2 with the usage on a bad one, 0 on --help). */
-export function parseOverloadArgs(args: string[]): OverloadOptions & { readonly jsonOut: string | undefined } {
+/**
+ * Parses the command line.
+ *
+ * @throws CommandLineError on a bad one
+ * @example
+ * parseOverloadArgs(['--loads', '1,3']).loads; // [1, 3]
+ */
+export function parseOverloadArgs(args: string[]): OverloadOptions & { readonly jsonOut: string | undefined; readonly help: boolean } {
   let values;
   try {
     ({ values } = parseArgs({
@@ -62,10 +69,6 @@ export function parseOverloadArgs(args: string[]): OverloadOptions & { readonly 
   } catch (err) {
     fail((err as Error).message);
   }
-  if (values.help) {
-    process.stdout.write(USAGE);
-    process.exit(0);
-  }
   const share = Number(values['priority-share']);
   if (!(share > 0 && share < 1)) fail(`invalid --priority-share "${values['priority-share']}" (between 0 and 1)`);
   if (values['json-out'] === '') fail('--json-out needs a path');
@@ -77,19 +80,40 @@ export function parseOverloadArgs(args: string[]): OverloadOptions & { readonly 
     maxTokens: positive('max-tokens', values['max-tokens'], true),
     seed: positive('seed', values.seed, true),
     jsonOut: values['json-out'],
+    help: values.help,
   };
 }
 
-const options = parseOverloadArgs(process.argv.slice(2));
-const report = await runOverloadBench(options, (line) => process.stderr.write(`${line}\n`));
-process.stdout.write(`\nengine capacity: ${report.capacity.toFixed(1)} requests/s (${options.slots} slots, ${options.maxTokens} output tokens, ~100 prompt tokens); ${options.seconds} s of arrivals per row, ${options.priorityShare * 100}% priority\n\n`);
-process.stdout.write(formatFigures(report.rows, report.slos));
-process.stdout.write(`\ntargets at ${Math.max(...options.loads)}x (splitserve):\n`);
-for (const v of report.verdicts) process.stdout.write(`  ${v.pass ? 'PASS' : 'MISS'}  ${v.name}: ${v.detail}\n`);
-const late = report.rows.reduce((n, r) => n + r.late, 0);
-if (late > 0) process.stdout.write(`\nnote: ${late} arrivals left the generator over 50 ms late (the machine was busy): the offered load was lower than named\n`);
-const file = options.jsonOut ?? join(REPO_ROOT, 'bench', 'results', `overload-${report.startedAt.replace(/[:.]/g, '-')}.json`);
-mkdirSync(join(file, '..'), { recursive: true });
-writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
-process.stdout.write(`\nfigures: ${file}\n`);
-process.exitCode = report.verdicts.every((v) => v.pass) ? 0 : 1;
+/**
+ * `splitserve bench overload` (`npm run bench:overload`): runs the benchmark; resolves 0 when every
+ * target is met, 1 when one is missed, 2 on a bad command line (one line and where the help is).
+ */
+export function overloadCommand(args: string[]): Promise<number> {
+  return runCommand('bench overload', async () => {
+    const options = parseOverloadArgs(args);
+    if (options.help) {
+      process.stdout.write(USAGE);
+      return 0;
+    }
+    return runOverload(options);
+  });
+}
+
+async function runOverload(options: ReturnType<typeof parseOverloadArgs>): Promise<number> {
+  const report = await runOverloadBench(options, (line) => process.stderr.write(`${line}\n`));
+  process.stdout.write(`\nengine capacity: ${report.capacity.toFixed(1)} requests/s (${options.slots} slots, ${options.maxTokens} output tokens, ~100 prompt tokens); ${options.seconds} s of arrivals per row, ${options.priorityShare * 100}% priority\n\n`);
+  process.stdout.write(formatFigures(report.rows, report.slos));
+  process.stdout.write(`\ntargets at ${Math.max(...options.loads)}x (splitserve):\n`);
+  for (const v of report.verdicts) process.stdout.write(`  ${v.pass ? 'PASS' : 'MISS'}  ${v.name}: ${v.detail}\n`);
+  const late = report.rows.reduce((n, r) => n + r.late, 0);
+  if (late > 0) process.stdout.write(`\nnote: ${late} arrivals left the generator over 50 ms late (the machine was busy): the offered load was lower than named\n`);
+  const file = options.jsonOut ?? join(REPO_ROOT, 'bench', 'results', `overload-${report.startedAt.replace(/[:.]/g, '-')}.json`);
+  mkdirSync(join(file, '..'), { recursive: true });
+  writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
+  process.stdout.write(`\nfigures: ${file}\n`);
+  return report.verdicts.every((v) => v.pass) ? 0 : 1;
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  process.exitCode = await overloadCommand(process.argv.slice(2));
+}

@@ -137,7 +137,7 @@ export async function runOverloadBench(options: OverloadOptions, progress: (line
     writeFileSync(configFile, JSON.stringify(overloadConfig(engine.url)));
     progress('starting splitserve (start --runtime node) and the FIFO baseline (minimal relay)…');
     const [gateway, relay] = await Promise.all([
-      procs.spawnService({ name: 'splitserve', args: [...SOURCE_CLI, 'start', '--runtime', 'node', '--config', configFile, '--port', '0'], ready: READY, timeoutMs: 120_000 }),
+      procs.spawnService({ name: 'splitserve', args: [...SOURCE_CLI, 'start', '--runtime', 'node', '--config', configFile, '--port', '0', '--store-port', '0', '--log-level', 'warn'], ready: READY, timeoutMs: 120_000 }),
       procs.spawnService({ name: 'fifo relay', args: ['--import', 'tsx', 'bench/minimal-relay.ts', '--agg', engine.url, '--port', '0'], ready: READY }),
     ]);
     progress('measuring the engine\'s capacity (closed loop, every slot busy)…');

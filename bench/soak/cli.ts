@@ -8,13 +8,14 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { CommandLineError, runCommand } from '../../bin/commands/command-line.ts';
 import { REPO_ROOT } from '../processes.ts';
 import { soakChart } from './chart.ts';
 import { formatLedger } from './ledger.ts';
 import type { SoakOptions, SoakReport, SoakRuntime } from './run.ts';
 import { runSoak, SOAK_RUNTIMES } from './run.ts';
 
-const USAGE = `usage: npm run soak -- [options]
+const USAGE = `usage: npm run bench -- soak [options]   (also: npm run soak -- [options])
 
 Starts a splitserve store, three simulated engines (vLLM NIXL prefill and decode, one GPU) and
 the gateway over them (splitserve start --store), all on 127.0.0.1; sends a fixed-rate open-loop
@@ -43,7 +44,7 @@ const MAX_SECONDS = 24 * 3600;
 const MAX_RATE = 1_000;
 
 /** Thrown for a bad command line. */
-export class SoakUsageError extends Error {
+export class SoakUsageError extends CommandLineError {
   override readonly name = 'SoakUsageError';
 }
 
@@ -120,18 +121,18 @@ export function writeSoakReport(report: SoakReport, jsonOut: string | undefined)
 }
 
 /** Runs the command; resolves the exit code. */
-export async function soakMain(args: readonly string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseSoakArgs(args);
-  } catch (err) {
-    process.stderr.write(`soak: ${(err as Error).message}\n\n${USAGE}`);
-    return 2;
-  }
-  if (parsed.help) {
-    process.stdout.write(USAGE);
-    return 0;
-  }
+export function soakMain(args: readonly string[]): Promise<number> {
+  return runCommand('bench soak', async () => {
+    const parsed = parseSoakArgs(args);
+    if (parsed.help) {
+      process.stdout.write(USAGE);
+      return 0;
+    }
+    return runSoakCommand(parsed);
+  });
+}
+
+async function runSoakCommand(parsed: ReturnType<typeof parseSoakArgs>): Promise<number> {
   const report = await runSoak(parsed.options, (line) => process.stderr.write(`soak: ${line}\n`));
   process.stdout.write(`\n${formatLedger(report.ledger)}`);
   const first = report.samples[0];

@@ -216,7 +216,7 @@ export async function runSoak(options: SoakOptions, progress: (line: string) => 
     const configFile = join(dir, 'soak.config.json');
     writeFileSync(configFile, JSON.stringify(soakConfig({ prefill: prefill!.url, decode: decode!.url, gpu: gpu!.url }), null, 2));
     const startGateway = (): Promise<Service> =>
-      cli('splitserve', ['start', '--runtime', options.runtime, '--config', configFile, '--store', store!.url, '--port', '0'], 240_000);
+      cli('splitserve', ['start', '--runtime', options.runtime, '--config', configFile, '--store', store!.url, '--port', '0', '--log-level', 'warn'], 240_000);
     progress(`starting the gateway (splitserve start --runtime ${options.runtime} --store ${store!.url})…`);
     let gateway: Service | undefined = await startGateway();
     let baseUrl = gateway.url;

@@ -2,17 +2,20 @@
  * `splitserve admin`: tenants, keys, tiers, limits and usage, on the local store or a deployed
  * stack. A thin layer over lambda/store/admin.ts: parse, call, print (a table, or `--json`).
  */
-import { parseArgs } from 'node:util';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { TIER_NAMES, type TenantLimits, type TierName } from '../../lambda/core/config.ts';
+import { ConfigError } from '../../lambda/core/errors.ts';
 import * as admin from '../../lambda/store/admin.ts';
 import type { ApiKeyRecord, TenantRecord } from '../../lambda/store/config-items.ts';
 import { InvalidArgumentError, StoreError } from '../../lambda/store/errors.ts';
 import { deadLocalInstance, sweepOpenRequests } from '../../lambda/store/open-requests.ts';
 import { LOCAL_TABLE_NAMES, TABLE_ENV } from '../../lambda/store/table-schema.ts';
 import type { TableNames } from '../../lambda/store/tables.ts';
+import { DEFAULT_STORE_PORT } from '../../local/embedded-dynamo.ts';
+import { DEFAULT_CONFIG_PATH, loadConfigFile } from '../../local/start-local.ts';
+import { argumentErrorText, CommandFailure, CommandLineError, expectedFailure, failureText, parseCommandLine } from './command-line.ts';
 
-const USAGE = `usage: splitserve admin <command> [target] [options]
+const USAGE = `usage: npm run admin -- <command> [target] [options]
 
 commands:
   tenant create --tenant ID --tiers priority,default
@@ -37,8 +40,8 @@ commands:
                                          with --dead-local those of this host's exited processes
 
 target (one of):
-  --endpoint URL          a DynamoDB endpoint, e.g. the local store (\`npm start\` prints
-                          "embedded DynamoDB: http://127.0.0.1:<port>"); region "local", dummy
+  --endpoint URL          a DynamoDB endpoint, e.g. the local store: npm start's embedded one
+                          and npm run store listen on http://127.0.0.1:${DEFAULT_STORE_PORT}; region "local", dummy
                           credentials; tables ${LOCAL_TABLE_NAMES.config} / ${LOCAL_TABLE_NAMES.usage}, else the
                           only tables named *config* / *usage*, unless given
   --stack NAME            a deployed stack: table names from its outputs (ConfigTableName,
@@ -48,6 +51,8 @@ target (one of):
   --region REGION         AWS region (default: the credential chain's)
 
 options:
+  --config FILE           the config whose tiers are the known ones (default: the bundled
+                          splitserve.config.json; give the one you deployed)
   --json                  machine-readable output
   -h, --help              show this help
 `;
@@ -63,8 +68,10 @@ const processIO: AdminIO = { out: (t) => process.stdout.write(t), err: (t) => pr
 /** Stack output keys holding the table names (lib/splitserve-stack.ts STACK_OUTPUTS). */
 export const STACK_TABLE_OUTPUTS = { config: 'ConfigTableName', usage: 'UsageTableName' } as const;
 
-const OPTIONS = {
+/** The options of `splitserve admin`, as the parser and the docs test read them. */
+export const ADMIN_OPTIONS = {
   endpoint: { type: 'string' },
+  config: { type: 'string' },
   stack: { type: 'string' },
   region: { type: 'string' },
   'config-table': { type: 'string' },
@@ -84,9 +91,14 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
 
-type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true; strict: true }>>['values'];
+type Values = ReturnType<typeof parseCommandLine<typeof ADMIN_OPTIONS>>['values'];
 
-class UsageError extends Error {}
+/** The admin commands (their first one or two words), as `run` knows them. */
+export const ADMIN_COMMANDS = [
+  'tenant create', 'tenant list', 'tenant disable', 'tenant enable',
+  'key create', 'key list', 'key revoke', 'key rotate',
+  'limits set', 'tiers set', 'usage', 'sweep',
+] as const;
 
 /**
  * `--key-id ID` as `--key-id=ID`: key ids are base64url, so one in 64 starts with `-`, which
@@ -112,14 +124,18 @@ export async function adminCommand(args: string[], io: AdminIO = processIO): Pro
   let values: Values;
   let positionals: string[];
   try {
-    ({ values, positionals } = parseArgs({ args: withKeyIdValues(args), options: OPTIONS, strict: true, allowPositionals: true }));
+    ({ values, positionals } = parseCommandLine(withKeyIdValues(args), ADMIN_OPTIONS, true));
   } catch (err) {
-    io.err(`${err instanceof Error ? err.message : String(err)}\n\n${USAGE}`);
+    io.err(argumentErrorText('admin', (err as Error).message));
     return 2;
   }
-  if (values.help || positionals.length === 0) {
-    (values.help ? io.out : io.err)(USAGE);
-    return values.help ? 0 : 2;
+  if (values.help) {
+    io.out(USAGE);
+    return 0;
+  }
+  if (positionals.length === 0) {
+    io.err(argumentErrorText('admin', `give a command: ${ADMIN_COMMANDS.join(', ')}`));
+    return 2;
   }
   let client: DynamoDBClient | undefined;
   try {
@@ -128,24 +144,31 @@ export async function adminCommand(args: string[], io: AdminIO = processIO): Pro
     await run({ client, tables: target.tables }, positionals, values, io);
     return 0;
   } catch (err) {
-    if (err instanceof UsageError || err instanceof InvalidArgumentError) {
-      io.err(`${err.message}\n\n${USAGE}`);
+    if (err instanceof CommandLineError || err instanceof InvalidArgumentError) {
+      io.err(argumentErrorText('admin', err.message));
       return 2;
     }
-    const message = err instanceof Error ? err.message : String(err);
+    const failure = expectedFailure(err) ?? (err instanceof ConfigError ? new CommandFailure(err.message, 'give a valid config with --config FILE') : undefined);
+    const message = failure?.message ?? (err instanceof Error ? err.message : String(err));
     if (values.json) io.out(`${JSON.stringify(err instanceof StoreError ? err.toJSON() : { error: { message, code: 'error' } })}\n`);
-    io.err(`error: ${message}\n`);
+    io.err(failure ? failureText('admin', failure) : `splitserve admin: ${message}\n`);
     return 1;
   } finally {
     client?.destroy();
   }
 }
 
+/** The tiers of the config (`--config`, else the bundled one): the only ones a tenant can be served at. */
+async function configTiers(v: Values): Promise<TierName[]> {
+  const config = await loadConfigFile(v.config ?? DEFAULT_CONFIG_PATH);
+  return TIER_NAMES.filter((t) => config.tiers[t] !== undefined);
+}
+
 async function resolveTarget(v: Values): Promise<{ client: DynamoDBClient; tables: TableNames }> {
-  if (v.endpoint && v.stack) throw new UsageError('give either --endpoint or --stack, not both');
+  if (v.endpoint && v.stack) throw new CommandLineError('give either --endpoint or --stack, not both');
   const region = v.region ? { region: v.region } : {};
   if (v.endpoint) {
-    if (!/^https?:\/\//.test(v.endpoint)) throw new UsageError('--endpoint must be an http(s) URL');
+    if (!/^https?:\/\//.test(v.endpoint)) throw new CommandLineError('--endpoint must be an http(s) URL');
     const client = new DynamoDBClient({ endpoint: v.endpoint, region: v.region ?? 'local', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
     const config = v['config-table'];
     const usage = v['usage-table'];
@@ -168,7 +191,7 @@ async function resolveTarget(v: Values): Promise<{ client: DynamoDBClient; table
   }
   const config = v['config-table'] ?? process.env[TABLE_ENV.config];
   const usage = v['usage-table'] ?? process.env[TABLE_ENV.usage];
-  if (!config || !usage) throw new UsageError('no target: give --endpoint, --stack, or --config-table and --usage-table');
+  if (!config || !usage) throw new CommandLineError('no target: give --endpoint, --stack, or --config-table and --usage-table');
   return { client: new DynamoDBClient(region), tables: { config, usage } };
 }
 
@@ -190,14 +213,14 @@ async function discoverTables(client: DynamoDBClient, config: string | undefined
     if (names.includes(fallback)) return fallback;
     const found = names.filter((n) => pattern.test(n));
     if (found.length === 1) return found[0]!;
-    throw new UsageError(`cannot tell which table to use among [${names.join(', ')}]: give --config-table and --usage-table`);
+    throw new CommandLineError(`cannot tell which table to use among [${names.join(', ')}]: give --config-table and --usage-table`);
   };
   return { config: pick(config, LOCAL_TABLE_NAMES.config, /config/i), usage: pick(usage, LOCAL_TABLE_NAMES.usage, /usage/i) };
 }
 
 function need(v: Values, name: 'tenant' | 'key-id' | 'tier' | 'from' | 'to'): string {
   const value = name === 'tenant' ? (v.tenant ?? v.id) : v[name];
-  if (!value) throw new UsageError(`--${name} is required`);
+  if (!value) throw new CommandLineError(`--${name} is required`);
   return value;
 }
 
@@ -205,12 +228,12 @@ function count(v: Values, name: 'rpm' | 'tpm' | 'monthly-tokens'): number | unde
   const raw = v[name];
   if (raw === undefined) return undefined;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n <= 0) throw new UsageError(`--${name} must be a positive integer`);
+  if (!Number.isInteger(n) || n <= 0) throw new CommandLineError(`--${name} must be a positive integer`);
   return n;
 }
 
-function tierOf(name: string): TierName {
-  const [tier] = admin.parseTiers(name);
+async function tierOf(name: string, v: Values): Promise<TierName> {
+  const [tier] = admin.parseTiers(name, await configTiers(v));
   return tier!;
 }
 
@@ -220,7 +243,7 @@ async function run(ctx: admin.AdminContext, pos: string[], v: Values, io: AdminI
   const command = group === 'usage' || group === 'sweep' ? group : `${group} ${action ?? ''}`;
   switch (command) {
     case 'tenant create': {
-      const t = await admin.createTenant(ctx, { id: need(v, 'tenant'), tiers: admin.parseTiers(v.tiers ?? 'default') });
+      const t = await admin.createTenant(ctx, { id: need(v, 'tenant'), tiers: admin.parseTiers(v.tiers ?? 'default', await configTiers(v)) });
       return print(t, `created tenant ${t.id} (tiers: ${t.tiers.join(', ')})\n`);
     }
     case 'tenant list': {
@@ -251,14 +274,14 @@ async function run(ctx: admin.AdminContext, pos: string[], v: Values, io: AdminI
     case 'limits set': {
       const limits: TenantLimits = { rpm: count(v, 'rpm'), tpm: count(v, 'tpm'), monthlyTokens: count(v, 'monthly-tokens') };
       const clean = Object.fromEntries(Object.entries(limits).filter(([, n]) => n !== undefined)) as TenantLimits;
-      const tier = tierOf(need(v, 'tier'));
+      const tier = await tierOf(need(v, 'tier'), v);
       const t = await admin.setLimits(ctx, need(v, 'tenant'), tier, clean);
       return print(t, `limits of ${t.id} on ${tier}: ${describeLimits(t.limits[tier])}\n`);
     }
     case 'tiers set': {
       const list = v.tiers ?? extra;
-      if (!list) throw new UsageError(`give the tiers, e.g. tiers set --tenant ID ${TIER_NAMES.slice(0, 2).join(',')}`);
-      const t = await admin.setTiers(ctx, need(v, 'tenant'), admin.parseTiers(list));
+      if (!list) throw new CommandLineError(`give the tiers, e.g. tiers set --tenant ID ${(await configTiers(v)).join(',')}`);
+      const t = await admin.setTiers(ctx, need(v, 'tenant'), admin.parseTiers(list, await configTiers(v)));
       return print(t, `tiers of ${t.id}: ${t.tiers.join(', ')}\n`);
     }
     case 'usage': {
@@ -282,12 +305,17 @@ async function run(ctx: admin.AdminContext, pos: string[], v: Values, io: AdminI
       const report = await sweepOpenRequests(ctx.client, ctx.tables.usage, { isDead: v['dead-local'] ? deadLocalInstance : undefined, logger: { debug: () => undefined, info: () => undefined, warn: () => undefined, error: (m) => io.err(`${m}\n`) } });
       return print(
         report,
-        `swept ${report.items} marker items (${report.markers} open requests): ${report.interrupted} billed as interrupted, ${report.alreadyRecorded} already recorded\n`,
+        `swept ${counted(report.items, 'marker item')} (${counted(report.markers, 'open request')}): ${report.interrupted} billed as interrupted, ${report.alreadyRecorded} already recorded\n`,
       );
     }
     default:
-      throw new UsageError(`unknown command "${pos.join(' ')}"`);
+      throw new CommandLineError(`unknown command "${pos.join(' ')}"`);
   }
+}
+
+/** `1 open request`, `2 open requests`. */
+function counted(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
 }
 
 function describeLimits(l: TenantLimits | undefined): string {

@@ -4,11 +4,15 @@
  * gateway with every admission mode. Options and targets: `splitserve bench --help`.
  */
 import { join } from 'node:path';
-import { BENCH_USAGE, BenchUsageError, parseBenchArgs } from '../../bench/cli-options.ts';
+import { BENCH_USAGE, parseBenchArgs } from '../../bench/cli-options.ts';
+import { goodputCommand } from '../../bench/goodput/cli.ts';
+import { overloadCommand } from '../../bench/overload/cli.ts';
+import { soakMain } from '../../bench/soak/cli.ts';
 import { REPO_ROOT } from '../../bench/processes.ts';
 import { formatReport, writeReportJson } from '../../bench/report.ts';
 import { runBench } from '../../bench/run.ts';
 import type { BenchIo } from '../../bench/run.ts';
+import { runCommand } from './command-line.ts';
 
 function stderrProgress(): BenchIo & { finish(): void } {
   const tty = process.stderr.isTTY === true;
@@ -34,21 +38,24 @@ function stderrProgress(): BenchIo & { finish(): void } {
 /**
  * Runs the benchmark, prints the tables and the PASS/MISS target lines on stdout and writes the
  * JSON figures. Returns 0 when every request completed, 1 when any failed or the run broke, 2 on a
- * bad command line; a MISS does not change the exit status.
+ * bad command line; a MISS does not change the exit status. `bench goodput|overload|soak …` run
+ * the goodput simulation, the overload benchmark and the soak (bench/goodput, overload, soak).
  */
-export async function benchCommand(args: string[]): Promise<number> {
-  let options;
-  try {
-    options = parseBenchArgs(args);
-  } catch (err) {
-    if (!(err instanceof BenchUsageError)) throw err;
-    process.stderr.write(`splitserve bench: ${err.message}\n\n${BENCH_USAGE}`);
-    return 2;
-  }
-  if (options.help) {
-    process.stdout.write(BENCH_USAGE);
-    return 0;
-  }
+export function benchCommand(args: string[]): Promise<number> {
+  if (args[0] === 'goodput') return goodputCommand(args.slice(1));
+  if (args[0] === 'overload') return overloadCommand(args.slice(1));
+  if (args[0] === 'soak') return soakMain(args.slice(1));
+  return runCommand('bench', async () => {
+    const options = parseBenchArgs(args);
+    if (options.help) {
+      process.stdout.write(BENCH_USAGE);
+      return 0;
+    }
+    return runBenchmark(options);
+  });
+}
+
+async function runBenchmark(options: ReturnType<typeof parseBenchArgs>): Promise<number> {
   const io = stderrProgress();
   try {
     const report = await runBench(options, io);

@@ -5,9 +5,9 @@
  */
 import { SCHEDULING_POLICIES, SIM_PROFILES, SIM_ROLES, isProfileName, startSimulator } from '../../sim/index.ts';
 import type { SchedulingPolicy, SimRole } from '../../sim/index.ts';
-import { commandOptions, isPort, untilStopped } from './command-line.ts';
+import { CommandLineError, parseCommandLine, portOption, runCommand, untilStopped } from './command-line.ts';
 
-const USAGE = `usage: splitserve sim [options]
+const USAGE = `usage: npm run sim -- [options]
 
 Runs one simulated vLLM-compatible backend (OpenAI API + kv_transfer_params).
 
@@ -28,6 +28,21 @@ options:
   -h, --help         show this help
 `;
 
+/** The options of `splitserve sim`. */
+export const SIM_OPTIONS = {
+  profile: { type: 'string', default: 'gpu-aggregated' },
+  port: { type: 'string', default: '8201' },
+  host: { type: 'string', default: '127.0.0.1' },
+  speedup: { type: 'string', default: '1' },
+  seed: { type: 'string', default: '0' },
+  role: { type: 'string' },
+  model: { type: 'string', multiple: true },
+  slots: { type: 'string' },
+  'scheduling-policy': { type: 'string', default: 'fcfs' },
+  'priority-order': { type: 'string', default: 'low-first' },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const;
+
 /**
  * Runs the `sim` command; resolves 0 after a clean stop on SIGINT/SIGTERM, 2 on bad arguments.
  *
@@ -35,30 +50,23 @@ options:
  * // npx tsx bin/splitserve.ts sim --profile cerebras-decode --port 8201
  * process.exitCode = await simCommand(['--profile', 'cerebras-decode', '--port', '8201']);
  */
-export async function simCommand(args: string[]): Promise<number> {
-  const values = commandOptions(
-    args,
-    {
-      profile: { type: 'string', default: 'gpu-aggregated' },
-      port: { type: 'string', default: '8201' },
-      host: { type: 'string', default: '127.0.0.1' },
-      speedup: { type: 'string', default: '1' },
-      seed: { type: 'string', default: '0' },
-      role: { type: 'string' },
-      model: { type: 'string', multiple: true },
-      slots: { type: 'string' },
-      'scheduling-policy': { type: 'string', default: 'fcfs' },
-      'priority-order': { type: 'string', default: 'low-first' },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-    USAGE,
-  );
-  if (typeof values === 'number') return values;
-  const port = Number(values.port);
+export function simCommand(args: string[]): Promise<number> {
+  return runCommand('sim', () => sim(args));
+}
+
+async function sim(args: string[]): Promise<number> {
+  const { values } = parseCommandLine(args, SIM_OPTIONS);
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const usageError = (message: string): never => {
+    throw new CommandLineError(message);
+  };
+  if (!isProfileName(values.profile)) return usageError(`unknown profile "${values.profile}" (one of ${SIM_PROFILES.join(', ')})`);
+  const port = portOption('--port', values.port);
   const speedup = Number(values.speedup);
   const seed = Number(values.seed);
-  if (!isProfileName(values.profile)) return usageError(`unknown profile "${values.profile}"`);
-  if (!isPort(port)) return usageError(`invalid --port "${values.port}"`);
   if (!Number.isFinite(speedup) || speedup <= 0) return usageError(`invalid --speedup "${values.speedup}"`);
   if (!Number.isInteger(seed)) return usageError(`invalid --seed "${values.seed}"`);
   const slots = values.slots === undefined ? undefined : Number(values.slots);
@@ -70,7 +78,7 @@ export async function simCommand(args: string[]): Promise<number> {
   const role = values.role;
   if (role !== undefined && !(SIM_ROLES as readonly string[]).includes(role)) return usageError(`invalid --role "${role}"`);
 
-  const sim = await startSimulator({
+  const server = await startSimulator({
     profile: values.profile,
     host: values.host,
     port,
@@ -82,14 +90,9 @@ export async function simCommand(args: string[]): Promise<number> {
     schedulingPolicy: policy as SchedulingPolicy,
     priorityOrder: order,
   });
-  process.stdout.write(`splitserve sim ${values.profile} listening on ${sim.url}\n`);
+  process.stdout.write(`splitserve sim ${values.profile} listening on ${server.url}\n`);
 
   await untilStopped();
-  await sim.close();
+  await server.close();
   return 0;
-}
-
-function usageError(message: string): number {
-  process.stderr.write(`splitserve sim: ${message}\n\n${USAGE}`);
-  return 2;
 }

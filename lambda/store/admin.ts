@@ -28,6 +28,18 @@ export interface CreatedKey {
 
 const DAY = /^\d{4}-\d{2}-\d{2}$/;
 
+/**
+ * Whether `text` is a UTC day as `yyyy-mm-dd` that exists (`2026-02-30` and `2026-13-01` do not).
+ *
+ * @example
+ * isCalendarDay('2028-02-29'); // true
+ */
+export function isCalendarDay(text: string): boolean {
+  if (!DAY.test(text)) return false;
+  const date = new Date(`${text}T00:00:00Z`);
+  return !Number.isNaN(date.getTime()) && date.toISOString().slice(0, 10) === text;
+}
+
 function table(ctx: AdminContext): ConfigTable {
   return new ConfigTable(ctx.client, ctx.tables.config, ctx.now ? { now: ctx.now } : {});
 }
@@ -37,16 +49,21 @@ export function assertTenantId(id: string): void {
   if (!TENANT_ID_PATTERN.test(id)) throw new InvalidArgumentError(`invalid tenant id "${id}": 1-64 characters of [a-zA-Z0-9_.-]`);
 }
 
-/** Parses a tier list such as `priority,default` (`fast` means `priority`). */
-export function parseTiers(list: string): TierName[] {
+/**
+ * Parses a tier list such as `priority,default` (`fast` means `priority`); a tier outside `known`
+ * (by default every tier name; the CLI passes the tiers its config defines) is refused.
+ *
+ * @example
+ * parseTiers('fast,default', ['priority', 'default']); // ['priority', 'default']
+ */
+export function parseTiers(list: string, known: readonly TierName[] = TIER_NAMES): TierName[] {
   const tiers = list
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean)
     .map((s) => (s === 'fast' ? 'priority' : s));
   if (tiers.length === 0) throw new InvalidArgumentError('at least one tier is required');
-  const known: readonly string[] = TIER_NAMES;
-  for (const t of tiers) if (!known.includes(t)) throw new InvalidArgumentError(`unknown tier "${t}" (known: ${TIER_NAMES.join(', ')})`);
+  for (const t of tiers) if (!(known as readonly string[]).includes(t)) throw new InvalidArgumentError(`unknown tier "${t}" (known: ${known.join(', ')})`);
   return [...new Set(tiers)] as TierName[];
 }
 
@@ -116,7 +133,9 @@ export async function rotateKey(ctx: AdminContext, tenantId: string, keyId: stri
  * tenant when `tenantId` is undefined, over inclusive UTC days `yyyy-mm-dd`.
  */
 export async function getUsage(ctx: AdminContext, tenantId: string | undefined, from: string, to: string): Promise<UsageReport[]> {
-  if (!DAY.test(from) || !DAY.test(to)) throw new InvalidArgumentError('--from and --to are days: yyyy-mm-dd');
+  for (const [flag, day] of [['--from', from], ['--to', to]] as const) {
+    if (!isCalendarDay(day)) throw new InvalidArgumentError(`${flag} "${day}" is not a day of the calendar: yyyy-mm-dd`);
+  }
   if (from > to) throw new InvalidArgumentError('--from is after --to');
   const ids = tenantId !== undefined ? [tenantId] : (await listTenants(ctx)).map((t) => t.id);
   return Promise.all(ids.map((id) => usageReport(ctx.client, ctx.tables.usage, id, from, to)));

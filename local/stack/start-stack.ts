@@ -14,6 +14,8 @@
  * One local addition: `GET /metrics`, `/status` and `/status.json`, answered by this process from
  * the metrics its functions feed it (local/observability-routes.ts); the deployed API has none.
  */
+import type { AccessEntry } from '../access-log.ts';
+import { observeRequests } from '../access-log.ts';
 import { withEndpoints } from '../../lambda/backends/pool-directory.ts';
 import { parseConfig } from '../../lambda/core/config.ts';
 import type { SplitserveConfig } from '../../lambda/core/config.ts';
@@ -78,6 +80,17 @@ export interface StartStackOptions {
    * @default undefined (an embedded store in this process)
    */
   readonly storeEndpoint?: string;
+  /**
+   * Port of the embedded store on 127.0.0.1 (without `storeEndpoint`).
+   * @default 0 (any free port; the CLI passes DEFAULT_STORE_PORT)
+   */
+  readonly storePort?: number;
+  /**
+   * Called once per request the gateway's HTTP server answered, when the response ended (the CLI
+   * prints it as an access-log line at INFO).
+   * @default none
+   */
+  readonly onRequest?: (entry: AccessEntry) => void;
   /** Put the config's tenants back as written, over what the store holds (`--reseed`). @default false */
   readonly reseed?: boolean;
 }
@@ -126,6 +139,9 @@ export async function startStack(options: StartStackOptions): Promise<LocalStack
       for (const close of [...closers].reverse()) await Promise.resolve().then(close).catch(() => undefined);
     })());
   try {
+    // The store first: a port already taken fails at once, not after a synth of half a minute.
+    const store = await openLocalStore(options.storeEndpoint, options.storePort);
+    closers.push(() => store.close());
     const synth = await synthesize({ configPath: options.configPath, outDir: options.assemblyDir, onProgress: progress });
     const stack = await readCloudAssembly(synth.outDir);
     const resolver = createTemplateResolver(stack.template);
@@ -138,8 +154,6 @@ export async function startStack(options: StartStackOptions): Promise<LocalStack
     const templateConfig: SplitserveConfig = parseConfig(JSON.parse(pick(FUNCTION_ENV.config)), `${FUNCTION_ENV.config} of the template`);
     const configTable = pick(TABLE_ENV.config);
 
-    const store = await openLocalStore(options.storeEndpoint);
-    closers.push(() => store.close());
     const tables = tableDefinitionsFromTemplate(stack.template, resolver);
     await createTables(store.client, tables.map((t) => t.input));
     const seeded = await seedFromConfig(store.client, { config: configTable }, original, { reset: options.reseed });
@@ -196,6 +210,7 @@ export async function startStack(options: StartStackOptions): Promise<LocalStack
     // emulated API Gateway (which, as deployed, has no such routes).
     const apiGateway = apiGatewayListener(gatewayFn.handler as unknown as StreamingLambdaHandler, routes, gatewayFn.name, gatewayResponses);
     const server = await listen(withLocalRoutes(apiGateway, observabilityRoutes(metrics)), options.port ?? 8787, options.host ?? '127.0.0.1');
+    if (options.onRequest) observeRequests(server.server, options.onRequest);
     closers.push(() => server.close());
     progress(`ready in ${((performance.now() - started) / 1000).toFixed(1)} s`);
 

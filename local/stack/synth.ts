@@ -22,6 +22,9 @@ export const CDK_APP_COMMAND = 'npx tsx bin/app.ts';
 /** Folders and files whose content shapes the assembly (besides the config file). */
 export const SYNTH_INPUTS = ['bin', 'lib', 'lambda', 'package-lock.json', 'cdk.json'] as const;
 
+/** How often a running synth reports that it is still going. */
+export const SYNTH_PROGRESS_MS = 5000;
+
 /** Options of {@link synthesize}. */
 export interface SynthOptions {
   /** The config file passed to the app as `-c config=<absolute path>`. */
@@ -48,7 +51,10 @@ export interface SynthOptions {
    * @default false
    */
   readonly force?: boolean;
-  /** Progress lines ("synthesizing stack…", "synthesized stack in 6.2 s", "using cached synth"). */
+  /**
+   * Progress lines: what the synth does, "still synthesizing (10.0 s)…" every
+   * {@link SYNTH_PROGRESS_MS}, "synthesized the stack in 12.3 s …", or "using cached synth …".
+   */
   readonly onProgress?: (message: string) => void;
 }
 
@@ -178,7 +184,7 @@ async function synthesizeLocked(options: SynthOptions, outDir: string): Promise<
     options.onProgress?.(`using cached synth (${relative(root, outDir) || outDir})`);
     return { outDir, cached: true, hash, ms: performance.now() - started };
   }
-  options.onProgress?.('synthesizing stack…');
+  options.onProgress?.('synthesizing stack… (first start, or a source or the config changed): the CDK app builds the template, esbuild bundles the functions');
   await mkdir(dirname(outDir), { recursive: true });
   const staging = `${outDir}.staging-${process.pid}`;
   await rm(staging, { recursive: true, force: true });
@@ -198,6 +204,8 @@ async function synthesizeLocked(options: SynthOptions, outDir: string): Promise<
     '-o',
     staging,
   ];
+  // A synth is silent for a while: say it is still going, with the time so far.
+  const ticker = options.onProgress ? setInterval(() => options.onProgress!(`still synthesizing (${seconds()} s)…`), SYNTH_PROGRESS_MS) : undefined;
   try {
     await runCdk(args, root, options.validate ?? false);
     await rm(hashFile, { force: true });
@@ -205,8 +213,9 @@ async function synthesizeLocked(options: SynthOptions, outDir: string): Promise<
     await rename(staging, outDir);
     await writeFile(hashFile, `${hash}\n`);
   } finally {
+    clearInterval(ticker);
     await rm(staging, { recursive: true, force: true });
   }
-  options.onProgress?.(`synthesized stack in ${seconds()} s`);
+  options.onProgress?.(`synthesized the stack in ${seconds()} s (cached in ${relative(root, outDir) || outDir} for the next start)`);
   return { outDir, cached: false, hash, ms: performance.now() - started };
 }

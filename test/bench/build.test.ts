@@ -29,7 +29,7 @@ describe('prepareBuild', () => {
     }
     // The bundled CLI runs from there: packages resolve from the repository's node_modules.
     const help = execFileSync(nodeBinary(), [cli, 'start', '--help'], { cwd: REPO_ROOT, encoding: 'utf8' });
-    expect(help).toMatch(/^usage: splitserve start/);
+    expect(help).toMatch(/^usage: npm start -- \[--config FILE\]/);
   });
 
   it('keeps identifiers when asked for a readable build (profiles name functions as the sources do)', async () => {

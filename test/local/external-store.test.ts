@@ -105,6 +105,6 @@ describe('a gateway on a store in its own process', () => {
     ]);
     expect(result).toEqual([2, 2]);
     expect(written).toContain('invalid --store "localhost:4567"');
-    expect(written).toContain('invalid port "x"');
+    expect(written).toContain('splitserve store: invalid --port "x": expected a port number, 0 to 65535\nsee: npm run store -- --help\n');
   });
 });

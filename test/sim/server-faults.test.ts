@@ -186,6 +186,29 @@ describe('scripted faults', () => {
   });
 });
 
+describe('POST /sim/faults refusals', () => {
+  it('answers a bad plan with one OpenAI-shaped error naming the field, not a validator dump', async () => {
+    await withSim({}, async (sim) => {
+      const cases: Array<[unknown, string | null, string]> = [
+        [{ failNth: 'x' }, 'failNth', "Invalid 'failNth': "],
+        [{ onCalls: [0] }, 'onCalls.0', "Invalid 'onCalls.0': "],
+        [{ nope: true }, null, 'Invalid faults: Unrecognized key'],
+        [{ refuse: true }, 'refuse', "Invalid 'refuse': "],
+        [[1, 2], null, 'faults must be a JSON object'],
+      ];
+      for (const [body, param, start] of cases) {
+        const res = await post(`${sim.url}/sim/faults`, body);
+        expect(res.status).toBe(400);
+        const json = (await res.json()) as { error: { message: string; type: string; param: string | null; code: string | null } };
+        expect(json.error).toMatchObject({ type: 'invalid_request_error', param, code: null });
+        expect(json.error.message.slice(0, start.length)).toBe(start);
+        expect(json.error.message).not.toContain('\n');
+        expect(json.error.message).not.toContain('"path"');
+      }
+    });
+  });
+});
+
 describe('load and disconnects', () => {
   it('a client that goes away is counted as aborted and frees its batch slot', async () => {
     // gpu-aggregated at speedup 1: 1,000 tokens take ≈ 7 s, far longer than the test waits.

@@ -1,6 +1,8 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { hostname } from 'node:os';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adminCommand, STACK_TABLE_OUTPUTS, type AdminIO } from '../../bin/commands/admin.ts';
 import { STACK_OUTPUTS } from '../../lib/splitserve-stack.ts';
@@ -49,6 +51,9 @@ describe('admin operations', () => {
     await expect(admin.createTenant(ctx, { id: 'ops', tiers: ['default'] })).rejects.toBeInstanceOf(AlreadyExistsError);
     await expect(admin.createKey(ctx, 'nobody')).rejects.toBeInstanceOf(NotFoundInStoreError);
     await expect(admin.getUsage(ctx, 'ops', '2025-06-30', '2025-06-01')).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(admin.getUsage(ctx, 'ops', '2025-02-29', '2025-03-01')).rejects.toBeInstanceOf(InvalidArgumentError);
+    expect(['2028-02-29', '2026-12-31', '2026-02-30', '2026-13-01', '2026-1-01', '2026-00-10'].map(admin.isCalendarDay)).toEqual([true, true, false, false, false, false]);
+    expect(() => admin.parseTiers('priority,flex', ['priority', 'default'])).toThrow('unknown tier "flex" (known: priority, default)');
   });
 });
 
@@ -160,6 +165,42 @@ describe('splitserve admin', () => {
     expect(await adminCommand(['tenant', 'list'], { out: () => undefined, err: () => undefined })).toBe(2);
   });
 
+  it('refuses days that do not exist and tiers the config does not define, in one line and where the help is', async () => {
+    for (const [args, message] of [
+      [['usage', '--from', '2026-13-01', '--to', '2026-12-31'], 'splitserve admin: --from "2026-13-01" is not a day of the calendar: yyyy-mm-dd'],
+      [['usage', '--from', '2026-02-01', '--to', '2026-02-30'], 'splitserve admin: --to "2026-02-30" is not a day of the calendar: yyyy-mm-dd'],
+      [['limits', 'set', '--tenant', 'acme', '--tier', 'turbo'], 'splitserve admin: unknown tier "turbo" (known: priority, default)'],
+      [['tenant', 'create', '--tenant', 'flexy', '--tiers', 'flex'], 'splitserve admin: unknown tier "flex" (known: priority, default)'],
+      [['tenant', 'list', '--bogus'], "splitserve admin: Unknown option '--bogus'"],
+    ] as const) {
+      const r = await cli(...args);
+      expect(r.code).toBe(2);
+      expect(r.err).toBe(`${message}\nsee: npm run admin -- --help\n`);
+    }
+    expect((await cli('usage', '--from', '2028-02-29', '--to', '2028-02-29')).code).toBe(0);
+    // A config that defines flex makes it a known tier.
+    const dir = await mkdtemp(join(tmpdir(), 'splitserve-admin-'));
+    try {
+      const config = join(dir, 'flex.json');
+      await writeFile(config, JSON.stringify({
+        pools: { gpu: { protocol: 'openai', endpoints: ['http://127.0.0.1:9'] } },
+        models: { m: { pools: ['gpu'] } },
+        tiers: { flex: { route: { mode: 'aggregated', pool: 'gpu' } } },
+      }));
+      expect((await cli('tenant', 'create', '--tenant', 'flexy', '--tiers', 'flex', '--config', config)).code).toBe(0);
+      expect((await cli('tenant', 'create', '--tenant', 'flexy2', '--tiers', 'default', '--config', config)).err).toContain('unknown tier "default" (known: flex)');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('says in one line and a hint that nothing answers at the endpoint', async () => {
+    let err = '';
+    const code = await adminCommand(['tenant', 'list', '--endpoint', 'http://127.0.0.1:9', '--config-table', 'c', '--usage-table', 'u'], { out: () => undefined, err: (t) => void (err += t) });
+    expect(code).toBe(1);
+    expect(err).toBe('splitserve admin: nothing answers at 127.0.0.1:9\n  hint: check the URL, and that the store or gateway is running\n');
+  });
+
   it('finds the tables of a local endpoint by name when none are given', async () => {
     const other = await startEmbeddedDynamo();
     try {
@@ -185,7 +226,7 @@ describe('splitserve admin', () => {
     expect(JSON.parse(early.out)).toEqual({ items: 0, markers: 0, interrupted: 0, alreadyRecorded: 0 });
     const now = await cli('sweep', '--dead-local');
     expect(now.code).toBe(0);
-    expect(now.out).toBe('swept 1 marker items (1 open requests): 1 billed as interrupted, 0 already recorded\n');
+    expect(now.out).toBe('swept 1 marker item (1 open request): 1 billed as interrupted, 0 already recorded\n');
     const day = new Date().toISOString().slice(0, 10);
     const usage = await cli('usage', '--tenant', 'swept', '--from', day, '--to', day, '--json');
     expect(JSON.parse(usage.out).tiers).toEqual([expect.objectContaining({ tier: 'default', requests: 1, interrupted: 1, costUnits: 25 })]);
