@@ -422,7 +422,8 @@ async function startTarget(procs: ProcessGroup, name: TargetName, backends: Back
   io.progress(`starting ${name}…`, false);
   const args = name === 'lambda'
     ? [...build.lambdaHost, '--assembly', DEFAULT_ASSEMBLY_DIR, '--config', configFile, '--store', store.url, '--port', '0']
-    : [...build.cli, 'start', '--runtime', name, '--config', configFile, '--port', '0', '--store', store.url, '--log-level', 'warn'];
+    : // At the default log level (info: one access-log line per request), as a user runs it.
+      [...build.cli, 'start', '--runtime', name, '--config', configFile, '--port', '0', '--store', store.url];
   const gateway = await procs.spawnService({ name, args: [...nodeFlags, ...args], ready: READY, timeoutMs: GATEWAY_START_MS });
   return options.admissions.map((admission) => ({
     name, admission, pid: gateway.pid, storePid: store.pid,
