@@ -122,9 +122,15 @@ function keyOf(target: CheckTargets): string {
   return `${target.kind}:${target.pool}`;
 }
 
-/** One GET with the credential's header; after a 401/403, once more with the credential read again. */
+/**
+ * One GET with the credential's header; after a 401/403, once more with the credential read again.
+ * Redirects are not followed (a 3xx is an answer, and not a healthy one): fetch strips only
+ * `Authorization` on a redirect to another host, so following one would hand a credential sent in
+ * another header (`x-api-key`) to whatever host the endpoint names.
+ */
 async function get(url: string, timeoutMs: number, credential: UpstreamCredential | undefined): Promise<Response> {
-  const once = (header?: CredentialHeader) => fetch(url, { signal: AbortSignal.timeout(timeoutMs), ...(header ? { headers: { [header.name]: header.value } } : {}) });
+  const once = (header?: CredentialHeader) =>
+    fetch(url, { redirect: 'manual', signal: AbortSignal.timeout(timeoutMs), ...(header ? { headers: { [header.name]: header.value } } : {}) });
   if (!credential) return once();
   const sent = await credential.header();
   const res = await once(sent);
