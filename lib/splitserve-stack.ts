@@ -20,7 +20,7 @@ import { PlanTaskFunctions } from './plan-task-functions.ts';
 import { assertPoolsReachable } from './private-addresses.ts';
 import { TRACE_CALLS_CONTEXT } from './splitserve-function.ts';
 import { Tables, type TablesProps } from './tables.ts';
-import { assertDeployableCredentials, grantUpstreamCredentials } from './upstream-credentials.ts';
+import { assertCredentialsInRegion, assertDeployableCredentials, grantUpstreamCredentials } from './upstream-credentials.ts';
 
 /** Logical IDs of the stack outputs (the local runtime and scripts read them by these names). */
 export const STACK_OUTPUTS = {
@@ -100,7 +100,10 @@ export class SplitserveStack extends Stack {
   constructor(scope: Construct, id: string, props: SplitserveStackProps) {
     super(scope, id, props);
     const config = toDeployConfig(props.config, props.configSource);
-    if (props.local !== true) assertDeployableCredentials(config, props.configSource);
+    if (props.local !== true) {
+      assertDeployableCredentials(config, props.configSource);
+      assertCredentialsInRegion(this, config, props.configSource);
+    }
     const configJson = serializeDeployConfig(config);
     const simulated = simulatedPools(config);
     if (simulated.length > 0) {

@@ -6,7 +6,7 @@
  * A pool reading its credential from an environment variable cannot be deployed: the value would
  * have to be in the template, in clear.
  */
-import { Stack } from 'aws-cdk-lib';
+import { Stack, Token } from 'aws-cdk-lib';
 import { Grant, type IGrantable } from 'aws-cdk-lib/aws-iam';
 import type { Construct } from 'constructs';
 import { PARAMETER_ARN_PATTERN } from '../lambda/core/config.ts';
@@ -70,6 +70,32 @@ export function assertDeployableCredentials(config: DeployConfig, source = 'conf
   );
 }
 
+/** The services that decrypt the pools' credentials on the functions' behalf, in their regions (`kms:ViaService`). */
+function viaServices(scope: Construct, config: DeployConfig): string[] {
+  const { secretArns, parameterArns } = credentialResources(scope, config);
+  const region = (arn: string) => arn.split(':')[3] ?? Stack.of(scope).region;
+  return [...new Set([...secretArns.map((a) => `secretsmanager.${region(a)}.amazonaws.com`), ...parameterArns.map((a) => `ssm.${region(a)}.amazonaws.com`)])];
+}
+
+/**
+ * Refuses, when the functions run in a VPC, a secret or parameter in another region than the
+ * stack's (when the stack's region is known at synth): the VPC's Secrets Manager and SSM
+ * endpoints serve the stack's region only, and a VPC without a NAT has no other way out.
+ *
+ * @throws ConfigError naming each such credential
+ */
+export function assertCredentialsInRegion(scope: Construct, config: DeployConfig, source = 'config'): void {
+  const region = Stack.of(scope).region;
+  if (config.vpc === undefined || Token.isUnresolved(region)) return;
+  const { secretArns, parameterArns } = credentialResources(scope, config);
+  const elsewhere = [...secretArns, ...parameterArns].filter((arn) => !Token.isUnresolved(arn) && arn.split(':')[3] !== region);
+  if (elsewhere.length === 0) return;
+  throw new ConfigError(
+    `${source}: ${elsewhere.join(', ')}: in another region than the stack's (${region}). With a "vpc" the functions reach Secrets Manager and SSM ` +
+      "through the VPC's endpoints, which serve the stack's region only. Copy the credential into " + region + ' (Secrets Manager replicas work), or deploy the stack in its region.',
+  );
+}
+
 /**
  * Grants each grantee read on exactly the credentials the pools name (see {@link credentialResources}).
  *
@@ -81,7 +107,9 @@ export function grantUpstreamCredentials(scope: Construct, config: DeployConfig,
   for (const grantee of grantees) {
     if (secretArns.length > 0) grants.push(Grant.addToPrincipal({ grantee, actions: [...SECRET_READ_ACTIONS], resourceArns: [...secretArns] }));
     if (parameterArns.length > 0) grants.push(Grant.addToPrincipal({ grantee, actions: [...PARAMETER_READ_ACTIONS], resourceArns: [...parameterArns] }));
-    if (kmsKeyArns.length > 0) grants.push(Grant.addToPrincipal({ grantee, actions: [...KEY_DECRYPT_ACTIONS], resourceArns: [...kmsKeyArns] }));
+    // Only when Secrets Manager or SSM asks for the decryption on the function's behalf: the key
+    // may protect more than the pools' credentials.
+    if (kmsKeyArns.length > 0) grants.push(Grant.addToPrincipal({ grantee, actions: [...KEY_DECRYPT_ACTIONS], resourceArns: [...kmsKeyArns], conditions: { 'ForAnyValue:StringEquals': { 'kms:ViaService': viaServices(scope, config) } } }));
   }
   return grants;
 }

@@ -13,7 +13,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../lambda/core/config.ts';
 import { ConfigError } from '../../lambda/core/errors.ts';
 import { SplitserveStack } from '../../lib/splitserve-stack.ts';
-import { assertDeployableCredentials, credentialResources, grantUpstreamCredentials } from '../../lib/upstream-credentials.ts';
+import { assertCredentialsInRegion, assertDeployableCredentials, credentialResources, grantUpstreamCredentials } from '../../lib/upstream-credentials.ts';
 import { toDeployConfig } from '../../lib/deploy-config.ts';
 
 const context = JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8')).context as Record<string, unknown>;
@@ -131,6 +131,22 @@ describe('grantUpstreamCredentials', () => {
     Template.fromStack(stack).resourceCountIs('AWS::IAM::Policy', 0);
   });
 
+  it('lets the functions decrypt with a named key only through Secrets Manager or SSM, in the credentials\' regions', () => {
+    const stack = new Stack(new App({ context }), 'KeyCondition', { env: ENV });
+    const role = new Role(stack, 'Fn', { assumedBy: new ServicePrincipal('lambda.amazonaws.com') });
+    grantUpstreamCredentials(stack, toDeployConfig(parseConfig(authConfig)), [role]);
+    const policies = Object.values((Template.fromStack(stack).toJSON() as { Resources: Resources }).Resources).filter((r) => r.Type === 'AWS::IAM::Policy');
+    const statements = policies.flatMap((p) => p.Properties!.PolicyDocument.Statement as Array<{ Action: string; Condition?: unknown; Resource: unknown }>);
+    const decrypt = statements.filter((st) => st.Action === 'kms:Decrypt');
+    expect(decrypt).toHaveLength(1);
+    expect(decrypt[0]!.Resource).toBe(KEY_ARN);
+    expect(decrypt[0]!.Condition).toEqual({
+      'ForAnyValue:StringEquals': {
+        'kms:ViaService': ['secretsmanager.us-east-1.amazonaws.com', 'secretsmanager.eu-west-1.amazonaws.com', 'ssm.us-east-1.amazonaws.com', 'ssm.us-west-2.amazonaws.com'],
+      },
+    });
+  });
+
   it('names a parameter given by name in the stack\'s account and region', () => {
     const stack = new Stack(new App({ context }), 'Parameters', { env: { account: '111122223333', region: 'ap-south-1' } });
     const config = toDeployConfig(parseConfig(authConfig));
@@ -151,5 +167,25 @@ describe('a deploy with an env credential', () => {
   it('is accepted for the local runtime only', () => {
     expect(() => assertDeployableCredentials(toDeployConfig(withEnv))).toThrow(ConfigError);
     expect(() => assertDeployableCredentials(toDeployConfig(parseConfig(authConfig)))).not.toThrow();
+  });
+});
+
+describe('credentials in another region, with the functions in a VPC', () => {
+  const inVpc = (pools: Record<string, unknown>) => toDeployConfig(parseConfig({ ...authConfig, pools, vpc: { create: true } }));
+  const stackIn = (region: string | undefined) => new Stack(new App({ context }), `Region${region ?? 'Agnostic'}`, region ? { env: { account: '123456789012', region } } : {});
+
+  it('are refused when the stack\'s region is known, naming each credential', () => {
+    const config = inVpc(authConfig.pools);
+    expect(() => assertCredentialsInRegion(stackIn('us-east-1'), config, 'deploy.json')).toThrow(ConfigError);
+    expect(() => assertCredentialsInRegion(stackIn('us-east-1'), config, 'deploy.json')).toThrow(
+      new RegExp(`^deploy\\.json: ${DECODE_SECRET}, ${SHARED_PARAMETER}: in another region than the stack's \\(us-east-1\\)`),
+    );
+  });
+
+  it('are accepted without a VPC, in the stack\'s region, or when the region is only known at deploy', () => {
+    expect(() => assertCredentialsInRegion(stackIn('us-east-1'), toDeployConfig(parseConfig(authConfig)))).not.toThrow();
+    const sameRegion = { ...authConfig.pools, 'cs3-decode': authConfig.pools.open, hosted: authConfig.pools.open };
+    expect(() => assertCredentialsInRegion(stackIn('us-east-1'), inVpc(sameRegion))).not.toThrow();
+    expect(() => assertCredentialsInRegion(stackIn(undefined), inVpc(authConfig.pools))).not.toThrow();
   });
 });
