@@ -76,6 +76,19 @@ function cleared(err: unknown, header: CredentialHeader): unknown {
   if (isRefusal(err)) return new UpstreamError(`The ${err.pool ?? 'upstream'} backend refused the pool's credential (HTTP ${err.upstreamStatus}).`, 502, false, err.pool, err.upstreamStatus);
   if (!(err instanceof Error)) return err;
   const token = header.value.startsWith('Bearer ') ? header.value.slice('Bearer '.length) : header.value;
-  if (token.length > 0 && err.message.includes(token)) err.message = err.message.split(token).join('[credential]');
+  if (token.length === 0) return err;
+  if (err.message.includes(token)) err.message = err.message.split(token).join('[credential]');
+  // A backend's message is cut to a bounded length (upstream-client.ts): a cut inside a quoted
+  // value leaves its first characters at the end of the message.
+  const cutAt = truncatedCopyAt(err.message, token);
+  if (cutAt !== -1) err.message = `${err.message.slice(0, cutAt)}[credential]`;
   return err;
+}
+
+/** Where a prefix of `token` (4 characters or more) ends `message`, or -1. */
+function truncatedCopyAt(message: string, token: string): number {
+  for (let n = Math.min(token.length - 1, message.length); n >= 4; n--) {
+    if (message.endsWith(token.slice(0, n))) return message.length - n;
+  }
+  return -1;
 }

@@ -136,6 +136,27 @@ describe('pool credentials through the gateway', () => {
     expect(JSON.stringify((err as InstanceType<typeof OpenAI.APIError>).error)).not.toContain(SECRETS.decode);
     accepted.decode = SECRETS.decode;
   });
+
+  it('a backend error quoting the value, cut inside the quote, reaches the client without the value\'s first characters', async () => {
+    // The gateway keeps the first 500 characters of a backend's message: this one is cut 6
+    // characters into the credential.
+    const message = `${'x'.repeat(489)} key ${SECRETS.gpu} rejected`;
+    const normal = engine('authorization', () => `Bearer ${accepted.gpu}`);
+    backends.gpu.respond((req, res) => {
+      if (req.path !== '/v1/chat/completions') return normal(req, res);
+      res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { message, type: 'invalid_request_error' } }));
+    });
+    try {
+      const err = await client.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'hi' }], max_tokens: 2, service_tier: 'default' }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(OpenAI.BadRequestError);
+      const text = (err as InstanceType<typeof OpenAI.APIError>).error as { message: string };
+      expect(message.slice(0, 500).endsWith(SECRETS.gpu.slice(0, 6))).toBe(true); // the cut is inside the value
+      expect(text.message.endsWith(' key [credential]')).toBe(true);
+      expect(text.message).not.toContain(SECRETS.gpu.slice(0, 4));
+    } finally {
+      backends.gpu.respond(normal);
+    }
+  });
 });
 
 describe('a pool credential that cannot be read', () => {
