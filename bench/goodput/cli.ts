@@ -8,7 +8,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { CommandLineError, runCommand } from '../../bin/commands/command-line.ts';
+import { CommandLineError, runParsed } from '../../bin/commands/command-line.ts';
 import { DEFAULT_PROFILES } from './cluster.ts';
 import type { ExperimentResult, LoadName } from './experiment.ts';
 import { LOAD_POINTS, QUEUE_FACTOR_CANDIDATES, THRESHOLD_CANDIDATES, TIER_SLOS, runExperiment } from './experiment.ts';
@@ -124,14 +124,7 @@ export function resultDocument(result: ExperimentResult, startedAt: string): Rec
  * process.exitCode = await goodputCommand(['--duration', '20']);
  */
 export function goodputCommand(args: string[]): Promise<number> {
-  return runCommand('bench goodput', async () => {
-    const options = parseGoodputArgs(args);
-    if (options.help) {
-      process.stdout.write(GOODPUT_USAGE);
-      return 0;
-    }
-    return runGoodput(options);
-  });
+  return runParsed('bench goodput', args, parseGoodputArgs, GOODPUT_USAGE, runGoodput);
 }
 
 async function runGoodput(options: GoodputOptions): Promise<number> {

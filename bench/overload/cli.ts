@@ -9,7 +9,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { CommandLineError, runCommand } from '../../bin/commands/command-line.ts';
+import { CommandLineError, runParsed } from '../../bin/commands/command-line.ts';
 import { REPO_ROOT } from '../processes.ts';
 import { formatFigures } from './report.ts';
 import type { OverloadOptions } from './run.ts';
@@ -89,14 +89,7 @@ export function parseOverloadArgs(args: string[]): OverloadOptions & { readonly 
  * target is met, 1 when one is missed, 2 on a bad command line (one line and where the help is).
  */
 export function overloadCommand(args: string[]): Promise<number> {
-  return runCommand('bench overload', async () => {
-    const options = parseOverloadArgs(args);
-    if (options.help) {
-      process.stdout.write(USAGE);
-      return 0;
-    }
-    return runOverload(options);
-  });
+  return runParsed('bench overload', args, parseOverloadArgs, USAGE, runOverload);
 }
 
 async function runOverload(options: ReturnType<typeof parseOverloadArgs>): Promise<number> {

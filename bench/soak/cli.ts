@@ -8,7 +8,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { CommandLineError, runCommand } from '../../bin/commands/command-line.ts';
+import { CommandLineError, runParsed } from '../../bin/commands/command-line.ts';
 import { REPO_ROOT } from '../processes.ts';
 import { soakChart } from './chart.ts';
 import { formatLedger } from './ledger.ts';
@@ -122,14 +122,7 @@ export function writeSoakReport(report: SoakReport, jsonOut: string | undefined)
 
 /** Runs the command; resolves the exit code. */
 export function soakMain(args: readonly string[]): Promise<number> {
-  return runCommand('bench soak', async () => {
-    const parsed = parseSoakArgs(args);
-    if (parsed.help) {
-      process.stdout.write(USAGE);
-      return 0;
-    }
-    return runSoakCommand(parsed);
-  });
+  return runParsed('bench soak', args, parseSoakArgs, USAGE, runSoakCommand);
 }
 
 async function runSoakCommand(parsed: ReturnType<typeof parseSoakArgs>): Promise<number> {

@@ -12,7 +12,7 @@ import { REPO_ROOT } from '../../bench/processes.ts';
 import { formatReport, writeReportJson } from '../../bench/report.ts';
 import { runBench } from '../../bench/run.ts';
 import type { BenchIo } from '../../bench/run.ts';
-import { runCommand } from './command-line.ts';
+import { runParsed } from './command-line.ts';
 
 function stderrProgress(): BenchIo & { finish(): void } {
   const tty = process.stderr.isTTY === true;
@@ -45,14 +45,7 @@ export function benchCommand(args: string[]): Promise<number> {
   if (args[0] === 'goodput') return goodputCommand(args.slice(1));
   if (args[0] === 'overload') return overloadCommand(args.slice(1));
   if (args[0] === 'soak') return soakMain(args.slice(1));
-  return runCommand('bench', async () => {
-    const options = parseBenchArgs(args);
-    if (options.help) {
-      process.stdout.write(BENCH_USAGE);
-      return 0;
-    }
-    return runBenchmark(options);
-  });
+  return runParsed('bench', args, parseBenchArgs, BENCH_USAGE, runBenchmark);
 }
 
 async function runBenchmark(options: ReturnType<typeof parseBenchArgs>): Promise<number> {

@@ -96,6 +96,30 @@ export async function runCommand(name: CommandName, body: () => Promise<number>)
 }
 
 /**
+ * {@link runCommand} for a command whose parsed options carry `help`: prints `usage` and resolves 0
+ * when asked for help, runs the command with its options otherwise.
+ *
+ * @example
+ * return runParsed('bench goodput', args, parseGoodputArgs, GOODPUT_USAGE, runGoodput);
+ */
+export function runParsed<O extends { readonly help: boolean }>(
+  name: CommandName,
+  args: readonly string[],
+  parse: (args: string[]) => O,
+  usage: string,
+  run: (options: O) => Promise<number>,
+): Promise<number> {
+  return runCommand(name, async () => {
+    const options = parse([...args]);
+    if (options.help) {
+      process.stdout.write(usage);
+      return 0;
+    }
+    return run(options);
+  });
+}
+
+/**
  * What a refused command line prints: one line, then where the help is.
  *
  * @example
