@@ -70,11 +70,14 @@ export function assertDeployableCredentials(config: DeployConfig, source = 'conf
   );
 }
 
+/** The region field of an ARN (`arn:<partition>:<service>:<region>:…`). */
+function regionOf(arn: string): string {
+  return arn.split(':')[3] ?? '';
+}
+
 /** The services that decrypt the pools' credentials on the functions' behalf, in their regions (`kms:ViaService`). */
-function viaServices(scope: Construct, config: DeployConfig): string[] {
-  const { secretArns, parameterArns } = credentialResources(scope, config);
-  const region = (arn: string) => arn.split(':')[3] ?? Stack.of(scope).region;
-  return [...new Set([...secretArns.map((a) => `secretsmanager.${region(a)}.amazonaws.com`), ...parameterArns.map((a) => `ssm.${region(a)}.amazonaws.com`)])];
+function viaServices({ secretArns, parameterArns }: CredentialResources): string[] {
+  return [...new Set([...secretArns.map((a) => `secretsmanager.${regionOf(a)}.amazonaws.com`), ...parameterArns.map((a) => `ssm.${regionOf(a)}.amazonaws.com`)])];
 }
 
 /**
@@ -88,7 +91,7 @@ export function assertCredentialsInRegion(scope: Construct, config: DeployConfig
   const region = Stack.of(scope).region;
   if (config.vpc === undefined || Token.isUnresolved(region)) return;
   const { secretArns, parameterArns } = credentialResources(scope, config);
-  const elsewhere = [...secretArns, ...parameterArns].filter((arn) => !Token.isUnresolved(arn) && arn.split(':')[3] !== region);
+  const elsewhere = [...secretArns, ...parameterArns].filter((arn) => !Token.isUnresolved(arn) && regionOf(arn) !== region);
   if (elsewhere.length === 0) return;
   throw new ConfigError(
     `${source}: ${elsewhere.join(', ')}: in another region than the stack's (${region}). With a "vpc" the functions reach Secrets Manager and SSM ` +
@@ -102,14 +105,16 @@ export function assertCredentialsInRegion(scope: Construct, config: DeployConfig
  * @returns the grants made (none when no pool names a secret or a parameter)
  */
 export function grantUpstreamCredentials(scope: Construct, config: DeployConfig, grantees: readonly IGrantable[]): Grant[] {
-  const { secretArns, parameterArns, kmsKeyArns } = credentialResources(scope, config);
+  const resources = credentialResources(scope, config);
+  const { secretArns, parameterArns, kmsKeyArns } = resources;
+  const decryptVia = kmsKeyArns.length > 0 ? viaServices(resources) : [];
   const grants: Grant[] = [];
   for (const grantee of grantees) {
     if (secretArns.length > 0) grants.push(Grant.addToPrincipal({ grantee, actions: [...SECRET_READ_ACTIONS], resourceArns: [...secretArns] }));
     if (parameterArns.length > 0) grants.push(Grant.addToPrincipal({ grantee, actions: [...PARAMETER_READ_ACTIONS], resourceArns: [...parameterArns] }));
     // Only when Secrets Manager or SSM asks for the decryption on the function's behalf: the key
     // may protect more than the pools' credentials.
-    if (kmsKeyArns.length > 0) grants.push(Grant.addToPrincipal({ grantee, actions: [...KEY_DECRYPT_ACTIONS], resourceArns: [...kmsKeyArns], conditions: { 'ForAnyValue:StringEquals': { 'kms:ViaService': viaServices(scope, config) } } }));
+    if (kmsKeyArns.length > 0) grants.push(Grant.addToPrincipal({ grantee, actions: [...KEY_DECRYPT_ACTIONS], resourceArns: [...kmsKeyArns], conditions: { 'ForAnyValue:StringEquals': { 'kms:ViaService': decryptVia } } }));
   }
   return grants;
 }
