@@ -124,6 +124,12 @@ const poolSchema = z
     upstreamModels: z.optional(z.record(z.string(), z.string())),
     /** Endpoint selection: `round-robin` (when absent) or `least-outstanding` (power of two choices). */
     policy: z.optional(z.enum(['round-robin', 'least-outstanding'])),
+    /**
+     * Prefix-cache affinity (off when absent): a request's routing key (its session, else the hash
+     * of its prompt's opening) picks its endpoint by rendezvous hashing, unless that endpoint's
+     * load exceeds `loadFactor` (default 1.25) × the pool's average; requests without a key use `policy`.
+     */
+    affinity: z.optional(z.strictObject({ loadFactor: z.optional(z.number().check(z.gte(1), z.lte(10))) })),
     /** Disaggregated routes: choose the decode endpoint first, then prefill (as llm-d); set on either pool. */
     pairing: z.optional(z.enum(['decode-first'])),
     /** Health checks (off when absent): GET `path` (default `/health`) every `intervalMs` (5000), `timeoutMs` (1000). */
