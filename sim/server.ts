@@ -22,6 +22,7 @@ import type { SimFaults } from './faults.ts';
 import { readBody } from '../lambda/core/read-body.ts';
 import { MAX_BODY_BYTES, sendError, sendJson } from './http-util.ts';
 import { METRICS_CONTENT_TYPE, metricsText } from './metrics.ts';
+import { PrefixCache } from './prefix-cache.ts';
 import { getProfile } from './profiles.ts';
 import { hashString, mulberry32, randomHex } from './prng.ts';
 import { BatchSlots } from './slots.ts';
@@ -62,6 +63,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     stats: new StatsRecorder(profile.name, role),
     nextBlockId: 0,
     rooms: new BootstrapRooms(),
+    prefixCache: new PrefixCache(options.prefixCacheTokens ?? 0, profile.kvBlockTokens),
     shutdown: new AbortController(),
   };
 
@@ -102,6 +104,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     url,
     port: ctx.port,
     stats: () => ctx.stats.snapshot(ctx.slots.active, ctx.slots.queued),
+    prefixCache: () => ({ lookups: ctx.prefixCache.lookups, promptTokens: ctx.prefixCache.promptTokens, cachedTokens: ctx.prefixCache.hitTokens }),
     setFaults: (faults: SimFaults) => {
       ctx.faults = simFaultsSchema.parse(faults);
       applyRefusal();

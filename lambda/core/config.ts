@@ -36,6 +36,8 @@ const simulateSchema = z.strictObject({
    * so the tiers' engine priorities take effect) or `fcfs`.
    */
   schedulingPolicy: z._default(z.enum(['priority', 'fcfs']), 'priority'),
+  /** Prefix-cache capacity per replica, in tokens (0 or absent: no prefix cache). */
+  prefixCacheTokens: z.optional(z.int().check(z.minimum(0), z.maximum(100_000_000))),
 });
 
 /** Where a pool's upstream credential is read: Secrets Manager, SSM Parameter Store, or (local runs only) an environment variable. */
