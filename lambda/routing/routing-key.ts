@@ -2,9 +2,10 @@
  * The routing key of a request, computed once at the edge and carried in the plan state (both
  * executors see it): what a pool with `affinity` keeps on one endpoint (prefix-affinity.ts).
  *
- * - Session: the `x-session-id` header, else the OpenAI `user` field: `s:` + a hash of the tenant
- *   and the value, so a session's turns meet their own history in the engine's prefix cache, and
- *   two tenants' equal session names are two keys. The value itself is never kept.
+ * - Session: the `x-session-id` header, else the OpenAI `prompt_cache_key` field (OpenAI's own
+ *   cache-routing hint), else the `user` field (which it replaces): `s:` + a hash of the tenant and
+ *   the value, so a session's turns meet their own history in the engine's prefix cache, and two
+ *   tenants' equal session names are two keys. The value itself is never kept.
  * - Otherwise the prompt's prefix: `p:` + a hash of the conversation up to and including its
  *   first user message (the system prompt and the opening question, which every later turn of
  *   the conversation repeats unchanged), at most {@link PREFIX_KEY_CHARS} characters of it; for
@@ -64,8 +65,13 @@ export function promptOpening(body: Record<string, unknown>): string {
   return text.slice(0, PREFIX_KEY_CHARS);
 }
 
+/** Body fields that name a session, in order of preference. */
+const SESSION_FIELDS = ['prompt_cache_key', 'user'] as const;
+
 /**
- * The session a request names: its `x-session-id` header, else its `user` field.
+ * The session a request names: its `x-session-id` header, else its `prompt_cache_key` field,
+ * else its `user` field (a field that is not a string of 1 to {@link MAX_SESSION_CHARS}
+ * characters is passed over).
  *
  * @throws InvalidRequestError when the header is empty or longer than {@link MAX_SESSION_CHARS}
  */
@@ -76,8 +82,11 @@ export function sessionOf(header: string | undefined, body: Record<string, unkno
     }
     return header;
   }
-  const user = body['user'];
-  return typeof user === 'string' && sessionSchema.safeParse(user).success ? user : undefined;
+  for (const field of SESSION_FIELDS) {
+    const value = body[field];
+    if (typeof value === 'string' && sessionSchema.safeParse(value).success) return value;
+  }
+  return undefined;
 }
 
 /**

@@ -164,10 +164,11 @@ describe('routing key', () => {
     expect(routingKey('t', undefined, { model: 'm', prompt: '' })).toBeUndefined();
   });
 
-  it('prefers a session (x-session-id, else user), scoped to the tenant, and never keeps its value', () => {
+  it('prefers a session (x-session-id, else prompt_cache_key, else user), scoped to the tenant, and never keeps its value', () => {
     const withUser = { ...turn1, user: 'alice' };
     expect(sessionOf(undefined, withUser)).toBe('alice');
-    expect(sessionOf('sess-42', withUser)).toBe('sess-42');
+    expect(sessionOf(undefined, { ...withUser, prompt_cache_key: 'conv-7' })).toBe('conv-7');
+    expect(sessionOf('sess-42', { ...withUser, prompt_cache_key: 'conv-7' })).toBe('sess-42');
     const key = routingKey('tenant-a', 'alice', withUser)!;
     expect(key).toMatch(/^s:/);
     expect(key).not.toContain('alice');
@@ -180,5 +181,6 @@ describe('routing key', () => {
     expect(() => sessionOf('s'.repeat(MAX_SESSION_CHARS + 1), {})).toThrow(/x-session-id/);
     expect(sessionOf(undefined, { user: 42 })).toBeUndefined();
     expect(sessionOf(undefined, { user: 'u'.repeat(MAX_SESSION_CHARS + 1) })).toBeUndefined();
+    expect(sessionOf(undefined, { prompt_cache_key: '', user: 'bob' })).toBe('bob');
   });
 });
