@@ -28,7 +28,7 @@ import { StreamShaper } from './response-shape.ts';
 import { neverFitRefusal } from './request-fit.ts';
 import { relayStream } from './stream-relay.ts';
 import { openRequestOf, usageRecordOf } from './usage-record.ts';
-import { routingKey, sessionOf } from '../routing/routing-key.ts';
+import { routesByKey, routingKey, sessionOf } from '../routing/routing-key.ts';
 import { grantTier, normaliseTier } from '../routing/tier-grant.ts';
 import { applyCompletionLimit, estimatePromptTokens, maxCompletionTokens, tokenBounds } from './token-estimate.ts';
 
@@ -72,7 +72,8 @@ export async function handleGeneration(deps: GatewayDeps, api: ApiKind, rawBody:
   if (!tier) throw new PermissionDeniedError(`Your account has no service tier that serves the model '${body.model}'.`);
   const route = tierRoute(deps.config, tier, body.model);
   const promptEstimate = estimatePromptTokens(api, body);
-  const key = routingKey(ctx.principal.tenant.id, sessionOf(ctx.session, body), body);
+  const session = sessionOf(ctx.session, body);
+  const key = routesByKey(deps.config) ? routingKey(ctx.principal.tenant.id, session, body) : undefined;
   // The engine gets the completion limit reserved; admission reserves an upper bound of the
   // request's tokens (token-estimate.ts); the overload guard weighs the central estimate.
   const bounds = tokenBounds(api, applyCompletionLimit(api, body, deps.config.defaultMaxTokens), deps.config.defaultMaxTokens);

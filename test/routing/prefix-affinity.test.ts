@@ -8,7 +8,8 @@ import { selectPairDecodeFirst } from '../../lambda/routing/pair-selection.ts';
 import type { EndpointView, SelectionPolicy } from '../../lambda/routing/policy.ts';
 import { DEFAULT_LOAD_FACTOR, prefixAffinity, rendezvousOrder } from '../../lambda/routing/prefix-affinity.ts';
 import { roundRobin } from '../../lambda/routing/round-robin.ts';
-import { MAX_SESSION_CHARS, PREFIX_KEY_CHARS, promptOpening, routingKey, sessionOf } from '../../lambda/routing/routing-key.ts';
+import { parseConfig } from '../../lambda/core/config.ts';
+import { MAX_SESSION_CHARS, PREFIX_KEY_CHARS, promptOpening, routesByKey, routingKey, sessionOf } from '../../lambda/routing/routing-key.ts';
 
 const endpoints = (n: number, load: (i: number) => number = () => 0): EndpointView[] =>
   Array.from({ length: n }, (_, i) => ({ url: `http://10.0.0.${i + 1}:8000`, outstanding: load(i) }));
@@ -174,6 +175,17 @@ describe('routing key', () => {
     expect(key).not.toContain('alice');
     expect(routingKey('tenant-b', 'alice', withUser)).not.toBe(key);
     expect(routingKey('tenant-a', 'alice', turn2)).toBe(key);
+  });
+
+  it('is computed only for a config with a pool that routes by it', () => {
+    const config = (affinity: object | undefined) =>
+      parseConfig({
+        pools: { gpu: { protocol: 'openai', endpoints: ['http://127.0.0.1:1'], ...(affinity ? { affinity } : {}) }, other: { protocol: 'openai', endpoints: ['http://127.0.0.1:2'] } },
+        models: { m: { pools: ['gpu', 'other'] } },
+        tiers: { default: { route: { mode: 'aggregated', pool: 'gpu' } } },
+      });
+    expect(routesByKey(config({}))).toBe(true);
+    expect(routesByKey(config(undefined))).toBe(false);
   });
 
   it('refuses an empty or overlong session header (400) and ignores an unusable user field', () => {
