@@ -130,6 +130,20 @@ describe('prefix-cache affinity through the gateway (aggregated pool, three engi
     expect(run.hitRate).toBeGreaterThan(0.75);
   });
 
+  it('routes streamed turns (the in-process executor) by the same key as non-streamed ones', async () => {
+    const engines = await sims(3, 'gpu-aggregated');
+    const client = await gateway(pool(engines, { affinity: {} }), { mode: 'aggregated', pool: 'gpu' });
+    for (let s = 0; s < 4; s++) {
+      const messages: Message[] = ownOpening(s);
+      const first = await client.chat.completions.create({ model: MODEL, messages, max_tokens: 4 });
+      messages.push({ role: 'assistant', content: first.choices[0]!.message.content ?? '' }, { role: 'user', content: filler(`next${s}`, 300) });
+      const stream = await client.chat.completions.create({ model: MODEL, messages, max_tokens: 4, stream: true, stream_options: { include_usage: true } });
+      let usage: (OpenAI.CompletionUsage & { prompt_tokens_details?: { cached_tokens?: number } }) | undefined;
+      for await (const chunk of stream) if (chunk.usage) usage = chunk.usage;
+      expect(usage!.prompt_tokens_details?.cached_tokens).toBeGreaterThanOrEqual(Math.floor(first.usage!.prompt_tokens / 16) * 16);
+    }
+  });
+
   it('answers 400 to an overlong x-session-id header', async () => {
     const engines = await sims(2, 'gpu-aggregated');
     const client = await gateway(pool(engines, { affinity: {} }), { mode: 'aggregated', pool: 'gpu' });
