@@ -380,15 +380,18 @@ export class PoolDirectory implements StepPools, QueueSource, PoolGauges {
     return { target: this.target(pool.name, i === undefined ? '' : pool.endpoints[i]!.url), release: NO_LEASE };
   }
 
-  /** Leases for a protocol that calls prefill with decode and retries on a fresh pair (SGLang). */
-  pairLeases(prefillPool: string, decodePool: string, decode: EndpointLease): PairLeases {
+  /**
+   * Leases for a protocol that calls prefill with decode and retries on a fresh pair (SGLang); a
+   * fresh pair is chosen by `key` on a pool with `affinity` (the key's next endpoints, `avoid` left out).
+   */
+  pairLeases(prefillPool: string, decodePool: string, decode: EndpointLease, key?: string): PairLeases {
     return {
       decode,
       prefill: (endpoint) => this.acquire(prefillPool, endpoint),
       fresh: (avoid) => {
-        const d = this.acquire(decodePool, undefined, avoid);
+        const d = this.acquire(decodePool, undefined, avoid, key);
         try {
-          return { decode: d, prefill: this.acquire(prefillPool, undefined, avoid) };
+          return { decode: d, prefill: this.acquire(prefillPool, undefined, avoid, key) };
         } catch (err) {
           d.release();
           throw err;

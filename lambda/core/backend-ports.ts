@@ -228,7 +228,7 @@ export interface StepPools {
   /** The target of one endpoint of a pool (no lease). */
   target(pool: string, endpoint: string): BackendTarget;
   /** Leases for a protocol that calls prefill with decode and retries on a fresh pair. */
-  pairLeases(prefillPool: string, decodePool: string, decode: EndpointLease): PairLeases;
+  pairLeases(prefillPool: string, decodePool: string, decode: EndpointLease, key?: string): PairLeases;
   /** The engine priority to send to one endpoint for a tier; undefined: send none. */
   enginePriority(pool: string, endpoint: string, tier: TierName, tierConfig: TierConfig | undefined): EnginePriority | undefined;
 }

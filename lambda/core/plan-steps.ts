@@ -219,7 +219,7 @@ export async function openDecode(deps: StepDeps, state: PlanState, signal: Abort
       const prefillPool = resolved.route.prefill;
       const prefillTarget = state.prefillEndpoint ? deps.pools.target(prefillPool, state.prefillEndpoint) : null;
       // Pair leases only for a protocol that calls prefill with decode (SGLang).
-      const pairs = resolved.decode.concurrent === true ? deps.pools.pairLeases(prefillPool, pool, lease) : undefined;
+      const pairs = resolved.decode.concurrent === true ? deps.pools.pairLeases(prefillPool, pool, lease, state.routingKey) : undefined;
       completion = await resolved.decode.decode(backend, body, state.kvTransferParams ?? null, prefillTarget, pairs);
     } else {
       completion = await resolved.complete.complete(backend, body);

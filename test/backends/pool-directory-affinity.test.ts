@@ -83,6 +83,18 @@ describe('PoolDirectory with affinity', () => {
     for (const l of held) l.release(true);
   });
 
+  it('keys an SGLang fresh pair (a retry) to the key\'s next endpoint, leaving out the failed one', () => {
+    const dir = new PoolDirectory(pools({ affinity: {} }));
+    const key = 'p:retry';
+    const [first, second] = orderOf(key);
+    const decode = dir.acquire('d');
+    const fresh = dir.pairLeases('p', 'd', decode, key).fresh(new Set([first!]));
+    expect(fresh.prefill.target.endpoint).toBe(second);
+    fresh.prefill.release(true);
+    fresh.decode.release(true);
+    decode.release(true);
+  });
+
   it('keys the prefill side of a pair, in both pairing orders', () => {
     for (const pairing of [{}, { pairing: 'decode-first' }]) {
       const dir = new PoolDirectory(pools({ affinity: {}, ...pairing }));
