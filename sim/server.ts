@@ -134,7 +134,8 @@ async function route(ctx: SimContext, req: IncomingMessage, res: ServerResponse)
     return ctx.faults.unhealthy ? sendJson(res, 503, { status: 'unhealthy' }) : sendJson(res, 200, { status: 'ok' });
   }
   if (method === 'GET' && path === '/metrics') {
-    const text = metricsText({ model: ctx.models[0] ?? 'llama-3.1-8b', running: ctx.slots.active, waiting: ctx.slots.queued, slots: ctx.slots.slots, completed: ctx.stats.value('completed') });
+    const text = metricsText({ model: ctx.models[0] ?? 'llama-3.1-8b', running: ctx.slots.active, waiting: ctx.slots.queued, slots: ctx.slots.slots, completed: ctx.stats.value('completed'),
+      prefixCache: ctx.prefixCache.capacityTokens > 0 ? { queries: ctx.prefixCache.promptTokens, hits: ctx.prefixCache.hitTokens } : undefined });
     res.writeHead(200, { 'content-type': METRICS_CONTENT_TYPE, 'content-length': Buffer.byteLength(text) });
     res.end(text);
     return;

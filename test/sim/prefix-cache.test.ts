@@ -80,6 +80,9 @@ describe('prefix cache (live simulator)', () => {
     expect(cached).toBeGreaterThan(400);
     expect(cached).toBeLessThan(second.usage.prompt_tokens);
     expect(sim.prefixCache()).toEqual({ lookups: 2, promptTokens: first.usage.prompt_tokens + second.usage.prompt_tokens, cachedTokens: cached });
+    const metrics = await (await fetch(`${sim.url}/metrics`)).text();
+    expect(metrics).toContain(`vllm:prefix_cache_queries_total{engine="0",model_name="llama-3.1-8b"} ${(first.usage.prompt_tokens + second.usage.prompt_tokens).toFixed(1)}`);
+    expect(metrics).toContain(`vllm:prefix_cache_hits_total{engine="0",model_name="llama-3.1-8b"} ${cached.toFixed(1)}`);
   });
 
   it('sends no prompt_tokens_details without a prefix cache', async () => {
@@ -87,5 +90,6 @@ describe('prefix cache (live simulator)', () => {
     const turn = [{ role: 'user', content: text(800) }];
     await ask(sim, turn);
     expect((await ask(sim, turn)).usage.prompt_tokens_details).toBeUndefined();
+    expect(await (await fetch(`${sim.url}/metrics`)).text()).not.toContain('prefix_cache');
   });
 });
