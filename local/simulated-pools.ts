@@ -32,6 +32,7 @@ export async function startSimulatedPools(config: SplitserveConfig): Promise<Sim
           model: Object.keys(config.models),
           ...(sim.slots !== undefined ? { slots: sim.slots } : {}),
           schedulingPolicy: sim.schedulingPolicy,
+          ...(sim.prefixCacheTokens !== undefined ? { prefixCacheTokens: sim.prefixCacheTokens } : {}),
           priorityOrder: priorityOrderOf(pool),
         });
         handles.push(handle);

@@ -12,7 +12,8 @@ import type { CompletionApi } from './openai-format.ts';
 import { paceTokens, pause } from './pacing.ts';
 import { randomHex } from './prng.ts';
 import { buildReply, requestedMaxTokens } from './reply.ts';
-import { estimatePromptTokens } from './text.ts';
+import { blockIds } from './prefix-cache.ts';
+import { estimatePromptTokens, promptText } from './text.ts';
 import { headerValue, recordHeaders, sendError, sendJson } from './http-util.ts';
 import { awaitBootstrap, registerBootstrap } from './sglang.ts';
 import type { SimContext } from './types.ts';
@@ -38,7 +39,9 @@ export async function handleCompletion(
   }
   const kind = classifyRequest(body, ctx.role);
   const promptTokens = estimatePromptTokens(body);
-  const timing = firstTokenMs({ profile: ctx.profile, promptTokens, kind });
+  // The engine's prefix cache: what it holds of this prompt is not computed (or transferred) again.
+  const cache = ctx.prefixCache.capacityTokens > 0 && validate(body, api) === undefined ? ctx.prefixCache.admit(blockIds(promptText(body), ctx.profile.kvBlockTokens), promptTokens) : undefined;
+  const timing = firstTokenMs({ profile: ctx.profile, promptTokens, kind, cachedTokens: cache?.cachedTokens ?? 0 });
   ctx.stats.record({ call, path, headers, body, kind, timing });
   const problem = validate(body, api);
   const max = requestedMaxTokens(body, ctx.defaultMaxTokens);
@@ -105,6 +108,7 @@ export async function handleCompletion(
       const spec = buildReply({
         api, body, requestId, seed: ctx.seed, extra,
         model: typeof body['model'] === 'string' ? body['model'] : (ctx.models[0] ?? 'llama-3.1-8b'),
+        ...(cache ? { cachedTokens: cache.cachedTokens } : {}),
         maxTokens: max.tokens,
         explicitMax: max.explicit,
         created: Math.floor(Date.now() / 1000),

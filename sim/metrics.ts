@@ -10,6 +10,8 @@
  * | `vllm:kv_cache_usage_perc` | gauge | slots in use / slots (an approximation: the simulator has no block allocator) |
  * | `vllm:request_success_total` | counter | calls answered in full |
  * | `vllm:num_preemptions_total` | counter | always 0 (no preemption is modelled) |
+ * | `vllm:prefix_cache_queries_total` | counter | prompt tokens looked up in the prefix cache (only with one: sim/prefix-cache.ts) |
+ * | `vllm:prefix_cache_hits_total` | counter | of those, tokens found cached (only with a prefix cache) |
  */
 
 /** What the exposition is built from. */
@@ -19,6 +21,8 @@ export interface EngineGauges {
   readonly waiting: number;
   readonly slots: number;
   readonly completed: number;
+  /** Prefix-cache tokens looked up and found, when the simulator has a prefix cache. */
+  readonly prefixCache?: { readonly queries: number; readonly hits: number } | undefined;
 }
 
 /** Content type of the Prometheus text exposition format. */
@@ -40,6 +44,10 @@ export function metricsText(g: EngineGauges): string {
     `# HELP vllm:kv_cache_usage_perc KV-cache usage. 1 means 100 percent usage.\n# TYPE vllm:kv_cache_usage_perc gauge\n` +
     `vllm:kv_cache_usage_perc{${labels}} ${(g.slots > 0 ? g.running / g.slots : 0).toFixed(4)}\n` +
     metric('vllm:request_success_total', 'counter', 'Count of successfully processed requests.', g.completed, 'finished_reason="length",') +
-    metric('vllm:num_preemptions_total', 'counter', 'Cumulative number of preemption from the engine.', 0)
+    metric('vllm:num_preemptions_total', 'counter', 'Cumulative number of preemption from the engine.', 0) +
+    (g.prefixCache
+      ? metric('vllm:prefix_cache_queries_total', 'counter', 'Prefix cache queries, in terms of number of queried tokens.', g.prefixCache.queries) +
+        metric('vllm:prefix_cache_hits_total', 'counter', 'Prefix cache hits, in terms of number of cached tokens.', g.prefixCache.hits)
+      : '')
   );
 }

@@ -4,7 +4,9 @@
  * milliseconds back, so the HTTP server and a virtual-time benchmark share one model.
  *
  * TTFT = queueing + (prefill compute | KV transfer) + fixed overhead; then one token every
- * inter-token latency (ITL) for the batch the sequence is decoding in.
+ * inter-token latency (ITL) for the batch the sequence is decoding in. Prompt tokens found in the
+ * engine's prefix cache (sim/prefix-cache.ts) are neither computed nor transferred: only the
+ * uncached suffix is.
  */
 import type { SimProfile } from './profiles.ts';
 
@@ -62,6 +64,8 @@ export interface FirstTokenInput {
   readonly kind: RequestKind;
   /** Time already spent waiting for a batch slot, ms. @default 0 */
   readonly queueMs?: number;
+  /** Prompt tokens already in the engine's prefix cache (clamped to the prompt). @default 0 */
+  readonly cachedTokens?: number;
 }
 
 /** Where the time to first token goes, ms. */
@@ -84,8 +88,9 @@ export function firstTokenMs(input: FirstTokenInput): FirstTokenBreakdown {
   const { profile, promptTokens, kind } = input;
   const queueMs = input.queueMs ?? 0;
   const remote = kind === 'decode-remote';
-  const compute = remote ? 0 : prefillMs(profile, promptTokens);
-  const transfer = remote ? kvTransferMs(profile, promptTokens) : 0;
+  const uncached = promptTokens - Math.min(promptTokens, Math.max(0, input.cachedTokens ?? 0));
+  const compute = remote ? 0 : prefillMs(profile, uncached);
+  const transfer = remote ? kvTransferMs(profile, uncached) : 0;
   return {
     queueMs,
     prefillMs: compute,

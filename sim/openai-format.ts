@@ -15,6 +15,8 @@ export interface Usage {
   readonly prompt_tokens: number;
   readonly completion_tokens: number;
   readonly total_tokens: number;
+  /** Prompt tokens served from the prefix cache (only from a simulator with one, as vLLM with `--enable-prompt-tokens-details`). */
+  readonly prompt_tokens_details?: { readonly cached_tokens: number };
 }
 
 /** A forced function call: its id and name (arguments are the reply's pieces). */
@@ -40,6 +42,8 @@ export interface ReplySpec {
    */
   readonly continuousUsage?: boolean;
   readonly tool?: ToolCallSpec;
+  /** Prompt tokens found in the prefix cache; absent when the simulator has none. */
+  readonly cachedTokens?: number;
   /** Top-level fields added to a non-stream answer (e.g. vLLM's `kv_transfer_params`). */
   readonly extra?: Record<string, unknown>;
 }
@@ -47,7 +51,8 @@ export interface ReplySpec {
 /** Usage of a reply. */
 export function usageOf(spec: ReplySpec): Usage {
   const completion = spec.pieces.length;
-  return { prompt_tokens: spec.promptTokens, completion_tokens: completion, total_tokens: spec.promptTokens + completion };
+  const usage = { prompt_tokens: spec.promptTokens, completion_tokens: completion, total_tokens: spec.promptTokens + completion };
+  return spec.cachedTokens === undefined ? usage : { ...usage, prompt_tokens_details: { cached_tokens: spec.cachedTokens } };
 }
 
 /** One SSE event line for a JSON payload. */

@@ -36,6 +36,8 @@ export interface ReplyInput {
   readonly seed: number;
   readonly created: number;
   readonly extra?: Record<string, unknown>;
+  /** Prompt tokens found in the prefix cache, when the simulator has one. */
+  readonly cachedTokens?: number;
 }
 
 /**
@@ -58,6 +60,7 @@ export function buildReply(input: ReplyInput): ReplySpec {
     includeUsage,
     continuousUsage,
     ...(input.extra ? { extra: input.extra } : {}),
+    ...(input.cachedTokens !== undefined ? { cachedTokens: input.cachedTokens } : {}),
   };
   const tool = api === 'chat' ? forcedTool(body) : undefined;
   if (tool) {

@@ -22,6 +22,7 @@ import type { SimFaults } from './faults.ts';
 import { readBody } from '../lambda/core/read-body.ts';
 import { MAX_BODY_BYTES, sendError, sendJson } from './http-util.ts';
 import { METRICS_CONTENT_TYPE, metricsText } from './metrics.ts';
+import { PrefixCache } from './prefix-cache.ts';
 import { getProfile } from './profiles.ts';
 import { hashString, mulberry32, randomHex } from './prng.ts';
 import { BatchSlots } from './slots.ts';
@@ -62,6 +63,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     stats: new StatsRecorder(profile.name, role),
     nextBlockId: 0,
     rooms: new BootstrapRooms(),
+    prefixCache: new PrefixCache(options.prefixCacheTokens ?? 0, profile.kvBlockTokens),
     shutdown: new AbortController(),
   };
 
@@ -102,6 +104,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     url,
     port: ctx.port,
     stats: () => ctx.stats.snapshot(ctx.slots.active, ctx.slots.queued),
+    prefixCache: () => ({ lookups: ctx.prefixCache.lookups, promptTokens: ctx.prefixCache.promptTokens, cachedTokens: ctx.prefixCache.hitTokens }),
     setFaults: (faults: SimFaults) => {
       ctx.faults = simFaultsSchema.parse(faults);
       applyRefusal();
@@ -131,7 +134,8 @@ async function route(ctx: SimContext, req: IncomingMessage, res: ServerResponse)
     return ctx.faults.unhealthy ? sendJson(res, 503, { status: 'unhealthy' }) : sendJson(res, 200, { status: 'ok' });
   }
   if (method === 'GET' && path === '/metrics') {
-    const text = metricsText({ model: ctx.models[0] ?? 'llama-3.1-8b', running: ctx.slots.active, waiting: ctx.slots.queued, slots: ctx.slots.slots, completed: ctx.stats.value('completed') });
+    const text = metricsText({ model: ctx.models[0] ?? 'llama-3.1-8b', running: ctx.slots.active, waiting: ctx.slots.queued, slots: ctx.slots.slots, completed: ctx.stats.value('completed'),
+      prefixCache: ctx.prefixCache.capacityTokens > 0 ? { queries: ctx.prefixCache.promptTokens, hits: ctx.prefixCache.hitTokens } : undefined });
     res.writeHead(200, { 'content-type': METRICS_CONTENT_TYPE, 'content-length': Buffer.byteLength(text) });
     res.end(text);
     return;

@@ -8,6 +8,7 @@ import type { Random } from './prng.ts';
 import type { BatchSlots, SchedulingPolicy } from './slots.ts';
 import type { SimStats, StatsRecorder } from './stats.ts';
 import type { BootstrapRooms } from './bootstrap.ts';
+import type { PrefixCache } from './prefix-cache.ts';
 
 /** Options of {@link startSimulator}. */
 export interface SimulatorOptions {
@@ -48,6 +49,19 @@ export interface SimulatorOptions {
    * `high-first` (SGLang's default, without `--schedule-low-priority-values-first`). @default 'low-first'
    */
   readonly priorityOrder?: PriorityOrder;
+  /**
+   * Capacity of the engine's prefix cache, in tokens (sim/prefix-cache.ts): prompt tokens found
+   * in it are not prefilled again and are reported as `usage.prompt_tokens_details.cached_tokens`.
+   * 0: no prefix cache (and no `prompt_tokens_details`). @default 0
+   */
+  readonly prefixCacheTokens?: number;
+}
+
+/** Counters of a simulator's prefix cache. */
+export interface PrefixCacheCounters {
+  readonly lookups: number;
+  readonly promptTokens: number;
+  readonly cachedTokens: number;
 }
 
 /** Which engine `priority` values are scheduled first. */
@@ -62,6 +76,8 @@ export interface SimulatorHandle {
   close(): Promise<void>;
   /** A snapshot of the counters. */
   stats(): SimStats;
+  /** The prefix cache's counters: lookups, prompt tokens looked up, and those found cached. */
+  prefixCache(): PrefixCacheCounters;
   /**
    * Replaces the fault plan (affects calls that arrive afterwards). With `refuse` the port closes
    * at once (open connections dropped); a plan without it opens the same port again.
@@ -94,6 +110,8 @@ export interface SimContext {
   /** Next KV block id handed out by a prefill answer. */
   nextBlockId: number;
   readonly rooms: BootstrapRooms;
+  /** The engine's prefix cache (capacity 0 when off). */
+  readonly prefixCache: PrefixCache;
   /** Aborted when the server closes. */
   readonly shutdown: AbortController;
 }

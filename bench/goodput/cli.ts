@@ -2,13 +2,15 @@
  * `npm run bench:goodput`: goodput of aggregated GPU pools, always-disaggregated Trainium-prefill
  * + Cerebras-decode pools and conditional disaggregation, on three workload mixes, simulated in
  * virtual time with the simulator's pure timing model (sim/model.ts) and its cited profiles
- * (sim/profiles.ts). Prints the table, writes JSON and an SVG chart under bench/results/.
+ * (sim/profiles.ts). Prints the table, writes JSON and an SVG chart under bench/results/. Then
+ * the prefix-cache affinity comparison on a multi-turn chat mix (affinity.ts).
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { CommandLineError, runParsed } from '../../bin/commands/command-line.ts';
+import { formatAffinity, runAffinityExperiment } from './affinity.ts';
 import { DEFAULT_PROFILES } from './cluster.ts';
 import type { ExperimentResult, LoadName } from './experiment.ts';
 import { LOAD_POINTS, QUEUE_FACTOR_CANDIDATES, THRESHOLD_CANDIDATES, TIER_SLOS, runExperiment } from './experiment.ts';
@@ -25,6 +27,8 @@ Simulates, in virtual time (no servers, no timers), three strategies on the same
   conditional    the same split, with the gateway's own conditional-disaggregation decision
                  (localPrefillBelowTokens, maxPrefillQueue) sending some requests to decode alone
 The split (and conditional's thresholds) are picked per mix on a tuning seed, then measured on --seed.
+Then prefix-cache affinity: a multi-turn chat mix on replicas with a prefix cache, routed by
+least-outstanding or by affinity (aggregated, and the prefill side of P/D): cache hit, TTFT, goodput.
 
 options:
   --seed N          evaluation seed; the tuning seed is N + 1000   (default: 1)
@@ -131,14 +135,16 @@ async function runGoodput(options: GoodputOptions): Promise<number> {
   const startedAt = new Date().toISOString();
   const started = performance.now();
   const result = runExperiment(options);
+  const affinity = runAffinityExperiment(options);
   const jsonPath = resolve(options.jsonOut ?? `${RESULTS_DIR}goodput-${startedAt.replace(/[:.]/g, '-')}.json`);
   const svgPath = jsonPath.replace(/\.json$/, '') + '.svg';
   await mkdir(dirname(jsonPath), { recursive: true });
-  await writeFile(jsonPath, `${JSON.stringify(resultDocument(result, startedAt), null, 2)}\n`);
+  await writeFile(jsonPath, `${JSON.stringify({ ...resultDocument(result, startedAt), affinity }, null, 2)}\n`);
   await writeFile(svgPath, renderSvg(result));
   process.stdout.write(`${formatTable(result)}\n\nconditional disaggregation vs the others (goodput, req/s):\n${verdicts(result).join('\n')}\n`);
   const shifts = formatShifts(result);
   if (shifts.length > 0) process.stdout.write(`\n${shifts.join('\n')}\n`);
+  process.stdout.write(`\n${formatAffinity(affinity).join('\n')}\n`);
   process.stdout.write(`\n${result.cells.length} cells in ${((performance.now() - started) / 1000).toFixed(1)} s (wall)\nJSON: ${jsonPath}\nSVG:  ${svgPath}\n`);
   return 0;
 }

@@ -17,6 +17,8 @@ export interface ReplicaJob {
   readonly promptTokens: number;
   /** Tokens this replica emits (a `prefill` job emits none to the client; use 0). */
   readonly completionTokens: number;
+  /** Prompt tokens found in the replica's prefix cache (only the rest is prefilled). @default 0 */
+  readonly cachedTokens?: number;
 }
 
 /** What happened on a replica at one event. */
@@ -117,7 +119,7 @@ export class Replica {
   private admit(now: number, events: ReplicaEvent[]): void {
     while (this.head < this.waiting.length && this.active.length < this.profile.maxBatch) {
       const job = this.waiting[this.head++]!;
-      const ttft = firstTokenMs({ profile: this.profile, promptTokens: job.promptTokens, kind: job.kind }).totalMs;
+      const ttft = firstTokenMs({ profile: this.profile, promptTokens: job.promptTokens, kind: job.kind, cachedTokens: job.cachedTokens ?? 0 }).totalMs;
       this.active.push({ job, phase: 'first', firstEndsAt: now + ttft, doneAtCount: Infinity });
       events.push({ type: 'started', job, at: now });
     }

@@ -25,6 +25,8 @@ options:
                      fcfs refuses a request whose priority is not 0, as vLLM does)
   --priority-order <o>
                      low-first (vLLM) | high-first (SGLang's default) (default: low-first)
+  --prefix-cache-tokens <n>
+                     prefix-cache capacity in tokens; 0: none (default: 0)
   -h, --help         show this help
 `;
 
@@ -40,6 +42,7 @@ export const SIM_OPTIONS = {
   slots: { type: 'string' },
   'scheduling-policy': { type: 'string', default: 'fcfs' },
   'priority-order': { type: 'string', default: 'low-first' },
+  'prefix-cache-tokens': { type: 'string', default: '0' },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
 
@@ -75,6 +78,8 @@ async function sim(args: string[]): Promise<number> {
   if (!(SCHEDULING_POLICIES as readonly string[]).includes(policy)) return usageError(`invalid --scheduling-policy "${policy}"`);
   const order = values['priority-order'];
   if (order !== 'low-first' && order !== 'high-first') return usageError(`invalid --priority-order "${order}"`);
+  const prefixCacheTokens = Number(values['prefix-cache-tokens']);
+  if (!(Number.isInteger(prefixCacheTokens) && prefixCacheTokens >= 0)) return usageError(`invalid --prefix-cache-tokens "${values['prefix-cache-tokens']}"`);
   const role = values.role;
   if (role !== undefined && !(SIM_ROLES as readonly string[]).includes(role)) return usageError(`invalid --role "${role}"`);
 
@@ -89,6 +94,7 @@ async function sim(args: string[]): Promise<number> {
     ...(slots !== undefined ? { slots } : {}),
     schedulingPolicy: policy as SchedulingPolicy,
     priorityOrder: order,
+    prefixCacheTokens,
   });
   process.stdout.write(`splitserve sim ${values.profile} listening on ${server.url}\n`);
 

@@ -30,6 +30,7 @@ import type { LoadReading } from '../routing/load-estimate.ts';
 import { estimatedRequests, estimatedWaiting, nextCompletionRate } from '../routing/load-estimate.ts';
 import { selectPairDecodeFirst } from '../routing/pair-selection.ts';
 import type { EndpointView, SelectionPolicy } from '../routing/policy.ts';
+import { DEFAULT_LOAD_FACTOR, prefixAffinity } from '../routing/prefix-affinity.ts';
 import { roundRobin } from '../routing/round-robin.ts';
 import type { EngineLoad } from './engine-load.ts';
 import { enginePriorityFor, sendsEnginePriority } from './engine-priority.ts';
@@ -118,9 +119,8 @@ function loadSettings(config: PoolConfig): { path: string; intervalMs: number; t
 }
 
 function policyOf(config: PoolConfig, random: RandomSource | undefined): SelectionPolicy {
-  if (config.policy === 'least-outstanding') return leastOutstanding(random);
-  if (config.policy === 'round-robin') return roundRobin();
-  return loadAware(random);
+  const base = config.policy === 'least-outstanding' ? leastOutstanding(random) : config.policy === 'round-robin' ? roundRobin() : loadAware(random);
+  return config.affinity ? prefixAffinity(base, { loadFactor: config.affinity.loadFactor ?? DEFAULT_LOAD_FACTOR }) : base;
 }
 
 /** Pools by name, each able to hand out an endpoint. */
@@ -325,16 +325,16 @@ export class PoolDirectory implements StepPools, QueueSource, PoolGauges {
 
   /**
    * Takes an endpoint of a pool for one call: `preferred` when it is available (a pair chosen
-   * earlier), else the policy's choice among the available endpoints, avoiding `exclude` when
-   * another one is available. A pool without endpoints (Bedrock through the SDK's own endpoint)
-   * yields a target with an empty endpoint.
+   * earlier), else the policy's choice among the available endpoints (by the request's routing
+   * `key` on a pool with `affinity`), avoiding `exclude` when another one is available. A pool
+   * without endpoints (Bedrock through the SDK's own endpoint) yields a target with an empty endpoint.
    *
    * @throws UpstreamError (503, retryable) when every endpoint is unhealthy or has its circuit open
    */
-  acquire(name: string, preferred?: string, exclude?: ReadonlySet<string>): EndpointLease {
+  acquire(name: string, preferred?: string, exclude?: ReadonlySet<string>, key?: string): EndpointLease {
     const pool = this.entry(name);
     if (pool.endpoints.length === 0) return { target: this.target(name, ''), release: NO_LEASE };
-    return this.lease(pool, this.choose(pool, preferred, exclude));
+    return this.lease(pool, this.choose(pool, preferred, exclude, key));
   }
 
   /**
@@ -343,13 +343,13 @@ export class PoolDirectory implements StepPools, QueueSource, PoolGauges {
    * `pairing: "decode-first"` on either pool the decode endpoint is chosen first (as llm-d
    * schedules). For a protocol that sends prefill together with decode (`concurrent`, SGLang),
    * the prefill lease only names the endpoint: the real call is leased from `decode` through
-   * {@link PairLeases}.
+   * {@link PairLeases}. `key`: the request's routing key, for a pool with `affinity`.
    */
-  acquirePair(prefillPool: string, decodePool: string, concurrent: boolean): PrefillPick {
+  acquirePair(prefillPool: string, decodePool: string, concurrent: boolean, key?: string): PrefillPick {
     const prefill = this.entry(prefillPool);
     const decode = this.entry(decodePool);
     if (prefill.endpoints.length === 0 || decode.endpoints.length === 0) {
-      return { lease: concurrent ? this.nameOnly(prefill, undefined) : this.acquire(prefillPool) };
+      return { lease: concurrent ? this.nameOnly(prefill, undefined, key) : this.acquire(prefillPool, undefined, undefined, key) };
     }
     const decodeFirst = (prefill.config.pairing ?? decode.config.pairing) === 'decode-first';
     let prefillIndex: number;
@@ -362,32 +362,36 @@ export class PoolDirectory implements StepPools, QueueSource, PoolGauges {
         decode: decodeCandidates.map((i) => this.view(decode, decode.endpoints[i]!)),
         prefillPolicy: prefill.policy,
         decodePolicy: decode.policy,
+        key,
       });
       prefillIndex = prefillCandidates[pair.prefill]!;
       decodeIndex = decodeCandidates[pair.decode]!;
     } else {
-      prefillIndex = this.choose(prefill);
-      decodeIndex = this.choose(decode);
+      prefillIndex = this.choose(prefill, undefined, undefined, key);
+      decodeIndex = this.choose(decode, undefined, undefined, key);
     }
     const lease = concurrent ? this.nameOnly(prefill, prefillIndex) : this.lease(prefill, prefillIndex);
     return { lease, decodeEndpoint: decode.endpoints[decodeIndex]!.url };
   }
 
   /** A lease that only names an endpoint (no call is counted on it). */
-  private nameOnly(pool: PoolEntry, index: number | undefined): EndpointLease {
-    const i = index ?? (pool.endpoints.length > 0 ? this.choose(pool) : undefined);
+  private nameOnly(pool: PoolEntry, index: number | undefined, key?: string): EndpointLease {
+    const i = index ?? (pool.endpoints.length > 0 ? this.choose(pool, undefined, undefined, key) : undefined);
     return { target: this.target(pool.name, i === undefined ? '' : pool.endpoints[i]!.url), release: NO_LEASE };
   }
 
-  /** Leases for a protocol that calls prefill with decode and retries on a fresh pair (SGLang). */
-  pairLeases(prefillPool: string, decodePool: string, decode: EndpointLease): PairLeases {
+  /**
+   * Leases for a protocol that calls prefill with decode and retries on a fresh pair (SGLang); a
+   * fresh pair is chosen by `key` on a pool with `affinity` (the key's next endpoints, `avoid` left out).
+   */
+  pairLeases(prefillPool: string, decodePool: string, decode: EndpointLease, key?: string): PairLeases {
     return {
       decode,
       prefill: (endpoint) => this.acquire(prefillPool, endpoint),
       fresh: (avoid) => {
-        const d = this.acquire(decodePool, undefined, avoid);
+        const d = this.acquire(decodePool, undefined, avoid, key);
         try {
-          return { decode: d, prefill: this.acquire(prefillPool, undefined, avoid) };
+          return { decode: d, prefill: this.acquire(prefillPool, undefined, avoid, key) };
         } catch (err) {
           d.release();
           throw err;
@@ -407,12 +411,12 @@ export class PoolDirectory implements StepPools, QueueSource, PoolGauges {
     return candidates;
   }
 
-  private choose(pool: PoolEntry, preferred?: string, exclude?: ReadonlySet<string>): number {
+  private choose(pool: PoolEntry, preferred?: string, exclude?: ReadonlySet<string>, key?: string): number {
     const candidates = this.candidates(pool, exclude);
     const kept = preferred === undefined ? undefined : candidates.find((i) => pool.endpoints[i]!.url === preferred);
     if (kept !== undefined) return kept;
     if (candidates.length === 1) return candidates[0]!;
-    return candidates[pool.policy.select(candidates.map((i) => this.view(pool, pool.endpoints[i]!)))]!;
+    return candidates[pool.policy.select(candidates.map((i) => this.view(pool, pool.endpoints[i]!)), key)]!;
   }
 
   private lease(pool: PoolEntry, index: number): EndpointLease {

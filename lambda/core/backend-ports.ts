@@ -213,14 +213,22 @@ export type BackendProtocols = Partial<Record<Protocol, BackendProtocol>>;
 export interface StepPools {
   /** Calls in flight from this instance on the pool's endpoints. */
   inFlight(pool: string): number;
-  /** Takes an endpoint for one call: `preferred` when it is available, else the pool's policy's choice; throws a retryable UpstreamError when none is. */
-  acquire(pool: string, preferred?: string): EndpointLease;
-  /** The prefill step's pick: prefill's endpoint (leased) and decode's, chosen together; `concurrent` (SGLang): the prefill lease only names its endpoint, decode's call leases both. */
-  acquirePair(prefillPool: string, decodePool: string, concurrent: boolean): PrefillPick;
+  /**
+   * Takes an endpoint for one call: `preferred` when it is available, else the pool's policy's
+   * choice (by `key`, the request's routing key, on a pool with `affinity`); throws a retryable
+   * UpstreamError when none is.
+   */
+  acquire(pool: string, preferred?: string, exclude?: ReadonlySet<string>, key?: string): EndpointLease;
+  /**
+   * The prefill step's pick: prefill's endpoint (leased) and decode's, chosen together (each by
+   * `key` on a pool with `affinity`); `concurrent` (SGLang): the prefill lease only names its
+   * endpoint, decode's call leases both.
+   */
+  acquirePair(prefillPool: string, decodePool: string, concurrent: boolean, key?: string): PrefillPick;
   /** The target of one endpoint of a pool (no lease). */
   target(pool: string, endpoint: string): BackendTarget;
   /** Leases for a protocol that calls prefill with decode and retries on a fresh pair. */
-  pairLeases(prefillPool: string, decodePool: string, decode: EndpointLease): PairLeases;
+  pairLeases(prefillPool: string, decodePool: string, decode: EndpointLease, key?: string): PairLeases;
   /** The engine priority to send to one endpoint for a tier; undefined: send none. */
   enginePriority(pool: string, endpoint: string, tier: TierName, tierConfig: TierConfig | undefined): EnginePriority | undefined;
 }

@@ -36,6 +36,8 @@ const simulateSchema = z.strictObject({
    * so the tiers' engine priorities take effect) or `fcfs`.
    */
   schedulingPolicy: z._default(z.enum(['priority', 'fcfs']), 'priority'),
+  /** Prefix-cache capacity per replica, in tokens (0 or absent: no prefix cache). */
+  prefixCacheTokens: z.optional(z.int().check(z.minimum(0), z.maximum(100_000_000))),
 });
 
 /** Where a pool's upstream credential is read: Secrets Manager, SSM Parameter Store, or (local runs only) an environment variable. */
@@ -124,6 +126,12 @@ const poolSchema = z
     upstreamModels: z.optional(z.record(z.string(), z.string())),
     /** Endpoint selection: `round-robin` (when absent) or `least-outstanding` (power of two choices). */
     policy: z.optional(z.enum(['round-robin', 'least-outstanding'])),
+    /**
+     * Prefix-cache affinity (off when absent): a request's routing key (its session, else the hash
+     * of its prompt's opening) picks its endpoint by rendezvous hashing, unless that endpoint's
+     * load exceeds `loadFactor` (default 1.25) × the pool's average; requests without a key use `policy`.
+     */
+    affinity: z.optional(z.strictObject({ loadFactor: z.optional(z.number().check(z.gte(1), z.lte(10))) })),
     /** Disaggregated routes: choose the decode endpoint first, then prefill (as llm-d); set on either pool. */
     pairing: z.optional(z.enum(['decode-first'])),
     /** Health checks (off when absent): GET `path` (default `/health`) every `intervalMs` (5000), `timeoutMs` (1000). */

@@ -11,6 +11,7 @@ import type { GatewayRequest, GatewayResponse } from './http-types.ts';
 import { jsonResponse } from './http-types.ts';
 import type { ApiKind } from './request-schema.ts';
 import { newRequestId, responseRequestId } from './request-id.ts';
+import { SESSION_HEADER } from '../routing/routing-key.ts';
 
 /** The request handler returned by {@link createGateway}. */
 export type Gateway = (request: GatewayRequest) => Promise<GatewayResponse>;
@@ -56,7 +57,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
       if (deps.drain.draining) throw new ShuttingDownError();
       const principal = await authenticate(deps.keys, request.headers.authorization);
       tenant = principal.tenant.id;
-      return await handleGeneration(deps, api, request.body, { requestId, principal, signal: request.signal, deadline: request.deadline, baseHeaders, startedAt });
+      return await handleGeneration(deps, api, request.body, { requestId, principal, signal: request.signal, deadline: request.deadline, baseHeaders, startedAt, session: request.headers[SESSION_HEADER] });
     } catch (err) {
       const error = toGatewayError(err);
       if (error.statusCode >= 500) {

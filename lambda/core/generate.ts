@@ -28,6 +28,7 @@ import { StreamShaper } from './response-shape.ts';
 import { neverFitRefusal } from './request-fit.ts';
 import { relayStream } from './stream-relay.ts';
 import { openRequestOf, usageRecordOf } from './usage-record.ts';
+import { routesByKey, routingKey, sessionOf } from '../routing/routing-key.ts';
 import { grantTier, normaliseTier } from '../routing/tier-grant.ts';
 import { applyCompletionLimit, estimatePromptTokens, maxCompletionTokens, tokenBounds } from './token-estimate.ts';
 
@@ -39,6 +40,8 @@ export interface GenerationContext {
   readonly requestId: string;
   readonly principal: Principal;
   readonly signal: AbortSignal;
+  /** The `x-session-id` header, when the client sent one (lambda/routing/routing-key.ts). */
+  readonly session?: string | undefined;
   /** The request's own deadline (the adapter's), aborted with the error to answer. */
   readonly deadline?: AbortSignal;
   /** Response headers every answer carries (request id). */
@@ -69,6 +72,8 @@ export async function handleGeneration(deps: GatewayDeps, api: ApiKind, rawBody:
   if (!tier) throw new PermissionDeniedError(`Your account has no service tier that serves the model '${body.model}'.`);
   const route = tierRoute(deps.config, tier, body.model);
   const promptEstimate = estimatePromptTokens(api, body);
+  const session = sessionOf(ctx.session, body);
+  const key = routesByKey(deps.config) ? routingKey(ctx.principal.tenant.id, session, body) : undefined;
   // The engine gets the completion limit reserved; admission reserves an upper bound of the
   // request's tokens (token-estimate.ts); the overload guard weighs the central estimate.
   const bounds = tokenBounds(api, applyCompletionLimit(api, body, deps.config.defaultMaxTokens), deps.config.defaultMaxTokens);
@@ -96,6 +101,7 @@ export async function handleGeneration(deps: GatewayDeps, api: ApiKind, rawBody:
     route: route.mode,
     pools: routePools(route),
     promptEstimate,
+    ...(key !== undefined ? { routingKey: key } : {}),
     startedAt: ctx.startedAt,
   };
 

@@ -153,7 +153,7 @@ export async function prefill(deps: StepDeps, state: PlanState, signal: AbortSig
     return { ...state, route: decision, pools: [route.decode], kvTransferParams: null, prefillEndpoint: undefined, decodeEndpoint: undefined };
   }
   const started = performance.now();
-  const { lease, decodeEndpoint } = deps.pools.acquirePair(route.prefill, route.decode, resolved.prefill.concurrent === true);
+  const { lease, decodeEndpoint } = deps.pools.acquirePair(route.prefill, route.decode, resolved.prefill.concurrent === true, state.routingKey);
   const result = await onLease(deps, state, lease, signal, (target) => resolved.prefill.prefill(call(deps, state, target, signal), state.body));
   return {
     ...state,
@@ -211,7 +211,7 @@ export async function openDecode(deps: StepDeps, state: PlanState, signal: Abort
       ? { ...state.body, stream_options: { ...(state.body.stream_options as object | undefined), include_usage: true } }
       : state.body;
   const pool = resolved.mode === 'disaggregated' ? resolved.route.decode : resolved.route.pool;
-  const lease = deps.pools.acquire(pool, resolved.mode === 'disaggregated' ? state.decodeEndpoint : undefined);
+  const lease = deps.pools.acquire(pool, resolved.mode === 'disaggregated' ? state.decodeEndpoint : undefined, undefined, state.routingKey);
   let completion: UpstreamCompletion;
   try {
     const backend = call(deps, state, lease.target, signal);
@@ -219,7 +219,7 @@ export async function openDecode(deps: StepDeps, state: PlanState, signal: Abort
       const prefillPool = resolved.route.prefill;
       const prefillTarget = state.prefillEndpoint ? deps.pools.target(prefillPool, state.prefillEndpoint) : null;
       // Pair leases only for a protocol that calls prefill with decode (SGLang).
-      const pairs = resolved.decode.concurrent === true ? deps.pools.pairLeases(prefillPool, pool, lease) : undefined;
+      const pairs = resolved.decode.concurrent === true ? deps.pools.pairLeases(prefillPool, pool, lease, state.routingKey) : undefined;
       completion = await resolved.decode.decode(backend, body, state.kvTransferParams ?? null, prefillTarget, pairs);
     } else {
       completion = await resolved.complete.complete(backend, body);

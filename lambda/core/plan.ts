@@ -47,6 +47,8 @@ export interface PlanState {
   readonly pools: readonly string[];
   /** Prompt-token estimate made at admission. */
   readonly promptEstimate: number;
+  /** The request's routing key (lambda/routing/routing-key.ts): pools with `affinity` route by it. */
+  readonly routingKey?: string;
   readonly startedAt: number;
   /** Set by `prefill`: what decode receives; null = decode recomputes. */
   readonly kvTransferParams?: Record<string, unknown> | null;

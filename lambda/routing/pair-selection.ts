@@ -17,6 +17,8 @@ export interface PairCandidates {
   readonly decode: readonly EndpointView[];
   readonly prefillPolicy: SelectionPolicy;
   readonly decodePolicy: SelectionPolicy;
+  /** The request's routing key, for pools that route by affinity. */
+  readonly key?: string | undefined;
 }
 
 /**
@@ -26,7 +28,7 @@ export interface PairCandidates {
  * selectPairDecodeFirst({ prefill, decode, prefillPolicy: roundRobin(), decodePolicy: leastOutstanding() });
  */
 export function selectPairDecodeFirst(c: PairCandidates): SelectedPair {
-  const decode = c.decode.length > 1 ? c.decodePolicy.select(c.decode) : 0;
-  const prefill = c.prefill.length > 1 ? c.prefillPolicy.select(c.prefill) : 0;
+  const decode = c.decode.length > 1 ? c.decodePolicy.select(c.decode, c.key) : 0;
+  const prefill = c.prefill.length > 1 ? c.prefillPolicy.select(c.prefill, c.key) : 0;
   return { prefill, decode };
 }

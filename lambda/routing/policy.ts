@@ -17,9 +17,13 @@ export interface EndpointView {
   readonly kvUsage?: number;
 }
 
-/** Picks one of `endpoints` (non-empty), returning its index. */
+/**
+ * Picks one of `endpoints` (non-empty), returning its index. `key` is the request's routing key
+ * (lambda/routing/routing-key.ts: its session, or the hash of its prompt's prefix) when the
+ * pool routes by affinity; policies that do not use it ignore it.
+ */
 export interface SelectionPolicy {
-  select(endpoints: readonly EndpointView[]): number;
+  select(endpoints: readonly EndpointView[], key?: string): number;
 }
 
 /**

@@ -14,7 +14,7 @@ function runCli(args: string[]): ReturnType<typeof spawn> {
 
 describe('splitserve sim', () => {
   it('prints one ready line with the port, serves, and exits 0 on SIGTERM', async () => {
-    const child = runCli(['--profile', 'trainium-prefill', '--port', '0', '--speedup', '1000', '--seed', '4']);
+    const child = runCli(['--profile', 'trainium-prefill', '--port', '0', '--speedup', '1000', '--seed', '4', '--prefix-cache-tokens', '4096']);
     let stdout = '';
     child.stdout!.setEncoding('utf8');
     const ready = new Promise<RegExpExecArray>((resolve, reject) => {
@@ -35,6 +35,7 @@ describe('splitserve sim', () => {
       expect(health.status).toBe(200);
       const stats = (await (await fetch(`http://127.0.0.1:${port}/sim/stats`)).json()) as { profile: string; role: string };
       expect(stats).toMatchObject({ profile: 'trainium-prefill', role: 'prefill' });
+      expect(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()).toContain('vllm:prefix_cache_queries_total');
     } finally {
       child.kill('SIGTERM');
     }
@@ -49,8 +50,10 @@ describe('splitserve sim', () => {
       await simCommand(['--port', '70000']),
       await simCommand(['--speedup', '0']),
       await simCommand(['--bogus']),
+      await simCommand(['--prefix-cache-tokens', 'lots']),
     ]);
-    expect(result).toEqual([2, 2, 2, 2]);
+    expect(result).toEqual([2, 2, 2, 2, 2]);
+    expect(written).toContain('invalid --prefix-cache-tokens "lots"');
     expect(written).toContain('unknown profile "tpu-magic"');
     expect(written).toContain('invalid --port "70000"');
     expect(written).toContain("Unknown option '--bogus'");
