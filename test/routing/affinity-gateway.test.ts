@@ -7,11 +7,12 @@
  * the endpoint that served each one is the simulator whose cache counter moved.
  */
 import OpenAI from 'openai';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { parseConfig } from '../../lambda/core/config.ts';
 import { startLocal } from '../../local/start-local.ts';
 import type { SimulatorHandle } from '../../sim/index.ts';
 import { startSimulator } from '../../sim/index.ts';
+import { mulberry32 } from '../../sim/prng.ts';
 import { silentLogger } from '../helpers/silent-logger.ts';
 
 const KEY = 'sk-ss-test-affinity-0123456789abcdef012345';
@@ -20,6 +21,7 @@ const CACHE_TOKENS = 200_000;
 
 const running: Array<() => Promise<void>> = [];
 afterEach(async () => {
+  vi.restoreAllMocks();
   for (const close of running.splice(0).reverse()) await close().catch(() => undefined);
 });
 
@@ -93,6 +95,9 @@ describe('prefix-cache affinity through the gateway (aggregated pool, three engi
   const pool = (engines: SimulatorHandle[], settings: Record<string, unknown>) => ({ gpu: { protocol: 'openai', endpoints: engines.map((e) => e.url), ...settings } });
 
   it('keeps each conversation on one endpoint, spreads the conversations, and raises the cached-token hit rate over round robin and least-outstanding', async () => {
+    // Least-outstanding breaks ties at random (and one request at a time is all ties): seeded, so
+    // its hit rate is one fixed draw rather than a coin flip per run.
+    vi.spyOn(Math, 'random').mockImplementation(mulberry32(7));
     const rates: Record<string, number> = {};
     for (const [name, settings] of [
       ['affinity', { affinity: {} }],
@@ -153,6 +158,9 @@ describe('prefix-cache affinity through the gateway (aggregated pool, three engi
 
 describe('prefix-cache affinity on the prefill side of a vLLM NIXL route', () => {
   it('sends a conversation\'s prefills to one prefill engine, whose cache then serves most of each prompt', async () => {
+    // Least-outstanding breaks ties at random (and one request at a time is all ties): seeded, so
+    // its hit rate is one fixed draw rather than a coin flip per run.
+    vi.spyOn(Math, 'random').mockImplementation(mulberry32(7));
     const rates: Record<string, number> = {};
     for (const [name, settings] of [
       ['affinity', { affinity: {} }],
