@@ -26,6 +26,9 @@ export const API_ROUTES = [
   ['POST', '/v1/completions'],
   ['GET', '/v1/models'],
   ['GET', '/health'],
+  // Workers registering themselves into pools (docs/worker-registration.md).
+  ['POST', '/v1/workers/register'],
+  ['POST', '/v1/workers/deregister'],
 ] as const;
 
 /**

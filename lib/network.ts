@@ -80,7 +80,7 @@ const INTERFACE_SERVICES: Readonly<Record<Exclude<VpcEndpointService, 'dynamodb'
 export function neededAwsApis(config: DeployConfig, traceCalls: boolean): VpcEndpointService[] {
   const needed: VpcEndpointService[] = ['sync-states'];
   if (Object.values(config.pools).some((p) => p.protocol === 'bedrock' && p.endpoints === undefined)) needed.push('bedrock-runtime');
-  const auths = Object.values(config.pools).map((p) => p.auth);
+  const auths = [...Object.values(config.pools).map((p) => p.auth), config.workers?.secret];
   if (auths.some((a) => a?.secretArn !== undefined)) needed.push('secretsmanager');
   if (auths.some((a) => a?.parameter !== undefined)) needed.push('ssm');
   if (traceCalls) needed.push('xray');
