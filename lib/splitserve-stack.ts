@@ -144,7 +144,8 @@ export class SplitserveStack extends Stack {
     grantBedrockInvoke(config, [gateway.function, ...tasks.bedrockCallers]);
     grantUpstreamCredentials(this, config, [gateway.function, ...tasks.poolCallers]);
     grantWorkerRegistration(this, config, { configTable: tables.config, gateway: gateway.function, discoverers: tasks.poolCallers });
-    const api = new GatewayApi(this, 'Api', { ...props.api, handler: gateway.function });
+    const workerRoutes = registrationPools(config).length > 0 && config.workers !== undefined;
+    const api = new GatewayApi(this, 'Api', { ...props.api, handler: gateway.function, ...(workerRoutes ? { workerRoutes } : {}) });
     // Bills what a gateway environment that died while serving left open (lambda/store/open-requests.ts).
     new OpenRequestSweep(this, 'OpenRequestSweep', { usageTable: tables.usage, ...withNetwork });
     const alarms = new SplitserveAlarms(this, 'Alarms', { config });

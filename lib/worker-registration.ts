@@ -11,7 +11,9 @@
  *   customer-managed key through those services only. A secret read from an environment
  *   variable cannot be deployed (it would be in the template in clear).
  *
- * Nothing at all when no pool has `registration` (and no secret grant without `workers.secret`).
+ * Nothing at all when no pool has `registration` (and no write or secret grant without
+ * `workers.secret`). The REST API serves the registration routes under the same conditions
+ * (lib/api.ts `WORKER_API_ROUTES`).
  */
 import { Stack } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
