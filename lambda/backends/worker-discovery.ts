@@ -17,6 +17,7 @@
 import type { PoolConfig } from '../core/config.ts';
 import type { GatewayLogger } from '../core/logger.ts';
 import type { RegisteredWorker } from '../core/worker-registration.ts';
+import { hostAllowed } from '../core/worker-registration.ts';
 import type { RegisteredEndpoint } from './pool-directory.ts';
 
 /** Where registrations are read (lambda/store/worker-registry.ts). */
@@ -42,6 +43,8 @@ export const TIMER_FRACTION = 0.8;
 
 interface PoolState {
   readonly refreshMs: number;
+  /** The pool's `allowedHosts`: a registration at another host (written before the config changed) is not used. */
+  readonly allowedHosts: readonly string[] | undefined;
   /** When the last read started (successful or not). */
   lastAttempt: number;
   reading: Promise<void> | undefined;
@@ -63,7 +66,7 @@ export class WorkerDiscovery {
   ) {
     this.now = options.now ?? Date.now;
     for (const [name, pool] of Object.entries(pools)) {
-      if (pool.registration) this.pools.set(name, { refreshMs: pool.registration.refreshMs, lastAttempt: Number.NEGATIVE_INFINITY, reading: undefined, failing: false });
+      if (pool.registration) this.pools.set(name, { refreshMs: pool.registration.refreshMs, allowedHosts: pool.registration.allowedHosts, lastAttempt: Number.NEGATIVE_INFINITY, reading: undefined, failing: false });
     }
   }
 
@@ -97,7 +100,7 @@ export class WorkerDiscovery {
           if (this.closed) return;
           this.sink.setRegisteredEndpoints(
             pool,
-            workers.filter((w) => w.state === 'active').map((w) => ({ url: w.url, expiresAtMs: w.expiresAt * 1000 })),
+            workers.filter((w) => w.state === 'active' && allowed(w.url, state.allowedHosts)).map((w) => ({ url: w.url, expiresAtMs: w.expiresAt * 1000 })),
           );
           if (state.failing) this.options.logger.info('registered workers read again', { pool });
           state.failing = false;
@@ -129,5 +132,15 @@ export class WorkerDiscovery {
   close(): void {
     this.closed = true;
     for (const timer of this.timers.splice(0)) clearInterval(timer);
+  }
+}
+
+/** Whether a registered URL's host is allowed (any, without `allowedHosts`); an unparsable URL is not. */
+function allowed(url: string, hosts: readonly string[] | undefined): boolean {
+  if (hosts === undefined) return true;
+  try {
+    return hostAllowed(new URL(url).hostname, hosts);
+  } catch {
+    return false;
   }
 }

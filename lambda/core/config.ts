@@ -3,6 +3,7 @@
  * runs only, tenants. Parsed once at start-up (or at synth time) with zod; a bad file fails with a
  * message that names the bad field.
  */
+import { isIP } from 'node:net';
 import * as z from 'zod/mini';
 import './zod.ts';
 import { ConfigError } from './errors.ts';
@@ -137,6 +138,21 @@ export const DEFAULT_HEARTBEAT_TTL_S = 30;
 /** Default interval (ms) at which a gateway instance reads a pool's registered workers again. */
 export const DEFAULT_REGISTRATION_REFRESH_MS = 5000;
 
+/**
+ * An entry of a pool's `registration.allowedHosts`: a CIDR block (`10.0.0.0/16`, `fd00::/8`), an
+ * IP address, a host name (`gpu-1.pools.example.com`) or every name under a domain
+ * (`*.pools.example.com`).
+ */
+export function isAllowedHostEntry(entry: string): boolean {
+  if (/^(?:\*\.)?[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?)*$/i.test(entry) && !/^[\d.]+$/.test(entry)) return true;
+  const [address, prefix, ...rest] = entry.split('/');
+  const family = isIP(address ?? '');
+  if (family === 0 || rest.length > 0) return false;
+  if (prefix === undefined) return true;
+  const bits = Number(prefix);
+  return /^\d{1,3}$/.test(prefix) && bits <= (family === 4 ? 32 : 128);
+}
+
 /** zod schema of a pool's `registration` (workers that register themselves; docs/worker-registration.md). */
 export const registrationSchema = z.strictObject({
   /** How long (s) a registration lasts without a heartbeat (a worker re-registers well within it). */
@@ -145,6 +161,13 @@ export const registrationSchema = z.strictObject({
   refreshMs: z._default(z.int().check(z.minimum(100), z.maximum(300_000)), DEFAULT_REGISTRATION_REFRESH_MS),
   /** How long (s) a deregistered worker stays listed as draining. Default: the pool's `timeoutMs`, rounded up. */
   drainS: z.optional(z.int().check(z.minimum(1), z.maximum(86_400))),
+  /**
+   * The hosts a worker may register at (CIDR blocks, addresses, names, `*.domain`); any host when
+   * absent. A pool's calls carry its credential and the clients' prompts, so name where workers run.
+   */
+  allowedHosts: z.optional(
+    z.array(z.string().check(z.maxLength(253), z.refine(isAllowedHostEntry, 'expected a CIDR block (10.0.0.0/16), an address, a host name or *.domain'))).check(z.minLength(1), z.maxLength(64)),
+  ),
 });
 
 /** A pool's `registration` settings, defaults filled in. */

@@ -9,6 +9,7 @@
  * time whatever the caller sent; it is never logged nor echoed.
  */
 import * as crypto from 'node:crypto';
+import * as net from 'node:net';
 import * as z from 'zod/mini';
 import './zod.ts';
 import { bearerToken } from './auth.ts';
@@ -151,6 +152,7 @@ export async function handleWorkerRoute(
   const { pool, registration } = registrationOf(config, body.pool);
   const url = normaliseWorkerUrl(body.url);
   if (action === 'register') {
+    assertHostAllowed(url, registration, body.pool);
     if (body.ttl_seconds !== undefined && body.ttl_seconds > registration.heartbeatTtlS) {
       throw new InvalidRequestError(`Invalid 'ttl_seconds': at most ${registration.heartbeatTtlS} for the pool '${body.pool}'.`, 'ttl_seconds');
     }
@@ -165,4 +167,56 @@ export async function handleWorkerRoute(
 /** The public shape of a registration. */
 function workerJson(w: RegisteredWorker): Record<string, unknown> {
   return { object: 'worker', pool: w.pool, url: w.url, state: w.state, expires_at: w.expiresAt };
+}
+
+/** An IPv4 address mapped into IPv6 (`::ffff:10.0.0.1`), as the URL parser writes it (`::ffff:a00:1`). */
+const V4_MAPPED = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/i;
+
+/**
+ * Whether a host (a URL's `hostname`: a name, an IPv4 address or a bracketed IPv6 address) is one
+ * of `allowed` (a pool's `registration.allowedHosts`): inside one of its CIDR blocks, one of its
+ * addresses or names, or under one of its `*.domain`s. A name is not resolved: a name is allowed
+ * by a name pattern only, an address by an address or block only.
+ *
+ * @example
+ * hostAllowed('10.0.3.7', ['10.0.0.0/16']);                         // true
+ * hostAllowed('gpu-1.pools.example.com', ['*.pools.example.com']);  // true
+ * hostAllowed('pools.example.com', ['*.pools.example.com']);        // false
+ */
+export function hostAllowed(hostname: string, allowed: readonly string[]): boolean {
+  let host = hostname.replace(/^\[(.*)\]$/, '$1').toLowerCase();
+  const mapped = V4_MAPPED.exec(host);
+  if (mapped) {
+    const hi = Number.parseInt(mapped[1]!, 16);
+    const lo = Number.parseInt(mapped[2]!, 16);
+    host = `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
+  }
+  const family = net.isIP(host);
+  for (const entry of allowed) {
+    const pattern = entry.toLowerCase();
+    if (family === 0) {
+      if (pattern === host || (pattern.startsWith('*.') && host.endsWith(pattern.slice(1)))) return true;
+      continue;
+    }
+    const [network, prefix] = pattern.split('/');
+    const entryFamily = net.isIP(network ?? '');
+    if (entryFamily !== family) continue;
+    const list = new net.BlockList();
+    const type = family === 4 ? 'ipv4' : 'ipv6';
+    if (prefix === undefined) list.addAddress(network!, type);
+    else list.addSubnet(network!, Number(prefix), type);
+    if (list.check(host, type)) return true;
+  }
+  return false;
+}
+
+/**
+ * Refuses a worker URL whose host the pool's `registration.allowedHosts` does not name.
+ *
+ * @throws InvalidRequestError (400, code `url_not_allowed`)
+ */
+export function assertHostAllowed(url: string, registration: RegistrationConfig, pool: string): void {
+  const allowed = registration.allowedHosts;
+  if (allowed === undefined || hostAllowed(new URL(url).hostname, allowed)) return;
+  throw new InvalidRequestError(`The worker URL's host is not one the pool '${pool}' allows (its "registration.allowedHosts").`, 'url', 'url_not_allowed');
 }

@@ -7,7 +7,7 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { TENANT_ID_PATTERN, TIER_NAMES, type PoolConfig, type RegistrationConfig, type SplitserveConfig, type TenantLimits, type TierName } from '../core/config.ts';
 import { GatewayError } from '../core/errors.ts';
-import { drainSecondsOf, MIN_WORKER_TTL_S, normaliseWorkerUrl, registrationOf } from '../core/worker-registration.ts';
+import { assertHostAllowed, drainSecondsOf, MIN_WORKER_TTL_S, normaliseWorkerUrl, registrationOf } from '../core/worker-registration.ts';
 import { generateApiKey } from './api-keys.ts';
 import type { ApiKeyRecord, TenantRecord, WorkerRecord } from './config-items.ts';
 import { ConfigTable } from './config-table.ts';
@@ -155,7 +155,9 @@ function workerTarget(config: SplitserveConfig, pool: string, url: string | unde
     if (ttlS !== undefined && (!Number.isInteger(ttlS) || ttlS < MIN_WORKER_TTL_S || ttlS > 86_400)) {
       throw new InvalidArgumentError(`--ttl must be an integer from ${MIN_WORKER_TTL_S} to 86400 (seconds)`);
     }
-    return { ...found, url: url === undefined ? '' : normaliseWorkerUrl(url) };
+    const normalised = url === undefined ? '' : normaliseWorkerUrl(url);
+    if (url !== undefined) assertHostAllowed(normalised, found.registration, pool);
+    return { ...found, url: normalised };
   } catch (err) {
     if (err instanceof GatewayError) throw new InvalidArgumentError(err.message);
     throw err;

@@ -187,6 +187,20 @@ describe('WorkerDiscovery on the Config table', () => {
     discovery.close();
   });
 
+  it('leaves out a registration at a host the pool no longer allows (written before its allowedHosts changed)', async () => {
+    const registry = new WorkerRegistry(store.client, names.config);
+    const config = parseConfig({
+      pools: { only: { protocol: 'openai', registration: { allowedHosts: ['127.0.0.2'] }, load: false } },
+      models: { m: { pools: ['only'] } },
+      tiers: { default: { route: { mode: 'aggregated', pool: 'only' } } },
+    }).pools;
+    const dir = new PoolDirectory(config);
+    await registry.register('only', 'http://127.0.0.2:9000', 30);
+    await registry.register('only', 'http://127.0.0.3:9000', 30);
+    await new WorkerDiscovery(config, registry, dir, { logger: silentLogger }).ready();
+    expect(dir.snapshot('only').map((e) => e.url)).toEqual(['http://127.0.0.2:9000']);
+  });
+
   it('keeps the set in hand when a read fails, and reads again after refreshMs', async () => {
     const clock = manualClock(Date.now());
     const client = await startEmbeddedDynamo();

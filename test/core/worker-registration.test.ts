@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../lambda/core/config.ts';
 import { ConfigError, InvalidRequestError, NotFoundError } from '../../lambda/core/errors.ts';
-import { drainSecondsOf, normaliseWorkerUrl, registrationOf, RegistrationNotEnabledError, secretMatches } from '../../lambda/core/worker-registration.ts';
+import { assertHostAllowed, drainSecondsOf, hostAllowed, normaliseWorkerUrl, registrationOf, RegistrationNotEnabledError, secretMatches } from '../../lambda/core/worker-registration.ts';
 
 const base = {
   models: { m: { pools: ['p'] } },
@@ -76,5 +76,32 @@ describe('secretMatches', () => {
     expect(secretMatches('s3cret-valuf', 's3cret-value')).toBe(false);
     expect(secretMatches('', 's3cret-value')).toBe(false);
     expect(secretMatches('s3cret-value-and-more', 's3cret-value')).toBe(false);
+  });
+});
+
+describe('allowedHosts', () => {
+  it('accepts blocks, addresses, names and *.domain entries, and refuses anything else', () => {
+    const config = parseConfig({ ...base, pools: { p: { protocol: 'openai', registration: { allowedHosts: ['10.0.0.0/16', '10.1.2.3', 'fd00::/8', 'gpu-1.pools.example.com', '*.pools.internal'] } } } });
+    expect(config.pools.p!.registration!.allowedHosts).toHaveLength(5);
+    for (const bad of ['10.0.0.0/33', '999.1.1.1', 'fd00::/129', 'http://x', '*', 'a b', '10.0.0.0/8/1', '*.']) {
+      expect(() => parseConfig({ ...base, pools: { p: { protocol: 'openai', registration: { allowedHosts: [bad] } } } }), bad).toThrow(/allowedHosts/);
+    }
+  });
+
+  it('matches a URL host by block, address, name or domain, never a name by an address', () => {
+    const allowed = ['10.0.0.0/16', '10.9.9.9', 'fd00::/8', 'gpu-1.pools.example.com', '*.pools.internal'];
+    for (const host of ['10.0.3.7', '10.9.9.9', '[fd00::1]', 'fd12::5', 'gpu-1.pools.example.com', 'GPU-1.Pools.Example.com', 'a.pools.internal', 'a.b.pools.internal', '::ffff:a00:1']) {
+      expect(hostAllowed(host, allowed), host).toBe(true);
+    }
+    for (const host of ['10.1.0.1', '10.9.9.8', '[fe80::1]', 'gpu-2.pools.example.com', 'pools.internal', 'evilpools.internal', '169.254.169.254', 'localhost']) {
+      expect(hostAllowed(host, allowed), host).toBe(false);
+    }
+  });
+
+  it('refuses a worker URL outside the pool\'s hosts with a 400 url_not_allowed; any host without allowedHosts', () => {
+    const registration = { heartbeatTtlS: 30, refreshMs: 5000, allowedHosts: ['10.0.0.0/16'] };
+    expect(() => assertHostAllowed('http://10.0.3.7:8000', registration, 'p')).not.toThrow();
+    expect(() => assertHostAllowed('http://10.1.3.7:8000', registration, 'p')).toThrow(expect.objectContaining({ statusCode: 400, code: 'url_not_allowed', param: 'url' }));
+    expect(() => assertHostAllowed('http://anywhere.example.com', { heartbeatTtlS: 30, refreshMs: 5000 }, 'p')).not.toThrow();
   });
 });

@@ -124,6 +124,51 @@ describe('worker registration in the stack', () => {
   });
 });
 
+describe('worker registration in a VPC', () => {
+  const vpcConfig = {
+    ...registrationConfig,
+    pools: {
+      prefill: { protocol: 'vllm-nixl', role: 'prefill', endpoints: ['http://10.0.1.5:8000'] },
+      decode: { protocol: 'vllm-nixl', role: 'decode', registration: { allowedHosts: ['10.0.8.0/22', '10.0.9.9', 'fd00:1::/64', '*.pools.internal'] } },
+    },
+    vpc: {
+      vpcId: 'vpc-0a1b2c3d4e5f60718',
+      subnetIds: ['subnet-0a1b2c3d4e5f60711', 'subnet-0a1b2c3d4e5f60722'],
+      routeTableIds: ['rtb-0a1b2c3d4e5f60733'],
+      securityGroupIds: ['sg-0a1b2c3d4e5f60744'],
+    },
+  };
+  let resources: Resources;
+  let stack: SplitserveStack;
+
+  beforeAll(() => {
+    stack = new SplitserveStack(new App({ context }), 'WorkersVpcTest', { config: parseConfig(vpcConfig), env: ENV });
+    resources = (Template.fromStack(stack).toJSON() as { Resources: Resources }).Resources;
+  }, 300_000);
+
+  it('admits the pool\'s allowed blocks and addresses on any TCP port from the pool clients, and nothing for a name', () => {
+    const poolClients = Object.keys(resources).find((id) => resources[id]!.Type === 'AWS::EC2::SecurityGroup' && String(resources[id]!.Properties!.GroupDescription).includes('call the pools'))!;
+    const egress = [
+      ...((resources[poolClients]!.Properties!.SecurityGroupEgress ?? []) as Array<Record<string, unknown>>),
+      ...Object.values(resources)
+        .filter((r) => r.Type === 'AWS::EC2::SecurityGroupEgress' && JSON.stringify(r.Properties!.GroupId).includes(poolClients))
+        .map((r) => r.Properties!),
+    ].filter((rule) => String(rule.Description).startsWith('registered workers'));
+    expect(egress.map((r) => r.CidrIp ?? r.CidrIpv6).sort()).toEqual(['10.0.8.0/22', '10.0.9.9/32', 'fd00:1::/64']);
+    for (const rule of egress) expect(rule).toMatchObject({ IpProtocol: 'tcp', FromPort: 0, ToPort: 65535 });
+  });
+
+  it('places the backend steps with DynamoDB access (discovery), and has no unacknowledged cdk-nag findings', () => {
+    const dynamoGroup = Object.keys(resources).find((id) => resources[id]!.Type === 'AWS::EC2::SecurityGroup' && String(resources[id]!.Properties!.GroupDescription).includes('use DynamoDB'))!;
+    for (const handler of ['index.prefill', 'index.decode', 'index.fallback']) {
+      const fn = Object.values(resources).find((r) => r.Type === 'AWS::Lambda::Function' && r.Properties!.Handler === handler)!;
+      expect(JSON.stringify(fn.Properties!.VpcConfig.SecurityGroupIds), handler).toContain(dynamoGroup);
+    }
+    const report = new AwsSolutionsChecks().validateScope(stack);
+    expect(report.violations.map((v) => `${v.ruleName}: ${v.violatingResources.map((r) => r.constructPath).join(', ')}`)).toEqual([]);
+  });
+});
+
 describe('grantWorkerRegistration', () => {
   function scope() {
     const stack = new Stack(new App(), 'Grants', { env: ENV });

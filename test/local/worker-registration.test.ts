@@ -31,7 +31,7 @@ beforeAll(async () => {
   sims = await Promise.all([1, 2, 3].map((seed) => startSimulator({ profile: 'gpu-aggregated', speedup: 20, seed, schedulingPolicy: 'priority' })));
   const config = parseConfig({
     pools: {
-      elastic: { protocol: 'openai', timeoutMs: 10_000, registration: { heartbeatTtlS: TTL_S, refreshMs: REFRESH_MS, drainS: 30 } },
+      elastic: { protocol: 'openai', timeoutMs: 10_000, registration: { heartbeatTtlS: TTL_S, refreshMs: REFRESH_MS, drainS: 30, allowedHosts: ['127.0.0.0/8'] } },
       fixed: { protocol: 'openai', timeoutMs: 10_000, endpoints: [sims[2]!.url] },
     },
     models: { [MODEL]: { pools: ['elastic', 'fixed'] } },
@@ -86,6 +86,9 @@ describe('worker registration through the local runtime', () => {
     expect((fixed as InstanceType<typeof OpenAI.PermissionDeniedError>).error).toMatchObject({ code: 'registration_not_enabled' });
     const badUrl = await workers.post('/workers/register', { body: { pool: 'elastic', url: 'http://u:p@127.0.0.1:1' } }).catch((e: unknown) => e);
     expect(badUrl).toBeInstanceOf(OpenAI.BadRequestError);
+    const elsewhere = await workers.post('/workers/register', { body: { pool: 'elastic', url: 'http://10.9.9.9:8000' } }).catch((e: unknown) => e);
+    expect(elsewhere).toBeInstanceOf(OpenAI.BadRequestError);
+    expect((elsewhere as InstanceType<typeof OpenAI.BadRequestError>).error).toMatchObject({ code: 'url_not_allowed', param: 'url' });
     const longTtl = await workers.post('/workers/register', { body: { pool: 'elastic', url: sims[0]!.url, ttl_seconds: TTL_S + 1 } }).catch((e: unknown) => e);
     expect(longTtl).toBeInstanceOf(OpenAI.BadRequestError);
   });
