@@ -45,8 +45,8 @@ interface PoolState {
   readonly refreshMs: number;
   /** The pool's `allowedHosts`: a registration at another host (written before the config changed) is not used. */
   readonly allowedHosts: readonly string[] | undefined;
-  /** When the last read started (successful or not). */
-  lastAttempt: number;
+  /** When the last finished read (successful or not) started: the age of the set in hand. */
+  readAt: number;
   reading: Promise<void> | undefined;
   failing: boolean;
 }
@@ -66,7 +66,7 @@ export class WorkerDiscovery {
   ) {
     this.now = options.now ?? Date.now;
     for (const [name, pool] of Object.entries(pools)) {
-      if (pool.registration) this.pools.set(name, { refreshMs: pool.registration.refreshMs, allowedHosts: pool.registration.allowedHosts, lastAttempt: Number.NEGATIVE_INFINITY, reading: undefined, failing: false });
+      if (pool.registration) this.pools.set(name, { refreshMs: pool.registration.refreshMs, allowedHosts: pool.registration.allowedHosts, readAt: Number.NEGATIVE_INFINITY, reading: undefined, failing: false });
     }
   }
 
@@ -81,8 +81,8 @@ export class WorkerDiscovery {
     const now = this.now();
     const due: Promise<void>[] = [];
     for (const [name, state] of this.pools) {
-      if (state.reading) due.push(state.reading);
-      else if (now - state.lastAttempt >= state.refreshMs) due.push(this.refresh(name));
+      // A read under way ahead of time (the timer's) is not waited for while the set is fresh.
+      if (now - state.readAt >= state.refreshMs) due.push(this.refresh(name));
     }
     return due.length === 0 ? Promise.resolve() : Promise.all(due).then(() => undefined);
   }
@@ -92,7 +92,7 @@ export class WorkerDiscovery {
     const state = this.pools.get(pool);
     if (!state || this.closed) return Promise.resolve();
     if (state.reading) return state.reading;
-    state.lastAttempt = this.now();
+    const startedAt = this.now();
     state.reading = this.source
       .live(pool)
       .then(
@@ -112,6 +112,7 @@ export class WorkerDiscovery {
         },
       )
       .finally(() => {
+        state.readAt = startedAt;
         state.reading = undefined;
       });
     return state.reading;
