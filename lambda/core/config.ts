@@ -139,9 +139,13 @@ export const DEFAULT_HEARTBEAT_TTL_S = 30;
 export const DEFAULT_REGISTRATION_REFRESH_MS = 5000;
 
 /**
- * An entry of a pool's `registration.allowedHosts`: a CIDR block (`10.0.0.0/16`, `fd00::/8`), an
- * IP address, a host name (`gpu-1.pools.example.com`) or every name under a domain
+ * Whether `entry` may be in a pool's `registration.allowedHosts`: a CIDR block (`10.0.0.0/16`,
+ * `fd00::/8`), an IP address, a host name (`gpu-1.pools.example.com`) or every name under a domain
  * (`*.pools.example.com`).
+ *
+ * @example
+ * isAllowedHostEntry('10.0.8.0/22'); // true
+ * isAllowedHostEntry('10.0.0.0/33'); // false
  */
 export function isAllowedHostEntry(entry: string): boolean {
   if (/^(?:\*\.)?[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?)*$/i.test(entry) && !/^[\d.]+$/.test(entry)) return true;
