@@ -86,6 +86,11 @@ describe('worker registration in the stack', () => {
     expect(methods).toEqual(expect.arrayContaining(['POST /v1/workers/register', 'POST /v1/workers/deregister']));
   });
 
+  it('alarms on a pool of registered workers that has no healthy one, as on a static pool', () => {
+    const alarms = Object.values(resources).filter((r) => r.Type === 'AWS::CloudWatch::Alarm').map((r) => JSON.stringify(r.Properties!.AlarmName));
+    for (const pool of ['prefill', 'decode']) expect(alarms.some((n) => n.includes(pool) && n.includes('no-healthy-endpoint')), pool).toBe(true);
+  });
+
   it('turns TTL on for the Config table on expiresAt', () => {
     expect(resources[configTableId]!.Properties!.TimeToLiveSpecification).toEqual({ AttributeName: CONFIG_TTL_ATTRIBUTE, Enabled: true });
   });
