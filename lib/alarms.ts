@@ -61,10 +61,10 @@ export function tierSlos(config: DeployConfig): TierSlo[] {
   );
 }
 
-/** The pools whose health the gateway checks against endpoints (not simulated, not Bedrock). */
+/** The pools whose health the gateway checks against endpoints, static or registered (not simulated, not Bedrock). */
 export function monitoredPools(config: DeployConfig): Array<{ pool: string; role: string }> {
   return Object.entries(config.pools)
-    .filter(([, p]) => p.endpoints !== undefined && p.protocol !== 'bedrock')
+    .filter(([, p]) => (p.endpoints !== undefined || p.registration !== undefined) && p.protocol !== 'bedrock')
     .map(([pool, p]) => ({ pool, role: p.role }));
 }
 

@@ -28,6 +28,12 @@ export const API_ROUTES = [
   ['GET', '/health'],
 ] as const;
 
+/** The worker registration routes (docs/worker-registration.md), only on a stack whose config takes registrations over HTTP. */
+export const WORKER_API_ROUTES = [
+  ['POST', '/v1/workers/register'],
+  ['POST', '/v1/workers/deregister'],
+] as const;
+
 /**
  * One JSON object per request. Request headers are not logged at all, so neither is
  * `Authorization`. `$context.error.messageString` is already a quoted, escaped JSON string.
@@ -80,6 +86,12 @@ export interface GatewayApiProps {
    * @default RetentionDays.THREE_MONTHS
    */
   readonly accessLogRetention?: RetentionDays;
+  /**
+   * Serve the worker registration routes ({@link WORKER_API_ROUTES}): some pool takes
+   * registrations and the config has `workers.secret`.
+   * @default false
+   */
+  readonly workerRoutes?: boolean;
 }
 
 /**
@@ -127,7 +139,7 @@ export class GatewayApi extends Construct {
       // One resource-policy statement for the whole API instead of two per method.
       scopePermissionToMethod: false,
     });
-    for (const [method, path] of API_ROUTES) {
+    for (const [method, path] of [...API_ROUTES, ...(props.workerRoutes ? WORKER_API_ROUTES : [])]) {
       this.api.root.resourceForPath(path).addMethod(method, integration);
     }
     // The streaming URI (2021-11-15/…/response-streaming-invocations) is InvokeWithResponseStream;

@@ -15,6 +15,7 @@
  *   routes), looked up at deploy time. Gateway, meter, sweep.
  * IAM, not the network, decides which API a function may call on an endpoint it can reach.
  */
+import { isIP } from 'node:net';
 import { Aws, Annotations, Stack, Validations } from 'aws-cdk-lib';
 import {
   CfnVPCEndpoint,
@@ -80,7 +81,7 @@ const INTERFACE_SERVICES: Readonly<Record<Exclude<VpcEndpointService, 'dynamodb'
 export function neededAwsApis(config: DeployConfig, traceCalls: boolean): VpcEndpointService[] {
   const needed: VpcEndpointService[] = ['sync-states'];
   if (Object.values(config.pools).some((p) => p.protocol === 'bedrock' && p.endpoints === undefined)) needed.push('bedrock-runtime');
-  const auths = Object.values(config.pools).map((p) => p.auth);
+  const auths = [...Object.values(config.pools).map((p) => p.auth), config.workers?.secret];
   if (auths.some((a) => a?.secretArn !== undefined)) needed.push('secretsmanager');
   if (auths.some((a) => a?.parameter !== undefined)) needed.push('ssm');
   if (traceCalls) needed.push('xray');
@@ -198,6 +199,17 @@ export class PoolNetwork extends Construct {
       const host = parsed.hostname.replace(/^\[(.*)\]$/, '$1');
       const peer = /^[\d.]+$/.test(host) ? Peer.ipv4(`${host}/32`) : host.includes(':') ? Peer.ipv6(`${host}/128`) : Peer.anyIpv4();
       this.poolClients.addEgressRule(peer, Port.tcp(portOf(parsed)), `pool ${pool}`);
+    }
+    // Registered workers' addresses are known at run time only: their pools' CIDR blocks and
+    // addresses in `registration.allowedHosts` are admitted, on any port (docs/worker-registration.md).
+    for (const [pool, p] of Object.entries(config.pools)) {
+      for (const entry of p.registration?.allowedHosts ?? []) {
+        const [address, prefix] = entry.split('/');
+        const family = isIP(address ?? '');
+        if (family === 0) continue;
+        const peer = family === 4 ? Peer.ipv4(`${address}/${prefix ?? 32}`) : Peer.ipv6(`${address}/${prefix ?? 128}`);
+        this.poolClients.addEgressRule(peer, Port.allTcp(), `registered workers of pool ${pool}`);
+      }
     }
 
     const endpoints = endpointsToCreate(config, options, traceCalls);

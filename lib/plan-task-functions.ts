@@ -49,6 +49,8 @@ export interface PlanTaskFunctionsProps {
    * @default - no VPC
    */
   readonly network?: PoolNetwork;
+  /** Some pool takes worker registrations: the backend steps read the Config table (discovery). @default false */
+  readonly discovers?: boolean;
 }
 
 /**
@@ -72,7 +74,9 @@ export class PlanTaskFunctions extends Construct {
     const backendTimeout = props.backendTimeout ?? Duration.minutes(4);
     // The backend steps call pools and AWS APIs (Bedrock, credentials); meter only DynamoDB.
     const network = (task: PlanTask) =>
-      props.network === undefined ? {} : { network: props.network.placement(task === 'meter' ? { dynamoDb: true } : { pools: true, awsApis: true }) };
+      props.network === undefined
+        ? {}
+        : { network: props.network.placement(task === 'meter' ? { dynamoDb: true } : { pools: true, awsApis: true, ...(props.discovers ? { dynamoDb: true } : {}) }) };
     const make = (task: PlanTask, description: string, timeout: Duration) =>
       new SplitserveFunction(this, task.charAt(0).toUpperCase() + task.slice(1), {
         entry,

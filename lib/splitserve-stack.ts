@@ -21,6 +21,7 @@ import { assertPoolsReachable } from './private-addresses.ts';
 import { TRACE_CALLS_CONTEXT } from './splitserve-function.ts';
 import { Tables, type TablesProps } from './tables.ts';
 import { assertCredentialsInRegion, assertDeployableCredentials, grantUpstreamCredentials } from './upstream-credentials.ts';
+import { assertDeployableWorkerSecret, grantWorkerRegistration, registrationPools } from './worker-registration.ts';
 
 /** Logical IDs of the stack outputs (the local runtime and scripts read them by these names). */
 export const STACK_OUTPUTS = {
@@ -102,6 +103,7 @@ export class SplitserveStack extends Stack {
     const config = toDeployConfig(props.config, props.configSource);
     if (props.local !== true) {
       assertDeployableCredentials(config, props.configSource);
+      assertDeployableWorkerSecret(config, props.configSource);
       assertCredentialsInRegion(this, config, props.configSource);
     }
     const configJson = serializeDeployConfig(config);
@@ -127,6 +129,7 @@ export class SplitserveStack extends Stack {
       configJson,
       configTable: tables.config,
       usageTable: tables.usage,
+      discovers: registrationPools(config).length > 0,
       ...(props.stepTasksEntry !== undefined ? { entry: props.stepTasksEntry } : {}),
     });
     const orchestration = new Orchestration(this, 'Orchestration', { tasks: tasks.functions });
@@ -140,7 +143,9 @@ export class SplitserveStack extends Stack {
     });
     grantBedrockInvoke(config, [gateway.function, ...tasks.bedrockCallers]);
     grantUpstreamCredentials(this, config, [gateway.function, ...tasks.poolCallers]);
-    const api = new GatewayApi(this, 'Api', { ...props.api, handler: gateway.function });
+    grantWorkerRegistration(this, config, { configTable: tables.config, gateway: gateway.function, discoverers: tasks.poolCallers });
+    const workerRoutes = registrationPools(config).length > 0 && config.workers !== undefined;
+    const api = new GatewayApi(this, 'Api', { ...props.api, handler: gateway.function, ...(workerRoutes ? { workerRoutes } : {}) });
     // Bills what a gateway environment that died while serving left open (lambda/store/open-requests.ts).
     new OpenRequestSweep(this, 'OpenRequestSweep', { usageTable: tables.usage, ...withNetwork });
     const alarms = new SplitserveAlarms(this, 'Alarms', { config });

@@ -4,7 +4,7 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
 import { AttributeType, BillingMode, Table, TableEncryption, type ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { Construct } from 'constructs';
-import { TABLE_KEYS, USAGE_TTL_ATTRIBUTE } from '../lambda/store/table-schema.ts';
+import { CONFIG_TTL_ATTRIBUTE, TABLE_KEYS, USAGE_TTL_ATTRIBUTE } from '../lambda/store/table-schema.ts';
 
 /** Properties of {@link Tables}. */
 export interface TablesProps {
@@ -50,6 +50,8 @@ export class Tables extends Construct {
     } as const;
     this.config = new Table(this, 'Config', {
       ...common,
+      // Registered workers lapse (lambda/store/worker-registry.ts); tenants and keys carry no expiresAt.
+      timeToLiveAttribute: CONFIG_TTL_ATTRIBUTE,
       removalPolicy: props.configRemovalPolicy ?? RemovalPolicy.RETAIN,
       deletionProtection: true,
     });

@@ -9,7 +9,7 @@ import type { SplitserveConfig } from '../lambda/core/config.ts';
 import { ConfigError } from '../lambda/core/errors.ts';
 
 /**
- * Checks that every pool credential can be read locally.
+ * Checks that every pool credential, and the workers' shared secret, can be read locally.
  *
  * @throws ConfigError naming each pool whose `auth` needs AWS, or whose variable is not set
  * @example
@@ -29,6 +29,12 @@ export function assertLocalCredentials(config: SplitserveConfig, env: NodeJS.Pro
     } else if (auth.env !== undefined && !env[auth.env]) {
       problems.push(`  pools.${name}.auth.env: the environment variable ${auth.env} is not set`);
     }
+  }
+  const secret = config.workers?.secret;
+  if (secret?.secretArn !== undefined || secret?.parameter !== undefined) {
+    problems.push('  workers.secret: Secrets Manager and SSM need AWS, which local runs do not call; locally use "secret": { "env": "NAME" }');
+  } else if (secret?.env !== undefined && !env[secret.env]) {
+    problems.push(`  workers.secret.env: the environment variable ${secret.env} is not set`);
   }
   if (problems.length > 0) throw new ConfigError(`pool credentials that a local run cannot read:\n${problems.join('\n')}`);
 }

@@ -3,6 +3,8 @@
  * the hardware profiles and the pure timing model (reusable by a virtual-time benchmark).
  */
 export { startSimulator } from './server.ts';
+export { registerWithGateway } from './register.ts';
+export type { Registration, RegistrationOptions } from './register.ts';
 export type { PriorityOrder, SimulatorHandle, SimulatorOptions } from './types.ts';
 export { SCHEDULING_POLICIES } from './slots.ts';
 export type { SchedulingPolicy } from './slots.ts';

@@ -33,6 +33,12 @@ commands:
   usage [--tenant ID] --from YYYY-MM-DD --to YYYY-MM-DD
                                          per tier (every tenant without --tenant): requests,
                                          tokens, cost units, SLO attainment, sheds
+  workers register --pool P --url URL [--ttl S]
+                                         registers a worker in a pool that takes registrations
+                                         (or renews it: run it again within the TTL, default the
+                                         pool's heartbeatTtlS)
+  workers deregister --pool P --url URL  drains it: no new calls, then its registration lapses
+  workers list --pool P                  registrations not lapsed, active and draining
   sweep [--dead-local]                   bills what gateways killed while serving left open, as
                                          'interrupted' usage records at their reservation: the
                                          markers past their deadline (16 min after the request's
@@ -86,6 +92,9 @@ export const ADMIN_OPTIONS = {
   'monthly-tokens': { type: 'string' },
   from: { type: 'string' },
   to: { type: 'string' },
+  pool: { type: 'string' },
+  url: { type: 'string' },
+  ttl: { type: 'string' },
   'dead-local': { type: 'boolean', default: false },
   json: { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
@@ -98,6 +107,7 @@ export const ADMIN_COMMANDS = [
   'tenant create', 'tenant list', 'tenant disable', 'tenant enable',
   'key create', 'key list', 'key revoke', 'key rotate',
   'limits set', 'tiers set', 'usage', 'sweep',
+  'workers register', 'workers deregister', 'workers list',
 ] as const;
 
 /**
@@ -218,7 +228,7 @@ async function discoverTables(client: DynamoDBClient, config: string | undefined
   return { config: pick(config, LOCAL_TABLE_NAMES.config, /config/i), usage: pick(usage, LOCAL_TABLE_NAMES.usage, /usage/i) };
 }
 
-function need(v: Values, name: 'tenant' | 'key-id' | 'tier' | 'from' | 'to'): string {
+function need(v: Values, name: 'tenant' | 'key-id' | 'tier' | 'from' | 'to' | 'pool' | 'url'): string {
   const value = name === 'tenant' ? (v.tenant ?? v.id) : v[name];
   if (!value) throw new CommandLineError(`--${name} is required`);
   return value;
@@ -308,9 +318,27 @@ async function run(ctx: admin.AdminContext, pos: string[], v: Values, io: AdminI
         `swept ${counted(report.items, 'marker item')} (${counted(report.markers, 'open request')}): ${report.interrupted} billed as interrupted, ${report.alreadyRecorded} already recorded\n`,
       );
     }
+    case 'workers register': {
+      const ttl = v.ttl === undefined ? undefined : Number(v.ttl);
+      const w = await admin.registerWorker(ctx, await loadConfigFile(v.config ?? DEFAULT_CONFIG_PATH), need(v, 'pool'), need(v, 'url'), ttl);
+      return print(w, `registered ${w.url} in pool ${w.pool} until ${isoSeconds(w.expiresAt)}\n`);
+    }
+    case 'workers deregister': {
+      const w = await admin.deregisterWorker(ctx, await loadConfigFile(v.config ?? DEFAULT_CONFIG_PATH), need(v, 'pool'), need(v, 'url'));
+      return print(w, `${w.url} in pool ${w.pool} is draining (no new calls) until ${isoSeconds(w.expiresAt)}\n`);
+    }
+    case 'workers list': {
+      const ws = await admin.listWorkers(ctx, await loadConfigFile(v.config ?? DEFAULT_CONFIG_PATH), need(v, 'pool'));
+      return print(ws, table(['URL', 'STATE', 'EXPIRES', 'REGISTERED'], ws.map((w) => [w.url, w.state, isoSeconds(w.expiresAt), w.registeredAt])));
+    }
     default:
       throw new CommandLineError(`unknown command "${pos.join(' ')}"`);
   }
+}
+
+/** Epoch seconds as an ISO time. */
+function isoSeconds(s: number): string {
+  return new Date(s * 1000).toISOString();
 }
 
 /** `1 open request`, `2 open requests`. */

@@ -3,7 +3,8 @@
  * on stdout, `splitserve sim <profile> listening on http://127.0.0.1:<port>`, which parent
  * processes parse for the port.
  */
-import { SCHEDULING_POLICIES, SIM_PROFILES, SIM_ROLES, isProfileName, startSimulator } from '../../sim/index.ts';
+import { SCHEDULING_POLICIES, SIM_PROFILES, SIM_ROLES, isProfileName, registerWithGateway, startSimulator } from '../../sim/index.ts';
+import type { Registration } from '../../sim/index.ts';
 import type { SchedulingPolicy, SimRole } from '../../sim/index.ts';
 import { CommandLineError, parseCommandLine, portOption, runCommand, untilStopped } from './command-line.ts';
 
@@ -27,6 +28,13 @@ options:
                      low-first (vLLM) | high-first (SGLang's default) (default: low-first)
   --prefix-cache-tokens <n>
                      prefix-cache capacity in tokens; 0: none (default: 0)
+  --register <url>   register into a gateway (its base URL, e.g. http://127.0.0.1:8787) and
+                     heartbeat until stopped, then deregister; needs --pool and the workers'
+                     shared secret in the environment variable named by --secret-env
+  --pool <name>      the pool to register into (with --register)
+  --secret-env <NAME>
+                     where the shared secret is read (default: SPLITSERVE_WORKER_SECRET)
+  --advertise <url>  the URL the gateway calls this simulator at (default: its listening URL)
   -h, --help         show this help
 `;
 
@@ -43,6 +51,10 @@ export const SIM_OPTIONS = {
   'scheduling-policy': { type: 'string', default: 'fcfs' },
   'priority-order': { type: 'string', default: 'low-first' },
   'prefix-cache-tokens': { type: 'string', default: '0' },
+  register: { type: 'string' },
+  pool: { type: 'string' },
+  'secret-env': { type: 'string', default: 'SPLITSERVE_WORKER_SECRET' },
+  advertise: { type: 'string' },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
 
@@ -82,6 +94,12 @@ async function sim(args: string[]): Promise<number> {
   if (!(Number.isInteger(prefixCacheTokens) && prefixCacheTokens >= 0)) return usageError(`invalid --prefix-cache-tokens "${values['prefix-cache-tokens']}"`);
   const role = values.role;
   if (role !== undefined && !(SIM_ROLES as readonly string[]).includes(role)) return usageError(`invalid --role "${role}"`);
+  const gateway = values.register;
+  if (gateway !== undefined && !/^https?:\/\//.test(gateway)) return usageError('--register must be the gateway\'s http(s) base URL');
+  if (gateway !== undefined && !values.pool) return usageError('--register needs --pool');
+  if (gateway === undefined && (values.pool !== undefined || values.advertise !== undefined)) return usageError('--pool and --advertise go with --register');
+  const secret = gateway === undefined ? undefined : process.env[values['secret-env']];
+  if (gateway !== undefined && !secret) return usageError(`--register needs the workers' shared secret in the environment variable ${values['secret-env']}`);
 
   const server = await startSimulator({
     profile: values.profile,
@@ -97,8 +115,20 @@ async function sim(args: string[]): Promise<number> {
     prefixCacheTokens,
   });
   process.stdout.write(`splitserve sim ${values.profile} listening on ${server.url}\n`);
+  let registration: Registration | undefined;
+  if (gateway !== undefined) {
+    const url = values.advertise ?? server.url;
+    try {
+      registration = await registerWithGateway({ gateway, pool: values.pool!, url, secret: secret!, onError: (err) => process.stderr.write(`splitserve sim: heartbeat failed: ${err.message}\n`) });
+    } catch (err) {
+      await server.close();
+      throw err;
+    }
+    process.stdout.write(`registered ${url} in pool ${values.pool} at ${gateway}\n`);
+  }
 
   await untilStopped();
+  await registration?.stop().catch((err: unknown) => process.stderr.write(`splitserve sim: deregister failed: ${(err as Error).message}\n`));
   await server.close();
   return 0;
 }

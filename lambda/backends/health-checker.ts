@@ -58,6 +58,8 @@ export class HealthChecker {
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly lastRound = new Map<string, number>();
   private readonly running = new Set<string>();
+  /** Pool → its endpoints now, once they changed (registered workers came or went). */
+  private readonly current = new Map<string, readonly string[]>();
   private closed = false;
 
   constructor(
@@ -75,6 +77,11 @@ export class HealthChecker {
       timer.unref();
       this.timers.push(timer);
     }
+  }
+
+  /** Replaces the endpoints checked in a pool (its static ones plus its registered workers), from the next round. */
+  setEndpoints(pool: string, endpoints: readonly string[]): void {
+    this.current.set(pool, [...endpoints]);
   }
 
   /** Starts a round in the background for each check of `pool` (or of every pool) whose last round is older than its interval. */
@@ -95,7 +102,7 @@ export class HealthChecker {
     this.lastRound.set(key, this.now());
     try {
       await Promise.all(
-        target.endpoints.map(async (endpoint) => {
+        (this.current.get(target.pool) ?? target.endpoints).map(async (endpoint) => {
           const url = `${endpoint}${target.path}`;
           if (target.kind === 'health') {
             const healthy = await probe(url, target.timeoutMs, target.credential);

@@ -10,6 +10,13 @@
  * failures take the endpoint out until a probe succeeds. A pool with one endpoint and neither
  * `health` nor `breaker` behaves exactly as a plain round robin.
  *
+ * Registered workers (pools with `registration`): {@link PoolDirectory.setRegisteredEndpoints}
+ * replaces a pool's registered endpoints with what discovery read (backends/worker-discovery.ts),
+ * beside its static ones. An endpoint that stays keeps its state (calls in flight, breaker,
+ * health, load); one that leaves (deregistered, lapsed) takes no new call, while the calls it has
+ * finish on their lease. A registration that lapses between two reads is dropped at the next
+ * selection, so a stale worker is never chosen past its `expiresAt`.
+ *
  * Load: engine pools poll their endpoints' `/metrics` (health-checker.ts). A reading younger
  * than the pool's `maxAgeMs`, corrected by this instance's calls since (routing/load-estimate.ts),
  * is what the selection policies see as an endpoint's load and what {@link PoolDirectory.queue}
@@ -95,11 +102,28 @@ interface EndpointEntry extends EndpointStatus {
   busySince: { count: number; at: number } | undefined;
   completionsPerSecond: number | undefined;
   priorityRefused: boolean;
+  /** A registered worker's registration end (ms); undefined for a static endpoint. */
+  registeredUntil: number | undefined;
+}
+
+/** A registered worker as discovery hands it to the directory. */
+export interface RegisteredEndpoint {
+  readonly url: string;
+  /** When its registration lapses, epoch ms. */
+  readonly expiresAtMs: number;
+}
+
+function newEndpoint(url: string, registeredUntil?: number): EndpointEntry {
+  return {
+    url, outstanding: 0, healthy: true, breaker: CLOSED_BREAKER, avoidUntil: 0, failures: 0, succeeded: 0,
+    reading: undefined, capacity: undefined, busySince: undefined, completionsPerSecond: undefined, priorityRefused: false, registeredUntil,
+  };
 }
 
 interface PoolEntry {
   readonly name: string;
   readonly config: PoolConfig;
+  /** Static endpoints first, then registered workers (replaced in place). */
   readonly endpoints: EndpointEntry[];
   readonly policy: SelectionPolicy;
   readonly breaker: BreakerSettings | undefined;
@@ -138,24 +162,22 @@ export class PoolDirectory implements StepPools, QueueSource, PoolGauges {
     const targets: CheckTargets[] = [];
     for (const [name, config] of Object.entries(pools)) {
       const urls = config.endpoints ?? [];
-      if (urls.length === 0 && config.protocol !== 'bedrock') {
+      const registers = config.registration !== undefined;
+      if (urls.length === 0 && config.protocol !== 'bedrock' && !registers) {
         throw new ConfigError(`pools.${name}: no endpoints (a "simulate" pool must be started first)`);
       }
-      const load = urls.length > 0 ? loadSettings(config) : undefined;
+      const load = urls.length > 0 || registers ? loadSettings(config) : undefined;
       const credential = options.credentials?.[name];
       this.pools.set(name, {
         name,
         config,
-        endpoints: urls.map((url) => ({
-          url, outstanding: 0, healthy: true, breaker: CLOSED_BREAKER, avoidUntil: 0, failures: 0, succeeded: 0,
-          reading: undefined, capacity: undefined, busySince: undefined, completionsPerSecond: undefined, priorityRefused: false,
-        })),
+        endpoints: urls.map((url) => newEndpoint(url)),
         policy: policyOf(config, options.random),
         breaker: config.breaker ? { ...BREAKER_DEFAULTS, ...config.breaker } : undefined,
         loadMaxAgeMs: load?.maxAgeMs,
         credential,
       });
-      if (urls.length === 0) continue;
+      if (urls.length === 0 && !registers) continue;
       if (config.health) targets.push({ kind: 'health', pool: name, endpoints: urls, ...HEALTH_DEFAULTS, ...config.health, credential });
       if (load) targets.push({ kind: 'load', pool: name, endpoints: urls, path: load.path, intervalMs: load.intervalMs, timeoutMs: load.timeoutMs, credential });
     }
@@ -228,6 +250,39 @@ export class PoolDirectory implements StepPools, QueueSource, PoolGauges {
     });
   }
 
+  /**
+   * Replaces the registered workers of a pool (discovery calls this after each read): those that
+   * stay keep their state, new ones join, the others leave the selection (their calls in flight
+   * finish). A URL that is also a static endpoint stays the static one. Health checks and load
+   * polls follow the new set.
+   */
+  setRegisteredEndpoints(name: string, workers: readonly RegisteredEndpoint[]): void {
+    const pool = this.entry(name);
+    const staticUrls = new Set(pool.endpoints.filter((e) => e.registeredUntil === undefined).map((e) => e.url));
+    const known = new Map(pool.endpoints.filter((e) => e.registeredUntil !== undefined).map((e) => [e.url, e]));
+    const next: EndpointEntry[] = [];
+    const now = this.now();
+    for (const w of workers) {
+      if (staticUrls.has(w.url) || w.expiresAtMs <= now) continue;
+      const e = known.get(w.url) ?? newEndpoint(w.url, w.expiresAtMs);
+      e.registeredUntil = w.expiresAtMs;
+      known.delete(w.url);
+      next.push(e);
+    }
+    const kept = pool.endpoints.filter((e) => e.registeredUntil === undefined);
+    pool.endpoints.splice(0, pool.endpoints.length, ...kept, ...next);
+    this.checks?.setEndpoints(name, pool.endpoints.map((e) => e.url));
+  }
+
+  /** Drops the registered workers whose registration lapsed since the last read (their calls in flight finish). */
+  private dropLapsed(pool: PoolEntry): void {
+    const now = this.now();
+    if (!pool.endpoints.some((e) => e.registeredUntil !== undefined && e.registeredUntil <= now)) return;
+    const live = pool.endpoints.filter((e) => e.registeredUntil === undefined || e.registeredUntil > now);
+    pool.endpoints.splice(0, pool.endpoints.length, ...live);
+    this.checks?.setEndpoints(pool.name, live.map((e) => e.url));
+  }
+
   /** Records a health-check result (the health checker calls this). */
   setHealth(name: string, endpoint: string, healthy: boolean): void {
     const e = this.entry(name).endpoints.find((x) => x.url === endpoint);
@@ -277,6 +332,7 @@ export class PoolDirectory implements StepPools, QueueSource, PoolGauges {
   queue(name: string): PoolQueue {
     const pool = this.entry(name);
     this.checks?.refreshIfDue(name);
+    this.dropLapsed(pool);
     let endpoints = 0;
     let waiting = 0;
     let requests = 0;
@@ -333,7 +389,7 @@ export class PoolDirectory implements StepPools, QueueSource, PoolGauges {
    */
   acquire(name: string, preferred?: string, exclude?: ReadonlySet<string>, key?: string): EndpointLease {
     const pool = this.entry(name);
-    if (pool.endpoints.length === 0) return { target: this.target(name, ''), release: NO_LEASE };
+    if (pool.endpoints.length === 0 && !pool.config.registration) return { target: this.target(name, ''), release: NO_LEASE };
     return this.lease(pool, this.choose(pool, preferred, exclude, key));
   }
 
@@ -348,7 +404,7 @@ export class PoolDirectory implements StepPools, QueueSource, PoolGauges {
   acquirePair(prefillPool: string, decodePool: string, concurrent: boolean, key?: string): PrefillPick {
     const prefill = this.entry(prefillPool);
     const decode = this.entry(decodePool);
-    if (prefill.endpoints.length === 0 || decode.endpoints.length === 0) {
+    if ((prefill.endpoints.length === 0 && !prefill.config.registration) || (decode.endpoints.length === 0 && !decode.config.registration)) {
       return { lease: concurrent ? this.nameOnly(prefill, undefined, key) : this.acquire(prefillPool, undefined, undefined, key) };
     }
     const decodeFirst = (prefill.config.pairing ?? decode.config.pairing) === 'decode-first';
@@ -403,6 +459,8 @@ export class PoolDirectory implements StepPools, QueueSource, PoolGauges {
   private candidates(pool: PoolEntry, exclude?: ReadonlySet<string>): number[] {
     const now = this.now();
     this.checks?.refreshIfDue(pool.name);
+    this.dropLapsed(pool);
+    if (pool.endpoints.length === 0) throw new UpstreamError(`No worker is registered in the ${pool.name} pool.`, 503, true, pool.name);
     let candidates = availableEndpoints(pool.endpoints, now, pool.breaker, exclude);
     if (candidates.length === 0 && exclude && exclude.size > 0) candidates = availableEndpoints(pool.endpoints, now, pool.breaker);
     if (candidates.length === 0) {

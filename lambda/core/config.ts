@@ -3,6 +3,7 @@
  * runs only, tenants. Parsed once at start-up (or at synth time) with zod; a bad file fails with a
  * message that names the bad field.
  */
+import { isIP } from 'node:net';
 import * as z from 'zod/mini';
 import './zod.ts';
 import { ConfigError } from './errors.ts';
@@ -104,6 +105,80 @@ export const poolAuthSchema = z
 /** A pool's `auth` settings, defaults filled in. */
 export type PoolAuth = z.output<typeof poolAuthSchema>;
 
+/** zod schema of the workers' shared secret, `workers.secret` (its fields are documented in docs/configuration.md). */
+export const workerSecretSchema = z
+  .strictObject({
+    /** A Secrets Manager secret (its complete ARN); its `SecretString` is the shared secret. */
+    secretArn: poolAuthSchema.shape.secretArn,
+    /** With `secretArn`: the secret is a JSON object and the shared secret is this field of it. */
+    jsonKey: poolAuthSchema.shape.jsonKey,
+    /** An SSM parameter (SecureString or String), by name or ARN; read with decryption. */
+    parameter: poolAuthSchema.shape.parameter,
+    /** Local runs only: the shared secret is this environment variable of the gateway's process. */
+    env: poolAuthSchema.shape.env,
+    /** The customer-managed KMS key that encrypts the secret or parameter, when it is not the AWS-managed one. */
+    kmsKeyArn: poolAuthSchema.shape.kmsKeyArn,
+    /** How long a value read from the source is used (ms): a rotated secret is accepted after at most this. */
+    cacheMs: z._default(z.int().check(z.minimum(1000), z.maximum(3_600_000)), DEFAULT_CREDENTIAL_CACHE_MS),
+  })
+  .check(
+    z.superRefine((secret, ctx) => {
+      const named = CREDENTIAL_SOURCES.filter((source) => secret[source] !== undefined);
+      if (named.length !== 1) {
+        ctx.addIssue({ code: 'custom', message: `needs exactly one of "secretArn", "parameter" or "env"${named.length > 1 ? ` (has ${named.join(', ')})` : ''}` });
+      }
+      if (secret.jsonKey !== undefined && secret.secretArn === undefined) ctx.addIssue({ code: 'custom', path: ['jsonKey'], message: '"jsonKey" goes with "secretArn" only' });
+      if (secret.kmsKeyArn !== undefined && secret.env !== undefined) ctx.addIssue({ code: 'custom', path: ['kmsKeyArn'], message: '"kmsKeyArn" goes with "secretArn" or "parameter" only' });
+    }),
+  );
+
+/** The workers' shared secret settings, defaults filled in. */
+export type WorkerSecret = z.output<typeof workerSecretSchema>;
+
+/** Default heartbeat TTL (s) of a registered worker. */
+export const DEFAULT_HEARTBEAT_TTL_S = 30;
+/** Default interval (ms) at which a gateway instance reads a pool's registered workers again. */
+export const DEFAULT_REGISTRATION_REFRESH_MS = 5000;
+
+/**
+ * Whether `entry` may be in a pool's `registration.allowedHosts`: a CIDR block (`10.0.0.0/16`,
+ * `fd00::/8`), an IP address, a host name (`gpu-1.pools.example.com`) or every name under a domain
+ * (`*.pools.example.com`).
+ *
+ * @example
+ * isAllowedHostEntry('10.0.8.0/22'); // true
+ * isAllowedHostEntry('10.0.0.0/33'); // false
+ */
+export function isAllowedHostEntry(entry: string): boolean {
+  if (/^(?:\*\.)?[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?)*$/i.test(entry) && !/^[\d.]+$/.test(entry)) return true;
+  const [address, prefix, ...rest] = entry.split('/');
+  const family = isIP(address ?? '');
+  if (family === 0 || rest.length > 0) return false;
+  if (prefix === undefined) return true;
+  const bits = Number(prefix);
+  return /^\d{1,3}$/.test(prefix) && bits <= (family === 4 ? 32 : 128);
+}
+
+/** zod schema of a pool's `registration` (workers that register themselves; docs/worker-registration.md). */
+export const registrationSchema = z.strictObject({
+  /** How long (s) a registration lasts without a heartbeat (a worker re-registers well within it). */
+  heartbeatTtlS: z._default(z.int().check(z.minimum(5), z.maximum(86_400)), DEFAULT_HEARTBEAT_TTL_S),
+  /** How often (ms) each gateway instance reads the pool's registered workers again: the discovery bound. */
+  refreshMs: z._default(z.int().check(z.minimum(100), z.maximum(300_000)), DEFAULT_REGISTRATION_REFRESH_MS),
+  /** How long (s) a deregistered worker stays listed as draining. Default: the pool's `timeoutMs`, rounded up. */
+  drainS: z.optional(z.int().check(z.minimum(1), z.maximum(86_400))),
+  /**
+   * The hosts a worker may register at (CIDR blocks, addresses, names, `*.domain`); any host when
+   * absent. A pool's calls carry its credential and the clients' prompts, so name where workers run.
+   */
+  allowedHosts: z.optional(
+    z.array(z.string().check(z.maxLength(253), z.refine(isAllowedHostEntry, 'expected a CIDR block (10.0.0.0/16), an address, a host name or *.domain'))).check(z.minLength(1), z.maxLength(64)),
+  ),
+});
+
+/** A pool's `registration` settings, defaults filled in. */
+export type RegistrationConfig = z.output<typeof registrationSchema>;
+
 /** Which engine `priority` values are scheduled first: vLLM's `low-first`, or SGLang's default `high-first`. */
 export const PRIORITY_ORDERS = ['low-first', 'high-first'] as const;
 export type PriorityOrder = (typeof PRIORITY_ORDERS)[number];
@@ -170,16 +245,22 @@ const poolSchema = z
      * load polls): exactly one of `secretArn`, `parameter` or `env`. Never the client's own key.
      */
     auth: z.optional(poolAuthSchema),
+    /**
+     * Workers may register themselves into this pool (admin CLI or `POST /v1/workers/register`),
+     * beside its static `endpoints`, which it may then omit.
+     */
+    registration: z.optional(registrationSchema),
   })
   .check(
     z.superRefine((pool, ctx) => {
       if (pool.protocol === 'bedrock') {
         if (pool.auth) ctx.addIssue({ code: 'custom', path: ['auth'], message: 'Bedrock pools are called with the functions\' IAM role; remove "auth"' });
+        if (pool.registration) ctx.addIssue({ code: 'custom', path: ['registration'], message: 'Bedrock pools have no workers to register; remove "registration"' });
         return;
       }
       const sources = Number(pool.endpoints !== undefined) + Number(pool.simulate !== undefined);
-      if (sources !== 1) {
-        ctx.addIssue({ code: 'custom', message: 'a pool needs exactly one of "endpoints" or "simulate"' });
+      if (sources > 1 || (sources === 0 && !pool.registration)) {
+        ctx.addIssue({ code: 'custom', message: 'a pool needs exactly one of "endpoints" or "simulate" (or "registration" alone)' });
       }
     }),
   );
@@ -286,6 +367,8 @@ export const configSchema = z
      */
     vpc: z.optional(z.record(z.string(), z.unknown())),
     alarms: z.optional(z.record(z.string(), z.unknown())),
+    /** Workers that register themselves over HTTP (`POST /v1/workers/register`): the shared secret they send. */
+    workers: z.optional(z.strictObject({ secret: workerSecretSchema })),
   })
   .check(z.superRefine((cfg, ctx) => {
     const pools = new Set(Object.keys(cfg.pools));

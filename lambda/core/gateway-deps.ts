@@ -8,6 +8,7 @@ import type { RequestDrain } from './drain.ts';
 import type { OverloadGuard } from './overload-guard.ts';
 import type { GatewayLogger } from './logger.ts';
 import type { StepDeps } from './plan-steps.ts';
+import type { WorkerRoutesDeps } from './worker-registration.ts';
 import type { Admission, KeyResolver, OpenRequests, RequestMetrics, UsageMeter } from './ports.ts';
 
 /** Dependencies of {@link createGateway}. */
@@ -29,4 +30,6 @@ export interface GatewayDeps {
   readonly metrics?: RequestMetrics;
   /** Markers of requests being served (crash safety of metering); none when absent. */
   readonly openRequests?: OpenRequests;
+  /** The worker registration routes' store and shared secret; none: those routes answer 404. */
+  readonly workers?: WorkerRoutesDeps;
 }

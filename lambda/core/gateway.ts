@@ -12,6 +12,7 @@ import { jsonResponse } from './http-types.ts';
 import type { ApiKind } from './request-schema.ts';
 import { newRequestId, responseRequestId } from './request-id.ts';
 import { SESSION_HEADER } from '../routing/routing-key.ts';
+import { WORKER_ROUTES, handleWorkerRoute } from './worker-registration.ts';
 
 /** The request handler returned by {@link createGateway}. */
 export type Gateway = (request: GatewayRequest) => Promise<GatewayResponse>;
@@ -51,6 +52,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
         await authenticate(deps.keys, request.headers.authorization);
         return jsonResponse(200, models, baseHeaders);
       }
+      if (Object.hasOwn(WORKER_ROUTES, path)) return await handleWorkerRoute(deps.config, deps.workers, WORKER_ROUTES[path as keyof typeof WORKER_ROUTES], request, baseHeaders);
       const api = GENERATION_ROUTES[path];
       if (!api) throw new NotFoundError(`Invalid URL (${request.method} ${request.path})`, 'unknown_url');
       if (request.method !== 'POST') throw new MethodNotAllowedError(request.method, path);

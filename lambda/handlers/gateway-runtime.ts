@@ -8,6 +8,8 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { poolCredentials } from '../backends/pool-credentials.ts';
 import { PoolDirectory } from '../backends/pool-directory.ts';
 import { BACKEND_PROTOCOLS } from '../backends/registry.ts';
+import { WorkerDiscovery } from '../backends/worker-discovery.ts';
+import { workerSecret } from '../backends/worker-secret.ts';
 import { UpstreamClient } from '../backends/upstream-client.ts';
 import type { AdmissionConfig, SplitserveConfig } from '../core/config.ts';
 import { ConfigError } from '../core/errors.ts';
@@ -29,6 +31,7 @@ import { DynamoKeyResolver } from '../store/key-resolver.ts';
 import type { TableNames } from '../store/tables.ts';
 import { OpenRequestJournal } from '../store/open-requests.ts';
 import { DynamoUsageMeter } from '../store/usage-meter.ts';
+import { WorkerRegistry } from '../store/worker-registry.ts';
 
 /** Options of {@link assembleGateway}. */
 export interface GatewayRuntimeOptions {
@@ -60,6 +63,11 @@ export interface GatewayRuntimeOptions {
    * measure what it costs. @default true
    */
   readonly openRequestMarkers?: boolean;
+  /**
+   * Read registered workers on timers too (a long-running process), not only when a request finds
+   * the set due. Off in Lambda, where timers do not run between invocations. @default true
+   */
+  readonly discoveryTimers?: boolean;
 }
 
 /** An assembled gateway and what must be closed with it. */
@@ -119,6 +127,8 @@ export function assertProtocolsBuilt(config: SplitserveConfig): void {
 export interface AssembledSteps extends StepDeps {
   readonly pools: PoolDirectory;
   readonly metrics?: RequestMetrics;
+  /** Reads the pools' registered workers into `pools`; undefined when no pool takes registrations or no registry was given. */
+  readonly discovery?: WorkerDiscovery;
 }
 
 /**
@@ -128,13 +138,20 @@ export interface AssembledSteps extends StepDeps {
  * this version and the metrics, given the pool directory. Checks first that every tier's route is
  * served by them.
  */
-export function assembleSteps(config: SplitserveConfig, logger: GatewayLogger, metrics?: (pools: PoolGauges) => RequestMetrics | undefined): AssembledSteps {
+export function assembleSteps(
+  config: SplitserveConfig,
+  logger: GatewayLogger,
+  metrics?: (pools: PoolGauges) => RequestMetrics | undefined,
+  registry?: WorkerRegistry,
+): AssembledSteps {
   assertProtocolsBuilt(config);
   const connections = Math.max(...Object.values(config.pools).map((p) => p.maxConnections), 1);
   const pools = new PoolDirectory(config.pools, { logger, credentials: poolCredentials(config.pools, { logger }) });
+  const discovery = registry ? new WorkerDiscovery(config.pools, registry, pools, { logger }) : undefined;
   return {
     config,
     pools,
+    ...(discovery?.active ? { discovery } : {}),
     client: new UpstreamClient({ connections }),
     protocols: BACKEND_PROTOCOLS,
     metrics: metrics?.(pools),
@@ -151,6 +168,8 @@ export interface StepTaskRuntime {
    * being written a second time by a later invocation's flush.
    */
   readonly meterForInvocation: () => UsageMeter;
+  /** Resolves once the registered workers are read (at most `refreshMs` old); the Prefill, Decode and Fallback tasks await it. */
+  readonly discover: () => Promise<void>;
 }
 
 /** Options of {@link assembleStepTasks}. */
@@ -167,8 +186,11 @@ export interface StepTaskOptions {
 /** Builds what the Step Functions task handlers (lambda/handlers/step-tasks.ts) run on. */
 export function assembleStepTasks(options: StepTaskOptions): StepTaskRuntime {
   const logger = options.logger ?? createLogger();
+  const steps = assembleSteps(options.config, logger, options.metrics, new WorkerRegistry(options.dynamo, options.tables.config));
+  const { discovery } = steps;
   return {
-    steps: assembleSteps(options.config, logger, options.metrics),
+    steps,
+    discover: discovery ? () => discovery.ready() : () => Promise.resolve(),
     meterForInvocation: () => new DynamoUsageMeter(options.dynamo, options.tables.usage, { logger, flushIntervalMs: 0, aggregatesAfterRecords: true }),
   };
 }
@@ -183,9 +205,11 @@ export function assembleStepTasks(options: StepTaskOptions): StepTaskRuntime {
 export function assembleGateway(options: GatewayRuntimeOptions): GatewayRuntime {
   const { config } = options;
   const logger = options.logger ?? createLogger();
-  const steps = assembleSteps(config, logger, options.metrics);
-  const { pools, client } = steps;
+  const registry = new WorkerRegistry(options.dynamo, options.tables.config);
+  const steps = assembleSteps(config, logger, options.metrics, registry);
+  const { pools, client, discovery } = steps;
   pools.start();
+  if (options.discoveryTimers !== false) discovery?.start();
   const journal = options.openRequestMarkers === false ? undefined : new OpenRequestJournal(options.dynamo, options.tables.usage, { logger, instanceId: options.instanceId });
   const meter = new DynamoUsageMeter(options.dynamo, options.tables.usage, { logger, onDurable: journal && ((ids) => journal.recorded(ids)) });
   const admission = new DynamoAdmission(options.dynamo, options.tables.usage, { ...admissionOptions(config.admission), now: options.now, adjustments: { logger } });
@@ -201,6 +225,7 @@ export function assembleGateway(options: GatewayRuntimeOptions): GatewayRuntime 
     drain: new RequestDrain(),
     metrics: steps.metrics,
     openRequests: journal,
+    ...(config.workers ? { workers: { store: registry, secret: workerSecret(config.workers.secret, { logger }) } } : {}),
   };
   // Markers go once their records are durable: after the meter's flush, whatever it wrote.
   const flushMeter = () => (journal ? meter.flush().finally(() => journal.flush()) : meter.flush());
@@ -214,8 +239,13 @@ export function assembleGateway(options: GatewayRuntimeOptions): GatewayRuntime 
     await flush();
     return ended;
   };
+  const core = createGateway(deps);
   return {
-    gateway: createGateway(deps),
+    // Registered workers are read before a request is served when the set is due (worker-discovery.ts).
+    gateway: discovery ? async (request) => {
+      await discovery.ready();
+      return core(request);
+    } : core,
     deps,
     pools,
     flush,
@@ -223,6 +253,7 @@ export function assembleGateway(options: GatewayRuntimeOptions): GatewayRuntime 
     close: async () => {
       await shutdown(0);
       pools.close();
+      discovery?.close();
       await endsReported();
       await Promise.all([flushMeter(), admission.releaseLeases()]);
       await client.close();

@@ -31,6 +31,8 @@ function getRuntime(): GatewayRuntime {
       tables: env.tables,
       executor: arn ? () => new StepFunctionsExecutor(arn) : undefined,
       metrics: (pools) => fanOutMetrics([new EmfRequestMetrics({ pools }), localMetrics(pools)]),
+      // An execution environment is frozen between invocations: registered workers are read on the request path when due.
+      discoveryTimers: false,
     });
   }
   return runtime;

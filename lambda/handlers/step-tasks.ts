@@ -46,10 +46,16 @@ async function run(step: () => Promise<PlanState>): Promise<PlanState> {
 }
 
 /** `Prefill` task. */
-export const prefill = (state: PlanState): Promise<PlanState> => run(() => steps.prefill(current().steps, state, never));
+export const prefill = (state: PlanState): Promise<PlanState> => run(async () => {
+  await current().discover();
+  return steps.prefill(current().steps, state, never);
+});
 
 /** `Decode` task. */
-export const decode = (state: PlanState): Promise<PlanState> => run(() => steps.decode(current().steps, state, never));
+export const decode = (state: PlanState): Promise<PlanState> => run(async () => {
+  await current().discover();
+  return steps.decode(current().steps, state, never);
+});
 
 /**
  * `Fallback` task: the failed step's error arrives in `state.error`; a client error is thrown
@@ -57,9 +63,10 @@ export const decode = (state: PlanState): Promise<PlanState> => run(() => steps.
  * tier's fallback route.
  */
 export const fallback = (state: PlanState): Promise<PlanState> =>
-  run(() => {
+  run(async () => {
     const failure = fromStepError(state.error?.Error, state.error?.Cause);
     if (!isUpstreamFailure(state.error?.Error)) throw failure;
+    await current().discover();
     return steps.fallback(current().steps, { ...state, error: undefined }, failure, never);
   });
 

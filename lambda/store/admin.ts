@@ -1,16 +1,20 @@
 /**
- * Typed admin operations over the Config and Usage tables: tenants, keys, tiers, limits, usage.
+ * Typed admin operations over the Config and Usage tables: tenants, keys, tiers, limits, usage,
+ * registered workers.
  * The CLI (bin/commands/admin.ts) is a thin layer over these. Keys are returned once, by
  * {@link createKey} and {@link rotateKey}, and never stored or logged.
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { TENANT_ID_PATTERN, TIER_NAMES, type TenantLimits, type TierName } from '../core/config.ts';
+import { TENANT_ID_PATTERN, TIER_NAMES, type PoolConfig, type RegistrationConfig, type SplitserveConfig, type TenantLimits, type TierName } from '../core/config.ts';
+import { GatewayError } from '../core/errors.ts';
+import { assertHostAllowed, drainSecondsOf, MIN_WORKER_TTL_S, normaliseWorkerUrl, registrationOf } from '../core/worker-registration.ts';
 import { generateApiKey } from './api-keys.ts';
-import type { ApiKeyRecord, TenantRecord } from './config-items.ts';
+import type { ApiKeyRecord, TenantRecord, WorkerRecord } from './config-items.ts';
 import { ConfigTable } from './config-table.ts';
 import { InvalidArgumentError, NotFoundInStoreError } from './errors.ts';
 import type { TableNames } from './tables.ts';
 import { usageReport, type UsageReport } from './usage-report.ts';
+import { WorkerRegistry } from './worker-registry.ts';
 
 /** Where admin operations act. */
 export interface AdminContext {
@@ -139,4 +143,43 @@ export async function getUsage(ctx: AdminContext, tenantId: string | undefined, 
   if (from > to) throw new InvalidArgumentError('--from is after --to');
   const ids = tenantId !== undefined ? [tenantId] : (await listTenants(ctx)).map((t) => t.id);
   return Promise.all(ids.map((id) => usageReport(ctx.client, ctx.tables.usage, id, from, to)));
+}
+
+/**
+ * The pool's registration settings and the worker URL normalised, checked against the config:
+ * an unknown pool, a pool without `registration`, a bad URL or TTL is an {@link InvalidArgumentError}.
+ */
+function workerTarget(config: SplitserveConfig, pool: string, url: string | undefined, ttlS?: number): { url: string; pool: PoolConfig; registration: RegistrationConfig } {
+  try {
+    const found = registrationOf(config, pool);
+    if (ttlS !== undefined && (!Number.isInteger(ttlS) || ttlS < MIN_WORKER_TTL_S || ttlS > 86_400)) {
+      throw new InvalidArgumentError(`--ttl must be an integer from ${MIN_WORKER_TTL_S} to 86400 (seconds)`);
+    }
+    const normalised = url === undefined ? '' : normaliseWorkerUrl(url);
+    if (url !== undefined) assertHostAllowed(normalised, found.registration, pool);
+    return { ...found, url: normalised };
+  } catch (err) {
+    if (err instanceof GatewayError) throw new InvalidArgumentError(err.message);
+    throw err;
+  }
+}
+
+/** Registers a worker in a pool (or renews it) for `ttlS` seconds, the pool's `heartbeatTtlS` by default. */
+export async function registerWorker(ctx: AdminContext, config: SplitserveConfig, pool: string, url: string, ttlS?: number): Promise<WorkerRecord> {
+  const target = workerTarget(config, pool, url, ttlS);
+  return new WorkerRegistry(ctx.client, ctx.tables.config, { now: ctx.now }).register(pool, target.url, ttlS ?? target.registration.heartbeatTtlS);
+}
+
+/** Marks a registered worker draining (no new calls; its registration lapses after the pool's drain time). */
+export async function deregisterWorker(ctx: AdminContext, config: SplitserveConfig, pool: string, url: string): Promise<WorkerRecord> {
+  const target = workerTarget(config, pool, url);
+  const worker = await new WorkerRegistry(ctx.client, ctx.tables.config, { now: ctx.now }).deregister(pool, target.url, drainSecondsOf(target.pool, target.registration));
+  if (!worker) throw new NotFoundInStoreError(`worker ${target.url} is not registered in pool "${pool}"`);
+  return worker;
+}
+
+/** The pool's registrations that have not lapsed, active and draining. */
+export async function listWorkers(ctx: AdminContext, config: SplitserveConfig, pool: string): Promise<WorkerRecord[]> {
+  workerTarget(config, pool, undefined);
+  return new WorkerRegistry(ctx.client, ctx.tables.config, { now: ctx.now }).live(pool);
 }

@@ -6,6 +6,7 @@
  * | tenant | `TENANT#<tenantId>` | `META` | `tenantId` S, `tiers` L<S>, `limits` M (tier → M{`rpm`,`tpm`,`monthlyTokens`} N), `disabled` BOOL, `createdAt` S, `updatedAt` S |
  * | key lookup | `KEY#<sha256hex>` | `META` | `tenantId` S, `keyId` S, `disabled` BOOL, `createdAt` S, and the tenant denormalised: `tenantTiers` L<S>, `tenantLimits` M, `tenantDisabled` BOOL |
  * | key index | `TENANT#<tenantId>` | `KEY#<keyId>` | `tenantId` S, `keyId` S, `keyHash` S, `disabled` BOOL, `createdAt` S, `revokedAt` S (once revoked) |
+ * | registered worker | `POOL#<pool>` | `WORKER#<url>` | `pool` S, `url` S, `state` S (`active` \| `draining`), `expiresAt` N (epoch s, the table's TTL), `registeredAt` S, `updatedAt` S |
  *
  * Resolving a key is ONE `GetItem` of its lookup item, which carries everything the request path
  * needs (the tenant's tiers, limits and status are copied into it). Writers of a tenant update the
@@ -20,7 +21,7 @@ import type { Principal, Tenant } from '../core/ports.ts';
 type Item = Record<string, AttributeValue>;
 
 /** Key prefixes and fixed sort keys of the Config table. */
-export const CONFIG_KEYS = { tenantPrefix: 'TENANT#', keyPrefix: 'KEY#', meta: 'META' } as const;
+export const CONFIG_KEYS = { tenantPrefix: 'TENANT#', keyPrefix: 'KEY#', meta: 'META', poolPrefix: 'POOL#', workerPrefix: 'WORKER#' } as const;
 
 /** Primary key of a tenant item. */
 export function tenantItemKey(tenantId: string): Item {
@@ -177,5 +178,57 @@ export function decodeKeyIndex(item: Item): { record: ApiKeyRecord; keyHash: str
       createdAt: item.createdAt?.S ?? '',
       ...(revokedAt ? { revokedAt } : {}),
     },
+  };
+}
+
+/** What a registered worker may be: taking new calls, or finishing the ones it has. */
+export const WORKER_STATES = ['active', 'draining'] as const;
+/** One of {@link WORKER_STATES}. */
+export type WorkerState = (typeof WORKER_STATES)[number];
+
+/** A registered worker as stored. */
+export interface WorkerRecord {
+  readonly pool: string;
+  readonly url: string;
+  readonly state: WorkerState;
+  /** When the registration lapses without a heartbeat (or the drain ends), epoch seconds. */
+  readonly expiresAt: number;
+  readonly registeredAt: string;
+  readonly updatedAt: string;
+}
+
+/** Partition key of a pool's registered workers. */
+export function workerPartitionKey(pool: string): AttributeValue {
+  return { S: CONFIG_KEYS.poolPrefix + pool };
+}
+
+/** Primary key of a registered worker item. */
+export function workerItemKey(pool: string, url: string): Item {
+  return { pk: workerPartitionKey(pool), sk: { S: CONFIG_KEYS.workerPrefix + url } };
+}
+
+/** The item of a registered worker. */
+export function encodeWorker(w: WorkerRecord): Item {
+  return {
+    ...workerItemKey(w.pool, w.url),
+    pool: { S: w.pool },
+    url: { S: w.url },
+    state: { S: w.state },
+    expiresAt: { N: String(w.expiresAt) },
+    registeredAt: { S: w.registeredAt },
+    updatedAt: { S: w.updatedAt },
+  };
+}
+
+/** Decodes a registered worker item; an unknown state reads as `draining` (no new calls). */
+export function decodeWorker(item: Item): WorkerRecord {
+  const state = item.state?.S === 'active' ? 'active' : 'draining';
+  return {
+    pool: item.pool?.S ?? '',
+    url: item.url?.S ?? '',
+    state,
+    expiresAt: Number(item.expiresAt?.N ?? 0),
+    registeredAt: item.registeredAt?.S ?? '',
+    updatedAt: item.updatedAt?.S ?? '',
   };
 }

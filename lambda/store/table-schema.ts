@@ -10,6 +10,12 @@ export const TABLE_KEYS = { partitionKey: 'pk', sortKey: 'sk' } as const;
 /** Attribute that DynamoDB TTL reads (epoch seconds) on the Usage table. */
 export const USAGE_TTL_ATTRIBUTE = 'expiresAt' as const;
 
+/**
+ * Attribute that DynamoDB TTL reads (epoch seconds) on the Config table: only registered workers
+ * carry it (lambda/store/worker-registry.ts); tenants and keys never expire.
+ */
+export const CONFIG_TTL_ATTRIBUTE = 'expiresAt' as const;
+
 /** Environment variables carrying the table names into the Lambda functions. */
 export const TABLE_ENV = { config: 'CONFIG_TABLE', usage: 'USAGE_TABLE' } as const;
 
