@@ -7,7 +7,8 @@
  * seed at the nominal rate (validation) and at rising rates (headroom).
  */
 import { replicaCapacity } from '../bench/goodput/capacity.ts';
-import { interTokenMs } from '../sim/model.ts';
+import { firstTokenMs, interTokenMs } from '../sim/model.ts';
+import type { SimRequest } from '../bench/goodput/workloads.ts';
 import type { SimProfileName } from '../sim/profiles.ts';
 import { PROFILES } from '../sim/profiles.ts';
 import type { PoolPlan, PriceTable } from './deployments.ts';
@@ -96,15 +97,29 @@ function range(lo: number, hi: number): number[] {
 }
 
 /**
- * The candidates, cheapest first, with the shapes excluded up front. A shape's counts start at the
+ * The candidates, cheapest first, with the shapes excluded up front (a decode slower alone than a
+ * tier's TPOT; too few prompts reaching their first token within a tier's TTFT even with no
+ * queueing, on a sample of the traffic). A shape's counts start at the
  * analytic lower bound (0.9 × rate / full-batch capacity per replica, which no queueing can beat)
  * and go to 3× it (at least 12 more), capped at `maxPerPool`.
  */
-export function enumerateCandidates(traffic: Traffic, shapes: ShapeChoices, prices: PriceTable, maxPerPool: number, sample: Parameters<typeof replicaCapacity>[2]): { candidates: Candidate[]; excluded: ExcludedShape[] } {
+export function enumerateCandidates(traffic: Traffic, shapes: ShapeChoices, prices: PriceTable, maxPerPool: number, sample: readonly SimRequest[]): { candidates: Candidate[]; excluded: ExcludedShape[] } {
   const tightestTpot = Math.min(...traffic.tiers.map((t) => t.tpotMs));
   const excluded: ExcludedShape[] = [];
   const bound = (cap: number) => Math.max(1, Math.ceil((0.9 * traffic.ratePerSecond) / cap));
   const counts = (lo: number) => range(Math.min(lo, maxPerPool), Math.min(maxPerPool, Math.max(lo * 3, lo + 12)));
+  /** Unloaded TTFT (no queueing, which only adds) must meet each tier's TTFT for its attainment share. */
+  const ttftOk = (shape: string, ttft0: (r: SimRequest) => number) => {
+    const times = sample.map(ttft0);
+    for (const tier of traffic.tiers) {
+      const within = times.filter((t) => t <= tier.ttftMs).length / Math.max(1, times.length);
+      if (within < traffic.attainment) {
+        excluded.push({ shape, reason: `even unloaded only ${(within * 100).toFixed(1)}% of prompts reach the first token within tier ${tier.name}'s ${tier.ttftMs} ms` });
+        return false;
+      }
+    }
+    return true;
+  };
   const tpotOk = (name: SimProfileName, shape: string) => {
     const itl = interTokenMs(PROFILES[name], 1);
     if (itl <= tightestTpot) return true;
@@ -115,6 +130,7 @@ export function enumerateCandidates(traffic: Traffic, shapes: ShapeChoices, pric
   for (const name of shapes.aggregated) {
     const plan0 = { kind: 'aggregated', aggregated: { profile: name, count: 1 } } as const;
     if (!tpotOk(name, shapeOf(plan0))) continue;
+    if (!ttftOk(shapeOf(plan0), (r) => firstTokenMs({ profile: PROFILES[name], promptTokens: r.promptTokens, kind: 'aggregated' }).totalMs)) continue;
     const lo = bound(replicaCapacity(PROFILES[name], 'aggregated', sample));
     if (lo > maxPerPool) {
       excluded.push({ shape: shapeOf(plan0), reason: `needs at least ${lo} replicas (more than ${maxPerPool})` });
@@ -129,6 +145,9 @@ export function enumerateCandidates(traffic: Traffic, shapes: ShapeChoices, pric
     for (const dec of shapes.decode) {
       const plan0 = { kind: 'disaggregated', prefill: { profile: pre, count: 1 }, decode: { profile: dec, count: 1 } } as const;
       if (!tpotOk(dec, shapeOf(plan0))) continue;
+      const ttft0 = (r: SimRequest) =>
+        firstTokenMs({ profile: PROFILES[pre], promptTokens: r.promptTokens, kind: 'prefill' }).totalMs + firstTokenMs({ profile: PROFILES[dec], promptTokens: r.promptTokens, kind: 'decode-remote' }).totalMs;
+      if (!ttftOk(shapeOf(plan0), ttft0)) continue;
       const pLo = bound(replicaCapacity(PROFILES[pre], 'prefill', sample));
       const dLo = bound(replicaCapacity(PROFILES[dec], 'decode-remote', sample));
       if (pLo > maxPerPool || dLo > maxPerPool) {
