@@ -6,7 +6,7 @@
  * planning trace drawn at the rate plus a safety margin. That plan is then replayed on a fresh
  * seed at the nominal rate (validation) and at rising rates (headroom).
  */
-import { replicaCapacity } from '../bench/goodput/capacity.ts';
+import { meanSlotMs, replicaCapacity } from '../bench/goodput/capacity.ts';
 import { firstTokenMs, interTokenMs } from '../sim/model.ts';
 import type { SimRequest } from '../bench/goodput/workloads.ts';
 import type { SimProfileName } from '../sim/profiles.ts';
@@ -36,7 +36,8 @@ export const DEFAULT_SHAPES: ShapeChoices = {
 export interface PlanOptions {
   /**
    * Virtual seconds of the validation replay; the planning replays use half. Both are stretched
-   * to hold about 2,000 requests at low rates (at most an hour). @default 60
+   * to hold about 2,000 requests at low rates, and to five full-batch request times of the
+   * slowest decode allowed (at most an hour). @default 60
    */
   readonly durationS?: number;
   /** Planning seed; validation uses seed + 1000. @default 1 */
@@ -79,6 +80,8 @@ export interface Recommendation {
   readonly closest: { readonly plan: PoolPlan; readonly costPerHourUsd: number; readonly planning: ReplayResult } | undefined;
   readonly replays: number;
   readonly candidates: number;
+  /** Virtual seconds of the planning and validation traces actually drawn. */
+  readonly traces: { readonly planningS: number; readonly validationS: number };
   readonly options: Required<Omit<PlanOptions, 'shapes'>> & { readonly shapes: ShapeChoices };
 }
 
@@ -99,14 +102,15 @@ function range(lo: number, hi: number): number[] {
 /**
  * The candidates, cheapest first, with the shapes excluded up front (a decode slower alone than a
  * tier's TPOT; too few prompts reaching their first token within a tier's TTFT even with no
- * queueing, on a sample of the traffic). A shape's counts start at the
- * analytic lower bound (0.9 × rate / full-batch capacity per replica, which no queueing can beat)
- * and go to 3× it (at least 12 more), capped at `maxPerPool`.
+ * queueing, on a sample of the traffic). A shape's counts start at the analytic lower bound
+ * (rate × (1 + margin) / full-batch capacity per replica: fewer replicas queue without bound, whatever
+ * a short trace shows) and go to 3× it (at least 12 more), capped at `maxPerPool`.
  */
-export function enumerateCandidates(traffic: Traffic, shapes: ShapeChoices, prices: PriceTable, maxPerPool: number, sample: readonly SimRequest[]): { candidates: Candidate[]; excluded: ExcludedShape[] } {
+export function enumerateCandidates(traffic: Traffic, shapes: ShapeChoices, prices: PriceTable, maxPerPool: number, sample: readonly SimRequest[], margin = 0): { candidates: Candidate[]; excluded: ExcludedShape[] } {
   const tightestTpot = Math.min(...traffic.tiers.map((t) => t.tpotMs));
   const excluded: ExcludedShape[] = [];
-  const bound = (cap: number) => Math.max(1, Math.ceil((0.9 * traffic.ratePerSecond) / cap));
+  // A pool whose full-batch capacity is below the rate it is planned for queues without bound.
+  const bound = (cap: number) => Math.max(1, Math.ceil((traffic.ratePerSecond * (1 + margin)) / cap - 1e-9));
   const counts = (lo: number) => range(Math.min(lo, maxPerPool), Math.min(maxPerPool, Math.max(lo * 3, lo + 12)));
   /** Unloaded TTFT (no queueing, which only adds) must meet each tier's TTFT for its attainment share. */
   const ttftOk = (shape: string, ttft0: (r: SimRequest) => number) => {
@@ -190,11 +194,14 @@ export function planDeployment(traffic: Traffic, options: PlanOptions = {}): Rec
   };
   const prices = priceTable(traffic.prices);
   // At low rates a short trace holds few requests and its attainment is noise: at least ~2,000.
-  const planningS = Math.min(3_600, Math.max(opts.durationS / 2, 2_000 / traffic.ratePerSecond));
-  const validationS = Math.min(3_600, Math.max(opts.durationS, 2_000 / traffic.ratePerSecond));
-  const planningTrace = drawTrace(traffic, planningS, opts.seed, traffic.ratePerSecond * (1 + opts.margin));
   const sample = drawTrace(traffic, Math.max(20, 2_000 / traffic.ratePerSecond), opts.seed + 2_000).requests;
-  const { candidates, excluded } = enumerateCandidates(traffic, opts.shapes, prices, opts.maxPerPool, sample);
+  // A trace must outlast its requests many times over to show a queue building: at least five
+  // full-batch slot times of the slowest decode the shapes allow.
+  const settleS = Math.max(...[...opts.shapes.aggregated, ...opts.shapes.decode].map((name) => (5 * meanSlotMs(PROFILES[name], 'decode-remote', sample)) / 1000));
+  const planningS = Math.min(3_600, Math.max(opts.durationS / 2, 2_000 / traffic.ratePerSecond, settleS));
+  const validationS = Math.min(3_600, Math.max(opts.durationS, 2_000 / traffic.ratePerSecond, settleS));
+  const planningTrace = drawTrace(traffic, planningS, opts.seed, traffic.ratePerSecond * (1 + opts.margin));
+  const { candidates, excluded } = enumerateCandidates(traffic, opts.shapes, prices, opts.maxPerPool, sample, opts.margin);
   const failures = new Map<string, (readonly number[])[]>();
   let replays = 0;
   let found: { candidate: Candidate; result: ReplayResult } | undefined;
@@ -212,7 +219,7 @@ export function planDeployment(traffic: Traffic, options: PlanOptions = {}): Rec
     const worst = Math.min(...result.tiers.map((t) => (t.requests === 0 ? 1 : t.attainment)));
     if (!closest || worst > closest.worst) closest = { candidate: c, result, worst };
   }
-  const base = { traffic, prices, excluded, replays, candidates: candidates.length, options: opts };
+  const base = { traffic, prices, excluded, replays, candidates: candidates.length, options: opts, traces: { planningS, validationS } };
   if (!found) {
     const near = closest ? { plan: closest.candidate.plan, costPerHourUsd: closest.candidate.cost, planning: closest.result } : undefined;
     return { ...base, closest: near, plan: undefined, costPerHourUsd: NaN, planning: undefined, validation: undefined, headroom: 0, failsAtFactor: undefined };
