@@ -27,7 +27,11 @@ export function formatRecommendation(rec: Recommendation): string {
     '',
   ];
   if (!rec.plan) {
-    lines.push(`NO PLAN meets every tier (${rec.replays} replays of ${rec.candidates} candidates, rate x ${1 + o.margin}, seed ${o.seed}).`);
+    lines.push(
+      rec.exhausted
+        ? `NO PLAN found within the search budget (${rec.replays} replays of ${rec.candidates} candidates tried, cheapest first); the untried ones cost more.`
+        : `NO PLAN meets every tier (${rec.replays} replays of ${rec.candidates} candidates, rate x ${1 + o.margin}, seed ${o.seed}).`,
+    );
     if (rec.closest) {
       lines.push(`closest: ${describePlan(rec.closest.plan)}, $${rec.closest.costPerHourUsd.toFixed(2)}/h:`);
       lines.push(...tierLines('planning', rec.closest.planning, t.tiers));
@@ -69,6 +73,8 @@ export function recommendationJson(rec: Recommendation): Record<string, unknown>
     excluded: rec.excluded,
     replays: rec.replays,
     candidates: rec.candidates,
+    exhausted: rec.exhausted,
+    traces: rec.traces,
   };
 }
 

@@ -80,6 +80,8 @@ export interface Recommendation {
   readonly closest: { readonly plan: PoolPlan; readonly costPerHourUsd: number; readonly planning: ReplayResult } | undefined;
   readonly replays: number;
   readonly candidates: number;
+  /** True when the search stopped at `maxReplays` with candidates left untried. */
+  readonly exhausted: boolean;
   /** Virtual seconds of the planning and validation traces actually drawn. */
   readonly traces: { readonly planningS: number; readonly validationS: number };
   readonly options: Required<Omit<PlanOptions, 'shapes'>> & { readonly shapes: ShapeChoices };
@@ -204,10 +206,14 @@ export function planDeployment(traffic: Traffic, options: PlanOptions = {}): Rec
   const { candidates, excluded } = enumerateCandidates(traffic, opts.shapes, prices, opts.maxPerPool, sample, opts.margin);
   const failures = new Map<string, (readonly number[])[]>();
   let replays = 0;
+  let exhausted = false;
   let found: { candidate: Candidate; result: ReplayResult } | undefined;
   let closest: { candidate: Candidate; result: ReplayResult; worst: number } | undefined;
   for (const c of candidates) {
-    if (replays >= opts.maxReplays) break;
+    if (replays >= opts.maxReplays) {
+      exhausted = true;
+      break;
+    }
     if (dominatedByFailure(c, failures)) continue;
     replays++;
     const result = replay(c.plan, planningTrace, traffic.tiers, traffic.attainment);
@@ -219,7 +225,7 @@ export function planDeployment(traffic: Traffic, options: PlanOptions = {}): Rec
     const worst = Math.min(...result.tiers.map((t) => (t.requests === 0 ? 1 : t.attainment)));
     if (!closest || worst > closest.worst) closest = { candidate: c, result, worst };
   }
-  const base = { traffic, prices, excluded, replays, candidates: candidates.length, options: opts, traces: { planningS, validationS } };
+  const base = { traffic, prices, excluded, replays, candidates: candidates.length, options: opts, exhausted, traces: { planningS, validationS } };
   if (!found) {
     const near = closest ? { plan: closest.candidate.plan, costPerHourUsd: closest.candidate.cost, planning: closest.result } : undefined;
     return { ...base, closest: near, plan: undefined, costPerHourUsd: NaN, planning: undefined, validation: undefined, headroom: 0, failsAtFactor: undefined };
