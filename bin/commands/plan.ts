@@ -17,6 +17,10 @@ import { DEFAULT_SHAPES, planDeployment } from '../../planner/search.ts';
 import type { ShapeChoices } from '../../planner/search.ts';
 import { renderSplitSvg, sweepSplits } from '../../planner/splits.ts';
 import { TrafficError, parseTraffic, readTrafficJson } from '../../planner/traffic.ts';
+import type { Tier } from '../../planner/traffic.ts';
+import { measureTraffic, readUsageWindow } from '../../planner/usage-traffic.ts';
+import { localDynamoClient } from '../../local/embedded-dynamo.ts';
+import { LOCAL_TABLE_NAMES } from '../../lambda/store/table-schema.ts';
 import { CommandFailure, CommandLineError, parseCommandLine, runParsed } from './command-line.ts';
 
 /** Usage text printed by `--help`. */
@@ -35,6 +39,15 @@ traffic (a file, flags, or both: flags win):
                         a tier and its SLO (repeatable; default: priority 20% 300/5, default 80% 1000/50)
   --attainment X        share of each tier's requests that must meet its SLO (default: 0.9)
   --price PROFILE=USD   price per replica-hour (repeatable; profiles: ${SIM_PROFILES.join(', ')})
+
+traffic measured from the Usage table (instead of --rate/--mix and the file's shapes):
+  --from-usage          measure rate, prompt/completion shapes and tier shares from metered requests
+  --endpoint URL        the store, e.g. npm start's embedded one: http://127.0.0.1:4567
+  --usage-table NAME    the Usage table (default: ${LOCAL_TABLE_NAMES.usage})
+  --tenant ID           whose requests (repeatable, at least one)
+  --window-start ISO    window start, e.g. 2026-12-07T10:00:00Z
+  --window-end ISO      window end (default: now)
+                        tier SLOs come from the file's tiers or --tier, by name (shares ignored)
 
 search:
   --hardware LIST       profiles the plan may use (default: all)
@@ -67,6 +80,12 @@ export const PLAN_OPTIONS = {
   steps: { type: 'string' },
   interval: { type: 'string' },
   chart: { type: 'string' },
+  'from-usage': { type: 'boolean', default: false },
+  endpoint: { type: 'string' },
+  'usage-table': { type: 'string' },
+  tenant: { type: 'string', multiple: true },
+  'window-start': { type: 'string' },
+  'window-end': { type: 'string' },
   json: { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
@@ -82,8 +101,16 @@ export interface PlanCommandOptions {
   readonly seed: number;
   readonly step: StepTrace | undefined;
   readonly chart: string | undefined;
+  /** Measure the traffic from the Usage table. */
+  readonly usage: { readonly endpoint: string; readonly table: string; readonly tenants: readonly string[]; readonly fromMs: number; readonly toMs: number } | undefined;
   readonly json: boolean;
   readonly help: boolean;
+}
+
+function isoTime(flag: string, text: string): number {
+  const ms = Date.parse(text);
+  if (!Number.isFinite(ms)) throw new CommandLineError(`${flag}: not a date-time "${text}" (e.g. 2026-12-07T10:00:00Z)`);
+  return ms;
 }
 
 function num(flag: string, text: string | undefined, ok: (n: number) => boolean): number | undefined {
@@ -137,9 +164,23 @@ export function parsePlanArgs(args: readonly string[]): PlanCommandOptions {
     if (rates.length < 2) throw new CommandLineError('--steps: give at least two rates');
     step = { rates, intervalS: num('--interval', v.interval, (n) => n >= 5 && n <= 3_600) ?? DEFAULT_STEP.intervalS };
   }
+  let usage: PlanCommandOptions['usage'];
+  if (v['from-usage']) {
+    if (overrides.ratePerSecond !== undefined || overrides.mix !== undefined) throw new CommandLineError('--rate and --mix do not go with --from-usage (the usage gives them)');
+    if (!v.endpoint || !/^https?:\/\//.test(v.endpoint)) throw new CommandLineError('--from-usage needs --endpoint URL (http or https)');
+    if (!v.tenant || v.tenant.length === 0) throw new CommandLineError('--from-usage needs --tenant ID');
+    if (!v['window-start']) throw new CommandLineError('--from-usage needs --window-start');
+    const fromMs = isoTime('--window-start', v['window-start']);
+    const toMs = v['window-end'] === undefined ? Date.now() : isoTime('--window-end', v['window-end']);
+    if (toMs <= fromMs) throw new CommandLineError('--window-end must be after --window-start');
+    usage = { endpoint: v.endpoint, table: v['usage-table'] ?? LOCAL_TABLE_NAMES.usage, tenants: v.tenant, fromMs, toMs };
+  } else if (v.endpoint !== undefined || v.tenant !== undefined || v['window-start'] !== undefined || v['window-end'] !== undefined || v['usage-table'] !== undefined) {
+    throw new CommandLineError('--endpoint, --usage-table, --tenant and --window-* go with --from-usage');
+  }
   return {
     trafficFile: v.traffic,
     overrides,
+    usage,
     shapes,
     margin: num('--margin', v.margin, (n) => n >= 0 && n <= 2) ?? 0.1,
     durationS: num('--duration', v.duration, (n) => n >= 5 && n <= 3_600) ?? 60,
@@ -163,13 +204,28 @@ export function planCommand(args: string[]): Promise<number> {
 }
 
 async function runPlan(o: PlanCommandOptions): Promise<number> {
-  if (o.trafficFile === undefined && (o.overrides.ratePerSecond === undefined || o.overrides.mix === undefined)) {
-    throw new CommandLineError('give --traffic FILE, or --rate and --mix');
+  if (!o.usage && o.trafficFile === undefined && (o.overrides.ratePerSecond === undefined || o.overrides.mix === undefined)) {
+    throw new CommandLineError('give --traffic FILE, or --rate and --mix, or --from-usage');
   }
   let traffic;
+  let measuredNote: string | undefined;
   try {
     const base = o.trafficFile === undefined ? {} : await readTrafficJson(o.trafficFile);
-    traffic = parseTraffic({ ...base, ...o.overrides });
+    let input: Record<string, unknown> = { ...base, ...o.overrides };
+    if (o.usage) {
+      const slos = (Array.isArray(input.tiers) ? input.tiers : []) as Tier[];
+      const client = localDynamoClient(o.usage.endpoint);
+      try {
+        const records = await readUsageWindow(client, o.usage.table, o.usage.tenants, o.usage.fromMs, o.usage.toMs);
+        const m = measureTraffic(records, o.usage.fromMs, o.usage.toMs, slos);
+        const { mix: _mix, ...rest } = input;
+        input = { ...rest, ratePerSecond: m.ratePerSecond, prompt: m.prompt, completion: m.completion, tiers: m.tiers };
+        measuredNote = `measured from ${m.requests} metered requests of ${o.usage.tenants.join(', ')} between ${new Date(o.usage.fromMs).toISOString()} and ${new Date(o.usage.toMs).toISOString()}`;
+      } finally {
+        client.destroy();
+      }
+    }
+    traffic = parseTraffic(input);
   } catch (err) {
     if (err instanceof TrafficError) throw new CommandFailure(err.message, 'the traffic file format is in docs/planner.md');
     throw err;
@@ -189,8 +245,9 @@ async function runPlan(o: PlanCommandOptions): Promise<number> {
     await writeFile(chartPath, renderSplitSvg(sweeps, `splitserve plan: goodput vs prefill:decode split (seed ${o.seed + 1_000})`));
   }
   if (o.json) {
-    process.stdout.write(`${JSON.stringify({ ...recommendationJson(rec), bursty: bursty ?? null, chart: chartPath ?? null }, null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify({ ...recommendationJson(rec), measured: measuredNote ?? null, bursty: bursty ?? null, chart: chartPath ?? null }, null, 2)}\n`);
   } else {
+    if (measuredNote) process.stdout.write(`traffic ${measuredNote}\n`);
     process.stdout.write(`${formatRecommendation(rec)}\n`);
     if (bursty) process.stdout.write(`\n${formatBursty(bursty)}\n`);
     if (chartPath) process.stdout.write(`\nchart: ${chartPath}\n`);
