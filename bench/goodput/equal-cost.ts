@@ -163,6 +163,8 @@ export function compareAtEqualCost(options: EqualCostOptions): CostComparison[] 
   return out;
 }
 
+const fmt = (x: number, digits: number) => (Number.isFinite(x) ? x.toFixed(digits) : '-');
+
 /** The comparison as text lines. */
 export function formatEqualCost(comparisons: readonly CostComparison[]): string[] {
   if (comparisons.length === 0) return [];
@@ -175,7 +177,7 @@ export function formatEqualCost(comparisons: readonly CostComparison[]): string[
     lines.push(`  ${MIXES[c.mix].label}:`);
     for (const r of c.rows) {
       lines.push(
-        `    ${r.label.padEnd(20)} ${r.description.padEnd(46)} $${r.costPerHourUsd.toFixed(2).padStart(6)}/h  SLO capacity ${r.sloCapacity.toFixed(1).padStart(7)} req/s (${r.perReplica.toFixed(2)} per replica)  TTFT p99 ${r.atCapacity.ttftP99.toFixed(0).padStart(5)} ms  TPOT p99 ${r.atCapacity.tpotP99.toFixed(1).padStart(5)} ms  req/$ ${r.requestsPerDollar.toFixed(0).padStart(6)}`,
+        `    ${r.label.padEnd(20)} ${r.description.padEnd(46)} $${r.costPerHourUsd.toFixed(2).padStart(6)}/h  SLO capacity ${r.sloCapacity.toFixed(1).padStart(7)} req/s (${r.perReplica.toFixed(2)} per replica)  TTFT p99 ${fmt(r.atCapacity.ttftP99, 0).padStart(5)} ms  TPOT p99 ${fmt(r.atCapacity.tpotP99, 1).padStart(5)} ms  req/$ ${r.requestsPerDollar.toFixed(0).padStart(6)}`,
       );
     }
     const be = c.breakEvenCs3PerHourUsd;
