@@ -80,10 +80,12 @@ export function recommendationJson(rec: Recommendation): Record<string, unknown>
 
 /** The bursty run as lines of text. */
 export function formatBursty(run: BurstyResult): string {
-  const lines = [`bursty trace: ${run.step.rates.join(' -> ')} req/s, ${run.step.intervalS} s intervals, each planned from the interval before`];
+  const lines = [
+    `bursty trace: ${run.step.rates.join(' -> ')} req/s, ${run.step.intervalS} s intervals, each planned from the interval before (x F: sized for F times that rate to drain the backlog it inherits)`,
+  ];
   for (const x of run.intervals) {
     lines.push(
-      `  #${x.index} ${x.ratePerSecond.toFixed(1).padStart(6)} req/s  planned for ${x.plannedForRate.toFixed(2).padStart(6)}  ${x.planText.padEnd(48)} $${x.costPerHourUsd.toFixed(2).padStart(7)}/h  backlog ${String(x.carried).padStart(5)}  ${x.result.tiers.map((t) => `${t.tier} ${pct(t.attainment)}`).join(', ')}  ${x.result.met ? 'met' : 'MISSED'}`,
+      `  #${x.index} ${x.ratePerSecond.toFixed(1).padStart(6)} req/s  planned for ${x.plannedForRate.toFixed(2).padStart(6)}${x.sizedForBacklog > 1 ? ` x${x.sizedForBacklog}` : '     '}  ${x.planText.padEnd(48)} $${x.costPerHourUsd.toFixed(2).padStart(7)}/h  backlog ${String(x.carried).padStart(5)}  ${x.result.tiers.map((t) => `${t.tier} ${pct(t.attainment)}`).join(', ')}  ${x.result.met ? 'met' : 'MISSED'}`,
     );
   }
   lines.push(
