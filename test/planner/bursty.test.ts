@@ -15,9 +15,14 @@ describe('splitserve plan: bursty step trace', () => {
     // The next plan is made for the observed ~24 req/s and costs more.
     expect(after!.plannedForRate).toBeGreaterThan(18);
     expect(after!.costPerHourUsd).toBeGreaterThan(step!.costPerHourUsd);
+    // It inherits the step's backlog and is sized above the observed rate to drain it, in one interval.
     expect(after!.carried).toBeGreaterThan(0);
-    expect(run.intervalsToConverge).toBeGreaterThanOrEqual(1);
-    expect(run.intervalsToConverge).toBeLessThanOrEqual(2);
+    expect(after!.sizedForBacklog).toBeGreaterThan(1);
+    expect(after!.result.met).toBe(true);
+    expect(run.intervalsToConverge).toBe(1);
+    // With the backlog drained the next plan is sized for the rate alone again, and costs less.
+    expect(run.intervals[4]!.sizedForBacklog).toBe(1);
+    expect(run.intervals[4]!.costPerHourUsd).toBeLessThan(after!.costPerHourUsd);
     expect(run.intervals.at(-1)!.result.met).toBe(true);
   });
 
