@@ -2,7 +2,8 @@
 /**
  * The splitserve CLI: `start` (gateway on simulated or real backends), `sim` (one simulator),
  * `store` (the embedded DynamoDB-compatible store on its own),
- * `admin` (tenants, keys, tiers, usage) and `bench` (side-by-side relay benchmark).
+ * `admin` (tenants, keys, tiers, usage), `bench` (side-by-side relay benchmark) and `plan` (pool
+ * sizes for a traffic description, checked in the simulator).
  */
 const USAGE = `usage: splitserve <command> [options]   (from a clone: npm start --, npm run sim|store|admin|bench -- …)
 
@@ -13,6 +14,7 @@ commands:
   admin    manage tenants, keys and limits    (npm run admin -- --help)
   bench    benchmark gateway vs minimal relay (npm run bench -- --help);
            bench goodput: the goodput simulation (npm run bench -- goodput --help)
+  plan     recommend pools for a traffic mix  (npm run plan -- --help)
 `;
 
 const commands: Record<string, () => Promise<{ run(args: string[]): Promise<number> }>> = {
@@ -21,6 +23,7 @@ const commands: Record<string, () => Promise<{ run(args: string[]): Promise<numb
   admin: async () => ({ run: (await import('./commands/admin.ts')).adminCommand }),
   store: async () => ({ run: (await import('./commands/store.ts')).storeCommand }),
   bench: async () => ({ run: (await import('./commands/bench.ts')).benchCommand }),
+  plan: async () => ({ run: (await import('./commands/plan.ts')).planCommand }),
 };
 
 const [name, ...args] = process.argv.slice(2);
@@ -28,7 +31,7 @@ const load = name ? commands[name] : undefined;
 if (!load) {
   const help = name === undefined || name === '--help' || name === '-h';
   if (help) process.stdout.write(USAGE);
-  else process.stderr.write(`splitserve: unknown command "${name}" (start, sim, store, admin, bench)\nsee: npx tsx bin/splitserve.ts --help\n`);
+  else process.stderr.write(`splitserve: unknown command "${name}" (start, sim, store, admin, bench, plan)\nsee: npx tsx bin/splitserve.ts --help\n`);
   process.exit(help ? 0 : 2);
 }
 const code = await (await load()).run(args);

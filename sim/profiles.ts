@@ -42,7 +42,39 @@ export interface SimProfile {
   readonly overheadMs: number;
   /** KV block size in tokens (vLLM's default paged-attention block). */
   readonly kvBlockTokens: number;
+  /**
+   * What one replica of this profile costs per hour, US dollars: a public on-demand price where
+   * one exists, an explicit ASSUMPTION otherwise (see {@link costBasis}). Used to compare
+   * deployments at equal cost and by `splitserve plan`; nothing in the timing model reads it.
+   */
+  readonly costPerHourUsd: number;
+  /** Where {@link costPerHourUsd} comes from (the price quoted and its share), or `ASSUMPTION: …`. */
+  readonly costBasis: string;
 }
+
+/**
+ * AWS on-demand price of p5.48xlarge (8 × H100 SXM, us-east-1), $98.32 per hour, as quoted at
+ * https://computespec.pages.dev/learn/pricing/cost-per-gpu-hour ("AWS sells 8×H100 for $98.32/hr →
+ * cost per GPU hour = $98.32 ÷ 8 = $12.29"). One GPU replica is one eighth of the instance.
+ * AWS has announced P5 price cuts since that list price; check the EC2 pricing page and override.
+ */
+const H100_PER_GPU_HOUR = 98.32 / 8;
+
+/**
+ * AWS on-demand price of trn1.32xlarge (16 Trainium chips), $21.50 per hour, as quoted at
+ * https://www.usage.ai/blogs/aws/ai-ml-cost/trainium-vs-gpu-instances/ ("trn1.32xlarge at
+ * $21.50/hr"). One Trainium replica is priced as one chip's share ($1.34); the profile's speed is
+ * itself an assumption (see the profile), so this pairing is the weakest of the three prices.
+ */
+const TRN1_PER_CHIP_HOUR = 21.5 / 16;
+
+/**
+ * ASSUMPTION: Cerebras publishes no hourly price for a CS-3 (it sells systems and a per-token API).
+ * $50 per hour per CS-3 replica is a placeholder, not a quote; the goodput benchmark prints the
+ * break-even price at which Cerebras decode matches the best GPU goodput per dollar instead of
+ * relying on it.
+ */
+const CS3_ASSUMED_PER_HOUR = 50;
 
 /**
  * ASSUMPTION (shared by all profiles; the served model is Llama-3.1-8B-class): KV bytes per token =
@@ -83,6 +115,8 @@ export const PROFILES: Readonly<Record<SimProfileName, SimProfile>> = {
     linkSetupMs: 1, // ASSUMPTION
     overheadMs: 2, // ASSUMPTION
     kvBlockTokens: BLOCK_TOKENS,
+    costPerHourUsd: TRN1_PER_CHIP_HOUR,
+    costBasis: 'AWS trn1.32xlarge on-demand $21.50/h / 16 chips (one chip per replica)',
   },
   'cerebras-decode': {
     name: 'cerebras-decode',
@@ -105,6 +139,8 @@ export const PROFILES: Readonly<Record<SimProfileName, SimProfile>> = {
     linkSetupMs: 1, // ASSUMPTION
     overheadMs: 2, // ASSUMPTION
     kvBlockTokens: BLOCK_TOKENS,
+    costPerHourUsd: CS3_ASSUMED_PER_HOUR,
+    costBasis: 'ASSUMPTION: no public hourly CS-3 price; $50/h placeholder (see the break-even price)',
   },
   'gpu-aggregated': {
     name: 'gpu-aggregated',
@@ -127,6 +163,8 @@ export const PROFILES: Readonly<Record<SimProfileName, SimProfile>> = {
     linkSetupMs: 1, // ASSUMPTION
     overheadMs: 3, // ASSUMPTION
     kvBlockTokens: BLOCK_TOKENS,
+    costPerHourUsd: H100_PER_GPU_HOUR,
+    costBasis: 'AWS p5.48xlarge on-demand $98.32/h / 8 GPUs (one H100 per replica)',
   },
 };
 

@@ -20,9 +20,19 @@ export function meanSlotMs(profile: SimProfile, kind: RequestKind, requests: rea
   return sum / Math.max(1, requests.length);
 }
 
-/** Requests per second one replica of `profile` sustains at full batch. */
+/**
+ * Requests per second one replica of `profile` sustains at full batch. A job that computes its
+ * prompt on a replica that also decodes (`aggregated`, `decode-recompute`) stalls the replica's
+ * decodes while it does (replica.ts), so its prompt time is not shared by the batch: capacity =
+ * 1000 / (mean prompt time + mean decode time / maxBatch).
+ */
 export function replicaCapacity(profile: SimProfile, kind: RequestKind, requests: readonly SimRequest[]): number {
-  return (profile.maxBatch * 1000) / meanSlotMs(profile, kind, requests);
+  if (kind !== 'aggregated' && kind !== 'decode-recompute') return (profile.maxBatch * 1000) / meanSlotMs(profile, kind, requests);
+  let first = 0;
+  for (const r of requests) first += firstTokenMs({ profile, promptTokens: r.promptTokens, kind }).totalMs;
+  first /= Math.max(1, requests.length);
+  const decode = meanSlotMs(profile, kind, requests) - first;
+  return 1000 / (first + decode / profile.maxBatch);
 }
 
 /**

@@ -14,7 +14,11 @@ import { formatAffinity, runAffinityExperiment } from './affinity.ts';
 import { DEFAULT_PROFILES } from './cluster.ts';
 import type { ExperimentResult, LoadName } from './experiment.ts';
 import { LOAD_POINTS, QUEUE_FACTOR_CANDIDATES, THRESHOLD_CANDIDATES, TIER_SLOS, runExperiment } from './experiment.ts';
+import { compareAtEqualCost, formatEqualCost } from './equal-cost.ts';
+import { checkPlanner, formatPlannerChecks } from './planner-check.ts';
 import { formatShifts, formatTable, renderSvg, verdicts } from './report.ts';
+import { renderSplitSvg, sweepSplits } from '../../planner/splits.ts';
+import { parseTraffic } from '../../planner/traffic.ts';
 import type { MixName } from './workloads.ts';
 import { MIXES, MIX_NAMES } from './workloads.ts';
 
@@ -27,6 +31,10 @@ Simulates, in virtual time (no servers, no timers), three strategies on the same
   conditional    the same split, with the gateway's own conditional-disaggregation decision
                  (localPrefillBelowTokens, maxPrefillQueue) sending some requests to decode alone
 The split (and conditional's thresholds) are picked per mix on a tuning seed, then measured on --seed.
+Then, per mix: equal hardware (N GPUs aggregated vs GPU-only prefill/decode pools) and equal cost
+(the same dollars per hour on Trainium prefill + Cerebras decode, at the profiles' prices), as the
+highest rate meeting the default tier's SLO for 90 % of requests; and splitserve plan's pick
+against a sweep of every deployment costing no more. A second SVG charts goodput by P:D split.
 Then prefix-cache affinity: a multi-turn chat mix on replicas with a prefix cache, routed by
 least-outstanding or by affinity (aggregated, and the prefill side of P/D): cache hit, TTFT, goodput.
 
@@ -136,16 +144,25 @@ async function runGoodput(options: GoodputOptions): Promise<number> {
   const started = performance.now();
   const result = runExperiment(options);
   const affinity = runAffinityExperiment(options);
+  const costs = compareAtEqualCost(options);
+  const planner = checkPlanner(options);
+  const splitSweeps = options.mixes.flatMap((mix) => {
+    const traffic = parseTraffic({ ratePerSecond: result.cells.find((c) => c.mix === mix)?.ratePerSecond ?? 10, mix });
+    return [sweepSplits(traffic, 'trainium-prefill', 'cerebras-decode', options.units, options.durationS, options.seed), sweepSplits(traffic, 'gpu-aggregated', 'gpu-aggregated', options.units, options.durationS, options.seed)];
+  });
   const jsonPath = resolve(options.jsonOut ?? `${RESULTS_DIR}goodput-${startedAt.replace(/[:.]/g, '-')}.json`);
   const svgPath = jsonPath.replace(/\.json$/, '') + '.svg';
   await mkdir(dirname(jsonPath), { recursive: true });
-  await writeFile(jsonPath, `${JSON.stringify({ ...resultDocument(result, startedAt), affinity }, null, 2)}\n`);
+  const splitsPath = jsonPath.replace(/\.json$/, '') + '-splits.svg';
+  const document = { ...resultDocument(result, startedAt), equalCost: costs, planner: planner.map(({ recommendation, ...rest }) => ({ ...rest, recommended: recommendation.plan ?? null, costPerHourUsd: recommendation.costPerHourUsd, validation: recommendation.validation ?? null, headroom: recommendation.headroom })), splitSweeps, affinity };
+  await writeFile(jsonPath, `${JSON.stringify(document, null, 2)}\n`);
   await writeFile(svgPath, renderSvg(result));
+  await writeFile(splitsPath, renderSplitSvg(splitSweeps, `goodput by prefill:decode split, ${options.units} replicas, first load point's rate, seed ${options.seed}`));
   process.stdout.write(`${formatTable(result)}\n\nconditional disaggregation vs the others (goodput, req/s):\n${verdicts(result).join('\n')}\n`);
   const shifts = formatShifts(result);
   if (shifts.length > 0) process.stdout.write(`\n${shifts.join('\n')}\n`);
-  process.stdout.write(`\n${formatAffinity(affinity).join('\n')}\n`);
-  process.stdout.write(`\n${result.cells.length} cells in ${((performance.now() - started) / 1000).toFixed(1)} s (wall)\nJSON: ${jsonPath}\nSVG:  ${svgPath}\n`);
+  process.stdout.write(`\n${formatEqualCost(costs).join('\n')}\n\n${formatPlannerChecks(planner).join('\n')}\n\n${formatAffinity(affinity).join('\n')}\n`);
+  process.stdout.write(`\n${result.cells.length} cells in ${((performance.now() - started) / 1000).toFixed(1)} s (wall)\nJSON: ${jsonPath}\nSVG:  ${svgPath}\nSVG:  ${splitsPath}\n`);
   return 0;
 }
 

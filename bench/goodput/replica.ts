@@ -5,6 +5,15 @@
  * its remaining tokens at the inter-token latency of the replica's current batch (every slot
  * holder counts, as in the live simulator). The batch changes only at events, so decode progress
  * between events is exact: every decoding sequence on a replica advances by Δt / ITL(batch).
+ *
+ * Prefill-decode interference: while a sequence on the replica computes its prompt (an
+ * `aggregated` or `decode-recompute` job in its first phase), the replica's decoding sequences do
+ * not advance. This is the "generation stall" of a prefill-first continuous-batching scheduler
+ * (vLLM without chunked prefill): DistServe (Zhong et al., OSDI 2024, §2.2: colocating prefill and
+ * decoding means "a single prefill job" added to a batch of decodes "significantly slows down both")
+ * and Sarathi-Serve (Agrawal et al., OSDI 2024, "generation stalls"). Chunked prefill shortens the
+ * stalls but does not remove the work, so this is the pessimistic end of the interference. A KV
+ * transfer (`decode-remote`) computes nothing and stalls nothing; a `prefill` job decodes nothing.
  */
 import { firstTokenMs, interTokenMs } from '../../sim/model.ts';
 import type { RequestKind } from '../../sim/model.ts';
@@ -43,6 +52,8 @@ const EPS = 1e-7;
 /** A replica of one profile. */
 export class Replica {
   private readonly active: Sequence[] = [];
+  /** Sequences in their first phase that compute the prompt here (they stall the decodes). */
+  private computing = 0;
   private waiting: ReplicaJob[] = [];
   private head = 0;
   /** Tokens each decoding sequence has emitted since time 0 (shared: one ITL per replica). */
@@ -81,6 +92,7 @@ export class Replica {
     let next = Infinity;
     const itl = interTokenMs(this.profile, this.active.length);
     for (const s of this.active) {
+      if (s.phase === 'decode' && this.computing > 0) continue; // stalled until a prefill ends (an event)
       const at = s.phase === 'first' ? s.firstEndsAt : this.lastAt + (s.doneAtCount - this.count) * itl;
       if (at < next) next = at;
     }
@@ -96,6 +108,7 @@ export class Replica {
       if (s.phase === 'first' && s.firstEndsAt <= now + EPS) {
         const emits = s.job.kind !== 'prefill';
         if (emits) events.push({ type: 'first-token', job: s.job, at: now });
+        if (computesAndDecodes(s.job)) this.computing--;
         s.phase = 'decode';
         s.doneAtCount = this.count + (emits ? Math.max(0, s.job.completionTokens - 1) : 0);
       }
@@ -112,7 +125,7 @@ export class Replica {
   }
 
   private advance(now: number): void {
-    if (now > this.lastAt && this.active.length > 0) this.count += (now - this.lastAt) / interTokenMs(this.profile, this.active.length);
+    if (now > this.lastAt && this.active.length > 0 && this.computing === 0) this.count += (now - this.lastAt) / interTokenMs(this.profile, this.active.length);
     this.lastAt = Math.max(this.lastAt, now);
   }
 
@@ -121,6 +134,7 @@ export class Replica {
       const job = this.waiting[this.head++]!;
       const ttft = firstTokenMs({ profile: this.profile, promptTokens: job.promptTokens, kind: job.kind, cachedTokens: job.cachedTokens ?? 0 }).totalMs;
       this.active.push({ job, phase: 'first', firstEndsAt: now + ttft, doneAtCount: Infinity });
+      if (computesAndDecodes(job)) this.computing++;
       events.push({ type: 'started', job, at: now });
     }
     if (this.head > 1024 && this.head * 2 > this.waiting.length) {
@@ -128,4 +142,9 @@ export class Replica {
       this.head = 0;
     }
   }
+}
+
+/** True for a job that computes its prompt on a replica that also decodes (it stalls that replica's decodes). */
+function computesAndDecodes(job: ReplicaJob): boolean {
+  return job.kind === 'aggregated' || job.kind === 'decode-recompute';
 }

@@ -26,6 +26,7 @@ export const HOW_TO_RUN = {
   'bench goodput': 'npm run bench -- goodput',
   'bench overload': 'npm run bench -- overload',
   'bench soak': 'npm run bench -- soak',
+  plan: 'npm run plan --',
 } as const;
 export type CommandName = keyof typeof HOW_TO_RUN;
 

@@ -58,7 +58,7 @@ describe('a bad command line', () => {
   it('of the CLI itself (an unknown command) is one line and a hint too', async () => {
     const { code, stderr } = await runCli(['serve']);
     expect(code).toBe(2);
-    expect(stderr).toBe('splitserve: unknown command "serve" (start, sim, store, admin, bench)\nsee: npx tsx bin/splitserve.ts --help\n');
+    expect(stderr).toBe('splitserve: unknown command "serve" (start, sim, store, admin, bench, plan)\nsee: npx tsx bin/splitserve.ts --help\n');
   });
 });
 

@@ -14,6 +14,7 @@ import { parseGoodputArgs } from '../../bench/goodput/cli.ts';
 import { ADMIN_COMMANDS, ADMIN_OPTIONS } from '../../bin/commands/admin.ts';
 import { parseCommandLine } from '../../bin/commands/command-line.ts';
 import { SIM_OPTIONS } from '../../bin/commands/sim.ts';
+import { parsePlanArgs } from '../../bin/commands/plan.ts';
 import { START_OPTIONS } from '../../bin/commands/start.ts';
 import { STORE_OPTIONS } from '../../bin/commands/store.ts';
 import { parseOverloadArgs } from '../../bench/overload/cli.ts';
@@ -141,6 +142,7 @@ const SCRIPT_COMMANDS: Record<string, readonly string[]> = {
   'bench:goodput': ['bench', 'goodput'],
   'bench:overload': ['bench', 'overload'],
   soak: ['bench', 'soak'],
+  plan: ['plan'],
 };
 
 /**
@@ -171,6 +173,9 @@ export function checkSplitserveArgs(words: readonly string[]): void {
       else if (args[0] === 'overload') parseOverloadArgs(args.slice(1));
       else if (args[0] === 'soak') parseSoakArgs(args.slice(1));
       else parseBenchArgs(args);
+      return;
+    case 'plan':
+      parsePlanArgs(args);
       return;
     default:
       throw new Error(`unknown splitserve command "${command}"`);
