@@ -72,8 +72,7 @@ export async function handleGeneration(deps: GatewayDeps, api: ApiKind, rawBody:
   if (!tier) throw new PermissionDeniedError(`Your account has no service tier that serves the model '${body.model}'.`);
   const route = tierRoute(deps.config, tier, body.model);
   const promptEstimate = estimatePromptTokens(api, body);
-  const session = sessionOf(ctx.session, body);
-  const key = routesByKey(deps.config) ? routingKey(ctx.principal.tenant.id, session, body) : undefined;
+  const key = routesByKey(deps.config) ? routingKey(ctx.principal.tenant.id, sessionOf(ctx.session, body), body) : undefined;
   // The engine gets the completion limit reserved; admission reserves an upper bound of the
   // request's tokens (token-estimate.ts); the overload guard weighs the central estimate.
   const bounds = tokenBounds(api, applyCompletionLimit(api, body, deps.config.defaultMaxTokens), deps.config.defaultMaxTokens);

@@ -112,5 +112,7 @@ export function routesByKey(config: SplitserveConfig): boolean {
 export function routingKey(tenantId: string, session: string | undefined, body: Record<string, unknown>): string | undefined {
   if (session !== undefined) return `s:${digest(`${tenantId}\u0000${session}`)}`;
   const opening = promptOpening(body);
-  return opening.length > 0 ? `p:${digest(opening)}` : undefined;
+  // The tenant is part of the prefix key too: two tenants sending the same opening are not sent
+  // to the same engine on purpose, so neither can learn from a cache hit what the other sent.
+  return opening.length > 0 ? `p:${digest(`${tenantId}\u0000${opening}`)}` : undefined;
 }

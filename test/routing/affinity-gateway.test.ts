@@ -149,18 +149,38 @@ describe('prefix-cache affinity through the gateway (aggregated pool, three engi
     }
   });
 
-  it('answers 400 to an overlong x-session-id header', async () => {
+  it('answers 400 to an overlong x-session-id header, and ignores the header where no pool routes by key', async () => {
     const engines = await sims(2, 'gpu-aggregated');
     const client = await gateway(pool(engines, { affinity: {} }), { mode: 'aggregated', pool: 'gpu' });
     await expect(client.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'hi' }] }, { headers: { 'x-session-id': 'x'.repeat(300) } })).rejects.toMatchObject({ status: 400 });
+    const plain = await gateway(pool(engines, {}), { mode: 'aggregated', pool: 'gpu' });
+    const answer = await plain.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'hi' }], max_tokens: 2 }, { headers: { 'x-session-id': 'x'.repeat(300) } });
+    expect(answer.choices[0]!.message.role).toBe('assistant');
+  });
+
+  it('polls a self-hosted affinity pool\'s engines for load by default (even one that sends no engine priority), so the bound has engine counts where an instance sees one call at a time', async () => {
+    const engines = await sims(2, 'gpu-aggregated');
+    const config = parseConfig({
+      pools: pool(engines, { affinity: {}, enginePriority: false }),
+      models: { [MODEL]: { pools: ['gpu'] } },
+      tiers: { default: { route: { mode: 'aggregated', pool: 'gpu' } } },
+      tenants: [{ id: 'affinity', apiKeys: [KEY], tiers: ['default'] }],
+    });
+    const local = await startLocal({ config, port: 0, logger: silentLogger });
+    running.push(() => local.close());
+    const deadline = Date.now() + 5000;
+    let loads: Array<number | undefined> = [];
+    while (Date.now() < deadline) {
+      loads = local.runtime.pools.snapshot('gpu').map((e) => e.load);
+      if (loads.every((l) => l !== undefined)) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(loads.every((l) => l !== undefined)).toBe(true);
   });
 });
 
 describe('prefix-cache affinity on the prefill side of a vLLM NIXL route', () => {
   it('sends a conversation\'s prefills to one prefill engine, whose cache then serves most of each prompt', async () => {
-    // Least-outstanding breaks ties at random (and one request at a time is all ties): seeded, so
-    // its hit rate is one fixed draw rather than a coin flip per run.
-    vi.spyOn(Math, 'random').mockImplementation(mulberry32(7));
     const rates: Record<string, number> = {};
     for (const [name, settings] of [
       ['affinity', { affinity: {} }],

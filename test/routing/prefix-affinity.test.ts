@@ -152,6 +152,11 @@ describe('routing key', () => {
     expect(routingKey('t', undefined, chat(['system', 'You are terse.'], ['user', 'Plan a trip to Nice.']))).not.toBe(routingKey('t', undefined, turn1));
   });
 
+  it('scopes the prefix key to the tenant: the same opening from two tenants is not steered to one engine', () => {
+    expect(routingKey('tenant-a', undefined, turn1)).not.toBe(routingKey('tenant-b', undefined, turn1));
+    expect(routingKey('tenant-a', undefined, turn2)).toBe(routingKey('tenant-a', undefined, turn1));
+  });
+
   it('caps the opening at PREFIX_KEY_CHARS, so conversations behind one long system prompt share a key', () => {
     const long = 'x'.repeat(PREFIX_KEY_CHARS + 100);
     const a = chat(['system', long], ['user', 'a']);
