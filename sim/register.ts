@@ -29,11 +29,11 @@ export interface Registration {
 /** Shortest wait (ms) between two heartbeats. */
 const MIN_HEARTBEAT_MS = 500;
 
-async function post(options: RegistrationOptions, action: 'register' | 'deregister'): Promise<{ expires_at: number }> {
+async function post(options: RegistrationOptions, action: 'register' | 'deregister', heartbeat = false): Promise<{ expires_at: number }> {
   const res = await fetch(`${options.gateway.replace(/\/+$/, '')}/v1/workers/${action}`, {
     method: 'POST',
     headers: { authorization: `Bearer ${options.secret}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ pool: options.pool, url: options.url }),
+    body: JSON.stringify({ pool: options.pool, url: options.url, ...(heartbeat ? { heartbeat: true } : {}) }),
     signal: AbortSignal.timeout(5000),
   });
   const body = (await res.json().catch(() => ({}))) as { expires_at?: number; error?: { message?: string } };
@@ -54,13 +54,16 @@ export async function registerWithGateway(options: RegistrationOptions): Promise
   let expiresAt = (await post(options, 'register')).expires_at;
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
+  /** The heartbeat on the wire, if any: the deregistration waits for it, so it cannot land after. */
+  let inFlight: Promise<void> | undefined;
   const schedule = (): void => {
     const wait = Math.max(MIN_HEARTBEAT_MS, ((expiresAt * 1000 - Date.now()) / 3) | 0);
     timer = setTimeout(() => {
-      post(options, 'register')
+      inFlight = post(options, 'register', true)
         .then((r) => void (expiresAt = r.expires_at))
         .catch((err: unknown) => options.onError?.(err as Error))
         .finally(() => {
+          inFlight = undefined;
           if (!stopped) schedule();
         });
     }, wait);
@@ -72,6 +75,7 @@ export async function registerWithGateway(options: RegistrationOptions): Promise
     stop: async () => {
       stopped = true;
       clearTimeout(timer);
+      await inFlight;
       await post(options, 'deregister');
     },
   };

@@ -41,7 +41,8 @@ export interface RegisteredWorker {
 
 /** Where registrations are kept (the Config table). */
 export interface WorkerStore {
-  register(pool: string, url: string, ttlS: number): Promise<RegisteredWorker>;
+  /** Registers or renews; a `heartbeat` does not revive a draining worker (undefined then). */
+  register(pool: string, url: string, ttlS: number, options?: { heartbeat?: boolean }): Promise<RegisteredWorker | undefined>;
   /** Marks the worker draining for `drainS`; undefined when it is not registered. */
   deregister(pool: string, url: string, drainS: number): Promise<RegisteredWorker | undefined>;
 }
@@ -62,6 +63,13 @@ export interface WorkerRoutesDeps {
 export class RegistrationNotEnabledError extends GatewayError {
   constructor(pool: string) {
     super(`The pool '${pool}' does not take worker registrations (it has no "registration" in the gateway's config).`, 403, 'invalid_request_error', 'registration_not_enabled', 'pool');
+  }
+}
+
+/** A heartbeat for a worker that deregistered and is still draining: it stays draining (409). */
+export class WorkerDrainingError extends GatewayError {
+  constructor(pool: string, url: string) {
+    super(`The worker ${url} of the pool '${pool}' deregistered and is draining; a heartbeat does not bring it back (register without "heartbeat" to).`, 409, 'invalid_request_error', 'worker_draining', 'url');
   }
 }
 
@@ -105,6 +113,8 @@ const bodySchema = z.strictObject({
   url: z.string().check(z.minLength(1), z.maxLength(MAX_WORKER_URL_LENGTH)),
   /** Register only: the TTL asked for, at most the pool's `heartbeatTtlS` (its default). */
   ttl_seconds: z.optional(z.int().check(z.minimum(MIN_WORKER_TTL_S))),
+  /** Register only: a renewal, which does not revive a draining worker. */
+  heartbeat: z.optional(z.boolean()),
 });
 
 function parseBody(raw: string): z.output<typeof bodySchema> {
@@ -156,7 +166,8 @@ export async function handleWorkerRoute(
     if (body.ttl_seconds !== undefined && body.ttl_seconds > registration.heartbeatTtlS) {
       throw new InvalidRequestError(`Invalid 'ttl_seconds': at most ${registration.heartbeatTtlS} for the pool '${body.pool}'.`, 'ttl_seconds');
     }
-    const worker = await workers.store.register(body.pool, url, body.ttl_seconds ?? registration.heartbeatTtlS);
+    const worker = await workers.store.register(body.pool, url, body.ttl_seconds ?? registration.heartbeatTtlS, { heartbeat: body.heartbeat === true });
+    if (!worker) throw new WorkerDrainingError(body.pool, url);
     return jsonResponse(200, workerJson(worker), headers);
   }
   const worker = await workers.store.deregister(body.pool, url, drainSecondsOf(pool, registration));

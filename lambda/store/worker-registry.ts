@@ -47,8 +47,13 @@ export class WorkerRegistry {
     this.now = options.now ?? Date.now;
   }
 
-  /** Registers a worker, or renews its registration (a heartbeat): `active` for `ttlS` seconds from now. */
-  async register(pool: string, url: string, ttlS: number): Promise<WorkerRecord> {
+  /**
+   * Registers a worker, or renews its registration: `active` for `ttlS` seconds from now. A
+   * `heartbeat` only renews: it does not bring back a worker that deregistered and is still
+   * draining (a heartbeat sent just before the deregistration may arrive after it), and resolves
+   * undefined then; a plain registration always makes the worker active again.
+   */
+  async register(pool: string, url: string, ttlS: number, options: { heartbeat?: boolean } = {}): Promise<WorkerRecord | undefined> {
     const now = this.now();
     const out = await this.client
       .send(
@@ -56,6 +61,7 @@ export class WorkerRegistry {
           TableName: this.tableName,
           Key: workerItemKey(pool, url),
           UpdateExpression: 'SET #pool = :pool, #url = :url, #state = :active, expiresAt = :until, registeredAt = if_not_exists(registeredAt, :at), updatedAt = :at',
+          ...(options.heartbeat ? { ConditionExpression: 'attribute_not_exists(pk) OR #state = :active OR expiresAt <= :now' } : {}),
           ExpressionAttributeNames: { '#pool': 'pool', '#url': 'url', '#state': 'state' },
           ExpressionAttributeValues: {
             ':pool': { S: pool },
@@ -63,14 +69,16 @@ export class WorkerRegistry {
             ':active': { S: 'active' },
             ':until': { N: String(epochSeconds(now) + ttlS) },
             ':at': { S: new Date(now).toISOString() },
+            ...(options.heartbeat ? { ':now': { N: String(epochSeconds(now)) } } : {}),
           },
           ReturnValues: 'ALL_NEW',
         }),
       )
       .catch((err: unknown) => {
+        if (err instanceof ConditionalCheckFailedException) return undefined;
         throw storeFailure(err);
       });
-    return decodeWorker(out.Attributes ?? {});
+    return out ? decodeWorker(out.Attributes ?? {}) : undefined;
   }
 
   /**

@@ -128,6 +128,10 @@ describe('worker registration through the local runtime', () => {
     const staying = 1 - leaving;
     const drained = (await workers.post('/workers/deregister', { body: { pool: 'elastic', url: busy.url } })) as { state: string };
     expect(drained.state).toBe('draining');
+    // Its heartbeat, landing after the deregistration, does not bring it back.
+    const late = await workers.post('/workers/register', { body: { pool: 'elastic', url: busy.url, heartbeat: true } }).catch((e: unknown) => e);
+    expect(late).toBeInstanceOf(OpenAI.ConflictError);
+    expect((late as InstanceType<typeof OpenAI.ConflictError>).error).toMatchObject({ code: 'worker_draining', param: 'url' });
     await until(() => local.runtime.pools.snapshot('elastic').every((e) => e.url !== busy.url), 2 * REFRESH_MS + 1000);
     const leavingCalls = calls(leaving);
     const stayingCalls = calls(staying);
