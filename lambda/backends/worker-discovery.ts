@@ -17,7 +17,7 @@
 import type { PoolConfig } from '../core/config.ts';
 import type { GatewayLogger } from '../core/logger.ts';
 import type { RegisteredWorker } from '../core/worker-registration.ts';
-import { hostAllowed } from '../core/worker-registration.ts';
+import { registrableHost } from '../core/worker-registration.ts';
 import type { RegisteredEndpoint } from './pool-directory.ts';
 
 /** Where registrations are read (lambda/store/worker-registry.ts). */
@@ -136,11 +136,10 @@ export class WorkerDiscovery {
   }
 }
 
-/** Whether a registered URL's host is allowed (any, without `allowedHosts`); an unparsable URL is not. */
+/** Whether a registered URL's host is allowed (any but link-local, without `allowedHosts`); an unparsable URL is not. */
 function allowed(url: string, hosts: readonly string[] | undefined): boolean {
-  if (hosts === undefined) return true;
   try {
-    return hostAllowed(new URL(url).hostname, hosts);
+    return registrableHost(new URL(url).hostname, hosts);
   } catch {
     return false;
   }

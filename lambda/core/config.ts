@@ -258,6 +258,11 @@ const poolSchema = z
         if (pool.registration) ctx.addIssue({ code: 'custom', path: ['registration'], message: 'Bedrock pools have no workers to register; remove "registration"' });
         return;
       }
+      if (pool.auth && pool.registration && pool.registration.allowedHosts === undefined) {
+        // Whoever holds the workers' secret could otherwise register a host of their own and
+        // receive this pool's credential with every call.
+        ctx.addIssue({ code: 'custom', path: ['registration', 'allowedHosts'], message: 'a pool with "auth" that takes registrations must name where workers may be ("allowedHosts"), so its credential goes only there' });
+      }
       const sources = Number(pool.endpoints !== undefined) + Number(pool.simulate !== undefined);
       if (sources > 1 || (sources === 0 && !pool.registration)) {
         ctx.addIssue({ code: 'custom', message: 'a pool needs exactly one of "endpoints" or "simulate" (or "registration" alone)' });

@@ -228,6 +228,24 @@ export function hostAllowed(hostname: string, allowed: readonly string[]): boole
  */
 export function assertHostAllowed(url: string, registration: RegistrationConfig, pool: string): void {
   const allowed = registration.allowedHosts;
-  if (allowed === undefined || hostAllowed(new URL(url).hostname, allowed)) return;
+  if (registrableHost(new URL(url).hostname, allowed)) return;
+  if (allowed === undefined) {
+    throw new InvalidRequestError(`The worker URL's host is link-local (where instance metadata lives); the pool '${pool}' takes it only when its "registration.allowedHosts" names it.`, 'url', 'url_not_allowed');
+  }
   throw new InvalidRequestError(`The worker URL's host is not one the pool '${pool}' allows (its "registration.allowedHosts").`, 'url', 'url_not_allowed');
 }
+
+/**
+ * Whether a worker may be at `hostname`: one of `allowedHosts` when the pool names them, else any
+ * host but a link-local one (checked at registration and again at discovery).
+ */
+export function registrableHost(hostname: string, allowedHosts: readonly string[] | undefined): boolean {
+  return allowedHosts === undefined ? !hostAllowed(hostname, LINK_LOCAL) : hostAllowed(hostname, allowedHosts);
+}
+
+/**
+ * Link-local blocks, refused without an `allowedHosts` that names them: the instance metadata
+ * services (169.254.169.254, fd00:ec2::254, 169.254.170.2 for containers) live there, and no
+ * inference worker does.
+ */
+const LINK_LOCAL: readonly string[] = ['169.254.0.0/16', 'fe80::/10', 'fd00:ec2::254'];

@@ -104,4 +104,19 @@ describe('allowedHosts', () => {
     expect(() => assertHostAllowed('http://10.1.3.7:8000', registration, 'p')).toThrow(expect.objectContaining({ statusCode: 400, code: 'url_not_allowed', param: 'url' }));
     expect(() => assertHostAllowed('http://anywhere.example.com', { heartbeatTtlS: 30, refreshMs: 5000 }, 'p')).not.toThrow();
   });
+
+  it('refuses link-local hosts (instance metadata) without an allowedHosts that names them', () => {
+    const open = { heartbeatTtlS: 30, refreshMs: 5000 };
+    for (const url of ['http://169.254.169.254/latest', 'http://169.254.170.2', 'http://[fd00:ec2::254]', 'http://[fe80::1]:8000']) {
+      expect(() => assertHostAllowed(url, open, 'p'), url).toThrow(expect.objectContaining({ statusCode: 400, code: 'url_not_allowed' }));
+    }
+    expect(() => assertHostAllowed('http://127.0.0.1:8000', open, 'p')).not.toThrow();
+    expect(() => assertHostAllowed('http://169.254.10.1:8000', { ...open, allowedHosts: ['169.254.10.0/24'] }, 'p')).not.toThrow();
+  });
+
+  it('needs allowedHosts on a pool with auth that takes registrations, so its credential goes only there', () => {
+    const auth = { env: 'POOL_KEY' };
+    expect(() => parseConfig({ ...base, pools: { p: { protocol: 'openai', auth, registration: {} } } })).toThrow(/allowedHosts/);
+    expect(parseConfig({ ...base, pools: { p: { protocol: 'openai', auth, registration: { allowedHosts: ['10.0.0.0/16'] } } } }).pools.p!.registration!.allowedHosts).toEqual(['10.0.0.0/16']);
+  });
 });
