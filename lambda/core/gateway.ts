@@ -11,6 +11,8 @@ import type { GatewayRequest, GatewayResponse } from './http-types.ts';
 import { jsonResponse } from './http-types.ts';
 import type { ApiKind } from './request-schema.ts';
 import { newRequestId, responseRequestId } from './request-id.ts';
+import { handleConverse, matchConverseRoute } from '../doors/converse.ts';
+import { converseErrorResponse } from '../doors/converse-errors.ts';
 
 /** The request handler returned by {@link createGateway}. */
 export type Gateway = (request: GatewayRequest) => Promise<GatewayResponse>;
@@ -39,6 +41,8 @@ export function createGateway(deps: GatewayDeps): Gateway {
     const requestId = newRequestId();
     const baseHeaders = { 'x-request-id': responseRequestId(request.headers['x-request-id'], requestId) };
     let tenant: string | undefined;
+    /** Whether the request is for the Bedrock Converse door (its errors are Bedrock exceptions). */
+    const bedrock = request.path.startsWith('/model/');
     try {
       const path = request.path.length > 1 && request.path.endsWith('/') ? request.path.slice(0, -1) : request.path;
       if (path === '/health') {
@@ -49,6 +53,14 @@ export function createGateway(deps: GatewayDeps): Gateway {
         if (request.method !== 'GET') throw new MethodNotAllowedError(request.method, path);
         await authenticate(deps.keys, request.headers.authorization);
         return jsonResponse(200, models, baseHeaders);
+      }
+      const converse = matchConverseRoute(path);
+      if (converse) {
+        if (request.method !== 'POST') throw new MethodNotAllowedError(request.method, path);
+        if (deps.drain.draining) throw new ShuttingDownError();
+        const principal = await authenticate(deps.keys, request.headers.authorization);
+        tenant = principal.tenant.id;
+        return await handleConverse(deps, converse, request.body, { requestId, principal, signal: request.signal, deadline: request.deadline, baseHeaders, startedAt });
       }
       const api = GENERATION_ROUTES[path];
       if (!api) throw new NotFoundError(`Invalid URL (${request.method} ${request.path})`, 'unknown_url');
@@ -65,6 +77,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
         // A refusal (4xx) is logged with its reason, never with the key; a shed has its own line.
         deps.logger.info('request refused', { requestId, tenant, method: request.method, path: request.path, status: error.statusCode, code: error.code, reason: error.message });
       }
+      if (bedrock) return converseErrorResponse(error, baseHeaders, requestId);
       return jsonResponse(error.statusCode, error.toJSON(), { ...baseHeaders, ...error.headers });
     }
   };
