@@ -121,13 +121,14 @@ function statusOfBody(error: OpenAIErrorBody['error']): number {
 }
 
 /**
- * The exception event of a stream that failed after its first event, from the error the relay
- * ended it with: throttling, validation and unavailability keep their member; a timeout is a
- * `modelStreamErrorException` (ConverseStream has no timeout member); anything else an
- * `internalServerException`.
+ * The exception event of a stream that failed after its first event: from the gateway error the
+ * relay ended it with when known (`failure`), else from its error event's body. Throttling,
+ * validation and unavailability keep their member; a timeout is a `modelStreamErrorException`
+ * (ConverseStream has no timeout member); anything else an `internalServerException`.
  */
-export function streamException(error: OpenAIErrorBody['error']): StreamException {
-  switch (converseException(statusOfBody(error), error.code)) {
+export function streamException(error: OpenAIErrorBody['error'], failure?: GatewayError): StreamException {
+  const exception = failure ? converseException(failure.statusCode, failure.code, failure.headers) : converseException(statusOfBody(error), error.code);
+  switch (exception) {
     case CONVERSE_EXCEPTIONS.throttling:
       return STREAM_EXCEPTIONS.throttling;
     case CONVERSE_EXCEPTIONS.validation:

@@ -9,6 +9,7 @@
  */
 import { EventStreamCodec } from '@smithy/eventstream-codec';
 import type { MessageHeaders } from '@smithy/eventstream-codec';
+import { GatewayError } from '../core/errors.ts';
 import type { OpenAIErrorBody } from '../core/errors.ts';
 import { streamException } from './converse-errors.ts';
 import type { StreamException } from './converse-errors.ts';
@@ -47,6 +48,8 @@ export interface ConverseStreamOptions {
   readonly startedAt: number;
   /** Whether the request set `performanceConfig.latency: "optimized"`. */
   readonly askedOptimized: boolean;
+  /** The error that ended the relayed stream, once it has (types the exception event). @default from the event's body */
+  readonly failure?: () => unknown;
 }
 
 /**
@@ -86,7 +89,8 @@ export class ConverseEventWriter {
       }
       if (chunk.error !== undefined) {
         const error = chunk.error as OpenAIErrorBody['error'];
-        frames.push(encodeException(streamException(error), error.message));
+        const failure = this.options.failure?.();
+        frames.push(encodeException(streamException(error, failure instanceof GatewayError ? failure : undefined), error.message));
         this.finished = true;
         continue;
       }

@@ -59,6 +59,11 @@ export function resolveModel(config: Pick<SplitserveConfig, 'models' | 'pools'>,
   throw new NotFoundError(`The model '${modelId}' does not exist or you do not have access to it.`, 'model_not_found', 'modelId');
 }
 
+/** The error a relayed body ended with (core/stream-relay.ts), when the body is one. */
+function failureOf(body: GatewayResponse['body']): unknown {
+  return typeof body === 'object' && body !== null && 'failure' in body ? (body as { failure: unknown }).failure : undefined;
+}
+
 /**
  * Serves one Converse or ConverseStream request of an authenticated caller. Errors are thrown
  * typed, and become Bedrock exceptions at the edge (core/gateway.ts, converse-errors.ts).
@@ -79,6 +84,6 @@ export async function handleConverse(deps: GatewayDeps, route: ConverseRoute, ra
   return {
     status: answer.status,
     headers: { 'content-type': EVENT_STREAM_CONTENT_TYPE, 'cache-control': 'no-cache', 'x-accel-buffering': 'no', ...headers },
-    body: converseEventStream(answer.body, { startedAt: ctx.startedAt, askedOptimized }),
+    body: converseEventStream(answer.body, { startedAt: ctx.startedAt, askedOptimized, failure: () => failureOf(answer.body) }),
   };
 }
