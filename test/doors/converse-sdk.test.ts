@@ -7,7 +7,6 @@
  */
 import {
   AccessDeniedException,
-  BedrockRuntimeClient,
   BedrockRuntimeServiceException,
   ConverseCommand,
   ConverseStreamCommand,
@@ -18,7 +17,7 @@ import {
   ThrottlingException,
   ValidationException,
 } from '@aws-sdk/client-bedrock-runtime';
-import type { ConverseStreamOutput, Message } from '@aws-sdk/client-bedrock-runtime';
+import type { Message } from '@aws-sdk/client-bedrock-runtime';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../lambda/core/config.ts';
 import type { LocalGateway } from '../../local/start-local.ts';
@@ -28,32 +27,12 @@ import { converseAnswer, startBedrockServer, toolEvents, useDummyCredentials } f
 import type { Backends } from '../contract/harness.ts';
 import { ACME_KEY, BASIC_KEY, MODEL, startBackends } from '../contract/harness.ts';
 import { silentLogger } from '../helpers/silent-logger.ts';
+import { collectStream, gatewayClient, user } from './converse-client.ts';
 
 const LIMITED_KEY = 'sk-ss-test-limited-0123456789abcdef01234567';
 const BROKE_KEY = 'sk-ss-test-broke-0123456789abcdef0123456789';
 const DISABLED_KEY = 'sk-ss-test-disabled-0123456789abcdef012345';
 const BEDROCK_MODEL_ID = 'meta.llama3-1-8b-instruct-v1:0';
-
-/** A Bedrock Runtime client as a user points it at the gateway (docs/bedrock-clients.md). */
-export function gatewayClient(endpoint: string, key: string, maxAttempts = 1): BedrockRuntimeClient {
-  return new BedrockRuntimeClient({ region: 'us-east-1', endpoint, token: { token: key }, authSchemePreference: ['httpBearerAuth'], maxAttempts });
-}
-
-const user = (text: string): Message => ({ role: 'user', content: [{ text }] });
-
-/** Collects a ConverseStream: its events in order, the text, and the error it threw (if any). */
-export async function collectStream(stream: AsyncIterable<ConverseStreamOutput> | undefined) {
-  const events: ConverseStreamOutput[] = [];
-  let error: unknown;
-  try {
-    for await (const event of stream ?? []) events.push(event);
-  } catch (err) {
-    error = err;
-  }
-  const text = events.map((e) => e.contentBlockDelta?.delta?.text ?? '').join('');
-  const kinds = events.map((e) => Object.keys(e).find((k) => (e as unknown as Record<string, unknown>)[k] !== undefined));
-  return { events, text, kinds, error };
-}
 
 describe('Bedrock Converse door, node runtime (in-process executor), real Bedrock Runtime client', () => {
   let backends: Backends;

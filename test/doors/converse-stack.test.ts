@@ -1,0 +1,91 @@
+/**
+ * The Bedrock Converse door on the stack runtime (what `npm start` runs): the synthesized
+ * template's API routes served by the API Gateway emulator over h2c, the gateway's Lambda bundle,
+ * and, for Converse (non-streamed), the Step Functions executor running the state machine. The
+ * real `@aws-sdk/client-bedrock-runtime` is the caller. Shares the test stack's synth
+ * (test/local/stack/fixture.ts).
+ */
+import {
+  BedrockRuntimeServiceException,
+  ConverseCommand,
+  ConverseStreamCommand,
+  ResourceNotFoundException,
+  ServiceUnavailableException,
+  ValidationException,
+} from '@aws-sdk/client-bedrock-runtime';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { LocalStack } from '../../local/stack/start-stack.ts';
+import { KEY, MODEL, startTestStack } from '../local/stack/fixture.ts';
+import { collectStream, gatewayClient } from './converse-client.ts';
+
+describe('Bedrock Converse door, stack runtime (API Gateway emulator, Lambda bundle, Step Functions executor)', () => {
+  let stack: LocalStack;
+
+  beforeAll(async () => {
+    stack = await startTestStack();
+  }, 180_000);
+  afterAll(async () => {
+    await stack?.close();
+  });
+
+  it('the template declares both routes with their {modelId} path parameter, streamed', () => {
+    const routes = stack.routes.filter((r) => r.path.startsWith('/model/')).map((r) => `${r.method} ${r.path} ${r.streaming}`);
+    expect(routes).toEqual(['POST /model/{modelId}/converse true', 'POST /model/{modelId}/converse-stream true']);
+  });
+
+  it('Converse at the priority tier runs the state machine over prefill → decode and echoes the tier', async () => {
+    const before = stack.executions().length;
+    const res = await gatewayClient(stack.url, KEY).send(
+      new ConverseCommand({ modelId: MODEL, messages: [{ role: 'user', content: [{ text: 'hi' }] }], inferenceConfig: { maxTokens: 6 }, serviceTier: { type: 'priority' } }),
+    );
+    expect(res.serviceTier).toEqual({ type: 'priority' });
+    expect(res.output?.message?.content?.[0]?.text?.length).toBeGreaterThan(0);
+    expect(res.usage?.outputTokens).toBeGreaterThan(0);
+    const runs = stack.executions().slice(before);
+    expect(runs).toHaveLength(1);
+    expect(runs[0]).toMatchObject({ status: 'SUCCEEDED' });
+    expect(JSON.parse(runs[0]!.input)).toMatchObject({ route: 'disaggregated', tierServed: 'priority' });
+  });
+
+  it('ConverseStream relays the event stream through the Lambda response stream and the emulated API', async () => {
+    const res = await gatewayClient(stack.url, KEY).send(
+      new ConverseStreamCommand({ modelId: MODEL, messages: [{ role: 'user', content: [{ text: 'hi' }] }], inferenceConfig: { maxTokens: 6 } }),
+    );
+    const { events, kinds, text, error } = await collectStream(res.stream);
+    expect(error).toBeUndefined();
+    expect(kinds[0]).toBe('messageStart');
+    expect(kinds.slice(-2)).toEqual(['messageStop', 'metadata']);
+    expect(text.length).toBeGreaterThan(0);
+    expect(events.at(-1)!.metadata!.serviceTier).toEqual({ type: 'default' });
+  });
+
+  it('errors are typed through the Lambda: unknown key, unknown model, bad input', async () => {
+    const bad = await gatewayClient(stack.url, 'sk-ss-not-a-key-0123456789abcdef')
+      .send(new ConverseCommand({ modelId: MODEL, messages: [{ role: 'user', content: [{ text: 'hi' }] }] }))
+      .catch((e: unknown) => e as BedrockRuntimeServiceException);
+    expect(bad).toBeInstanceOf(BedrockRuntimeServiceException);
+    expect((bad as BedrockRuntimeServiceException).name).toBe('UnrecognizedClientException');
+    const unknown = await gatewayClient(stack.url, KEY)
+      .send(new ConverseStreamCommand({ modelId: 'no-such-model', messages: [{ role: 'user', content: [{ text: 'hi' }] }] }))
+      .catch((e: unknown) => e);
+    expect(unknown).toBeInstanceOf(ResourceNotFoundException);
+    const invalid = await gatewayClient(stack.url, KEY)
+      .send(new ConverseCommand({ modelId: MODEL, messages: [] }))
+      .catch((e: unknown) => e);
+    expect(invalid).toBeInstanceOf(ValidationException);
+  });
+
+  it('a backend failing every attempt of the state machine (no fallback at default): ServiceUnavailableException (503)', async () => {
+    stack.setFaults('gpu', { errorRate: 1, errorStatus: 503 });
+    try {
+      const err = await gatewayClient(stack.url, KEY)
+        .send(new ConverseCommand({ modelId: MODEL, messages: [{ role: 'user', content: [{ text: 'hi' }] }], serviceTier: { type: 'default' } }))
+        .catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ServiceUnavailableException);
+      expect((err as ServiceUnavailableException).$metadata.httpStatusCode).toBe(503);
+      expect(stack.executions().at(-1)).toMatchObject({ status: 'FAILED' });
+    } finally {
+      stack.setFaults('gpu', {});
+    }
+  });
+});
