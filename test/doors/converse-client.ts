@@ -4,10 +4,23 @@
  */
 import { BedrockRuntimeClient } from '@aws-sdk/client-bedrock-runtime';
 import type { ConverseStreamOutput, Message } from '@aws-sdk/client-bedrock-runtime';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
 
 /** A Bedrock Runtime client as a user points it at the gateway (docs/bedrock-clients.md). */
 export function gatewayClient(endpoint: string, key: string, maxAttempts = 1): BedrockRuntimeClient {
   return new BedrockRuntimeClient({ region: 'us-east-1', endpoint, token: { token: key }, authSchemePreference: ['httpBearerAuth'], maxAttempts });
+}
+
+/** The same client over HTTP/1.1 (`NodeHttpHandler`), as a client of the deployed API must be configured. */
+export function http1GatewayClient(endpoint: string, key: string): BedrockRuntimeClient {
+  return new BedrockRuntimeClient({
+    region: 'us-east-1',
+    endpoint,
+    token: { token: key },
+    authSchemePreference: ['httpBearerAuth'],
+    maxAttempts: 1,
+    requestHandler: new NodeHttpHandler(),
+  });
 }
 
 /** A user turn of one text block. */

@@ -27,7 +27,7 @@ import { converseAnswer, startBedrockServer, toolEvents, useDummyCredentials } f
 import type { Backends } from '../contract/harness.ts';
 import { ACME_KEY, BASIC_KEY, MODEL, startBackends } from '../contract/harness.ts';
 import { silentLogger } from '../helpers/silent-logger.ts';
-import { collectStream, gatewayClient, user } from './converse-client.ts';
+import { collectStream, gatewayClient, http1GatewayClient, user } from './converse-client.ts';
 
 const LIMITED_KEY = 'sk-ss-test-limited-0123456789abcdef01234567';
 const BROKE_KEY = 'sk-ss-test-broke-0123456789abcdef0123456789';
@@ -287,6 +287,18 @@ describe('Bedrock Converse door, node runtime (in-process executor), real Bedroc
         .catch((e: unknown) => e);
       expect(err).toBeInstanceOf(ResourceNotFoundException);
     });
+  });
+
+  it('the same client over HTTP/1.1 (NodeHttpHandler, as deployed): Converse and ConverseStream', async () => {
+    const client = http1GatewayClient(gateway.url, ACME_KEY);
+    const res = await client.send(new ConverseCommand({ modelId: MODEL, messages: [user('hi')], inferenceConfig: { maxTokens: 4 } }));
+    expect(res.serviceTier).toEqual({ type: 'default' });
+    expect(res.output?.message?.content?.[0]?.text?.length).toBeGreaterThan(0);
+    const streamed = await client.send(new ConverseStreamCommand({ modelId: MODEL, messages: [user('hi')], inferenceConfig: { maxTokens: 4 } }));
+    const { kinds, error } = await collectStream(streamed.stream);
+    expect(error).toBeUndefined();
+    expect(kinds[0]).toBe('messageStart');
+    expect(kinds.at(-1)).toBe('metadata');
   });
 
   it('OpenAI clients on HTTP/1.1 are served on the same port as before', async () => {
