@@ -10,10 +10,13 @@ import {
   ConverseCommand,
   ConverseStreamCommand,
   ResourceNotFoundException,
+  ServiceQuotaExceededException,
   ServiceUnavailableException,
+  ThrottlingException,
   ValidationException,
 } from '@aws-sdk/client-bedrock-runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { adminCommand } from '../../bin/commands/admin.ts';
 import type { LocalStack } from '../../local/stack/start-stack.ts';
 import { KEY, MODEL, startTestStack } from '../local/stack/fixture.ts';
 import { collectStream, gatewayClient } from './converse-client.ts';
@@ -73,6 +76,38 @@ describe('Bedrock Converse door, stack runtime (API Gateway emulator, Lambda bun
       .send(new ConverseCommand({ modelId: MODEL, messages: [] }))
       .catch((e: unknown) => e);
     expect(invalid).toBeInstanceOf(ValidationException);
+  });
+
+  /** Runs an admin command against the stack's store; returns what it printed. */
+  const admin = async (...args: string[]): Promise<string> => {
+    let out = '';
+    const code = await adminCommand([...args, '--endpoint', stack.storeEndpoint], { out: (t) => void (out += t), err: (t) => void (out += t) });
+    expect(code, out).toBe(0);
+    return out;
+  };
+
+  it('a tenant over its rate limit gets ThrottlingException (429); one over its monthly budget ServiceQuotaExceededException (400)', { timeout: 30_000 }, async () => {
+    for (const [tenant, limit] of [['bedrock-rpm', ['--rpm', '1']], ['bedrock-budget', ['--monthly-tokens', '20']]] as const) {
+      await admin('tenant', 'create', '--tenant', tenant, '--tiers', 'default');
+      await admin('limits', 'set', '--tenant', tenant, '--tier', 'default', ...limit);
+    }
+    const keyOf = async (tenant: string) => (await admin('key', 'create', '--tenant', tenant)).trim().split('\n').at(-1)!;
+    const [rpmKey, budgetKey] = [await keyOf('bedrock-rpm'), await keyOf('bedrock-budget')];
+    const send = (key: string, maxTokens: number) =>
+      gatewayClient(stack.url, key)
+        .send(new ConverseCommand({ modelId: MODEL, messages: [{ role: 'user', content: [{ text: 'hi' }] }], inferenceConfig: { maxTokens } }))
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+    // The window is the calendar minute: start well inside one.
+    const second = new Date().getUTCSeconds();
+    if (second > 45) await new Promise((resolve) => setTimeout(resolve, (61 - second) * 1000));
+    expect(await send(rpmKey, 4)).toBeUndefined();
+    const throttled = await send(rpmKey, 4);
+    expect(throttled).toBeInstanceOf(ThrottlingException);
+    expect((throttled as ThrottlingException).$metadata.httpStatusCode).toBe(429);
+    expect(await send(budgetKey, 64)).toBeInstanceOf(ServiceQuotaExceededException);
   });
 
   it('a backend failing every attempt of the state machine (no fallback at default): ServiceUnavailableException (503)', async () => {
