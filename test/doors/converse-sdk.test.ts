@@ -18,7 +18,11 @@ import {
   ValidationException,
 } from '@aws-sdk/client-bedrock-runtime';
 import type { Message } from '@aws-sdk/client-bedrock-runtime';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { UsageRecord } from '../../lambda/core/ports.ts';
+import { LOCAL_TABLE_NAMES } from '../../lambda/store/table-schema.ts';
+import { usageRecords } from '../../lambda/store/usage-report.ts';
 import { parseConfig } from '../../lambda/core/config.ts';
 import type { LocalGateway } from '../../local/start-local.ts';
 import { startLocal } from '../../local/start-local.ts';
@@ -122,6 +126,21 @@ describe('Bedrock Converse door, node runtime (in-process executor), real Bedroc
     expect(metadata.performanceConfig).toEqual({ latency: 'optimized' });
     expect(metadata.usage?.outputTokens).toBeGreaterThan(0);
     expect(metadata.metrics?.latencyMs).toBeGreaterThanOrEqual(0);
+  });
+
+  it('meters Converse and ConverseStream as the OpenAI routes are: one usage record each, under the request id the SDK reports', async () => {
+    const client = gatewayClient(gateway.url, ACME_KEY);
+    const whole = await client.send(new ConverseCommand({ modelId: MODEL, messages: [user('meter me')], inferenceConfig: { maxTokens: 5 }, serviceTier: { type: 'priority' } }));
+    const streamed = await client.send(new ConverseStreamCommand({ modelId: MODEL, messages: [user('meter me')], inferenceConfig: { maxTokens: 5 } }));
+    const { events } = await collectStream(streamed.stream);
+    const store = new DynamoDBClient({ endpoint: gateway.storeEndpoint, region: 'local', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+    const find = async (requestId: string | undefined): Promise<UsageRecord | undefined> =>
+      (await usageRecords(store, LOCAL_TABLE_NAMES.usage, 'acme', Date.now())).find((r) => r.requestId === requestId);
+    const deadline = Date.now() + 5000;
+    while (Date.now() < deadline && (!(await find(whole.$metadata.requestId)) || !(await find(streamed.$metadata.requestId)))) await new Promise((r) => setTimeout(r, 50));
+    expect(await find(whole.$metadata.requestId)).toMatchObject({ outcome: 'ok', tierServed: 'priority', route: 'disaggregated', completionTokens: whole.usage!.outputTokens });
+    expect(await find(streamed.$metadata.requestId)).toMatchObject({ outcome: 'ok', tierServed: 'default', completionTokens: events.at(-1)!.metadata!.usage!.outputTokens });
+    store.destroy();
   });
 
   it('echoes the tier that served: priority asked by a default-only tenant is served (and said to be) default; flex likewise', async () => {
