@@ -40,20 +40,23 @@ export function isHttp2Preface(head: Buffer): boolean | undefined {
 }
 
 /**
- * Serves `h1` (an HTTP/1.1 server that is not listening itself) and HTTP/2 on one socket server.
+ * Serves `h1` (an HTTP/1.1 server that is not listening itself) and HTTP/2 on one socket server;
+ * an HTTP/2 session idle for `idleTimeoutMs` is closed (as `h1`'s keep-alive timeout does).
  *
  * @example
  * const h1 = createServer(handler);
  * const { net } = dualProtocolServer(h1);
  * net.listen(8787, '127.0.0.1');
  */
-export function dualProtocolServer(h1: HttpServer): DualProtocolServer {
+export function dualProtocolServer(h1: HttpServer, idleTimeoutMs = 65_000): DualProtocolServer {
   const h2 = createHttp2Server();
   h2.on('request', (req: Http2ServerRequest, res: Http2ServerResponse) => h1.emit('request', req, res));
   const sessions = new Set<Http2Session>();
   h2.on('session', (session: Http2Session) => {
     sessions.add(session);
     session.once('close', () => sessions.delete(session));
+    // An idle session is closed as an idle HTTP/1.1 keep-alive connection is (GOAWAY, then close).
+    session.setTimeout(idleTimeoutMs, () => session.close());
   });
   const sockets = new Set<Socket>();
   const net = createNetServer((socket: Socket) => {
