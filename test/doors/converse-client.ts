@@ -40,3 +40,17 @@ export async function collectStream(stream: AsyncIterable<ConverseStreamOutput> 
   return { events, text, kinds, error };
 }
 
+
+/** A weather tool, as a Converse `toolConfig` forcing it. */
+export const WEATHER_TOOLS = {
+  tools: [
+    {
+      toolSpec: {
+        name: 'weather',
+        description: 'The weather of a city',
+        inputSchema: { json: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } },
+      },
+    },
+  ],
+  toolChoice: { tool: { name: 'weather' } },
+};

@@ -31,7 +31,7 @@ import { converseAnswer, startBedrockServer, toolEvents, useDummyCredentials } f
 import type { Backends } from '../contract/harness.ts';
 import { ACME_KEY, BASIC_KEY, MODEL, startBackends } from '../contract/harness.ts';
 import { silentLogger } from '../helpers/silent-logger.ts';
-import { collectStream, gatewayClient, http1GatewayClient, user } from './converse-client.ts';
+import { collectStream, gatewayClient, http1GatewayClient, user, WEATHER_TOOLS } from './converse-client.ts';
 
 const LIMITED_KEY = 'sk-ss-test-limited-0123456789abcdef01234567';
 const BROKE_KEY = 'sk-ss-test-broke-0123456789abcdef0123456789';
@@ -185,6 +185,16 @@ describe('Bedrock Converse door, node runtime (in-process executor), real Bedroc
     expect(res.output?.message?.content).toEqual([{ text: 'By its Bedrock ID.' }]);
     expect(res.serviceTier).toEqual({ type: 'flex' });
     expect(bedrock.requests[0]!.body.serviceTier).toEqual({ type: 'flex' });
+  });
+
+  it('tool use over prefill → decode: the engines get the tools and the forced choice, the call comes back as toolUse', async () => {
+    const before = backends.decode.stats().recent.length;
+    const res = await gatewayClient(gateway.url, ACME_KEY).send(new ConverseCommand({ modelId: MODEL, serviceTier: { type: 'priority' }, messages: [user('Weather?')], toolConfig: WEATHER_TOOLS }));
+    expect(res.stopReason).toBe('tool_use');
+    expect(res.output!.message!.content!.find((b) => b.toolUse)!.toolUse).toMatchObject({ name: 'weather', input: { city: expect.any(String) } });
+    const decoded = backends.decode.stats().recent.slice(before).at(-1)!.body as Record<string, unknown>;
+    expect(decoded.tool_choice).toEqual({ type: 'function', function: { name: 'weather' } });
+    expect(decoded.tools).toEqual([{ type: 'function', function: { name: 'weather', description: 'The weather of a city', parameters: WEATHER_TOOLS.tools[0]!.toolSpec.inputSchema.json } }]);
   });
 
   it('tool use, non-streamed: toolConfig reaches the engine as tools, a tool call comes back as a toolUse block, its toolResult goes back', async () => {

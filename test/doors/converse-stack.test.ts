@@ -19,7 +19,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adminCommand } from '../../bin/commands/admin.ts';
 import type { LocalStack } from '../../local/stack/start-stack.ts';
 import { KEY, MODEL, startTestStack } from '../local/stack/fixture.ts';
-import { collectStream, gatewayClient } from './converse-client.ts';
+import { collectStream, gatewayClient, user, WEATHER_TOOLS } from './converse-client.ts';
 
 describe('Bedrock Converse door, stack runtime (API Gateway emulator, Lambda bundle, Step Functions executor)', () => {
   let stack: LocalStack;
@@ -52,14 +52,42 @@ describe('Bedrock Converse door, stack runtime (API Gateway emulator, Lambda bun
 
   it('ConverseStream relays the event stream through the Lambda response stream and the emulated API', async () => {
     const res = await gatewayClient(stack.url, KEY).send(
-      new ConverseStreamCommand({ modelId: MODEL, messages: [{ role: 'user', content: [{ text: 'hi' }] }], inferenceConfig: { maxTokens: 6 } }),
+      new ConverseStreamCommand({ modelId: MODEL, messages: [{ role: 'user', content: [{ text: 'hi' }] }], inferenceConfig: { maxTokens: 6 }, serviceTier: { type: 'priority' } }),
     );
     const { events, kinds, text, error } = await collectStream(res.stream);
     expect(error).toBeUndefined();
     expect(kinds[0]).toBe('messageStart');
     expect(kinds.slice(-2)).toEqual(['messageStop', 'metadata']);
     expect(text.length).toBeGreaterThan(0);
-    expect(events.at(-1)!.metadata!.serviceTier).toEqual({ type: 'default' });
+    expect(events.at(-1)!.metadata!.serviceTier).toEqual({ type: 'priority' });
+  });
+
+  it('tool use both ways over prefill → decode: a forced tool call as a toolUse block (state machine) and as streamed input; its result goes back', async () => {
+    const client = gatewayClient(stack.url, KEY);
+    const called = await client.send(new ConverseCommand({ modelId: MODEL, serviceTier: { type: 'priority' }, messages: [user('Weather in Oslo?')], toolConfig: WEATHER_TOOLS }));
+    expect(called.stopReason).toBe('tool_use');
+    const toolUse = called.output!.message!.content!.find((b) => b.toolUse)!.toolUse!;
+    expect(toolUse).toMatchObject({ name: 'weather', input: { city: expect.any(String) } });
+
+    const streamed = await client.send(new ConverseStreamCommand({ modelId: MODEL, serviceTier: { type: 'priority' }, messages: [user('Weather in Oslo?')], toolConfig: WEATHER_TOOLS }));
+    const { events } = await collectStream(streamed.stream);
+    const start = events.find((e) => e.contentBlockStart)!.contentBlockStart!;
+    expect(start.start?.toolUse?.name).toBe('weather');
+    const input = events.filter((e) => e.contentBlockDelta?.contentBlockIndex === start.contentBlockIndex).map((e) => e.contentBlockDelta!.delta!.toolUse?.input ?? '').join('');
+    expect(JSON.parse(input)).toMatchObject({ city: expect.any(String) });
+    expect(events.find((e) => e.messageStop)!.messageStop!.stopReason).toBe('tool_use');
+
+    const answered = await client.send(
+      new ConverseCommand({
+        modelId: MODEL,
+        serviceTier: { type: 'priority' },
+        inferenceConfig: { maxTokens: 6 },
+        toolConfig: { tools: WEATHER_TOOLS.tools, toolChoice: { auto: {} } },
+        messages: [user('Weather in Oslo?'), called.output!.message!, { role: 'user', content: [{ toolResult: { toolUseId: toolUse.toolUseId!, content: [{ json: { celsius: 12 } }] } }] }],
+      }),
+    );
+    expect(answered.stopReason).not.toBe('tool_use');
+    expect(answered.output?.message?.content?.[0]?.text?.length).toBeGreaterThan(0);
   });
 
   it('errors are typed through the Lambda: unknown key, unknown model, bad input', async () => {
