@@ -10,6 +10,7 @@ import {
   ConverseCommand,
   ConverseStreamCommand,
   ResourceNotFoundException,
+  InternalServerException,
   ServiceQuotaExceededException,
   ServiceUnavailableException,
   ThrottlingException,
@@ -136,6 +137,22 @@ describe('Bedrock Converse door, stack runtime (API Gateway emulator, Lambda bun
     expect(throttled).toBeInstanceOf(ThrottlingException);
     expect((throttled as ThrottlingException).$metadata.httpStatusCode).toBe(429);
     expect(await send(budgetKey, 64)).toBeInstanceOf(ServiceQuotaExceededException);
+  });
+
+  it('a stream whose engine drops the connection mid-answer ends with an exception event, thrown by the SDK as its typed error', async () => {
+    stack.setFaults('gpu', { dropAfterTokens: 3 });
+    try {
+      const res = await gatewayClient(stack.url, KEY).send(
+        new ConverseStreamCommand({ modelId: MODEL, messages: [user('hi')], inferenceConfig: { maxTokens: 32 }, serviceTier: { type: 'default' } }),
+      );
+      const { kinds, error } = await collectStream(res.stream);
+      expect(kinds[0]).toBe('messageStart');
+      expect(kinds).toContain('contentBlockDelta');
+      expect(kinds).not.toContain('metadata');
+      expect(error).toBeInstanceOf(InternalServerException);
+    } finally {
+      stack.setFaults('gpu', {});
+    }
   });
 
   it('a backend failing every attempt of the state machine (no fallback at default): ServiceUnavailableException (503)', async () => {
