@@ -50,7 +50,7 @@ export function isHttp2Preface(head: Buffer): boolean | undefined {
  */
 export function dualProtocolServer(h1: HttpServer, idleTimeoutMs = 65_000): DualProtocolServer {
   const h2 = createHttp2Server();
-  h2.on('request', (req: Http2ServerRequest, res: Http2ServerResponse) => h1.emit('request', req, res));
+  h2.on('request', (req: Http2ServerRequest, res: Http2ServerResponse) => h1.emit('request', req, asServerResponse(res)));
   const sessions = new Set<Http2Session>();
   h2.on('session', (session: Http2Session) => {
     sessions.add(session);
@@ -71,7 +71,14 @@ export function dualProtocolServer(h1: HttpServer, idleTimeoutMs = 65_000): Dual
       socket.off('error', onError);
       socket.pause();
       if (h2c) {
+        // The session is created synchronously for the connection; it is destroyed with its
+        // socket (over a plain duplex, the session would not see the client's connection close).
+        let session: Http2Session | undefined;
+        const created = (s: Http2Session) => void (session = s);
+        h2.once('session', created);
         h2.emit('connection', peekedSocket(socket, head));
+        h2.off('session', created);
+        socket.once('close', () => session?.destroy());
         return;
       }
       // The HTTP/1.1 parser reads what is buffered on the socket before what arrives next.
@@ -94,6 +101,20 @@ export function dualProtocolServer(h1: HttpServer, idleTimeoutMs = 65_000): Dual
       for (const socket of sockets) socket.destroy();
     },
   };
+}
+
+/**
+ * The HTTP/2 compatibility response, reading as a `node:http` response does where the adapters
+ * tell a finished response from an abandoned one: `destroyed` once its stream is (the client went
+ * away), and `writableFinished` only for a response that was ended and flushed (the compatibility
+ * API reports a reset stream as finished).
+ */
+function asServerResponse(res: Http2ServerResponse): Http2ServerResponse {
+  Object.defineProperties(res, {
+    destroyed: { get: () => res.stream.destroyed },
+    writableFinished: { get: () => res.writableEnded && res.stream.writableFinished },
+  });
+  return res;
 }
 
 /**

@@ -143,7 +143,7 @@ describe('Bedrock Converse door, node runtime (in-process executor), real Bedroc
     store.destroy();
   });
 
-  it('multiplexes concurrent streams on one HTTP/2 connection, and a stream the client aborts stops the engine at once', async () => {
+  it('multiplexes concurrent streams on one HTTP/2 connection, and a client that goes away mid-stream stops the engine at once', async () => {
     const client = gatewayClient(gateway.url, ACME_KEY);
     const streams = await Promise.all(
       Array.from({ length: 4 }, () => client.send(new ConverseStreamCommand({ modelId: MODEL, messages: [user('together')], inferenceConfig: { maxTokens: 6 } }))),
@@ -151,23 +151,32 @@ describe('Bedrock Converse door, node runtime (in-process executor), real Bedroc
     const collected = await Promise.all(streams.map((r) => collectStream(r.stream)));
     expect(collected.map((c) => [c.error, c.kinds.at(-1)])).toEqual(Array.from({ length: 4 }, () => [undefined, 'metadata']));
 
-    const abortedBefore = backends.gpu.stats().aborted;
-    const controller = new AbortController();
-    const res = await client.send(new ConverseStreamCommand({ modelId: MODEL, messages: [user('long')], inferenceConfig: { maxTokens: 4000 } }), { abortSignal: controller.signal });
-    const seen: string[] = [];
+    // A client that aborts mid-stream (the SDK resets its HTTP/2 stream) stops the engine's call,
+    // which would otherwise stay open (the engine goes silent after 3 tokens).
+    backends.gpu.setFaults({ stallAfterTokens: 3 });
     try {
-      for await (const event of res.stream!) {
-        seen.push(Object.keys(event)[0]!);
-        if (event.contentBlockDelta) controller.abort();
+      const abortedBefore = backends.gpu.stats().aborted;
+      const controller = new AbortController();
+      const res = await client.send(new ConverseStreamCommand({ modelId: MODEL, messages: [user('long')], inferenceConfig: { maxTokens: 64 } }), {
+        abortSignal: controller.signal,
+      });
+      const seen: string[] = [];
+      try {
+        for await (const event of res.stream!) {
+          seen.push(Object.keys(event)[0]!);
+          if (event.contentBlockDelta) controller.abort();
+        }
+      } catch {
+        // The SDK ends an aborted stream quietly or with an abort error.
       }
-    } catch {
-      // The SDK may end an aborted stream quietly or with an abort error: either way it ends early.
+      expect(seen.slice(0, 2)).toEqual(['messageStart', 'contentBlockDelta']);
+      expect(seen).not.toContain('metadata');
+      const deadline = Date.now() + 3000;
+      while (backends.gpu.stats().aborted === abortedBefore && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      expect(backends.gpu.stats().aborted).toBe(abortedBefore + 1);
+    } finally {
+      backends.gpu.setFaults({});
     }
-    expect(seen).toContain('contentBlockDelta');
-    expect(seen).not.toContain('metadata');
-    const deadline = Date.now() + 3000;
-    while (backends.gpu.stats().aborted === abortedBefore && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    expect(backends.gpu.stats().aborted).toBe(abortedBefore + 1);
   });
 
   it('echoes the tier that served: priority asked by a default-only tenant is served (and said to be) default; flex likewise', async () => {

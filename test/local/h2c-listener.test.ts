@@ -4,6 +4,7 @@
  * stream is flushed write by write, and closing the server ends connections of both kinds.
  */
 import { connect } from 'node:http2';
+import { connect as connectTcp } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { isHttp2Preface, HTTP2_PREFACE } from '../../local/h2c-listener.ts';
 import type { RunningServer } from '../../local/http-adapter.ts';
@@ -45,6 +46,30 @@ describe('h2c and HTTP/1.1 on one port', () => {
     session.close();
     expect(status).toBe(200);
     expect(chunks).toEqual(['HTTP/2.0 POST /two b|', 'end']);
+  });
+
+  it('an HTTP/2 stream the client resets, or whose connection closes, reads as abandoned: not finished, destroyed', async () => {
+    const seen: Array<{ finished: boolean; destroyed: boolean }> = [];
+    server = await listen(async (_req, res) => {
+      res.writeHead(200);
+      res.write('first');
+      res.on('close', () => seen.push({ finished: res.writableFinished, destroyed: (res as unknown as { destroyed: boolean }).destroyed }));
+    });
+    for (const leave of ['reset', 'socket'] as const) {
+      const tcp = connectTcp(server.port, '127.0.0.1');
+      const session = connect(server.url, { createConnection: () => tcp });
+      const stream = session.request({ ':path': '/' });
+      await new Promise((resolve) => stream.once('data', resolve));
+      if (leave === 'reset') stream.close();
+      else tcp.destroy();
+      const deadline = Date.now() + 2000;
+      while (seen.length < (leave === 'reset' ? 1 : 2) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+      session.destroy();
+    }
+    expect(seen).toEqual([
+      { finished: false, destroyed: true },
+      { finished: false, destroyed: true },
+    ]);
   });
 
   it('close() ends open HTTP/2 sessions and idle HTTP/1.1 connections at once', async () => {
