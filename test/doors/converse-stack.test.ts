@@ -6,6 +6,7 @@
  * (test/local/stack/fixture.ts).
  */
 import {
+  AccessDeniedException,
   BedrockRuntimeServiceException,
   ConverseCommand,
   ConverseStreamCommand,
@@ -137,6 +138,16 @@ describe('Bedrock Converse door, stack runtime (API Gateway emulator, Lambda bun
     expect(throttled).toBeInstanceOf(ThrottlingException);
     expect((throttled as ThrottlingException).$metadata.httpStatusCode).toBe(429);
     expect(await send(budgetKey, 64)).toBeInstanceOf(ServiceQuotaExceededException);
+  });
+
+  it('a disabled tenant gets AccessDeniedException (403)', async () => {
+    await admin('tenant', 'create', '--tenant', 'bedrock-off', '--tiers', 'default');
+    const key = (await admin('key', 'create', '--tenant', 'bedrock-off')).trim().split('\n').at(-1)!;
+    await admin('tenant', 'disable', '--tenant', 'bedrock-off');
+    const err = await gatewayClient(stack.url, key)
+      .send(new ConverseCommand({ modelId: MODEL, messages: [user('hi')] }))
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(AccessDeniedException);
   });
 
   it('a stream whose engine drops the connection mid-answer ends with an exception event, thrown by the SDK as its typed error', async () => {
