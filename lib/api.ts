@@ -20,12 +20,14 @@ import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { GATEWAY_RESPONSES } from './gateway-responses.ts';
 
-/** The routes, as `[method, path]` (docs/api.md). */
+/** The routes, as `[method, path]` (docs/api.md); `{modelId}` is a path parameter (docs/bedrock-clients.md). */
 export const API_ROUTES = [
   ['POST', '/v1/chat/completions'],
   ['POST', '/v1/completions'],
   ['GET', '/v1/models'],
   ['GET', '/health'],
+  ['POST', '/model/{modelId}/converse'],
+  ['POST', '/model/{modelId}/converse-stream'],
 ] as const;
 
 /** The worker registration routes (docs/worker-registration.md), only on a stack whose config takes registrations over HTTP. */

@@ -7,7 +7,8 @@
  *
  * What API Gateway answers itself is rendered from the API's gateway responses (local/gateway-responses.ts):
  * a method and path the API does not have (exact match: paths are case-sensitive and `/v1/models/`
- * is not `/v1/models`) is `MISSING_AUTHENTICATION_TOKEN`, a body over {@link MAX_BODY_BYTES} is
+ * is not `/v1/models`; a `{name}` path part matches one non-empty segment, given to the handler in
+ * `pathParameters`) is `MISSING_AUTHENTICATION_TOKEN`, a body over {@link MAX_BODY_BYTES} is
  * `REQUEST_TOO_LARGE`, a handler that fails before its response starts is `DEFAULT_5XX` (502).
  * The stage is served at the root, as behind a custom domain: `$context.path` is the client's path.
  */
@@ -33,7 +34,59 @@ export type StreamingLambdaHandler = (event: APIGatewayProxyEvent, responseStrea
 /** A route of the emulated REST API. */
 export interface EmulatedRoute {
   readonly method: string;
+  /** The resource path, e.g. `/v1/models` or `/model/{modelId}/converse`. */
   readonly path: string;
+}
+
+/** The route a request matched: its resource path and its path parameters (URL-decoded, as API Gateway gives them). */
+export interface MatchedRoute {
+  readonly resource: string;
+  readonly pathParameters: Record<string, string> | null;
+}
+
+/**
+ * Matches requests to `routes` as API Gateway does: exact paths first, then resource paths with
+ * `{name}` parts (each one non-empty path segment).
+ *
+ * @example
+ * routeMatcher([{ method: 'POST', path: '/model/{modelId}/converse' }])('POST', '/model/m%3A1/converse')
+ * // { resource: '/model/{modelId}/converse', pathParameters: { modelId: 'm:1' } }
+ */
+export function routeMatcher(routes: readonly EmulatedRoute[]): (method: string, path: string) => MatchedRoute | undefined {
+  const exact = new Set(routes.filter((r) => !r.path.includes('{')).map((r) => `${r.method} ${r.path}`));
+  const templated = routes
+    .filter((r) => r.path.includes('{'))
+    .map((r) => {
+      const names: string[] = [];
+      const pattern = r.path
+        .split('/')
+        .map((part) => {
+          const param = /^\{(\w+)\}$/.exec(part);
+          if (!param) return part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+          names.push(param[1]!);
+          return '([^/]+)';
+        })
+        .join('/');
+      return { method: r.method, resource: r.path, names, regex: new RegExp(`^${pattern}$`) };
+    });
+  return (method, path) => {
+    if (exact.has(`${method} ${path}`)) return { resource: path, pathParameters: null };
+    for (const route of templated) {
+      const match = route.method === method ? route.regex.exec(path) : null;
+      if (!match) continue;
+      const pathParameters: Record<string, string> = {};
+      route.names.forEach((name, i) => {
+        const raw = match[i + 1]!;
+        try {
+          pathParameters[name] = decodeURIComponent(raw);
+        } catch {
+          pathParameters[name] = raw;
+        }
+      });
+      return { resource: route.resource, pathParameters };
+    }
+    return undefined;
+  };
 }
 
 /** Builds the REST API proxy event (payload format 1.0) of a request. */
@@ -131,7 +184,7 @@ export function apiGatewayListener(
   functionName = 'gateway',
   gatewayResponses: readonly GatewayResponseDefinition[] = GATEWAY_RESPONSES,
 ): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
-  const known = new Set(routes.map((r) => `${r.method} ${r.path}`));
+  const match = routeMatcher(routes);
   const responses: GatewayResponses = compileGatewayResponses(gatewayResponses);
   const answer = (res: ServerResponse, type: GatewayResponseType, req: IncomingMessage, requestId?: string, extra: Record<string, string> = {}, status?: number) => {
     const rendered = responses.render(type, requestOf(req, requestId), status);
@@ -145,10 +198,14 @@ export function apiGatewayListener(
     }
     const event = toProxyEvent(req, body);
     const requestId = event.requestContext.requestId;
-    if (!known.has(`${event.httpMethod} ${event.path}`)) {
+    const route = match(event.httpMethod, event.path);
+    if (!route) {
       answer(res, GATEWAY_RESPONSE_TYPES.missingAuthenticationToken, req, requestId);
       return;
     }
+    event.resource = route.resource;
+    event.requestContext.resourcePath = route.resource;
+    event.pathParameters = route.pathParameters;
     // A Lambda that fails before its response starts is API Gateway's 502 ("Internal server error").
     const failed = () => answer(res, GATEWAY_RESPONSE_TYPES.default5xx, req, requestId, {}, 502);
     const stream = new PassThrough();

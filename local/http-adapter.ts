@@ -1,11 +1,13 @@
 /**
- * The Node HTTP adapter: serves the gateway core on a local port. Translates `node:http` requests
+ * The Node HTTP adapter: serves the gateway core on a local port, HTTP/1.1 and cleartext HTTP/2
+ * on the same port (local/h2c-listener.ts). Translates `node:http` requests
  * to {@link GatewayRequest}s, writes responses (streams chunk by chunk, honouring back-pressure, as the Lambda handler does),
  * and aborts the request's signal when the client goes away so upstream calls are cancelled.
  */
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { dualProtocolServer } from './h2c-listener.ts';
 import { MAX_BODY_BYTES, PAYLOAD_TOO_LARGE_BODY } from '../lambda/core/body-limit.ts';
 import type { Gateway } from '../lambda/core/gateway.ts';
 import { readBody } from '../lambda/core/read-body.ts';
@@ -16,6 +18,7 @@ import { writeBody } from '../lambda/handlers/write-stream.ts';
 export interface RunningServer {
   readonly url: string;
   readonly port: number;
+  /** The HTTP/1.1 server; HTTP/2 requests on the same port are emitted on it too (its `request` listeners see both). */
   readonly server: Server;
   /** Stops taking connections and closes the idle ones; requests in flight go on. */
   stopAccepting(): void;
@@ -71,7 +74,10 @@ export function nodeHandler(gateway: Gateway) {
   };
 }
 
-/** Starts an HTTP server on `host:port` (port 0: ephemeral) whose requests go to `listener`. */
+/**
+ * Starts an HTTP server on `host:port` (port 0: ephemeral) whose requests, HTTP/1.1 or cleartext
+ * HTTP/2 (prior knowledge), go to `listener`.
+ */
 export async function listen(
   listener: (req: IncomingMessage, res: ServerResponse) => Promise<void>,
   port = 0,
@@ -83,23 +89,30 @@ export async function listen(
       res.end();
     });
   });
+  const dual = dualProtocolServer(server);
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => resolve());
+    dual.net.once('error', reject);
+    dual.net.listen(port, host, () => resolve());
   });
-  const actual = (server.address() as AddressInfo).port;
+  // The HTTP/1.1 server tracks its connections (for closeIdleConnections/closeAllConnections, and
+  // its header timeouts) from its 'listening' event; the socket server listens in its place.
+  server.emit('listening');
+  const actual = (dual.net.address() as AddressInfo).port;
   return {
     url: `http://${host}:${actual}`,
     port: actual,
     server,
     stopAccepting: () => {
+      dual.net.close();
       server.close();
-      server.closeIdleConnections();
+      dual.closeIdleSessions();
     },
     close: () =>
       new Promise<void>((resolve) => {
-        server.close(() => resolve());
+        dual.net.close(() => resolve());
         server.closeAllConnections();
+        server.close();
+        dual.destroyConnections();
       }),
   };
 }

@@ -13,6 +13,8 @@ import type { ApiKind } from './request-schema.ts';
 import { newRequestId, responseRequestId } from './request-id.ts';
 import { SESSION_HEADER } from '../routing/routing-key.ts';
 import { WORKER_ROUTES, handleWorkerRoute } from './worker-registration.ts';
+import { handleConverse, matchConverseRoute } from '../doors/converse.ts';
+import { converseErrorResponse } from '../doors/converse-errors.ts';
 
 /** The request handler returned by {@link createGateway}. */
 export type Gateway = (request: GatewayRequest) => Promise<GatewayResponse>;
@@ -41,6 +43,8 @@ export function createGateway(deps: GatewayDeps): Gateway {
     const requestId = newRequestId();
     const baseHeaders = { 'x-request-id': responseRequestId(request.headers['x-request-id'], requestId) };
     let tenant: string | undefined;
+    /** Whether the request is for the Bedrock Converse door (its errors are Bedrock exceptions). */
+    const bedrock = request.path.startsWith('/model/');
     try {
       const path = request.path.length > 1 && request.path.endsWith('/') ? request.path.slice(0, -1) : request.path;
       if (path === '/health') {
@@ -53,6 +57,14 @@ export function createGateway(deps: GatewayDeps): Gateway {
         return jsonResponse(200, models, baseHeaders);
       }
       if (Object.hasOwn(WORKER_ROUTES, path)) return await handleWorkerRoute(deps.config, deps.workers, WORKER_ROUTES[path as keyof typeof WORKER_ROUTES], request, baseHeaders);
+      const converse = matchConverseRoute(path);
+      if (converse) {
+        if (request.method !== 'POST') throw new MethodNotAllowedError(request.method, path);
+        if (deps.drain.draining) throw new ShuttingDownError();
+        const principal = await authenticate(deps.keys, request.headers.authorization);
+        tenant = principal.tenant.id;
+        return await handleConverse(deps, converse, request.body, { requestId, principal, signal: request.signal, deadline: request.deadline, baseHeaders, startedAt, session: request.headers[SESSION_HEADER] });
+      }
       const api = GENERATION_ROUTES[path];
       if (!api) throw new NotFoundError(`Invalid URL (${request.method} ${request.path})`, 'unknown_url');
       if (request.method !== 'POST') throw new MethodNotAllowedError(request.method, path);
@@ -68,6 +80,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
         // A refusal (4xx) is logged with its reason, never with the key; a shed has its own line.
         deps.logger.info('request refused', { requestId, tenant, method: request.method, path: request.path, status: error.statusCode, code: error.code, reason: error.message });
       }
+      if (bedrock) return converseErrorResponse(error, baseHeaders, requestId);
       return jsonResponse(error.statusCode, error.toJSON(), { ...baseHeaders, ...error.headers });
     }
   };

@@ -22,11 +22,14 @@ export interface GatewayRequest {
   readonly deadline?: AbortSignal;
 }
 
-/** An outgoing response: a whole body, or a stream of text chunks written as they come. */
+/**
+ * An outgoing response: a whole body, or a stream of chunks written as they come: text (SSE), or
+ * bytes (the binary event stream of the Bedrock Converse door, lambda/doors/converse-stream.ts).
+ */
 export interface GatewayResponse {
   readonly status: number;
   readonly headers: Record<string, string>;
-  readonly body: string | AsyncIterable<string>;
+  readonly body: string | AsyncIterable<string | Uint8Array>;
 }
 
 /** Builds a JSON response. */

@@ -28,6 +28,14 @@ export interface RelaySignals {
 }
 
 /**
+ * A relayed SSE body. `failure` is what ended it with an error event, as soon as that event is
+ * yielded (a door that re-frames the stream types its error from it, not from the event's text).
+ */
+export interface RelayedBody extends AsyncIterableIterator<string> {
+  readonly failure: unknown;
+}
+
+/**
  * The SSE body of a streaming response.
  *
  * @param onEnd - called once, just after the stream completes, fails, or the client goes away
@@ -37,7 +45,7 @@ export function relayStream(
   shaper: StreamShaper,
   signals: RelaySignals,
   onEnd: (end: StreamEnd) => void,
-): AsyncIterableIterator<string> {
+): RelayedBody {
   return new RelayedStream(opened, shaper, signals, onEnd);
 }
 
@@ -47,11 +55,12 @@ const DONE: IteratorReturnResult<undefined> = { done: true, value: undefined };
  * A plain iterator rather than an async generator: one promise per upstream batch instead of a
  * generator's several (the relay is the per-token path).
  */
-class RelayedStream implements AsyncIterableIterator<string> {
+class RelayedStream implements RelayedBody {
   /** `first`: the primed batch is not sent yet; `closing`: the error event is sent, the end is next. */
   private phase: 'first' | 'streaming' | 'closing' | 'ended' = 'first';
   private outcome: StreamEnd['outcome'] = 'aborted';
-  private failure: unknown;
+  /** What ended the stream with an error event (undefined until then). */
+  failure: unknown;
 
   constructor(
     private readonly opened: OpenedStream,

@@ -6,7 +6,7 @@
 import type { Writable } from 'node:stream';
 
 /**
- * Writes a whole body and ends the stream: a string in one write, chunks as they are produced.
+ * Writes a whole body and ends the stream: a string in one write, chunks (text or bytes) as they are produced.
  * Always `write` then `end()`, never `end(chunk)`: the Lambda runtime sends the
  * `HttpResponseStream` prelude (status and headers) from its hook on the first `write`, which
  * `end(chunk)` bypasses. Stops pulling, and so cancels the upstream, once the stream is destroyed
@@ -15,7 +15,7 @@ import type { Writable } from 'node:stream';
  * @example
  * await writeBody(awslambda.HttpResponseStream.from(responseStream, { statusCode, headers }), body);
  */
-export async function writeBody(stream: Writable, body: string | AsyncIterable<string>): Promise<void> {
+export async function writeBody(stream: Writable, body: string | AsyncIterable<string | Uint8Array>): Promise<void> {
   if (typeof body === 'string') {
     await writeWithBackpressure(stream, body);
   } else {
@@ -27,8 +27,8 @@ export async function writeBody(stream: Writable, body: string | AsyncIterable<s
   await endStream(stream);
 }
 
-/** Writes `chunk`, resolving when the stream can take more (or has closed). */
-export function writeWithBackpressure(stream: Writable, chunk: string): Promise<void> {
+/** Writes `chunk` (text, or bytes), resolving when the stream can take more (or has closed). */
+export function writeWithBackpressure(stream: Writable, chunk: string | Uint8Array): Promise<void> {
   return stream.write(chunk) ? Promise.resolve() : drained(stream);
 }
 

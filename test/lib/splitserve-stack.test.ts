@@ -377,9 +377,9 @@ describe('orchestration', () => {
 });
 
 describe('api', () => {
-  it('serves the four routes on a streaming Lambda proxy integration', () => {
+  it('serves the six routes (OpenAI and Bedrock Converse) on a streaming Lambda proxy integration', () => {
     const methods = resourcesOf(plain, 'AWS::ApiGateway::Method');
-    expect(methods.map(([, p]) => p.HttpMethod).sort()).toEqual(['GET', 'GET', 'POST', 'POST']);
+    expect(methods.map(([, p]) => p.HttpMethod).sort()).toEqual(['GET', 'GET', 'POST', 'POST', 'POST', 'POST']);
     for (const [, p] of methods) {
       expect(p.AuthorizationType).toBe('NONE');
       expect(p.ApiKeyRequired ?? false).toBe(false);
@@ -389,7 +389,7 @@ describe('api', () => {
       expect(JSON.stringify(p.Integration.Uri)).toContain('/response-streaming-invocations');
     }
     const paths = resourcesOf(plain, 'AWS::ApiGateway::Resource').map(([, p]) => p.PathPart);
-    expect(paths.sort()).toEqual(['chat', 'completions', 'completions', 'health', 'models', 'v1']);
+    expect(paths.sort()).toEqual(['chat', 'completions', 'completions', 'converse', 'converse-stream', 'health', 'model', 'models', 'v1', '{modelId}']);
   });
 
   it('API Gateway may invoke the gateway with response streaming', () => {

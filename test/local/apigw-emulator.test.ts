@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { MAX_BODY_BYTES } from '../../lambda/core/body-limit.ts';
 import { PRELUDE_DELIMITER } from '../../local/lambda-globals.ts';
 import type { StreamingLambdaHandler } from '../../local/apigw-emulator.ts';
-import { serveApiGateway } from '../../local/apigw-emulator.ts';
+import { routeMatcher, serveApiGateway } from '../../local/apigw-emulator.ts';
 import type { RunningServer } from '../../local/http-adapter.ts';
 import { rawPost } from './edge-answers.ts';
 
@@ -28,6 +28,32 @@ afterEach(async () => {
 });
 
 describe('API Gateway emulator', () => {
+  it('matches {name} path parts to one non-empty segment, URL-decoded into pathParameters; exact paths as they are', () => {
+    const match = routeMatcher([
+      { method: 'POST', path: '/model/{modelId}/converse' },
+      { method: 'GET', path: '/v1/models' },
+    ]);
+    expect(match('POST', '/model/meta.llama3-1-8b-instruct-v1%3A0/converse')).toEqual({
+      resource: '/model/{modelId}/converse',
+      pathParameters: { modelId: 'meta.llama3-1-8b-instruct-v1:0' },
+    });
+    expect(match('GET', '/v1/models')).toEqual({ resource: '/v1/models', pathParameters: null });
+    expect(match('GET', '/model/x/converse')).toBeUndefined();
+    expect(match('POST', '/model//converse')).toBeUndefined();
+    expect(match('POST', '/model/a/b/converse')).toBeUndefined();
+    expect(match('POST', '/model/x/converse-stream')).toBeUndefined();
+  });
+
+  it('hands a templated route its resource and path parameters', async () => {
+    server = await serveApiGateway(async (event, stream: Writable) => {
+      stream.write(JSON.stringify({ statusCode: 200, headers: {} }));
+      stream.write(PRELUDE_DELIMITER);
+      stream.end(JSON.stringify({ resource: event.resource, pathParameters: event.pathParameters, path: event.path }));
+    }, [{ method: 'POST', path: '/model/{modelId}/converse' }]);
+    const res = await fetch(`${server.url}/model/m%3A1/converse`, { method: 'POST', body: '{}' });
+    expect(await res.json()).toEqual({ resource: '/model/{modelId}/converse', pathParameters: { modelId: 'm:1' }, path: '/model/m%3A1/converse' });
+  });
+
   it('invokes the handler for a route, with the path as the client sent it', async () => {
     server = await serveApiGateway(echo, ROUTES);
     const res = await fetch(`${server.url}/v1/models?x=1`);

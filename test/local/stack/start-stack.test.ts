@@ -54,7 +54,14 @@ describe('npm start on the synthesized stack', () => {
   it('was synthesized offline and built from the template', () => {
     expect(progress[0]).toMatch(/^(synthesizing stack…|using cached synth)/);
     expect(progress.at(-1)).toMatch(/^ready in /);
-    expect(stack.routes.map((r) => `${r.method} ${r.path}`)).toEqual(['GET /health', 'POST /v1/chat/completions', 'POST /v1/completions', 'GET /v1/models']);
+    expect(stack.routes.map((r) => `${r.method} ${r.path}`)).toEqual([
+      'GET /health',
+      'POST /model/{modelId}/converse',
+      'POST /model/{modelId}/converse-stream',
+      'POST /v1/chat/completions',
+      'POST /v1/completions',
+      'GET /v1/models',
+    ]);
     expect(stack.routes.every((r) => r.streaming)).toBe(true);
     expect(Object.keys(stack.functions)).toHaveLength(6);
     // The scheduled open-request sweep is loaded too (the local runtime runs no schedule; start-up sweeps).
