@@ -114,7 +114,7 @@ export function formatBursty(run: BurstyResult): string {
   ];
   for (const x of run.intervals) {
     lines.push(
-      `  #${x.index} ${x.ratePerSecond.toFixed(1).padStart(6)} req/s  planned for ${x.plannedForRate.toFixed(2).padStart(6)}${x.sizedForBacklog > 1 ? ` x${x.sizedForBacklog}` : '     '}  ${x.planText.padEnd(48)} ${Number.isFinite(x.costPerHourUsd) ? `$${x.costPerHourUsd.toFixed(2).padStart(7)}/h` : '       -  '}  backlog ${String(x.carried).padStart(5)}  ${x.result.tiers.map((t) => `${t.tier} ${t.requests ? pct(t.attainment) : 'no requests'}`).join(', ')}  ${x.result.missed ? 'MISSED' : 'met'}`,
+      `  #${x.index} ${x.ratePerSecond.toFixed(1).padStart(6)} req/s  planned for ${x.plannedForRate.toFixed(2).padStart(6)}${x.sizedForBacklog > 1 ? ` x${x.sizedForBacklog}` : '     '}  ${x.planText.padEnd(48)} ${Number.isFinite(x.costPerHourUsd) ? `$${x.costPerHourUsd.toFixed(2).padStart(7)}/h` : '       -  '}  backlog ${String(x.carried).padStart(5)}  ${x.result.tiers.map((t) => `${t.tier} ${t.requests ? `${pct(t.attainment)} of ${t.requests}` : 'no requests'}`).join(', ')}  ${x.result.missed ? 'MISSED' : x.result.tooFew.length === x.result.tiers.length ? 'nothing to judge' : 'met'}`,
     );
   }
   lines.push(

@@ -3,7 +3,8 @@
  * decode profile), bound the replica counts from an analytic capacity estimate (capacity.ts: full
  * batch, no queueing), drop shapes whose decode cannot meet a tier's TPOT even alone, then replay
  * candidates in virtual time, cheapest first, until one meets every tier's SLO attainment on a
- * planning trace drawn at the rate plus a safety margin. That plan is then replayed on a fresh
+ * planning trace drawn at the rate plus a safety margin (a tier with too few requests in it to
+ * judge rules nothing out, and is reported as not validated). That plan is then replayed on a fresh
  * seed at the nominal rate (validation) and at rising rates (headroom).
  */
 import { meanSlotMs, replicaCapacity } from '../bench/goodput/capacity.ts';

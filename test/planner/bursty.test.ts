@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { fitTokens, runBursty, runInterval } from '../../planner/bursty.ts';
+import { formatBursty } from '../../planner/report.ts';
 import { drawTrace, parseTraffic } from '../../planner/traffic.ts';
 
 describe('splitserve plan: bursty step trace', () => {
@@ -24,6 +25,9 @@ describe('splitserve plan: bursty step trace', () => {
     expect(run.intervals[4]!.sizedForBacklog).toBe(1);
     expect(run.intervals[4]!.costPerHourUsd).toBeLessThan(after!.costPerHourUsd);
     expect(run.intervals.at(-1)!.result.met).toBe(true);
+    const table = formatBursty(run);
+    expect(table).toMatch(new RegExp(`#2 +24\\.0 req/s .* default \\d+\\.\\d% of ${step!.result.tiers[0]!.requests} +MISSED`));
+    expect(table).not.toContain('NaN');
   });
 
   it('carries every request still waiting at an interval\'s end into the next, backlog included', () => {
