@@ -21,7 +21,7 @@ export function describeLengths(t: Traffic): string {
   const main = `prompt ${shape(t.prompt)}, completion ${shape(t.completion)}`;
   const other = t.mixName === undefined ? undefined : mixOf(t).other;
   if (!other) return `${main}${t.mixName ? ` [mix ${t.mixName}]` : ''}`;
-  return `${pct(1 - other.share)} prompt ${shape(t.prompt)}, completion ${shape(t.completion)} + ${pct(other.share)} prompt ${shape(other.prompt)}, completion ${shape(other.completion)} [mix ${t.mixName}]`;
+  return `${pct(1 - other.share)} ${main} + ${pct(other.share)} prompt ${shape(other.prompt)}, completion ${shape(other.completion)} [mix ${t.mixName}]`;
 }
 
 /** Why a replay is not judged met although no tier missed: the tiers with too few requests. */
