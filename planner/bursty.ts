@@ -2,8 +2,9 @@
  * Planning over a bursty trace: the rate steps (e.g. 1 → 24 req/s) and the planner runs once per
  * interval on the traffic it observed in the interval before (rate, and log-normal prompt and
  * completion shapes fitted to the observed requests). Each interval is replayed on the plan made
- * for it; requests of the previous interval still waiting for their first token when it ends are
- * carried into the next one, ahead of its arrivals (the backlog the new pools inherit). That
+ * for it; every request still waiting for its first token when an interval ends (arrived in it,
+ * or carried into it and still not served) is carried into the next one, ahead of its arrivals
+ * (the backlog the new pools inherit). That
  * backlog is known when planning (it is the queue), so a plan is also checked on it plus a trace
  * of the observed traffic, and sized for a higher rate (BACKLOG_FACTORS) until it drains it.
  *
@@ -42,20 +43,28 @@ export const BACKLOG_FACTORS = [1, 1.5, 2, 3, 4, 6, 8, 12, 16] as const;
 
 /**
  * Replays one interval: the backlog first (all arriving at the interval's start), then `trace`'s
- * arrivals; scores the trace's requests over the interval (no warm-up) and returns those still
- * waiting for their first token at its end.
+ * arrivals; scores the trace's requests over the interval (no warm-up; the backlog was scored in
+ * the interval it arrived in) and returns every request still waiting for its first token at the
+ * interval's end, backlog included. Without a plan nothing is served: every request misses and
+ * all of them are carried.
  */
-export function runInterval(plan: PoolPlan, backlog: readonly Waiting[], trace: TierTrace, traffic: Traffic, intervalS: number): { readonly result: ReplayResult; readonly left: Waiting[] } {
+export function runInterval(plan: PoolPlan | undefined, backlog: readonly Waiting[], trace: TierTrace, traffic: Traffic, intervalS: number): { readonly result: ReplayResult; readonly left: Waiting[] } {
   const carried = backlog.map((b, i) => ({ ...b.request, id: i, arrivalMs: 0 }));
   const fresh = trace.requests.map((r) => ({ ...r, id: r.id + carried.length }));
+  const all = [...carried, ...fresh];
   const tierOf = [...backlog.map((b) => b.tier), ...trace.tierOf];
-  const { deployment, profiles } = toClusterRun(plan);
-  const outcomes: RequestOutcome[] = runDeployment(deployment, [...carried, ...fresh], profiles);
+  let outcomes: RequestOutcome[];
+  if (plan) {
+    const { deployment, profiles } = toClusterRun(plan);
+    outcomes = runDeployment(deployment, all, profiles);
+  } else {
+    outcomes = all.map((request) => ({ request, route: 'aggregated', ttftMs: Infinity, tpotMs: Infinity, e2eMs: Infinity }));
+  }
   const endMs = intervalS * 1000;
   const scored = outcomes.filter((o) => o.request.id >= carried.length);
   return {
     result: scoreTiers(scored, tierOf, traffic.tiers, traffic.attainment, 0, endMs),
-    left: scored.filter((o) => o.request.arrivalMs + o.ttftMs > endMs).map((o) => ({ request: o.request, tier: tierOf[o.request.id]! })),
+    left: outcomes.filter((o) => o.request.arrivalMs + o.ttftMs > endMs).map((o) => ({ request: o.request, tier: tierOf[o.request.id]! })),
   };
 }
 
@@ -81,8 +90,9 @@ export interface BurstyResult {
   /** Index of the first interval whose rate rose. */
   readonly stepAt: number;
   /**
-   * Intervals from the step until every tier's SLO is met again and stays met to the end
-   * (0: never missed); undefined when it never converges within the trace.
+   * Intervals from the step until no tier misses its SLO again to the end (0: never missed; a
+   * tier with no request in an interval has nothing to miss there); undefined when it never
+   * converges within the trace.
    */
   readonly intervalsToConverge: number | undefined;
 }
@@ -134,12 +144,12 @@ export function runBursty(traffic: Traffic, step: StepTrace = DEFAULT_STEP, opti
         if (!candidate.plan) break;
         rec = candidate;
         sizedFor = factor;
-        if (runInterval(candidate.plan, backlog, expected, observed, step.intervalS).result.met) break;
+        if (!runInterval(candidate.plan, backlog, expected, observed, step.intervalS).result.missed) break;
       }
     }
     const plan = rec.plan ?? rec.closest?.plan;
     const trace = drawTrace(traffic, step.intervalS, seed + 10_000 + index, rate);
-    const run = plan ? runInterval(plan, backlog, trace, traffic, step.intervalS) : { result: scoreTiers([], trace.tierOf, traffic.tiers, traffic.attainment, 0, 1), left: [] };
+    const run = runInterval(plan, backlog, trace, traffic, step.intervalS);
     intervals.push({
       index,
       ratePerSecond: rate,
@@ -157,7 +167,7 @@ export function runBursty(traffic: Traffic, step: StepTrace = DEFAULT_STEP, opti
   const stepAt = Math.max(0, step.rates.findIndex((r, i) => i > 0 && r > step.rates[i - 1]!));
   let lastMiss = -1;
   intervals.forEach((x, i) => {
-    if (i >= stepAt && !x.result.met) lastMiss = i;
+    if (i >= stepAt && x.result.missed) lastMiss = i;
   });
   const intervalsToConverge = lastMiss === intervals.length - 1 ? undefined : lastMiss < 0 ? 0 : lastMiss + 1 - stepAt;
   return { step, intervals, stepAt, intervalsToConverge };

@@ -13,6 +13,9 @@ import type { Tier, TierTrace } from './traffic.ts';
 /** One tier's figures in a replay. */
 export interface TierScore extends RunScore {
   readonly tier: string;
+  /** The tier had at least the minimum number of requests in the window to be judged at all. */
+  readonly enough: boolean;
+  /** Enough requests, and enough of them met the tier's SLO. */
   readonly met: boolean;
 }
 
@@ -23,9 +26,16 @@ export interface ReplayResult {
   readonly goodput: number;
   /** Requests per second measured. */
   readonly throughput: number;
-  /** Every tier met the attainment target. */
+  /** Every tier had enough requests and met the attainment target. */
   readonly met: boolean;
+  /** Some tier with enough requests missed the attainment target. */
+  readonly missed: boolean;
+  /** Names of the tiers with too few requests in the window to be judged (neither met nor missed). */
+  readonly tooFew: readonly string[];
 }
+
+/** Fewest requests of a tier in a measured window for its attainment to count as validated. */
+export const MIN_TIER_REQUESTS = 200;
 
 /** The measured window: the first tenth of the trace is warm-up (as the goodput benchmark). */
 export function measuredWindow(durationS: number): { readonly fromMs: number; readonly toMs: number } {
@@ -33,34 +43,40 @@ export function measuredWindow(durationS: number): { readonly fromMs: number; re
 }
 
 /**
- * Scores outcomes per tier (tier of a request: `tierOf[request.id]`) over `[fromMs, toMs)`.
+ * Scores outcomes per tier (tier of a request: `tierOf[request.id]`) over `[fromMs, toMs)`. A tier
+ * with fewer than `minRequests` requests in the window (at least 1) is neither met nor missed: it
+ * is listed in `tooFew`, and the replay as a whole is not `met`.
  *
  * @example
- * scoreTiers(outcomes, trace.tierOf, traffic.tiers, 0.9, 3_000, 30_000).met;
+ * scoreTiers(outcomes, trace.tierOf, traffic.tiers, 0.9, 3_000, 30_000, MIN_TIER_REQUESTS).met;
  */
-export function scoreTiers(outcomes: readonly RequestOutcome[], tierOf: readonly number[], tiers: readonly Tier[], attainment: number, fromMs: number, toMs: number): ReplayResult {
+export function scoreTiers(outcomes: readonly RequestOutcome[], tierOf: readonly number[], tiers: readonly Tier[], attainment: number, fromMs: number, toMs: number, minRequests = 1): ReplayResult {
+  const least = Math.max(1, minRequests);
   const scores = tiers.map((tier, k) => {
     const score = scoreRun(outcomes.filter((o) => tierOf[o.request.id] === k), tier, fromMs, toMs);
-    // A tier with no request in the window has nothing to miss.
-    return { ...score, tier: tier.name, met: score.requests === 0 || score.attainment >= attainment - 1e-12 };
+    const enough = score.requests >= least;
+    return { ...score, tier: tier.name, enough, met: enough && score.attainment >= attainment - 1e-12 };
   });
   return {
     tiers: scores,
     goodput: scores.reduce((s, x) => s + x.goodput, 0),
     throughput: scores.reduce((s, x) => s + x.throughput, 0),
     met: scores.every((s) => s.met),
+    missed: scores.some((s) => s.enough && !s.met),
+    tooFew: scores.filter((s) => !s.enough).map((s) => s.tier),
   };
 }
 
 /**
- * Runs `trace` through `plan` and scores it (the first tenth of the trace not scored).
+ * Runs `trace` through `plan` and scores it (the first tenth of the trace not scored); a tier
+ * needs `minRequests` measured requests to be judged (see {@link scoreTiers}).
  *
  * @example
  * replay(plan, drawTrace(traffic, 30, 1), traffic.tiers, 0.9).met;
  */
-export function replay(plan: PoolPlan, trace: TierTrace, tiers: readonly Tier[], attainment: number): ReplayResult {
+export function replay(plan: PoolPlan, trace: TierTrace, tiers: readonly Tier[], attainment: number, minRequests = 1): ReplayResult {
   const { deployment, profiles } = toClusterRun(plan);
   const outcomes = runDeployment(deployment, trace.requests, profiles);
   const { fromMs, toMs } = measuredWindow(trace.durationS);
-  return scoreTiers(outcomes, trace.tierOf, tiers, attainment, fromMs, toMs);
+  return scoreTiers(outcomes, trace.tierOf, tiers, attainment, fromMs, toMs, minRequests);
 }

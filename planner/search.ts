@@ -3,7 +3,8 @@
  * decode profile), bound the replica counts from an analytic capacity estimate (capacity.ts: full
  * batch, no queueing), drop shapes whose decode cannot meet a tier's TPOT even alone, then replay
  * candidates in virtual time, cheapest first, until one meets every tier's SLO attainment on a
- * planning trace drawn at the rate plus a safety margin. That plan is then replayed on a fresh
+ * planning trace drawn at the rate plus a safety margin (a tier with too few requests in it to
+ * judge rules nothing out, and is reported as not validated). That plan is then replayed on a fresh
  * seed at the nominal rate (validation) and at rising rates (headroom).
  */
 import { meanSlotMs, replicaCapacity } from '../bench/goodput/capacity.ts';
@@ -14,9 +15,12 @@ import { PROFILES } from '../sim/profiles.ts';
 import type { PoolPlan, PriceTable } from './deployments.ts';
 import { planCost, planReplicas, priceTable, shapeOf } from './deployments.ts';
 import type { ReplayResult } from './replay.ts';
-import { replay } from './replay.ts';
+import { MIN_TIER_REQUESTS, replay } from './replay.ts';
 import type { Traffic } from './traffic.ts';
 import { drawTrace } from './traffic.ts';
+
+/** Most replicas in one pool unless told otherwise. */
+export const DEFAULT_MAX_PER_POOL = 128;
 
 /** Which profiles may serve which pool. */
 export interface ShapeChoices {
@@ -36,8 +40,8 @@ export const DEFAULT_SHAPES: ShapeChoices = {
 export interface PlanOptions {
   /**
    * Virtual seconds of the validation replay; the planning replays use half. Both are stretched
-   * to hold about 2,000 requests at low rates, and to five full-batch request times of the
-   * slowest decode allowed (at most an hour). @default 60
+   * (see {@link traceSeconds}) to hold about 2,000 requests, enough requests of the smallest tier
+   * to judge it, and five full-batch request times of the slowest decode allowed. @default 60
    */
   readonly durationS?: number;
   /** Planning seed; validation uses seed + 1000. @default 1 */
@@ -45,7 +49,7 @@ export interface PlanOptions {
   /** Plans must meet the SLOs at rate × (1 + margin) on the planning trace. @default 0.1 */
   readonly margin?: number;
   readonly shapes?: ShapeChoices;
-  /** Most replicas in one pool. @default 128 */
+  /** Most replicas in one pool. @default DEFAULT_MAX_PER_POOL */
   readonly maxPerPool?: number;
   /** Most planning replays. @default 400 */
   readonly maxReplays?: number;
@@ -55,6 +59,30 @@ export interface PlanOptions {
 export interface ExcludedShape {
   readonly shape: string;
   readonly reason: string;
+  /** Left out only because it needs more replicas than `maxPerPool`. */
+  readonly byCap?: true;
+}
+
+/** Longest planning or validation trace, virtual seconds (a day). */
+export const MAX_TRACE_S = 86_400;
+
+/** Most requests a trace is stretched to for the smallest tier's sake. */
+export const MAX_TRACE_REQUESTS = 50_000;
+
+/**
+ * Virtual seconds of a planning or validation trace at `ratePerSecond`: at least `floorS`, about
+ * 2,000 requests, and long enough that the smallest tier expects 1.25 × MIN_TIER_REQUESTS
+ * requests in the measured window (the last nine tenths; at most MAX_TRACE_REQUESTS requests in
+ * all for that), capped at MAX_TRACE_S. A tier still short of MIN_TIER_REQUESTS is reported as
+ * not validated, never as met.
+ *
+ * @example
+ * traceSeconds(parseTraffic({ ratePerSecond: 12, mix: 'chat' }), 12, 60); // 166.7 (2,000 requests; 333 of them priority)
+ */
+export function traceSeconds(traffic: Traffic, ratePerSecond: number, floorS: number): number {
+  const smallest = Math.min(...traffic.tiers.map((t) => t.share));
+  const forTier = (1.25 * MIN_TIER_REQUESTS) / (ratePerSecond * smallest * 0.9);
+  return Math.min(MAX_TRACE_S, Math.max(floorS, 2_000 / ratePerSecond, Math.min(forTier, MAX_TRACE_REQUESTS / ratePerSecond)));
 }
 
 /** What the planner recommends (or why it cannot). */
@@ -82,6 +110,11 @@ export interface Recommendation {
   readonly candidates: number;
   /** True when the search stopped at `maxReplays` with candidates left untried. */
   readonly exhausted: boolean;
+  /**
+   * True when no plan was found and the per-pool cap (`maxPerPool`) is what stopped the search: a
+   * shape needed more replicas than the cap, or every candidate up to the cap missed.
+   */
+  readonly cappedByMaxPerPool: boolean;
   /** Virtual seconds of the planning and validation traces actually drawn. */
   readonly traces: { readonly planningS: number; readonly validationS: number };
   readonly options: Required<Omit<PlanOptions, 'shapes'>> & { readonly shapes: ShapeChoices };
@@ -111,6 +144,17 @@ function range(lo: number, hi: number): number[] {
 export function enumerateCandidates(traffic: Traffic, shapes: ShapeChoices, prices: PriceTable, maxPerPool: number, sample: readonly SimRequest[], margin = 0): { candidates: Candidate[]; excluded: ExcludedShape[] } {
   const tightestTpot = Math.min(...traffic.tiers.map((t) => t.tpotMs));
   const excluded: ExcludedShape[] = [];
+  // A prefill-only or decode-only profile makes no plan alone: say so rather than offer nothing.
+  if (shapes.decode.length === 0) {
+    for (const pre of shapes.prefill) {
+      excluded.push({ shape: `pd:${pre}>(none)`, reason: `${pre} only runs prefill: a prefill pool needs a decode profile too (${DEFAULT_SHAPES.decode.join(' or ')})` });
+    }
+  }
+  if (shapes.prefill.length === 0) {
+    for (const dec of shapes.decode) {
+      if (!shapes.aggregated.includes(dec)) excluded.push({ shape: `pd:(none)>${dec}`, reason: `${dec} only runs decode: a decode pool needs a prefill profile too (${DEFAULT_SHAPES.prefill.join(' or ')})` });
+    }
+  }
   // A pool whose full-batch capacity is below the rate it is planned for queues without bound.
   const bound = (cap: number) => Math.max(1, Math.ceil((traffic.ratePerSecond * (1 + margin)) / cap - 1e-9));
   const counts = (lo: number) => range(Math.min(lo, maxPerPool), Math.min(maxPerPool, Math.max(lo * 3, lo + 12)));
@@ -139,7 +183,7 @@ export function enumerateCandidates(traffic: Traffic, shapes: ShapeChoices, pric
     if (!ttftOk(shapeOf(plan0), (r) => firstTokenMs({ profile: PROFILES[name], promptTokens: r.promptTokens, kind: 'aggregated' }).totalMs)) continue;
     const lo = bound(replicaCapacity(PROFILES[name], 'aggregated', sample));
     if (lo > maxPerPool) {
-      excluded.push({ shape: shapeOf(plan0), reason: `needs at least ${lo} replicas (more than ${maxPerPool})` });
+      excluded.push({ shape: shapeOf(plan0), reason: `needs at least ${lo} replicas (more than the cap of ${maxPerPool} per pool)`, byCap: true });
       continue;
     }
     for (const n of counts(lo)) {
@@ -157,7 +201,7 @@ export function enumerateCandidates(traffic: Traffic, shapes: ShapeChoices, pric
       const pLo = bound(replicaCapacity(PROFILES[pre], 'prefill', sample));
       const dLo = bound(replicaCapacity(PROFILES[dec], 'decode-remote', sample));
       if (pLo > maxPerPool || dLo > maxPerPool) {
-        excluded.push({ shape: shapeOf(plan0), reason: `needs at least ${pLo} prefill and ${dLo} decode replicas (cap ${maxPerPool} per pool)` });
+        excluded.push({ shape: shapeOf(plan0), reason: `needs at least ${pLo} prefill and ${dLo} decode replicas (more than the cap of ${maxPerPool} per pool)`, byCap: true });
         continue;
       }
       for (const p of counts(pLo)) {
@@ -190,7 +234,7 @@ export function planDeployment(traffic: Traffic, options: PlanOptions = {}): Rec
     durationS: options.durationS ?? 60,
     seed: options.seed ?? 1,
     margin: options.margin ?? 0.1,
-    maxPerPool: options.maxPerPool ?? 128,
+    maxPerPool: options.maxPerPool ?? DEFAULT_MAX_PER_POOL,
     maxReplays: options.maxReplays ?? 400,
     shapes: options.shapes ?? DEFAULT_SHAPES,
   };
@@ -200,8 +244,8 @@ export function planDeployment(traffic: Traffic, options: PlanOptions = {}): Rec
   // A trace must outlast its requests many times over to show a queue building: at least five
   // full-batch slot times of the slowest decode the shapes allow.
   const settleS = Math.max(...[...opts.shapes.aggregated, ...opts.shapes.decode].map((name) => (5 * meanSlotMs(PROFILES[name], 'decode-remote', sample)) / 1000));
-  const planningS = Math.min(3_600, Math.max(opts.durationS / 2, 2_000 / traffic.ratePerSecond, settleS));
-  const validationS = Math.min(3_600, Math.max(opts.durationS, 2_000 / traffic.ratePerSecond, settleS));
+  const planningS = traceSeconds(traffic, traffic.ratePerSecond * (1 + opts.margin), Math.max(opts.durationS / 2, settleS));
+  const validationS = traceSeconds(traffic, traffic.ratePerSecond, Math.max(opts.durationS, settleS));
   const planningTrace = drawTrace(traffic, planningS, opts.seed, traffic.ratePerSecond * (1 + opts.margin));
   const { candidates, excluded } = enumerateCandidates(traffic, opts.shapes, prices, opts.maxPerPool, sample, opts.margin);
   const failures = new Map<string, (readonly number[])[]>();
@@ -216,28 +260,31 @@ export function planDeployment(traffic: Traffic, options: PlanOptions = {}): Rec
     }
     if (dominatedByFailure(c, failures)) continue;
     replays++;
-    const result = replay(c.plan, planningTrace, traffic.tiers, traffic.attainment);
-    if (result.met) {
+    const result = replay(c.plan, planningTrace, traffic.tiers, traffic.attainment, MIN_TIER_REQUESTS);
+    // A tier with too few requests even in the longest trace cannot rule a candidate out; the
+    // validation replay then reports it as not validated.
+    if (!result.missed) {
       found = { candidate: c, result };
       break;
     }
     failures.set(c.shape, [...(failures.get(c.shape) ?? []), c.counts]);
-    const worst = Math.min(...result.tiers.map((t) => (t.requests === 0 ? 1 : t.attainment)));
+    const worst = Math.min(...result.tiers.map((t) => (t.enough ? t.attainment : 1)));
     if (!closest || worst > closest.worst) closest = { candidate: c, result, worst };
   }
   const base = { traffic, prices, excluded, replays, candidates: candidates.length, options: opts, exhausted, traces: { planningS, validationS } };
   if (!found) {
+    const cappedByMaxPerPool = !exhausted && (excluded.some((e) => e.byCap) || candidates.some((c) => c.counts.some((n) => n >= opts.maxPerPool)));
     const near = closest ? { plan: closest.candidate.plan, costPerHourUsd: closest.candidate.cost, planning: closest.result } : undefined;
-    return { ...base, closest: near, plan: undefined, costPerHourUsd: NaN, planning: undefined, validation: undefined, headroom: 0, failsAtFactor: undefined };
+    return { ...base, cappedByMaxPerPool, closest: near, plan: undefined, costPerHourUsd: NaN, planning: undefined, validation: undefined, headroom: 0, failsAtFactor: undefined };
   }
   const plan = found.candidate.plan;
   const validationSeed = opts.seed + 1_000;
-  const validation = replay(plan, drawTrace(traffic, validationS, validationSeed), traffic.tiers, traffic.attainment);
+  const validation = replay(plan, drawTrace(traffic, validationS, validationSeed), traffic.tiers, traffic.attainment, MIN_TIER_REQUESTS);
   let headroom = 0;
   let failsAtFactor: number | undefined;
   if (validation.met) {
     for (const f of HEADROOM_FACTORS) {
-      const r = replay(plan, drawTrace(traffic, validationS, validationSeed, traffic.ratePerSecond * f), traffic.tiers, traffic.attainment);
+      const r = replay(plan, drawTrace(traffic, validationS, validationSeed, traffic.ratePerSecond * f), traffic.tiers, traffic.attainment, MIN_TIER_REQUESTS);
       if (!r.met) {
         failsAtFactor = f;
         break;
@@ -245,5 +292,5 @@ export function planDeployment(traffic: Traffic, options: PlanOptions = {}): Rec
       headroom = f - 1;
     }
   }
-  return { ...base, closest: undefined, plan, costPerHourUsd: found.candidate.cost, planning: found.result, validation, headroom, failsAtFactor };
+  return { ...base, cappedByMaxPerPool: false, closest: undefined, plan, costPerHourUsd: found.candidate.cost, planning: found.result, validation, headroom, failsAtFactor };
 }

@@ -13,7 +13,7 @@ import { runBursty } from '../../planner/bursty.ts';
 import type { StepTrace } from '../../planner/bursty.ts';
 import { DEFAULT_STEP } from '../../planner/bursty.ts';
 import { formatBursty, formatRecommendation, recommendationJson } from '../../planner/report.ts';
-import { DEFAULT_SHAPES, planDeployment } from '../../planner/search.ts';
+import { DEFAULT_MAX_PER_POOL, DEFAULT_SHAPES, planDeployment } from '../../planner/search.ts';
 import type { ShapeChoices } from '../../planner/search.ts';
 import { renderSplitSvg, sweepSplits } from '../../planner/splits.ts';
 import { TrafficError, parseTraffic, readTrafficJson } from '../../planner/traffic.ts';
@@ -35,6 +35,7 @@ traffic (a file, flags, or both: flags win):
                         prompt/completion, tiers, attainment, prices
   --rate N              requests per second
   --mix NAME            length distributions of a goodput-bench mix: ${MIX_NAMES.join(', ')}
+                        (replaces the file's prompt and completion)
   --tier NAME:SHARE:TTFT_MS:TPOT_MS
                         a tier and its SLO (repeatable; default: priority 20% 300/5, default 80% 1000/50)
   --attainment X        share of each tier's requests that must meet its SLO (default: 0.9)
@@ -52,6 +53,7 @@ traffic measured from the Usage table (instead of --rate/--mix and the file's sh
 search:
   --hardware LIST       profiles the plan may use (default: all)
   --margin X            plan for rate x (1 + X) (default: 0.1)
+  --max-per-pool N      most replicas in one pool (default: ${DEFAULT_MAX_PER_POOL})
   --duration S          virtual seconds of the validation replay (default: 60)
   --seed N              planning seed; validation uses N + 1000 (default: 1)
 
@@ -74,6 +76,7 @@ export const PLAN_OPTIONS = {
   price: { type: 'string', multiple: true },
   hardware: { type: 'string' },
   margin: { type: 'string' },
+  'max-per-pool': { type: 'string' },
   duration: { type: 'string' },
   seed: { type: 'string' },
   bursty: { type: 'boolean', default: false },
@@ -97,6 +100,7 @@ export interface PlanCommandOptions {
   readonly overrides: Readonly<Record<string, unknown>>;
   readonly shapes: ShapeChoices;
   readonly margin: number;
+  readonly maxPerPool: number;
   readonly durationS: number;
   readonly seed: number;
   readonly step: StepTrace | undefined;
@@ -183,6 +187,7 @@ export function parsePlanArgs(args: readonly string[]): PlanCommandOptions {
     usage,
     shapes,
     margin: num('--margin', v.margin, (n) => n >= 0 && n <= 2) ?? 0.1,
+    maxPerPool: num('--max-per-pool', v['max-per-pool'], (n) => Number.isInteger(n) && n >= 1 && n <= 4_096) ?? DEFAULT_MAX_PER_POOL,
     durationS: num('--duration', v.duration, (n) => n >= 5 && n <= 3_600) ?? 60,
     seed: num('--seed', v.seed, Number.isInteger) ?? 1,
     step,
@@ -193,8 +198,22 @@ export function parsePlanArgs(args: readonly string[]): PlanCommandOptions {
 }
 
 /**
+ * The traffic file's fields with the flags laid over them: a flag replaces its field, and `--mix`
+ * also replaces the file's `prompt` and `completion` (the mix's lengths are what it names).
+ *
+ * @example
+ * layFlags({ ratePerSecond: 5, prompt: p, completion: c }, { mix: 'rag' }); // { ratePerSecond: 5, mix: 'rag' }
+ */
+export function layFlags(file: Readonly<Record<string, unknown>>, flags: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  const { prompt, completion, ...rest } = file;
+  const kept = flags.mix === undefined ? { ...rest, ...(prompt === undefined ? {} : { prompt }), ...(completion === undefined ? {} : { completion }) } : rest;
+  return { ...kept, ...flags };
+}
+
+/**
  * `splitserve plan`: resolves 0 with a plan that met every tier on validation, 1 when no plan
- * (or the validation replay) met them or the traffic description is bad, 2 on a bad command line.
+ * (or the validation replay) met them, a tier had too few requests to validate, or the traffic
+ * description is bad, 2 on a bad command line.
  *
  * @example
  * process.exitCode = await planCommand(['--rate', '20', '--mix', 'chat']);
@@ -211,7 +230,7 @@ async function runPlan(o: PlanCommandOptions): Promise<number> {
   let measuredNote: string | undefined;
   try {
     const base = o.trafficFile === undefined ? {} : await readTrafficJson(o.trafficFile);
-    let input: Record<string, unknown> = { ...base, ...o.overrides };
+    let input = layFlags(base, o.overrides);
     if (o.usage) {
       const slos = (Array.isArray(input.tiers) ? input.tiers : []) as Tier[];
       const client = localDynamoClient(o.usage.endpoint);
@@ -230,7 +249,7 @@ async function runPlan(o: PlanCommandOptions): Promise<number> {
     if (err instanceof TrafficError) throw new CommandFailure(err.message, 'the traffic file format is in docs/planner.md');
     throw err;
   }
-  const options = { durationS: o.durationS, seed: o.seed, margin: o.margin, shapes: o.shapes };
+  const options = { durationS: o.durationS, seed: o.seed, margin: o.margin, maxPerPool: o.maxPerPool, shapes: o.shapes };
   const rec = planDeployment(traffic, options);
   const bursty = o.step ? runBursty(traffic, o.step, options) : undefined;
   let chartPath: string | undefined;

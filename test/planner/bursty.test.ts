@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { fitTokens, runBursty } from '../../planner/bursty.ts';
-import { parseTraffic } from '../../planner/traffic.ts';
+import { fitTokens, runBursty, runInterval } from '../../planner/bursty.ts';
+import { formatBursty } from '../../planner/report.ts';
+import { drawTrace, parseTraffic } from '../../planner/traffic.ts';
 
 describe('splitserve plan: bursty step trace', () => {
   it('misses at the step (planned for the old rate), replans from the observed traffic and converges', () => {
@@ -24,6 +25,25 @@ describe('splitserve plan: bursty step trace', () => {
     expect(run.intervals[4]!.sizedForBacklog).toBe(1);
     expect(run.intervals[4]!.costPerHourUsd).toBeLessThan(after!.costPerHourUsd);
     expect(run.intervals.at(-1)!.result.met).toBe(true);
+    const table = formatBursty(run);
+    expect(table).toMatch(new RegExp(`#2 +24\\.0 req/s .* default \\d+\\.\\d% of ${step!.result.tiers[0]!.requests} +MISSED`));
+    expect(table).not.toContain('NaN');
+  });
+
+  it('carries every request still waiting at an interval\'s end into the next, backlog included', () => {
+    const traffic = parseTraffic({ ratePerSecond: 1, mix: 'chat', tiers: [{ name: 'default', share: 1, ttftMs: 1000, tpotMs: 50 }] });
+    // 3,000 requests waiting for one aggregated GPU: far more than it prefills in 20 s.
+    const waiting = drawTrace(traffic, 3_000, 5).requests.map((request) => ({ request, tier: 0 }));
+    const trace = drawTrace(traffic, 20, 6);
+    const plan = { kind: 'aggregated', aggregated: { profile: 'gpu-aggregated', count: 1 } } as const;
+    const run = runInterval(plan, waiting, trace, traffic, 20);
+    const carried = run.left.filter((w) => w.request.id < waiting.length);
+    expect(carried.length).toBeGreaterThan(waiting.length / 2);
+    expect(run.left.length).toBeGreaterThan(trace.requests.length);
+    // Without a plan nothing is served: every request misses and all of them are carried.
+    const none = runInterval(undefined, waiting, trace, traffic, 20);
+    expect(none.result.missed).toBe(true);
+    expect(none.left).toHaveLength(waiting.length + trace.requests.length);
   });
 
   it('fits a log-normal shape to observed lengths', () => {

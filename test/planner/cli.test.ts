@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { parsePlanArgs, planCommand } from '../../bin/commands/plan.ts';
+import { layFlags, parsePlanArgs, planCommand } from '../../bin/commands/plan.ts';
 
 let dir: string;
 let out: string;
@@ -49,6 +49,48 @@ describe('splitserve plan CLI', () => {
     expect(err).toMatch(/splitserve plan: traffic: "tiers": tier shares must add up to 1\n  hint: the traffic file format is in docs\/planner.md/);
     expect(await planCommand(['--rate', '5', '--mix', 'rag', '--duration', '10'])).toBe(1);
     expect(out).toContain('NO PLAN meets every tier');
+  });
+
+  it('does not call a replay with too few requests met: exit 1, the tiers named, no NaN', async () => {
+    expect(await planCommand(['--rate', '0.001', '--mix', 'chat'])).toBe(1);
+    expect(out).toMatch(/not enough requests to validate tiers priority, default in the validation replay \(priority \d+, default \d+ in its/);
+    expect(out).toContain('-> NOT VALIDATED');
+    expect(out).toContain('headroom: not measured');
+    expect(out).not.toContain('SLO met');
+    expect(out).not.toMatch(/NaN/);
+    expect(out).not.toMatch(/  met$/m);
+  });
+
+  it('--mix replaces the traffic file\'s prompt and completion lengths', async () => {
+    const file = join(dir, 'traffic.json');
+    await writeFile(file, JSON.stringify({ ratePerSecond: 5, prompt: { median: 300 }, completion: { median: 100 }, tiers: [{ name: 'premium', share: 1, ttftMs: 100, tpotMs: 5 }] }));
+    await planCommand(['--traffic', file, '--mix', 'rag', '--json']);
+    const doc = JSON.parse(out) as { traffic: { prompt: { median: number }; completion: { median: number }; mixName?: string } };
+    expect(doc.traffic.prompt.median).toBe(3_000);
+    expect(doc.traffic.completion.median).toBe(150);
+    expect(doc.traffic.mixName).toBe('rag');
+    expect(layFlags({ ratePerSecond: 5, prompt: { median: 1 }, completion: { median: 2 } }, { rate: 1 })).toEqual({ ratePerSecond: 5, prompt: { median: 1 }, completion: { median: 2 }, rate: 1 });
+  });
+
+  it('says why no plan: the per-pool cap (and --max-per-pool lifts it), a prefill-only profile alone', async () => {
+    const args = ['--rate', '200', '--mix', 'chat', '--tier', 'default:1:1000:50', '--hardware', 'trainium-prefill,cerebras-decode', '--duration', '10'];
+    expect(await planCommand([...args, '--max-per-pool', '1'])).toBe(1);
+    expect(out).toContain('NO PLAN');
+    expect(out).toContain('the cap of 1 replicas per pool stopped the search');
+    expect(out).toMatch(/left out pd:trainium-prefill>cerebras-decode: needs at least \d+ prefill and \d+ decode replicas \(more than the cap of 1 per pool\)/);
+    out = '';
+    expect(await planCommand([...args, '--max-per-pool', '8'])).toBe(0);
+    expect(out).toMatch(/recommended: \d+ trainium-prefill : \d+ cerebras-decode/);
+    out = '';
+    expect(await planCommand(['--rate', '3', '--mix', 'chat', '--hardware', 'trainium-prefill'])).toBe(1);
+    expect(out).toContain('left out pd:trainium-prefill>(none): trainium-prefill only runs prefill: a prefill pool needs a decode profile too');
+    expect(await planCommand(['--rate', '3', '--mix', 'chat', '--max-per-pool', '0'])).toBe(2);
+    expect(err).toContain('--max-per-pool: bad value "0"');
+  });
+
+  it('shows both kinds of a bimodal mix on the traffic line', async () => {
+    expect(await planCommand(['--rate', '3', '--mix', 'mixed', '--hardware', 'trainium-prefill'])).toBe(1);
+    expect(out).toContain('traffic: 3 req/s, 75.0% prompt median 120 (sigma 0.6), completion median 200 (sigma 0.6) + 25.0% prompt median 8000 (sigma 0.4), completion median 200 (sigma 0.6) [mix mixed]');
   });
 
   it('refuses bad command lines with exit code 2', async () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { planCost, priceTable } from '../../planner/deployments.ts';
-import { replay } from '../../planner/replay.ts';
-import { enumerateCandidates, planDeployment, DEFAULT_SHAPES } from '../../planner/search.ts';
+import { MIN_TIER_REQUESTS, replay } from '../../planner/replay.ts';
+import { enumerateCandidates, planDeployment, traceSeconds, DEFAULT_SHAPES, HEADROOM_FACTORS, MAX_TRACE_S } from '../../planner/search.ts';
 import { drawTrace, parseTraffic } from '../../planner/traffic.ts';
 
 const defaultOnly = [{ name: 'default', share: 1, ttftMs: 1000, tpotMs: 50 }];
@@ -23,7 +23,29 @@ describe('splitserve plan: search', () => {
     for (const c of cheaper) expect(replay(c.plan, planning, traffic.tiers, traffic.attainment).met).toBe(false);
     expect(rec.replays).toBeGreaterThanOrEqual(1);
     expect(all.some((c) => c.cost === rec.costPerHourUsd)).toBe(true);
-    expect(rec.headroom).toBeGreaterThanOrEqual(0);
+    // Headroom: the plan met every tier at 1 + headroom times the rate on the validation seed, and
+    // missed at the first factor that failed.
+    const at = (f: number) => replay(rec.plan!, drawTrace(traffic, rec.traces.validationS, 3 + 1_000, traffic.ratePerSecond * f), traffic.tiers, traffic.attainment, MIN_TIER_REQUESTS);
+    expect([0, ...HEADROOM_FACTORS.map((f) => f - 1)]).toContain(rec.headroom);
+    if (rec.headroom > 0) expect(at(1 + rec.headroom).met).toBe(true);
+    expect(rec.failsAtFactor).toBeDefined();
+    expect(rec.failsAtFactor).toBe(HEADROOM_FACTORS.find((f) => f > 1 + rec.headroom + 1e-9));
+    expect(at(rec.failsAtFactor!).missed).toBe(true);
+  });
+
+  it('stretches the validation trace until the smallest tier has enough requests to be judged', () => {
+    const tiers = [
+      { name: 'rare', share: 0.05, ttftMs: 1000, tpotMs: 50 },
+      { name: 'bulk', share: 0.95, ttftMs: 1000, tpotMs: 50 },
+    ];
+    const traffic = parseTraffic({ ratePerSecond: 3, mix: 'chat', tiers });
+    const rec = planDeployment(traffic, { durationS: 10 });
+    expect(rec.traces.validationS).toBeCloseTo(traceSeconds(traffic, 3, 10), 9);
+    expect(rec.validation!.tiers[0]!.requests).toBeGreaterThanOrEqual(MIN_TIER_REQUESTS);
+    expect(rec.validation!.tooFew).toEqual([]);
+    expect(rec.validation!.met).toBe(true);
+    // Capped at a day: a rate that cannot give a tier enough requests in that is not validated.
+    expect(traceSeconds(traffic, 0.001, 10)).toBe(MAX_TRACE_S);
   });
 
   it('leaves out GPU decode for a tier whose TPOT is below a GPU token time, and says why', () => {
