@@ -23,7 +23,7 @@ import type { ChatTurn } from './chat-sessions.ts';
 import { CHAT_SESSIONS, generateChatSessions } from './chat-sessions.ts';
 import type { DeploymentProfiles, RequestOutcome } from './cluster.ts';
 import { DEFAULT_PROFILES } from './cluster.ts';
-import { EventQueue } from './event-queue.ts';
+import { ReplicaWakeups } from './replica-wakeups.ts';
 import type { RunScore } from './metrics.ts';
 import { scoreRun } from './metrics.ts';
 import type { ReplicaEvent, ReplicaJob } from './replica.ts';
@@ -88,15 +88,12 @@ export function runAffinityDeployment(d: AffinityDeployment, turns: readonly Cha
   const fallback = leastOutstanding(mulberry32(seed));
   const policy = d.router === 'affinity' ? prefixAffinity(fallback, { loadFactor: d.loadFactor ?? DEFAULT_LOAD_FACTOR }) : fallback;
   const decodePolicy = leastOutstanding(mulberry32(seed + 1));
-  const wake = new EventQueue<{ readonly replica: Replica; readonly version: number }>();
+  const wakeups = new ReplicaWakeups();
   const byId = new Map(turns.map((t) => [t.id, t]));
   const firstTokenAt = new Map<number, number>();
   const outcomes: RequestOutcome[] = [];
 
-  const schedule = (replica: Replica) => {
-    const at = replica.nextEventAt();
-    if (at < Infinity) wake.push(at, { replica, version: replica.version });
-  };
+  const schedule = (replica: Replica) => wakeups.schedule(replica);
   const submit = (replica: Replica, job: ReplicaJob, now: number) => {
     handle(replica.submit(job, now));
     schedule(replica);
@@ -124,19 +121,7 @@ export function runAffinityDeployment(d: AffinityDeployment, turns: readonly Cha
     submit(replica, job, t.arrivalMs);
   };
 
-  let i = 0;
-  while (i < turns.length || wake.size > 0) {
-    const arrival = turns[i];
-    if (arrival && arrival.arrivalMs <= wake.peekTime()) {
-      arrive(arrival);
-      i++;
-      continue;
-    }
-    const next = wake.pop()!;
-    if (next.value.version !== next.value.replica.version) continue;
-    handle(next.value.replica.step(next.at));
-    schedule(next.value.replica);
-  }
+  wakeups.run(turns, arrive, handle);
   let cached = 0;
   let prompt = 0;
   for (const c of caches.values()) {

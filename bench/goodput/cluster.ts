@@ -8,7 +8,7 @@ import type { ConditionalRoute, PrefillDecision } from '../../lambda/routing/con
 import { PREFILL_DECISIONS, decidePrefill } from '../../lambda/routing/conditional-disaggregation.ts';
 import type { SimProfile } from '../../sim/profiles.ts';
 import { PROFILES } from '../../sim/profiles.ts';
-import { EventQueue } from './event-queue.ts';
+import { ReplicaWakeups } from './replica-wakeups.ts';
 import type { ReplicaEvent, ReplicaJob } from './replica.ts';
 import { Replica } from './replica.ts';
 import type { SimRequest } from './workloads.ts';
@@ -85,14 +85,11 @@ export function runDeployment(deployment: Deployment, requests: readonly SimRequ
     throw new RangeError(`deployment needs replicas: ${JSON.stringify(deployment)}`);
   }
   const route = deployment.strategy === 'conditional' ? deployment.route : {};
-  const wake = new EventQueue<{ readonly replica: Replica; readonly version: number }>();
+  const wakeups = new ReplicaWakeups();
   const pending = new Map<number, Pending>();
   const outcomes: RequestOutcome[] = [];
 
-  const schedule = (replica: Replica) => {
-    const at = replica.nextEventAt();
-    if (at < Infinity) wake.push(at, { replica, version: replica.version });
-  };
+  const schedule = (replica: Replica) => wakeups.schedule(replica);
   const submit = (pool: readonly Replica[], job: ReplicaJob, now: number) => {
     const replica = leastOutstanding(pool);
     handle(replica.submit(job, now));
@@ -136,18 +133,6 @@ export function runDeployment(deployment: Deployment, requests: readonly SimRequ
     }
   };
 
-  let i = 0;
-  while (i < requests.length || wake.size > 0) {
-    const arrival = requests[i];
-    if (arrival && arrival.arrivalMs <= wake.peekTime()) {
-      arrive(arrival);
-      i++;
-      continue;
-    }
-    const next = wake.pop()!;
-    if (next.value.version !== next.value.replica.version) continue;
-    handle(next.value.replica.step(next.at));
-    schedule(next.value.replica);
-  }
+  wakeups.run(requests, arrive, handle);
   return outcomes;
 }
