@@ -23,7 +23,10 @@ export interface DualProtocolServer {
   readonly net: NetServer;
   /** The HTTP/2 server (its requests are emitted on the HTTP/1.1 server). */
   readonly h2: Http2Server;
-  /** Sends GOAWAY on every HTTP/2 session (new streams are refused, streams in flight finish). */
+  /**
+   * Sends GOAWAY on every HTTP/2 session (new streams are refused, streams in flight finish) and
+   * closes the connections that have not yet sent enough to tell their protocol (no request yet).
+   */
   closeIdleSessions(): void;
   /** Destroys every connection (HTTP/1.1, HTTP/2, and any still being sniffed) at once. */
   destroyConnections(): void;
@@ -41,7 +44,9 @@ export function isHttp2Preface(head: Buffer): boolean | undefined {
 
 /**
  * Serves `h1` (an HTTP/1.1 server that is not listening itself) and HTTP/2 on one socket server;
- * an HTTP/2 session idle for `idleTimeoutMs` is closed (as `h1`'s keep-alive timeout does).
+ * an HTTP/2 session idle for `idleTimeoutMs` is closed (as `h1`'s keep-alive timeout does), and a
+ * connection that has not sent enough to tell its protocol within `h1.headersTimeout` (60 s when
+ * unset) is closed, as `h1` itself closes one whose request headers do not arrive in time.
  *
  * @example
  * const h1 = createServer(handler);
@@ -59,14 +64,24 @@ export function dualProtocolServer(h1: HttpServer, idleTimeoutMs = 65_000): Dual
     session.setTimeout(idleTimeoutMs, () => session.close());
   });
   const sockets = new Set<Socket>();
+  /** Connections whose protocol is not known yet: they belong to neither server, nor its timeouts. */
+  const sniffing = new Set<Socket>();
+  const sniffTimeoutMs = h1.headersTimeout > 0 ? h1.headersTimeout : 60_000;
   const net = createNetServer((socket: Socket) => {
     sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
+    sniffing.add(socket);
+    socket.once('close', () => {
+      sockets.delete(socket);
+      sniffing.delete(socket);
+    });
+    socket.setTimeout(sniffTimeoutMs, () => socket.destroy());
     let head: Buffer = Buffer.alloc(0);
     const onData = (chunk: Buffer) => {
       head = head.length === 0 ? chunk : Buffer.concat([head, chunk]);
       const h2c = isHttp2Preface(head);
       if (h2c === undefined) return;
+      sniffing.delete(socket);
+      socket.setTimeout(0);
       socket.off('data', onData);
       socket.off('error', onError);
       socket.pause();
@@ -95,6 +110,7 @@ export function dualProtocolServer(h1: HttpServer, idleTimeoutMs = 65_000): Dual
     h2,
     closeIdleSessions: () => {
       for (const session of sessions) session.close();
+      for (const socket of sniffing) socket.destroy();
     },
     destroyConnections: () => {
       for (const session of sessions) session.destroy();

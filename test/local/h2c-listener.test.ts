@@ -6,7 +6,9 @@
 import { connect } from 'node:http2';
 import { connect as connectTcp } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { isHttp2Preface, HTTP2_PREFACE } from '../../local/h2c-listener.ts';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { dualProtocolServer, isHttp2Preface, HTTP2_PREFACE } from '../../local/h2c-listener.ts';
 import type { RunningServer } from '../../local/http-adapter.ts';
 import { listen } from '../../local/http-adapter.ts';
 
@@ -70,6 +72,36 @@ describe('h2c and HTTP/1.1 on one port', () => {
       { finished: false, destroyed: true },
       { finished: false, destroyed: true },
     ]);
+  });
+
+  it('closes a connection that has not told its protocol within the headers timeout (silent, or the preface cut short), and on drain', async () => {
+    const h1 = createServer({ headersTimeout: 300, requestTimeout: 600 }, (_req, res) => void res.end('ok'));
+    const dual = dualProtocolServer(h1);
+    await new Promise<void>((resolve) => dual.net.listen(0, '127.0.0.1', resolve));
+    const { port } = dual.net.address() as AddressInfo;
+    const open = (first?: Buffer) =>
+      new Promise<number>((resolve, reject) => {
+        const started = Date.now();
+        const socket = connectTcp(port, '127.0.0.1', () => first && socket.write(first));
+        socket.on('error', reject);
+        socket.on('close', () => resolve(Date.now() - started));
+        socket.resume();
+      });
+    try {
+      const [silent, cut] = await Promise.all([open(), open(HTTP2_PREFACE.subarray(0, 3))]);
+      for (const ms of [silent, cut]) {
+        expect(ms).toBeGreaterThanOrEqual(250);
+        expect(ms).toBeLessThan(3000);
+      }
+      // Draining closes a connection that has sent nothing yet, without waiting for the timeout.
+      const waiting = open();
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      dual.closeIdleSessions();
+      expect(await waiting).toBeLessThan(250);
+    } finally {
+      dual.destroyConnections();
+      await new Promise((resolve) => dual.net.close(resolve));
+    }
   });
 
   it('close() ends open HTTP/2 sessions and idle HTTP/1.1 connections at once', async () => {
