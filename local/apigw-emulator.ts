@@ -193,7 +193,7 @@ export function apiGatewayListener(
   return async (req: IncomingMessage, res: ServerResponse) => {
     const body = await readBody(req, MAX_BODY_BYTES);
     if (body === undefined) {
-      answer(res, GATEWAY_RESPONSE_TYPES.requestTooLarge, req, undefined, { connection: 'close' });
+      answer(res, GATEWAY_RESPONSE_TYPES.requestTooLarge, req, undefined, req.httpVersionMajor === 2 ? {} : { connection: 'close' });
       return;
     }
     const event = toProxyEvent(req, body);

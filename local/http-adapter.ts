@@ -58,7 +58,8 @@ export function nodeHandler(gateway: Gateway) {
     });
     const body = await readBody(req, MAX_BODY_BYTES);
     if (body === undefined) {
-      res.writeHead(413, { 'content-type': 'application/json', connection: 'close' }).end(PAYLOAD_TOO_LARGE_BODY);
+      // `connection` is an HTTP/1.1 header: HTTP/2 refuses it (the stream ends on its own).
+      res.writeHead(413, { 'content-type': 'application/json', ...(req.httpVersionMajor === 2 ? {} : { connection: 'close' }) }).end(PAYLOAD_TOO_LARGE_BODY);
       return;
     }
     const url = req.url ?? '/';

@@ -59,6 +59,8 @@ export interface ConverseStreamOptions {
  */
 export class ConverseEventWriter {
   private started = false;
+  /** Whether messageStop has been sent. */
+  private stopped = false;
   private finished = false;
   /** Index of the open block, -1 when none. */
   private open = -1;
@@ -99,11 +101,15 @@ export class ConverseEventWriter {
     return concat(frames);
   }
 
-  /** The closing events of a stream whose source ended without `[DONE]` (none after an exception). */
+  /**
+   * What follows when the relayed source has ended: nothing after `[DONE]` or an exception; for a
+   * source that ended without either, an `internalServerException`, so a cut-off answer is never
+   * read as a complete one.
+   */
   close(): Uint8Array {
-    const frames: Uint8Array[] = [];
-    if (!this.finished && this.started) this.end(frames);
-    return concat(frames);
+    if (this.finished) return new Uint8Array(0);
+    this.finished = true;
+    return encodeException('internalServerException', 'The model\'s stream ended before its answer was complete.');
   }
 
   private chunk(chunk: Json, frames: Uint8Array[]): void {
@@ -118,8 +124,9 @@ export class ConverseEventWriter {
       frames.push(encodeEvent('contentBlockDelta', { contentBlockIndex: this.open, delta: { text: delta.content } }));
     }
     for (const call of (delta.tool_calls as Json[] | undefined) ?? []) this.toolCall(call, frames);
-    if (choice.finish_reason != null) {
+    if (choice.finish_reason != null && !this.stopped) {
       this.closeBlock(frames);
+      this.stopped = true;
       frames.push(encodeEvent('messageStop', { stopReason: converseStopReason(choice.finish_reason, choice.stop_reason) }));
     }
   }
@@ -161,6 +168,9 @@ export class ConverseEventWriter {
   private end(frames: Uint8Array[]): void {
     this.start(frames);
     this.closeBlock(frames);
+    // Every message ends with messageStop, even from a source that sent no finish reason.
+    if (!this.stopped) frames.push(encodeEvent('messageStop', { stopReason: 'end_turn' }));
+    this.stopped = true;
     this.finished = true;
     frames.push(
       encodeEvent('metadata', {

@@ -143,6 +143,19 @@ describe('relayed SSE → ConverseStream events', () => {
     expect(events[12]!.body).toMatchObject({ usage: { inputTokens: 4, outputTokens: 6, totalTokens: 10 }, serviceTier: { type: 'priority' } });
   });
 
+  it('sends messageStop before metadata even when the source gave no finish reason, and an exception for a source cut off before [DONE]', () => {
+    const done = new ConverseEventWriter({ startedAt: Date.now(), askedOptimized: false });
+    const ended = decode(done.write(sse({ choices: [{ delta: { content: 'a' } }] }, '[DONE]')));
+    expect(ended.map((e) => e.type)).toEqual(['messageStart', 'contentBlockDelta', 'contentBlockStop', 'messageStop', 'metadata']);
+    expect(ended[3]!.body).toEqual({ stopReason: 'end_turn' });
+    expect(done.close().length).toBe(0);
+    const cut = new ConverseEventWriter({ startedAt: Date.now(), askedOptimized: false });
+    const partial = decode(cut.write(sse({ choices: [{ delta: { content: 'a' } }] })));
+    const tail = decode(cut.close());
+    expect([...partial, ...tail].map((e) => `${e.kind}:${e.type}`)).toEqual(['event:messageStart', 'event:contentBlockDelta', 'exception:internalServerException']);
+    expect(cut.close().length).toBe(0);
+  });
+
   it('ends a failed stream with the exception the failure stands for, and nothing after it', () => {
     const failure = new UpstreamError('The gpu backend throttled', 429, true);
     const writer = new ConverseEventWriter({ startedAt: Date.now(), askedOptimized: false, failure: () => failure });
