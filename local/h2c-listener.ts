@@ -67,7 +67,9 @@ export function dualProtocolServer(h1: HttpServer, idleTimeoutMs = 65_000): Dual
   /** Connections whose protocol is not known yet: they belong to neither server, nor its timeouts. */
   const sniffing = new Set<Socket>();
   const sniffTimeoutMs = h1.headersTimeout > 0 ? h1.headersTimeout : 60_000;
-  const net = createNetServer((socket: Socket) => {
+  // As node:http does for its own sockets: no Nagle delay, or each small write after the first
+  // (an SSE chunk, the end of a chunked body) waits for the client's delayed ACK.
+  const net = createNetServer({ noDelay: true }, (socket: Socket) => {
     sockets.add(socket);
     sniffing.add(socket);
     socket.once('close', () => {
