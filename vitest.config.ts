@@ -6,9 +6,6 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: 'forks',
-    // Both cores: the default (cores - 1) runs one file at a time on a 2-core machine, and most
-    // files wait on loopback servers and child processes rather than compute.
-    maxWorkers: 2,
     reporters: ['default'],
   },
 });
