@@ -88,16 +88,12 @@ export function runAffinityDeployment(d: AffinityDeployment, turns: readonly Cha
   const fallback = leastOutstanding(mulberry32(seed));
   const policy = d.router === 'affinity' ? prefixAffinity(fallback, { loadFactor: d.loadFactor ?? DEFAULT_LOAD_FACTOR }) : fallback;
   const decodePolicy = leastOutstanding(mulberry32(seed + 1));
-  const wakeups = new ReplicaWakeups();
+  const wakeups = new ReplicaWakeups((events) => handle(events));
   const byId = new Map(turns.map((t) => [t.id, t]));
   const firstTokenAt = new Map<number, number>();
   const outcomes: RequestOutcome[] = [];
 
-  const schedule = (replica: Replica) => wakeups.schedule(replica);
-  const submit = (replica: Replica, job: ReplicaJob, now: number) => {
-    handle(replica.submit(job, now));
-    schedule(replica);
-  };
+  const submit = (replica: Replica, job: ReplicaJob, now: number) => wakeups.submit(replica, job, now);
   const handle = (events: readonly ReplicaEvent[]) => {
     for (const e of events) {
       const t = byId.get(e.job.requestId)!;
@@ -121,7 +117,7 @@ export function runAffinityDeployment(d: AffinityDeployment, turns: readonly Cha
     submit(replica, job, t.arrivalMs);
   };
 
-  wakeups.run(turns, arrive, handle);
+  wakeups.run(turns, arrive);
   let cached = 0;
   let prompt = 0;
   for (const c of caches.values()) {

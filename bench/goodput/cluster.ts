@@ -85,16 +85,11 @@ export function runDeployment(deployment: Deployment, requests: readonly SimRequ
     throw new RangeError(`deployment needs replicas: ${JSON.stringify(deployment)}`);
   }
   const route = deployment.strategy === 'conditional' ? deployment.route : {};
-  const wakeups = new ReplicaWakeups();
+  const wakeups = new ReplicaWakeups((events) => handle(events));
   const pending = new Map<number, Pending>();
   const outcomes: RequestOutcome[] = [];
 
-  const schedule = (replica: Replica) => wakeups.schedule(replica);
-  const submit = (pool: readonly Replica[], job: ReplicaJob, now: number) => {
-    const replica = leastOutstanding(pool);
-    handle(replica.submit(job, now));
-    schedule(replica);
-  };
+  const submit = (pool: readonly Replica[], job: ReplicaJob, now: number) => wakeups.submit(leastOutstanding(pool), job, now);
   const handle = (events: readonly ReplicaEvent[]) => {
     for (const e of events) {
       const p = pending.get(e.job.requestId)!;
@@ -133,6 +128,6 @@ export function runDeployment(deployment: Deployment, requests: readonly SimRequ
     }
   };
 
-  wakeups.run(requests, arrive, handle);
+  wakeups.run(requests, arrive);
   return outcomes;
 }
