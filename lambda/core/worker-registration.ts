@@ -41,8 +41,9 @@ export interface RegisteredWorker {
 
 /** Where registrations are kept (the Config table). */
 export interface WorkerStore {
-  /** Registers or renews; a `heartbeat` does not revive a draining worker (undefined then). */
-  register(pool: string, url: string, ttlS: number, options?: { heartbeat?: boolean }): Promise<RegisteredWorker | undefined>;
+  register(pool: string, url: string, ttlS: number): Promise<RegisteredWorker>;
+  /** A heartbeat: renews, but does not revive a draining worker (undefined then). */
+  renew(pool: string, url: string, ttlS: number): Promise<RegisteredWorker | undefined>;
   /** Marks the worker draining for `drainS`; undefined when it is not registered. */
   deregister(pool: string, url: string, drainS: number): Promise<RegisteredWorker | undefined>;
 }
@@ -166,7 +167,8 @@ export async function handleWorkerRoute(
     if (body.ttl_seconds !== undefined && body.ttl_seconds > registration.heartbeatTtlS) {
       throw new InvalidRequestError(`Invalid 'ttl_seconds': at most ${registration.heartbeatTtlS} for the pool '${body.pool}'.`, 'ttl_seconds');
     }
-    const worker = await workers.store.register(body.pool, url, body.ttl_seconds ?? registration.heartbeatTtlS, { heartbeat: body.heartbeat === true });
+    const ttlS = body.ttl_seconds ?? registration.heartbeatTtlS;
+    const worker = body.heartbeat === true ? await workers.store.renew(body.pool, url, ttlS) : await workers.store.register(body.pool, url, ttlS);
     if (!worker) throw new WorkerDrainingError(body.pool, url);
     return jsonResponse(200, workerJson(worker), headers);
   }

@@ -167,10 +167,7 @@ function workerTarget(config: SplitserveConfig, pool: string, url: string | unde
 /** Registers a worker in a pool (or renews it) for `ttlS` seconds, the pool's `heartbeatTtlS` by default. */
 export async function registerWorker(ctx: AdminContext, config: SplitserveConfig, pool: string, url: string, ttlS?: number): Promise<WorkerRecord> {
   const target = workerTarget(config, pool, url, ttlS);
-  const worker = await new WorkerRegistry(ctx.client, ctx.tables.config, { now: ctx.now }).register(pool, target.url, ttlS ?? target.registration.heartbeatTtlS);
-  // A registration without `heartbeat` is unconditional, so the store always answers with the item.
-  if (!worker) throw new Error(`The store did not confirm the registration of ${target.url}.`);
-  return worker;
+  return new WorkerRegistry(ctx.client, ctx.tables.config, { now: ctx.now }).register(pool, target.url, ttlS ?? target.registration.heartbeatTtlS);
 }
 
 /** Marks a registered worker draining (no new calls; its registration lapses after the pool's drain time). */

@@ -47,13 +47,21 @@ export class WorkerRegistry {
     this.now = options.now ?? Date.now;
   }
 
+  /** Registers a worker, or registers it again: `active` for `ttlS` seconds from now, whatever its state was. */
+  async register(pool: string, url: string, ttlS: number): Promise<WorkerRecord> {
+    return (await this.activate(pool, url, ttlS, false))!;
+  }
+
   /**
-   * Registers a worker, or renews its registration: `active` for `ttlS` seconds from now. A
-   * `heartbeat` only renews: it does not bring back a worker that deregistered and is still
-   * draining (a heartbeat sent just before the deregistration may arrive after it), and resolves
-   * undefined then; a plain registration always makes the worker active again.
+   * Renews a registration (a heartbeat): `active` for `ttlS` seconds from now, unless the worker
+   * deregistered and is still draining (a heartbeat sent just before the deregistration may land
+   * after it): undefined then.
    */
-  async register(pool: string, url: string, ttlS: number, options: { heartbeat?: boolean } = {}): Promise<WorkerRecord | undefined> {
+  renew(pool: string, url: string, ttlS: number): Promise<WorkerRecord | undefined> {
+    return this.activate(pool, url, ttlS, true);
+  }
+
+  private async activate(pool: string, url: string, ttlS: number, unlessDraining: boolean): Promise<WorkerRecord | undefined> {
     const now = this.now();
     const out = await this.client
       .send(
@@ -61,7 +69,7 @@ export class WorkerRegistry {
           TableName: this.tableName,
           Key: workerItemKey(pool, url),
           UpdateExpression: 'SET #pool = :pool, #url = :url, #state = :active, expiresAt = :until, registeredAt = if_not_exists(registeredAt, :at), updatedAt = :at',
-          ...(options.heartbeat ? { ConditionExpression: 'attribute_not_exists(pk) OR #state = :active OR expiresAt <= :now' } : {}),
+          ...(unlessDraining ? { ConditionExpression: 'attribute_not_exists(pk) OR #state = :active OR expiresAt <= :now' } : {}),
           ExpressionAttributeNames: { '#pool': 'pool', '#url': 'url', '#state': 'state' },
           ExpressionAttributeValues: {
             ':pool': { S: pool },
@@ -69,7 +77,7 @@ export class WorkerRegistry {
             ':active': { S: 'active' },
             ':until': { N: String(epochSeconds(now) + ttlS) },
             ':at': { S: new Date(now).toISOString() },
-            ...(options.heartbeat ? { ':now': { N: String(epochSeconds(now)) } } : {}),
+            ...(unlessDraining ? { ':now': { N: String(epochSeconds(now)) } } : {}),
           },
           ReturnValues: 'ALL_NEW',
         }),

@@ -46,10 +46,10 @@ describe('WorkerRegistry', () => {
   it('registers a worker active until now + TTL, and a heartbeat pushes expiresAt while keeping registeredAt', async () => {
     const clock = manualClock(Date.UTC(2026, 0, 1, 0, 0, 0));
     const registry = new WorkerRegistry(store.client, names.config, { now: clock.now });
-    const first = (await registry.register('p1', 'http://10.0.0.1:8000', 30))!;
+    const first = await registry.register('p1', 'http://10.0.0.1:8000', 30);
     expect(first).toMatchObject({ pool: 'p1', url: 'http://10.0.0.1:8000', state: 'active', expiresAt: clock.now() / 1000 + 30 });
     clock.advance(20_000);
-    const beat = (await registry.register('p1', 'http://10.0.0.1:8000', 30, { heartbeat: true }))!;
+    const beat = (await registry.renew('p1', 'http://10.0.0.1:8000', 30))!;
     expect(beat.expiresAt).toBe(clock.now() / 1000 + 30);
     expect(beat.registeredAt).toBe(first.registeredAt);
     expect(beat.updatedAt).not.toBe(first.updatedAt);
@@ -71,7 +71,7 @@ describe('WorkerRegistry', () => {
     expect(item.Item).toBeDefined();
     // A lapsed worker cannot be deregistered (nothing to drain), but may register again.
     expect(await registry.deregister('p2', 'http://10.0.0.2:8000', 30)).toBeUndefined();
-    expect((await registry.register('p2', 'http://10.0.0.2:8000', 10, { heartbeat: true }))?.state).toBe('active');
+    expect((await registry.renew('p2', 'http://10.0.0.2:8000', 10))?.state).toBe('active');
   });
 
   it('deregister marks the worker draining for the drain time, then it lapses; a heartbeat does not revive it, a registration does', async () => {
@@ -88,9 +88,9 @@ describe('WorkerRegistry', () => {
     await registry.register('p3', 'http://10.0.0.4:8000', 30);
     await registry.deregister('p3', 'http://10.0.0.4:8000', 120);
     // A heartbeat sent just before the deregistration and landing after it leaves the worker draining.
-    expect(await registry.register('p3', 'http://10.0.0.4:8000', 30, { heartbeat: true })).toBeUndefined();
+    expect(await registry.renew('p3', 'http://10.0.0.4:8000', 30)).toBeUndefined();
     expect((await registry.live('p3')).map((w) => w.state)).toEqual(['draining']);
-    expect((await registry.register('p3', 'http://10.0.0.4:8000', 30))?.state).toBe('active');
+    expect((await registry.register('p3', 'http://10.0.0.4:8000', 30)).state).toBe('active');
     expect(await registry.remove('p3', 'http://10.0.0.4:8000')).toBe(true);
     expect(await registry.live('p3')).toEqual([]);
   });
