@@ -57,21 +57,16 @@ export function createGateway(deps: GatewayDeps): Gateway {
         return jsonResponse(200, models, baseHeaders);
       }
       if (Object.hasOwn(WORKER_ROUTES, path)) return await handleWorkerRoute(deps.config, deps.workers, WORKER_ROUTES[path as keyof typeof WORKER_ROUTES], request, baseHeaders);
-      const converse = matchConverseRoute(path);
-      if (converse) {
-        if (request.method !== 'POST') throw new MethodNotAllowedError(request.method, path);
-        if (deps.drain.draining) throw new ShuttingDownError();
-        const principal = await authenticate(deps.keys, request.headers.authorization);
-        tenant = principal.tenant.id;
-        return await handleConverse(deps, converse, request.body, { requestId, principal, signal: request.signal, deadline: request.deadline, baseHeaders, startedAt, session: request.headers[SESSION_HEADER] });
-      }
+      // The OpenAI routes are a table lookup; only a path outside it is matched against the door's.
       const api = GENERATION_ROUTES[path];
-      if (!api) throw new NotFoundError(`Invalid URL (${request.method} ${request.path})`, 'unknown_url');
+      const converse = api ? undefined : bedrock ? matchConverseRoute(path) : undefined;
+      if (!api && !converse) throw new NotFoundError(`Invalid URL (${request.method} ${request.path})`, 'unknown_url');
       if (request.method !== 'POST') throw new MethodNotAllowedError(request.method, path);
       if (deps.drain.draining) throw new ShuttingDownError();
       const principal = await authenticate(deps.keys, request.headers.authorization);
       tenant = principal.tenant.id;
-      return await handleGeneration(deps, api, request.body, { requestId, principal, signal: request.signal, deadline: request.deadline, baseHeaders, startedAt, session: request.headers[SESSION_HEADER] });
+      const ctx = { requestId, principal, signal: request.signal, deadline: request.deadline, baseHeaders, startedAt, session: request.headers[SESSION_HEADER] };
+      return await (converse ? handleConverse(deps, converse, request.body, ctx) : handleGeneration(deps, api!, request.body, ctx));
     } catch (err) {
       const error = toGatewayError(err);
       if (error.statusCode >= 500) {
