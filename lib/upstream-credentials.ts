@@ -27,31 +27,44 @@ export interface CredentialResources {
   readonly kmsKeyArns: readonly string[];
 }
 
+/** Where one credential is read from (a pool's `auth`, or the workers' `secret`). */
+export interface CredentialSource {
+  readonly secretArn?: string | undefined;
+  readonly parameter?: string | undefined;
+  readonly kmsKeyArn?: string | undefined;
+}
+
 /**
- * The secrets, parameters and keys the config's pools name. A parameter given by name is in the
- * stack's account and region (`arn:<partition>:ssm:<region>:<account>:parameter/<name>`).
+ * The secrets, parameters and keys `sources` name. A parameter given by name is in the stack's
+ * account and region (`arn:<partition>:ssm:<region>:<account>:parameter/<name>`).
+ */
+export function sourceResources(scope: Construct, sources: readonly (CredentialSource | undefined)[]): CredentialResources {
+  const secrets = new Set<string>();
+  const parameters = new Set<string>();
+  const keys = new Set<string>();
+  for (const source of sources) {
+    if (!source) continue;
+    if (source.secretArn !== undefined) secrets.add(source.secretArn);
+    if (source.parameter !== undefined) {
+      parameters.add(
+        PARAMETER_ARN_PATTERN.test(source.parameter)
+          ? source.parameter
+          : Stack.of(scope).formatArn({ service: 'ssm', resource: 'parameter', resourceName: source.parameter.replace(/^\//, '') }),
+      );
+    }
+    if (source.kmsKeyArn !== undefined) keys.add(source.kmsKeyArn);
+  }
+  return { secretArns: [...secrets], parameterArns: [...parameters], kmsKeyArns: [...keys] };
+}
+
+/**
+ * The secrets, parameters and keys the config's pools name (their `auth`).
  *
  * @example
  * credentialResources(stack, config).secretArns; // ['arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/vllm-key-AbCdEf']
  */
 export function credentialResources(scope: Construct, config: DeployConfig): CredentialResources {
-  const secrets = new Set<string>();
-  const parameters = new Set<string>();
-  const keys = new Set<string>();
-  for (const pool of Object.values(config.pools)) {
-    const auth = pool.auth;
-    if (!auth) continue;
-    if (auth.secretArn !== undefined) secrets.add(auth.secretArn);
-    if (auth.parameter !== undefined) {
-      parameters.add(
-        PARAMETER_ARN_PATTERN.test(auth.parameter)
-          ? auth.parameter
-          : Stack.of(scope).formatArn({ service: 'ssm', resource: 'parameter', resourceName: auth.parameter.replace(/^\//, '') }),
-      );
-    }
-    if (auth.kmsKeyArn !== undefined) keys.add(auth.kmsKeyArn);
-  }
-  return { secretArns: [...secrets], parameterArns: [...parameters], kmsKeyArns: [...keys] };
+  return sourceResources(scope, Object.values(config.pools).map((pool) => pool.auth));
 }
 
 /**
@@ -81,8 +94,8 @@ function viaServices({ secretArns, parameterArns }: CredentialResources): string
 }
 
 /**
- * Refuses, when the functions run in a VPC, a secret or parameter in another region than the
- * stack's (when the stack's region is known at synth): the VPC's Secrets Manager and SSM
+ * Refuses, when the functions run in a VPC, a secret or parameter (of a pool, or the workers'
+ * shared secret) in another region than the stack's (when the stack's region is known at synth): the VPC's Secrets Manager and SSM
  * endpoints serve the stack's region only, and a VPC without a NAT has no other way out.
  *
  * @throws ConfigError naming each such credential
@@ -90,7 +103,7 @@ function viaServices({ secretArns, parameterArns }: CredentialResources): string
 export function assertCredentialsInRegion(scope: Construct, config: DeployConfig, source = 'config'): void {
   const region = Stack.of(scope).region;
   if (config.vpc === undefined || Token.isUnresolved(region)) return;
-  const { secretArns, parameterArns } = credentialResources(scope, config);
+  const { secretArns, parameterArns } = sourceResources(scope, [...Object.values(config.pools).map((pool) => pool.auth), config.workers?.secret]);
   const elsewhere = [...secretArns, ...parameterArns].filter((arn) => !Token.isUnresolved(arn) && regionOf(arn) !== region);
   if (elsewhere.length === 0) return;
   throw new ConfigError(
@@ -105,15 +118,21 @@ export function assertCredentialsInRegion(scope: Construct, config: DeployConfig
  * @returns the grants made (none when no pool names a secret or a parameter)
  */
 export function grantUpstreamCredentials(scope: Construct, config: DeployConfig, grantees: readonly IGrantable[]): Grant[] {
-  const resources = credentialResources(scope, config);
+  return grantCredentialReads(credentialResources(scope, config), grantees);
+}
+
+/**
+ * Grants each grantee read on exactly `resources`: the secrets, the parameters, and `kms:Decrypt`
+ * on the keys only when Secrets Manager or SSM asks for the decryption on the function's behalf
+ * (a key may protect more than these credentials).
+ */
+export function grantCredentialReads(resources: CredentialResources, grantees: readonly IGrantable[]): Grant[] {
   const { secretArns, parameterArns, kmsKeyArns } = resources;
   const decryptVia = kmsKeyArns.length > 0 ? viaServices(resources) : [];
   const grants: Grant[] = [];
   for (const grantee of grantees) {
     if (secretArns.length > 0) grants.push(Grant.addToPrincipal({ grantee, actions: [...SECRET_READ_ACTIONS], resourceArns: [...secretArns] }));
     if (parameterArns.length > 0) grants.push(Grant.addToPrincipal({ grantee, actions: [...PARAMETER_READ_ACTIONS], resourceArns: [...parameterArns] }));
-    // Only when Secrets Manager or SSM asks for the decryption on the function's behalf: the key
-    // may protect more than the pools' credentials.
     if (kmsKeyArns.length > 0) grants.push(Grant.addToPrincipal({ grantee, actions: [...KEY_DECRYPT_ACTIONS], resourceArns: [...kmsKeyArns], conditions: { 'ForAnyValue:StringEquals': { 'kms:ViaService': decryptVia } } }));
   }
   return grants;

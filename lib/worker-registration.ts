@@ -15,15 +15,13 @@
  * `workers.secret`). The REST API serves the registration routes under the same conditions
  * (lib/api.ts `WORKER_API_ROUTES`).
  */
-import { Stack } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { Grant, type IGrantable } from 'aws-cdk-lib/aws-iam';
 import type { Construct } from 'constructs';
-import { PARAMETER_ARN_PATTERN } from '../lambda/core/config.ts';
 import { ConfigError } from '../lambda/core/errors.ts';
 import { CONFIG_KEYS } from '../lambda/store/config-items.ts';
 import type { DeployConfig } from './deploy-config.ts';
-import { KEY_DECRYPT_ACTIONS, PARAMETER_READ_ACTIONS, SECRET_READ_ACTIONS } from './upstream-credentials.ts';
+import { grantCredentialReads, sourceResources } from './upstream-credentials.ts';
 
 /** What writing a registration takes (register, heartbeat and deregister are each one UpdateItem). */
 export const REGISTRATION_WRITE_ACTIONS = ['dynamodb:UpdateItem'] as const;
@@ -75,24 +73,7 @@ export function grantWorkerRegistration(scope: Construct, config: Pick<DeployCon
   const grants: Grant[] = [];
   if (config.workers) {
     grants.push(Grant.addToPrincipal({ grantee: grantees.gateway, actions: [...REGISTRATION_WRITE_ACTIONS], resourceArns: [table], conditions: workerItemsOnly() }));
-    const secret = config.workers.secret;
-    const via: string[] = [];
-    if (secret.secretArn !== undefined) {
-      grants.push(Grant.addToPrincipal({ grantee: grantees.gateway, actions: [...SECRET_READ_ACTIONS], resourceArns: [secret.secretArn] }));
-      via.push(`secretsmanager.${secret.secretArn.split(':')[3]}.amazonaws.com`);
-    }
-    if (secret.parameter !== undefined) {
-      const arn = PARAMETER_ARN_PATTERN.test(secret.parameter)
-        ? secret.parameter
-        : Stack.of(scope).formatArn({ service: 'ssm', resource: 'parameter', resourceName: secret.parameter.replace(/^\//, '') });
-      grants.push(Grant.addToPrincipal({ grantee: grantees.gateway, actions: [...PARAMETER_READ_ACTIONS], resourceArns: [arn] }));
-      via.push(`ssm.${arn.split(':')[3]}.amazonaws.com`);
-    }
-    if (secret.kmsKeyArn !== undefined) {
-      grants.push(
-        Grant.addToPrincipal({ grantee: grantees.gateway, actions: [...KEY_DECRYPT_ACTIONS], resourceArns: [secret.kmsKeyArn], conditions: { 'ForAnyValue:StringEquals': { 'kms:ViaService': via } } }),
-      );
-    }
+    grants.push(...grantCredentialReads(sourceResources(scope, [config.workers.secret]), [grantees.gateway]));
   }
   for (const grantee of grantees.discoverers) {
     grants.push(Grant.addToPrincipal({ grantee, actions: [...DISCOVERY_READ_ACTIONS], resourceArns: [table], conditions: workerItemsOnly() }));

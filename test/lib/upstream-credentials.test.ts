@@ -182,6 +182,12 @@ describe('credentials in another region, with the functions in a VPC', () => {
     );
   });
 
+  it('covers the workers\' shared secret too', () => {
+    const secret = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:workers-AbCdEf';
+    const config = toDeployConfig(parseConfig({ ...authConfig, pools: { ...authConfig.pools, 'cs3-decode': authConfig.pools.open, hosted: authConfig.pools.open }, workers: { secret: { secretArn: secret } }, vpc: { create: true } }));
+    expect(() => assertCredentialsInRegion(stackIn('us-east-1'), config, 'deploy.json')).toThrow(new RegExp(`^deploy\\.json: ${secret}: in another region`));
+  });
+
   it('are accepted without a VPC, in the stack\'s region, or when the region is only known at deploy', () => {
     expect(() => assertCredentialsInRegion(stackIn('us-east-1'), toDeployConfig(parseConfig(authConfig)))).not.toThrow();
     const sameRegion = { ...authConfig.pools, 'cs3-decode': authConfig.pools.open, hosted: authConfig.pools.open };
